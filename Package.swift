@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "SwiftCaffe",
+    products: [
+        .library(name: "SwiftCaffe", targets: ["SwiftCaffe"]),
+        .library(name: "SwiftCaffeCLI", targets: ["SwiftCaffeCLI"]),
+        .executable(name: "swiftcaffe", targets: ["swiftcaffe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries: each is a module map over a Debian -dev package.
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "SwiftCaffe",
+            dependencies: ["CYAML", "CBLAS", "CZlib"]
+        ),
+        // The subcommands live in a library so that a package with its own layers can
+        // register them and hand control to the very same command line (see README).
+        .target(
+            name: "SwiftCaffeCLI",
+            dependencies: ["SwiftCaffe", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(name: "swiftcaffe", dependencies: ["SwiftCaffeCLI"]),
+        .testTarget(name: "SwiftCaffeTests", dependencies: ["SwiftCaffe", "SwiftCaffeCLI"]),
+    ]
+)

@@ -1,0 +1,82 @@
+/// A Caffe blob: a shape and two contiguous Float32 buffers of that size, `data` (values)
+/// and `diff` (gradients).
+///
+/// The buffers are raw, manually managed memory so that kernels run over unsafe pointers
+/// without bounds checks or copy-on-write. A blob only reallocates when it is reshaped to a
+/// larger count than it ever held, so the training loop, which reshapes to the same shape
+/// every iteration, never allocates.
+public final class Blob {
+    /// The blob's name in the net (the `top` name that produced it).
+    public let name: String
+    public private(set) var shape: [Int]
+    public private(set) var count: Int
+    private var capacity: Int
+    public private(set) var data: UnsafeMutablePointer<Float>
+    public private(set) var diff: UnsafeMutablePointer<Float>
+    /// Whether some layer upstream has a learnable parameter, so backward must compute this
+    /// blob's gradient. Data and labels have none; the net sets this while building.
+    public var needsGradient = false
+
+    public init(name: String = "", shape: [Int] = []) {
+        self.name = name
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.capacity = max(count, 1)
+        data = .allocate(capacity: capacity)
+        diff = .allocate(capacity: capacity)
+        data.initialize(repeating: 0, count: capacity)
+        diff.initialize(repeating: 0, count: capacity)
+    }
+
+    deinit {
+        data.deallocate()
+        diff.deallocate()
+    }
+
+    /// Changes the shape; contents are kept when the count is unchanged, zeroed when it grows.
+    public func reshape(_ newShape: [Int]) {
+        precondition(newShape.allSatisfy { $0 >= 0 }, "negative dimension in \(newShape)")
+        let newCount = newShape.reduce(1, *)
+        if newCount > capacity {
+            data.deallocate()
+            diff.deallocate()
+            capacity = newCount
+            data = .allocate(capacity: capacity)
+            diff = .allocate(capacity: capacity)
+            data.initialize(repeating: 0, count: capacity)
+            diff.initialize(repeating: 0, count: capacity)
+        }
+        shape = newShape
+        count = newCount
+    }
+
+    /// Dimension `axis`, counting from the end when negative.
+    public func dim(_ axis: Int) -> Int { shape[axis < 0 ? shape.count + axis : axis] }
+
+    /// Product of the dimensions from `start` (inclusive) to `end` (exclusive).
+    public func count(from start: Int, to end: Int? = nil) -> Int {
+        shape[start..<(end ?? shape.count)].reduce(1, *)
+    }
+
+    public var num: Int { shape.first ?? 1 }
+
+    /// The values as a Swift array (for tests and I/O, not for kernels).
+    public var dataArray: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+    public var diffArray: [Float] { Array(UnsafeBufferPointer(start: diff, count: count)) }
+
+    public func setData(_ values: [Float]) {
+        precondition(values.count == count, "blob \(name): \(values.count) values for \(count) slots")
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    public func setDiff(_ values: [Float]) {
+        precondition(values.count == count, "blob \(name): \(values.count) values for \(count) slots")
+        values.withUnsafeBufferPointer { diff.update(from: $0.baseAddress!, count: count) }
+    }
+
+    public func zeroDiff() { diff.update(repeating: 0, count: count) }
+    public func zeroData() { data.update(repeating: 0, count: count) }
+
+    /// A human-readable shape such as `64x20x24x24`.
+    public var shapeDescription: String { shape.isEmpty ? "scalar" : shape.map(String.init).joined(separator: "x") }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// How a learnable parameter is initialised: Caffe's fillers with Caffe's formulas.
+///
+/// `xavier` draws from U(-a, a) with a = sqrt(3 / n) and `msra` from N(0, 2 / n), where n is
+/// the fan-in (default), fan-out or their average (`variance_norm`). As in Caffe, for a blob
+/// of shape (num, ...) the fan-in is count / num and the fan-out count / dim(1).
+public struct FillerSpec: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable { case constant, uniform, gaussian, xavier, msra }
+    public enum VarianceNorm: String, Sendable, CaseIterable { case fanIn = "FAN_IN", fanOut = "FAN_OUT", average = "AVERAGE" }
+
+    public var kind: Kind
+    public var value: Float = 0
+    public var min: Float = 0
+    public var max: Float = 1
+    public var mean: Float = 0
+    public var std: Float = 1
+    public var varianceNorm: VarianceNorm = .fanIn
+
+    public init(_ kind: Kind, value: Float = 0, min: Float = 0, max: Float = 1, mean: Float = 0, std: Float = 1) {
+        self.kind = kind
+        self.value = value
+        self.min = min
+        self.max = max
+        self.mean = mean
+        self.std = std
+    }
+
+    public static let zero = FillerSpec(.constant)
+
+    init(_ node: YAMLNode, key: String, owner: SpecMapping) throws {
+        let kinds = Kind.allCases.map(\.rawValue)
+        if let name = node.scalar {
+            guard let kind = Kind(rawValue: name.lowercased()) else {
+                throw owner.error("'\(key)' is '\(name)', not a filler type", at: node,
+                                  hint: nearest(name, in: kinds).map { "did you mean '\($0)'?" } ?? "use one of \(kinds.joined(separator: ", "))")
+            }
+            self.init(kind)
+            return
+        }
+        let mapping = try SpecMapping(node, owner: owner.owner, baseDirectory: owner.baseDirectory)
+        self.init(Kind(rawValue: try mapping.choice("type", from: kinds))!)
+        value = try mapping.float("value", default: 0)
+        min = try mapping.float("min", default: 0)
+        max = try mapping.float("max", default: 1)
+        mean = try mapping.float("mean", default: 0)
+        std = try mapping.float("std", default: 1, in: 0...Float.greatestFiniteMagnitude)
+        varianceNorm = VarianceNorm(rawValue: try mapping.choice("variance_norm", from: VarianceNorm.allCases.map(\.rawValue), default: "FAN_IN"))!
+        try mapping.rejectUnknownKeys()
+        if kind == .uniform && min > max {
+            throw owner.error("'\(key)': min \(min) is above max \(max)", at: node, hint: "swap them")
+        }
+    }
+
+    /// Fills `blob.data` according to this spec.
+    public func fill(_ blob: Blob, using rng: inout RandomGenerator) {
+        let count = blob.count
+        let data = blob.data
+        let fanIn = Float(count) / Float(Swift.max(blob.num, 1))
+        let fanOut = blob.shape.count > 1 ? Float(count) / Float(Swift.max(blob.shape[1], 1)) : fanIn
+        let n: Float = switch varianceNorm {
+        case .fanIn: fanIn
+        case .fanOut: fanOut
+        case .average: (fanIn + fanOut) / 2
+        }
+        switch kind {
+        case .constant:
+            data.update(repeating: value, count: count)
+        case .uniform:
+            for i in 0..<count { data[i] = rng.uniform(min, max) }
+        case .gaussian:
+            for i in 0..<count { data[i] = rng.gaussian(mean: mean, std: std) }
+        case .xavier:
+            let scale = (3 / n).squareRoot()
+            for i in 0..<count { data[i] = rng.uniform(-scale, scale) }
+        case .msra:
+            let std = (2 / n).squareRoot()
+            for i in 0..<count { data[i] = rng.gaussian(mean: 0, std: std) }
+        }
+    }
+}

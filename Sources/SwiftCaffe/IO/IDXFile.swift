@@ -1,0 +1,31 @@
+/// An IDX file (the MNIST format): a big-endian header of magic number, dimension sizes, then
+/// unsigned bytes. Only the unsigned-byte type (0x08) is used by MNIST-style data sets.
+public struct IDXFile {
+    public var dimensions: [Int]
+    public var bytes: [UInt8]
+
+    public init(path: String) throws {
+        let raw = try readPossiblyCompressedFile(path)
+        guard raw.count >= 4, raw[0] == 0, raw[1] == 0 else {
+            throw SwiftCaffeError("'\(path)' is not an IDX file (bad magic number)",
+                                  hint: "expected MNIST-format files such as train-images-idx3-ubyte.gz")
+        }
+        guard raw[2] == 0x08 else {
+            throw SwiftCaffeError("'\(path)' holds IDX type 0x\(String(raw[2], radix: 16)), not unsigned bytes (0x08)")
+        }
+        let rank = Int(raw[3])
+        guard rank >= 1, raw.count >= 4 + 4 * rank else {
+            throw SwiftCaffeError("'\(path)' has a truncated IDX header")
+        }
+        dimensions = (0..<rank).map { d in
+            (0..<4).reduce(0) { $0 << 8 | Int(raw[4 + 4 * d + $1]) }
+        }
+        let expected = dimensions.reduce(1, *)
+        let payload = raw.count - 4 - 4 * rank
+        guard payload == expected else {
+            throw SwiftCaffeError("'\(path)' should hold \(expected) values for shape \(dimensions) but holds \(payload)",
+                                  hint: payload < expected ? "the file is truncated" : "the file has trailing bytes")
+        }
+        bytes = Array(raw[(4 + 4 * rank)...])
+    }
+}

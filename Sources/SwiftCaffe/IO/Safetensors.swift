@@ -1,0 +1,116 @@
+import Foundation
+
+/// Reads and writes the safetensors format, so numpy and PyTorch users can open our weights:
+/// an 8-byte little-endian header length, a JSON header mapping each tensor name to its
+/// dtype, shape and byte range, then the raw little-endian data.
+///
+/// SwiftCaffe names a parameter `<layer>.<index>`: `conv1.0` is conv1's weight, `conv1.1` its
+/// bias, in Caffe's blob order.
+public enum Safetensors {
+    public struct Tensor: Equatable {
+        public var shape: [Int]
+        public var values: [Float]
+    }
+
+    public static func encode(_ tensors: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)],
+                              metadata: [String: String] = [:]) throws -> [UInt8] {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        for tensor in tensors {
+            let size = tensor.values.count * 4
+            header[tensor.name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + size]] as [String: Any]
+            offset += size
+        }
+        var json = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
+        while json.count % 8 != 0 { json.append(UInt8(ascii: " ")) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: json)
+        for tensor in tensors {
+            for value in tensor.values { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+        }
+        return bytes
+    }
+
+    /// Parses a safetensors file; anything truncated, foreign or inconsistent is an error
+    /// naming the file, never a crash.
+    public static func read(path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SwiftCaffeError("cannot read the weights file '\(path)': no such file or not readable")
+        }
+        return try decode([UInt8](data), file: path)
+    }
+
+    public static func decode(_ bytes: [UInt8], file: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        func bad(_ why: String) -> SwiftCaffeError {
+            SwiftCaffeError("'\(file)' is not a valid safetensors file: \(why)", hint: "pass a .safetensors file written by 'swiftcaffe train'")
+        }
+        guard bytes.count >= 8 else { throw bad("it is only \(bytes.count) bytes long") }
+        let headerLength = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(bytes.count - 8) else { throw bad("the header claims \(headerLength) bytes, more than the file holds (truncated?)") }
+        let dataStart = 8 + Int(headerLength)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart])), let header = object as? [String: Any] else {
+            throw bad("the header is not a JSON object")
+        }
+        var tensors: [String: Tensor] = [:]
+        var metadata: [String: String] = [:]
+        let payload = bytes.count - dataStart
+        for (name, entry) in header {
+            if name == "__metadata__" {
+                metadata = (entry as? [String: String]) ?? [:]
+                continue
+            }
+            guard let fields = entry as? [String: Any], let dtype = fields["dtype"] as? String,
+                  let shape = fields["shape"] as? [Int], let offsets = fields["data_offsets"] as? [Int], offsets.count == 2 else {
+                throw bad("tensor '\(name)' lacks dtype, shape or data_offsets")
+            }
+            guard dtype == "F32" else { throw bad("tensor '\(name)' is \(dtype); SwiftCaffe reads F32 only") }
+            guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else { throw bad("tensor '\(name)' has a bad shape \(shape)") }
+            let count = shape.reduce(1, *)
+            guard offsets[0] >= 0, offsets[1] <= payload, offsets[1] - offsets[0] == count * 4 else {
+                throw bad("tensor '\(name)' has byte range \(offsets) for \(count) values in \(payload) data bytes (truncated?)")
+            }
+            var values = [Float](repeating: 0, count: count)
+            let base = dataStart + offsets[0]
+            for i in 0..<count {
+                let p = base + 4 * i
+                let bits = UInt32(bytes[p]) | UInt32(bytes[p + 1]) << 8 | UInt32(bytes[p + 2]) << 16 | UInt32(bytes[p + 3]) << 24
+                values[i] = Float(bitPattern: bits)
+            }
+            tensors[name] = Tensor(shape: shape, values: values)
+        }
+        return (tensors, metadata)
+    }
+}
+
+extension Net {
+    /// Saves every learnable parameter as `<layer>.<index>`, atomically.
+    public func saveWeights(to path: String, metadata: [String: String] = [:]) throws {
+        let tensors = parameters.map { ($0.name, $0.blob.shape, UnsafeBufferPointer(start: $0.blob.data, count: $0.blob.count)) }
+        try AtomicFile.write(try Safetensors.encode(tensors, metadata: metadata), to: path)
+    }
+
+    /// Loads parameters by name. Every parameter of the net must be in the file with the same
+    /// shape; a mismatch names the layer and both shapes.
+    public func loadWeights(from path: String) throws {
+        let (tensors, _) = try Safetensors.read(path: path)
+        for parameter in parameters {
+            let layerName = String(parameter.name.split(separator: ".").dropLast().joined(separator: "."))
+            let owner = layer(named: layerName)
+            guard let tensor = tensors[parameter.name] else {
+                let known = tensors.keys.sorted()
+                throw SwiftCaffeError("the weights file '\(path)' has no tensor '\(parameter.name)'", at: owner?.spec.location,
+                                      layer: owner?.spec.description,
+                                      hint: known.isEmpty ? "the file holds no tensors" : "it holds \(known.prefix(8).joined(separator: ", "))\(known.count > 8 ? ", ..." : ""); was it trained with this net?")
+            }
+            guard tensor.shape == parameter.blob.shape else {
+                throw SwiftCaffeError("'\(parameter.name)' in '\(path)' has shape \(tensor.shape), but the net expects \(parameter.blob.shape)",
+                                      at: owner?.spec.location, layer: owner?.spec.description,
+                                      hint: "the weights come from a different net")
+            }
+            parameter.blob.setData(tensor.values)
+        }
+    }
+}

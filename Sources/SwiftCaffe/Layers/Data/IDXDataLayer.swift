@@ -1,0 +1,107 @@
+/// Reads an MNIST-format pair of files (images and labels, `.gz` or plain) and serves
+/// mini-batches: top 0 is the images (N×1×H×W, or N×C×H×W for 4-D files) times `scale`,
+/// top 1 the labels (N) as floats.
+///
+/// The data set stays in memory as the files' bytes and is converted per batch, which keeps
+/// memory at a quarter of a Float32 copy. With `shuffle: true` the order is a new seeded
+/// permutation for every pass; batches wrap around the end of a pass as in Caffe.
+public final class IDXDataLayer: Layer, DataSource {
+    public let spec: LayerSpec
+    public var params: [Blob] = []
+    public static var bottomCount: ClosedRange<Int> { 0...0 }
+    public static var topCount: ClosedRange<Int> { 1...2 }
+
+    public let batchSize: Int
+    let scale: Float
+    let shuffle: Bool
+    let imagesPath: String
+    let labelsPath: String?
+    private var images: [UInt8] = []
+    private var labels: [UInt8] = []
+    private var sampleShape: [Int] = []
+    private var sampleSize = 0
+    public private(set) var sampleCount = 0
+    public var labelMaximum: Int? { labels.isEmpty ? nil : Int(labels.max() ?? 0) }
+    private var order: [Int32] = []
+    public private(set) var position = 0
+    public private(set) var epoch = 0
+    private var rng: RandomGenerator
+
+    public var dataSource: DataSource? { self }
+
+    public init(spec: LayerSpec, context: LayerContext) throws {
+        self.spec = spec
+        imagesPath = try spec.path("images")
+        labelsPath = spec.has("labels") ? try spec.path("labels") : nil
+        batchSize = try spec.int("batch_size", in: 1...1_000_000)
+        scale = try spec.float("scale", default: 1)
+        shuffle = try spec.bool("shuffle", default: false)
+        rng = context.rng("\(spec.name)/shuffle")
+    }
+
+    public func setUp(bottom: [Blob], top: [Blob]) throws {
+        if top.count == 2 && labelsPath == nil {
+            throw error("two tops (data, label) but no 'labels' file", hint: "add 'labels: <path>' or drop the second top")
+        }
+        let imageFile: IDXFile
+        do { imageFile = try IDXFile(path: imagesPath) } catch let error as SwiftCaffeError {
+            throw self.error("images: \(error.message)", hint: error.hint)
+        }
+        guard imageFile.dimensions.count >= 2 else {
+            throw error("images file '\(imagesPath)' is \(imageFile.dimensions.count)-D; expected N×H×W or N×C×H×W")
+        }
+        sampleCount = imageFile.dimensions[0]
+        sampleShape = Array(imageFile.dimensions.dropFirst())
+        if sampleShape.count == 2 { sampleShape.insert(1, at: 0) }
+        sampleSize = sampleShape.reduce(1, *)
+        images = imageFile.bytes
+        guard sampleCount > 0 else { throw error("images file '\(imagesPath)' holds no images") }
+        if top.count == 2, let labelsPath {
+            let labelFile: IDXFile
+            do { labelFile = try IDXFile(path: labelsPath) } catch let error as SwiftCaffeError {
+                throw self.error("labels: \(error.message)", hint: error.hint)
+            }
+            guard labelFile.dimensions.count == 1 else {
+                throw error("labels file '\(labelsPath)' is \(labelFile.dimensions.count)-D; expected one label per image")
+            }
+            guard labelFile.dimensions[0] == sampleCount else {
+                throw error("\(sampleCount) images but \(labelFile.dimensions[0]) labels",
+                            hint: "'images' and 'labels' must come from the same data set")
+            }
+            labels = labelFile.bytes
+        }
+        order = (0..<Int32(sampleCount)).map { $0 }
+        if shuffle { order.shuffle(using: &rng) }
+        top[0].reshape([batchSize] + sampleShape)
+        if top.count == 2 { top[1].reshape([batchSize]) }
+    }
+
+    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        let data = top[0].data
+        let labelData = top.count == 2 ? top[1].data : nil
+        images.withUnsafeBufferPointer { images in
+            for item in 0..<batchSize {
+                let sample = Int(order[position])
+                let source = images.baseAddress! + sample * sampleSize
+                let target = data + item * sampleSize
+                for i in 0..<sampleSize { target[i] = Float(source[i]) * scale }
+                labelData?[item] = Float(labels[sample])
+                advance()
+            }
+        }
+        return 0
+    }
+
+    private func advance() {
+        position += 1
+        if position == sampleCount {
+            position = 0
+            epoch += 1
+            if shuffle { order.shuffle(using: &rng) }
+        }
+    }
+
+    public func rewind() { position = 0 }
+
+    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}
+}

@@ -1,0 +1,95 @@
+/// What a layer knows about the net it is built into.
+public struct LayerContext: Sendable {
+    public var phase: Phase
+    /// The run's seed; a layer derives its own stream with `rng(_:)`.
+    public var seed: UInt64
+
+    public init(phase: Phase, seed: UInt64) {
+        self.phase = phase
+        self.seed = seed
+    }
+
+    /// A generator for one purpose of one layer (e.g. `rng("conv1/weights")`). It depends on the
+    /// seed and the name only, never on the order layers are built in.
+    public func rng(_ stream: String) -> RandomGenerator { RandomGenerator(seed: seed, stream: stream) }
+}
+
+/// The layer contract, Caffe's `layer.hpp` in Swift.
+///
+/// - `init(spec:context:)` reads the layer's keys through `spec` (unknown keys, wrong types and
+///   ranges are then reported for free by the net).
+/// - `setUp(bottom:top:)` checks the bottoms' shapes, allocates and fills `params`, and shapes
+///   the tops. Every problem is a thrown `SwiftCaffeError`, never a crash.
+/// - `forward(bottom:top:)` computes the tops and returns the loss (0 unless a loss layer).
+/// - `backward(topDiff:bottomDiff:)` reads the tops' diffs, **writes** the diffs of bottoms whose
+///   `needsGradient` is set, and **adds** parameter gradients into `params[i].diff` (the solver
+///   zeroes them; accumulation is what makes `iter_size` and weight sharing work).
+///
+/// A layer may be used in place (top and bottom the same blob) if `supportsInPlace` says so.
+public protocol Layer: AnyObject {
+    init(spec: LayerSpec, context: LayerContext) throws
+
+    /// The spec the layer was built from (its name, type and keys).
+    var spec: LayerSpec { get }
+    /// Learnable parameters. The net may replace a blob here with a shared one of the same shape,
+    /// so layers must read their parameters through this array rather than cache them.
+    var params: [Blob] { get set }
+
+    func setUp(bottom: [Blob], top: [Blob]) throws
+    func forward(bottom: [Blob], top: [Blob]) -> Float
+    func backward(topDiff top: [Blob], bottomDiff bottom: [Blob])
+
+    /// How many bottoms and tops the layer accepts.
+    static var bottomCount: ClosedRange<Int> { get }
+    static var topCount: ClosedRange<Int> { get }
+    /// A loss layer's first top is its loss; the net weights it (default 1) and seeds its diff.
+    static var isLoss: Bool { get }
+    static var supportsInPlace: Bool { get }
+    /// Layers that produce data (no bottoms) and define what an epoch is.
+    var dataSource: DataSource? { get }
+}
+
+extension Layer {
+    public static var bottomCount: ClosedRange<Int> { 1...1 }
+    public static var topCount: ClosedRange<Int> { 1...1 }
+    public static var isLoss: Bool { false }
+    public static var supportsInPlace: Bool { false }
+    public var dataSource: DataSource? { nil }
+    public var name: String { spec.name }
+
+    /// A `SwiftCaffeError` attributed to this layer and its place in the file.
+    public func error(_ message: String, hint: String? = nil) -> SwiftCaffeError {
+        SwiftCaffeError(message, at: spec.location, layer: spec.description, hint: hint)
+    }
+}
+
+/// A layer that reads a data set: how big an epoch is, and where it stands in it.
+public protocol DataSource: AnyObject {
+    var sampleCount: Int { get }
+    var batchSize: Int { get }
+    /// Index of the next sample within the current pass (for resuming and reporting).
+    var position: Int { get }
+    /// The largest label in the data set, if it has labels; the net checks it against the
+    /// number of classes of every loss or accuracy layer the labels feed.
+    var labelMaximum: Int? { get }
+    /// Restarts at the first sample of the pass (used before each full test pass).
+    func rewind()
+}
+
+/// A layer whose second bottom holds class labels that index the first bottom's `axis`
+/// (softmax losses, accuracy). The net checks the data set's largest label against
+/// `classCount` while building, so a mismatch is an error before training, not a wrong loss.
+public protocol LabelConsumer: Layer {
+    /// Valid after `setUp`.
+    var classCount: Int { get }
+    /// A label value that is skipped rather than checked (Caffe's `ignore_label`).
+    var ignoreLabel: Int? { get }
+}
+
+/// Resolves a possibly negative axis against a rank, or explains the valid range.
+func canonicalAxis(_ axis: Int, rank: Int, layer: some Layer) throws -> Int {
+    guard axis >= -rank && axis < rank else {
+        throw layer.error("'axis' is \(axis) but the bottom has \(rank) axes", hint: "use an axis in \(-rank)..<\(rank)")
+    }
+    return axis < 0 ? axis + rank : axis
+}

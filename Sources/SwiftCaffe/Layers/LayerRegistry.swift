@@ -1,0 +1,50 @@
+import Foundation
+
+/// Creates layers by their Caffe type name.
+///
+/// Built-in layers are registered on first use; a program that depends on the library calls
+/// `register(_:as:)` for its own layers before it builds a net or runs the command line.
+public enum LayerRegistry {
+    nonisolated(unsafe) private static var factories: [String: any Layer.Type] = builtIns
+    private static let lock = NSLock()
+
+    /// Registers `type` under `name`, replacing any earlier registration of that name.
+    public static func register(_ type: any Layer.Type, as name: String) {
+        lock.withLock { factories[name] = type }
+    }
+
+    public static var typeNames: [String] { lock.withLock { factories.keys.sorted() } }
+
+    public static func type(named name: String) -> (any Layer.Type)? { lock.withLock { factories[name] } }
+
+    /// Builds the layer `spec` describes, or explains which type names exist.
+    public static func make(_ spec: LayerSpec, context: LayerContext) throws -> any Layer {
+        guard let type = type(named: spec.type) else {
+            let suggestion = nearest(spec.type, in: typeNames)
+            throw SwiftCaffeError("unknown layer type '\(spec.type)'", at: spec.node("type")?.location ?? spec.location,
+                                  layer: spec.description,
+                                  hint: suggestion.map { "did you mean '\($0)'?" } ?? "known types: \(typeNames.joined(separator: ", "))")
+        }
+        do {
+            return try type.init(spec: spec, context: context)
+        } catch let error as SwiftCaffeError {
+            throw error.inLayer(spec.description, at: spec.location)
+        }
+    }
+
+    private static let builtIns: [String: any Layer.Type] = [
+        "IDXData": IDXDataLayer.self,
+        "Input": InputLayer.self,
+        "InnerProduct": InnerProductLayer.self,
+        "Convolution": ConvolutionLayer.self,
+        "Pooling": PoolingLayer.self,
+        "ReLU": ReLULayer.self,
+        "Sigmoid": SigmoidLayer.self,
+        "TanH": TanHLayer.self,
+        "Softmax": SoftmaxLayer.self,
+        "SoftmaxWithLoss": SoftmaxWithLossLayer.self,
+        "EuclideanLoss": EuclideanLossLayer.self,
+        "Accuracy": AccuracyLayer.self,
+        "Split": SplitLayer.self,
+    ]
+}

@@ -1,0 +1,55 @@
+/// The fraction of positions whose label is among the `top_k` highest scores along `axis`
+/// (Caffe's `Accuracy`; a tie with the true label's score counts in its favour). Not a loss
+/// and has no gradient.
+public final class AccuracyLayer: Layer, LabelConsumer {
+    public let spec: LayerSpec
+    public var params: [Blob] = []
+    public static var bottomCount: ClosedRange<Int> { 2...2 }
+    let topK: Int
+    public let ignoreLabel: Int?
+    let requestedAxis: Int
+    private var outer = 0, inner = 0
+    public private(set) var classCount = 0
+
+    public init(spec: LayerSpec, context: LayerContext) throws {
+        self.spec = spec
+        topK = try spec.int("top_k", default: 1, in: 1...Int.max)
+        ignoreLabel = try spec.optionalInt("ignore_label")
+        requestedAxis = try spec.int("axis", default: 1)
+    }
+
+    public func setUp(bottom: [Blob], top: [Blob]) throws {
+        let axis = try canonicalAxis(requestedAxis, rank: bottom[0].shape.count, layer: self)
+        outer = bottom[0].count(from: 0, to: axis)
+        classCount = bottom[0].shape[axis]
+        inner = bottom[0].count(from: axis + 1)
+        guard topK <= classCount else {
+            throw error("top_k is \(topK) but there are only \(classCount) classes")
+        }
+        guard bottom[1].count == outer * inner else {
+            throw error("the scores '\(bottom[0].name)' (\(bottom[0].shapeDescription)) need \(outer * inner) labels, but '\(bottom[1].name)' holds \(bottom[1].count)")
+        }
+        top[0].reshape([])
+    }
+
+    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        let scores = bottom[0].data, labels = bottom[1].data
+        var correct = 0, counted = 0
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let label = Int(labels[o * inner + i])
+                if label == ignoreLabel { continue }
+                counted += 1
+                guard label >= 0 && label < classCount else { continue }
+                let truth = scores[(o * classCount + label) * inner + i]
+                var higher = 0
+                for c in 0..<classCount where scores[(o * classCount + c) * inner + i] > truth { higher += 1 }
+                if higher < topK { correct += 1 }
+            }
+        }
+        top[0].data[0] = counted == 0 ? 0 : Float(correct) / Float(counted)
+        return 0
+    }
+
+    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}
+}

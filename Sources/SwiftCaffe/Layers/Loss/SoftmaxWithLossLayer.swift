@@ -1,0 +1,86 @@
+import Foundation
+
+/// Softmax followed by the multinomial logistic loss, fused for numerical stability (Caffe's
+/// `SoftmaxWithLoss`). Bottoms: scores (classes along `axis`) and integer labels, one per
+/// position. Tops: the loss and, optionally, the probabilities.
+///
+/// `normalization`: VALID (default) divides by the number of labels not equal to
+/// `ignore_label`, BATCH_SIZE by the outer count, FULL by all positions, NONE not at all.
+public final class SoftmaxWithLossLayer: Layer, LabelConsumer {
+    public enum Normalization: String, CaseIterable { case valid = "VALID", batchSize = "BATCH_SIZE", full = "FULL", none = "NONE" }
+
+    public let spec: LayerSpec
+    public var params: [Blob] = []
+    public static var bottomCount: ClosedRange<Int> { 2...2 }
+    public static var topCount: ClosedRange<Int> { 1...2 }
+    public static var isLoss: Bool { true }
+    public let ignoreLabel: Int?
+    let normalization: Normalization
+    let requestedAxis: Int
+    private var outer = 0, inner = 0
+    public private(set) var classCount = 0
+    private var probabilities = Blob()
+    private var normalizer: Float = 1
+
+    public init(spec: LayerSpec, context: LayerContext) throws {
+        self.spec = spec
+        ignoreLabel = try spec.optionalInt("ignore_label")
+        normalization = Normalization(rawValue: try spec.choice("normalization", from: Normalization.allCases.map(\.rawValue), default: "VALID"))!
+        requestedAxis = try spec.int("axis", default: 1)
+    }
+
+    public func setUp(bottom: [Blob], top: [Blob]) throws {
+        let axis = try canonicalAxis(requestedAxis, rank: bottom[0].shape.count, layer: self)
+        outer = bottom[0].count(from: 0, to: axis)
+        classCount = bottom[0].shape[axis]
+        inner = bottom[0].count(from: axis + 1)
+        guard bottom[1].count == outer * inner else {
+            throw error("the scores '\(bottom[0].name)' (\(bottom[0].shapeDescription)) need \(outer * inner) labels, but '\(bottom[1].name)' holds \(bottom[1].count)",
+                        hint: "the label blob must have one label per sample (and per position)")
+        }
+        probabilities.reshape(bottom[0].shape)
+        top[0].reshape([])
+        if top.count == 2 { top[1].reshape(bottom[0].shape) }
+    }
+
+    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        let p = probabilities.data, labels = bottom[1].data
+        softmax(bottom[0].data, p, outer: outer, channels: classCount, inner: inner)
+        var loss: Float = 0
+        var valid = 0
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let label = Int(labels[o * inner + i])
+                if label == ignoreLabel { continue }
+                let k = min(max(label, 0), classCount - 1)  // range checked by the net at build time
+                loss -= logf(max(p[(o * classCount + k) * inner + i], Float.leastNormalMagnitude))
+                valid += 1
+            }
+        }
+        normalizer = switch normalization {
+        case .valid: Float(max(valid, 1))
+        case .batchSize: Float(outer)
+        case .full: Float(outer * inner)
+        case .none: 1
+        }
+        top[0].data[0] = loss / normalizer
+        if top.count == 2 { top[1].data.update(from: p, count: probabilities.count) }
+        return top[0].data[0]
+    }
+
+    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
+        guard bottom[0].needsGradient else { return }
+        let dx = bottom[0].diff, p = probabilities.data, labels = bottom[1].data
+        let scale = top[0].diff[0] / normalizer
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let label = Int(labels[o * inner + i])
+                let ignored = label == ignoreLabel
+                for c in 0..<classCount {
+                    let k = (o * classCount + c) * inner + i
+                    dx[k] = ignored ? 0 : (p[k] - (c == label ? 1 : 0)) * scale
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+/// The sliding-window keys that Convolution and Pooling share, read with Caffe's rules:
+/// `kernel_size`, `stride` and `pad` for both axes, or `kernel_h`/`kernel_w`, `stride_h`/`stride_w`,
+/// `pad_h`/`pad_w` for one axis each (not both forms at once).
+struct WindowKeys {
+    var kernelH = 0, kernelW = 0
+    var strideH = 1, strideW = 1
+    var padH = 0, padW = 0
+
+    init(_ spec: LayerSpec, kernelRequired: Bool) throws {
+        (kernelH, kernelW) = try Self.pair(spec, "kernel_size", "kernel_h", "kernel_w", default: kernelRequired ? nil : 0, minimum: 1)
+        (strideH, strideW) = try Self.pair(spec, "stride", "stride_h", "stride_w", default: 1, minimum: 1)
+        (padH, padW) = try Self.pair(spec, "pad", "pad_h", "pad_w", default: 0, minimum: 0)
+    }
+
+    private static func pair(_ spec: LayerSpec, _ both: String, _ h: String, _ w: String,
+                             default fallback: Int?, minimum: Int) throws -> (Int, Int) {
+        let range = minimum...Int(Int32.max)
+        let single = try spec.optionalInt(both, in: range)
+        let height = try spec.optionalInt(h, in: range)
+        let width = try spec.optionalInt(w, in: range)
+        if single != nil && (height != nil || width != nil) {
+            throw spec.error("give either '\(both)' or '\(h)'/'\(w)', not both", at: spec.node(h) ?? spec.node(w))
+        }
+        if (height == nil) != (width == nil) {
+            throw spec.error("'\(h)' and '\(w)' go together", hint: "add '\(height == nil ? h : w)'")
+        }
+        if let single { return (single, single) }
+        if let height, let width { return (height, width) }
+        guard let fallback else { throw spec.missing(both, "whole number") }
+        return (fallback, fallback)
+    }
+
+    func geometry(channels: Int, height: Int, width: Int) -> WindowGeometry {
+        WindowGeometry(channels: channels, height: height, width: width, kernelH: kernelH, kernelW: kernelW,
+                       strideH: strideH, strideW: strideW, padH: padH, padW: padW)
+    }
+}

@@ -1,0 +1,208 @@
+/// A learnable parameter with the solver settings it was declared with.
+public struct LearnableParameter {
+    /// `layer.index`, the name it has in weight files.
+    public var name: String
+    public var blob: Blob
+    public var lrMult: Float
+    public var decayMult: Float
+}
+
+/// A net for one phase: layers in execution order, their blobs, forward and backward passes.
+///
+/// Building one parses nothing; it takes a `NetSpec`, keeps the layers of its phase, schedules
+/// them (`NetSchedule`), creates the blobs, sets every layer up in order and decides which
+/// blobs need gradients, so that backward skips what cannot affect the loss.
+public final class Net {
+    public let name: String
+    public let phase: Phase
+    public private(set) var layers: [any Layer] = []
+    public private(set) var bottoms: [[Blob]] = []
+    public private(set) var tops: [[Blob]] = []
+    public private(set) var blobs: [String: Blob] = [:]
+    public private(set) var parameters: [LearnableParameter] = []
+    /// Tops that count towards the loss, with their weights.
+    private var lossTops: [(blob: Blob, weight: Float)] = []
+    /// Whether backward runs for each layer.
+    private var runsBackward: [Bool] = []
+    /// Blob names no layer reads: the net's outputs (loss, accuracy, ...), in execution order.
+    public private(set) var outputNames: [String] = []
+
+    /// Builds the `phase` net of `spec`. With `sharingParametersWith`, layers of the same name
+    /// use the other net's parameter blobs (the test net shares the train net's weights).
+    public init(spec: NetSpec, phase: Phase, seed: UInt64 = 1, sharingParametersWith other: Net? = nil) throws {
+        name = spec.name
+        self.phase = phase
+        let specs = spec.layers.filter { $0.phase == nil || $0.phase == phase }
+        guard !specs.isEmpty else {
+            throw SwiftCaffeError("the net has no layers in the \(phase) phase", at: spec.layers.first?.location)
+        }
+        let schedule = try NetSchedule.schedule(specs)
+        let context = LayerContext(phase: phase, seed: seed)
+
+        for step in schedule {
+            let layer = try LayerRegistry.make(step.spec, context: context)
+            try step.spec.rejectUnknownKeys()
+            try checkCounts(layer, step)
+            layers.append(layer)
+            bottoms.append(step.bottoms.map { blobs[$0]! })
+            tops.append(step.tops.map { name in
+                if let existing = blobs[name] { return existing }  // in place
+                let blob = Blob(name: name)
+                blobs[name] = blob
+                return blob
+            })
+            do {
+                try layer.setUp(bottom: bottoms.last!, top: tops.last!)
+            } catch let error as SwiftCaffeError {
+                throw error.inLayer(step.spec.description, at: step.spec.location)
+            }
+            if let other { try shareParameters(of: layer, with: other) }
+        }
+        try checkLabels(schedule)
+        try collectLosses(schedule)
+        decideGradients()
+        collectParameters()
+        let read = Set(schedule.flatMap(\.bottoms))
+        var outputs: [String] = []
+        for step in schedule { for top in step.tops where !read.contains(top) && !outputs.contains(top) { outputs.append(top) } }
+        outputNames = outputs
+    }
+
+    private func checkCounts(_ layer: any Layer, _ step: ScheduledLayer) throws {
+        let type = Swift.type(of: layer)
+        func describe(_ range: ClosedRange<Int>) -> String {
+            range.lowerBound == range.upperBound ? "\(range.lowerBound)" : range.upperBound == Int.max ? "at least \(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
+        }
+        if !type.bottomCount.contains(step.bottoms.count) {
+            throw layer.error("takes \(describe(type.bottomCount)) bottom(s), given \(step.bottoms.count)")
+        }
+        if !type.topCount.contains(step.tops.count) {
+            throw layer.error("produces \(describe(type.topCount)) top(s), given \(step.tops.count)")
+        }
+        if !type.supportsInPlace, let shared = step.tops.first(where: step.bottoms.contains) {
+            throw layer.error("cannot work in place, but '\(shared)' is both its bottom and its top", hint: "give the top a new name")
+        }
+    }
+
+    private func shareParameters(of layer: any Layer, with other: Net) throws {
+        guard !layer.params.isEmpty, let source = other.layers.first(where: { $0.name == layer.name }) else { return }
+        guard source.params.count == layer.params.count,
+              zip(source.params, layer.params).allSatisfy({ $0.shape == $1.shape }) else {
+            throw layer.error("its parameters in the \(phase) phase (\(layer.params.map(\.shapeDescription))) differ from the \(other.phase) phase's (\(source.params.map(\.shapeDescription)))",
+                              hint: "both phases must build this layer from inputs of the same shape")
+        }
+        layer.params = source.params
+    }
+
+    /// A data set's labels must index the classes of every loss or accuracy layer they feed.
+    private func checkLabels(_ schedule: [ScheduledLayer]) throws {
+        var producer: [String: Int] = [:]
+        for (index, step) in schedule.enumerated() {
+            for top in step.tops where producer[top] == nil { producer[top] = index }
+        }
+        func source(of blob: String) -> (any Layer)? {
+            guard let index = producer[blob] else { return nil }
+            let layer = layers[index]
+            return layer is SplitLayer ? source(of: schedule[index].bottoms[0]) : layer
+        }
+        for (index, layer) in layers.enumerated() {
+            guard let consumer = layer as? any LabelConsumer, schedule[index].bottoms.count > 1,
+                  let data = source(of: schedule[index].bottoms[1])?.dataSource, let maximum = data.labelMaximum,
+                  maximum >= consumer.classCount else { continue }
+            throw layer.error("the labels go up to \(maximum), but its scores '\(schedule[index].bottoms[0])' have only \(consumer.classCount) classes",
+                              hint: "set num_output of the layer that produces the scores to at least \(maximum + 1)")
+        }
+    }
+
+    private func collectLosses(_ schedule: [ScheduledLayer]) throws {
+        let read = Set(schedule.flatMap(\.bottoms))
+        for (index, layer) in layers.enumerated() {
+            let type = Swift.type(of: layer)
+            let weights = layer.spec.lossWeights
+            if let weights, weights.count > tops[index].count {
+                throw layer.error("\(weights.count) loss_weight values for \(tops[index].count) top(s)")
+            }
+            for (slot, top) in tops[index].enumerated() {
+                let weight = weights.map { slot < $0.count ? $0[slot] : 0 } ?? (type.isLoss && slot == 0 ? 1 : 0)
+                guard weight != 0 else { continue }
+                if read.contains(top.name) {
+                    throw layer.error("its top '\(top.name)' has a loss weight and also feeds other layers",
+                                      hint: "a loss top must be an output of the net")
+                }
+                lossTops.append((top, weight))
+            }
+        }
+    }
+
+    /// A blob needs a gradient when something upstream learns; a layer runs backward when it
+    /// has something to compute (a parameter or such a bottom) and its tops reach a loss.
+    private func decideGradients() {
+        for (index, layer) in layers.enumerated() {
+            let learns = layer.params.indices.contains { layer.spec.param($0).lrMult > 0 }
+            let upstream = bottoms[index].contains { $0.needsGradient }
+            if learns || upstream { for top in tops[index] { top.needsGradient = true } }
+        }
+        var reachesLoss = Set(lossTops.map { ObjectIdentifier($0.blob) })
+        runsBackward = [Bool](repeating: false, count: layers.count)
+        for index in layers.indices.reversed() {
+            guard tops[index].contains(where: { reachesLoss.contains(ObjectIdentifier($0)) }) else { continue }
+            let layer = layers[index]
+            runsBackward[index] = !layer.params.isEmpty || bottoms[index].contains { $0.needsGradient }
+            for bottom in bottoms[index] { reachesLoss.insert(ObjectIdentifier(bottom)) }
+        }
+    }
+
+    private func collectParameters() {
+        var seen: Set<ObjectIdentifier> = []
+        for layer in layers {
+            for (index, blob) in layer.params.enumerated() where seen.insert(ObjectIdentifier(blob)).inserted {
+                let settings = layer.spec.param(index)
+                parameters.append(LearnableParameter(name: "\(layer.name).\(index)", blob: blob,
+                                                     lrMult: settings.lrMult, decayMult: settings.decayMult))
+            }
+        }
+    }
+
+    /// Runs every layer forward and returns the weighted loss.
+    @discardableResult
+    public func forward() -> Float {
+        for index in layers.indices { _ = layers[index].forward(bottom: bottoms[index], top: tops[index]) }
+        return currentLoss
+    }
+
+    /// The weighted loss of the last forward pass.
+    public var currentLoss: Float {
+        var loss: Float = 0
+        for (blob, weight) in lossTops {
+            var sum: Float = 0
+            for i in 0..<blob.count { sum += blob.data[i] }
+            loss += weight * sum
+        }
+        return loss
+    }
+
+    /// Backpropagates from the losses; parameter gradients are added to their diffs.
+    public func backward() {
+        for (blob, weight) in lossTops { blob.diff.update(repeating: weight, count: blob.count) }
+        for index in layers.indices.reversed() where runsBackward[index] {
+            layers[index].backward(topDiff: tops[index], bottomDiff: bottoms[index])
+        }
+    }
+
+    public func zeroParameterDiffs() {
+        for parameter in parameters { parameter.blob.zeroDiff() }
+    }
+
+    public func layer(named name: String) -> (any Layer)? { layers.first { $0.name == name } }
+
+    /// The data layers (those that define an epoch).
+    public var dataSources: [DataSource] { layers.compactMap(\.dataSource) }
+
+    /// The scalar outputs of the last forward pass (e.g. `loss`, `accuracy`), in execution order.
+    public var scalarOutputs: [(name: String, value: Float)] {
+        outputNames.compactMap { name in
+            guard let blob = blobs[name], blob.count == 1 else { return nil }
+            return (name, blob.data[0])
+        }
+    }
+}

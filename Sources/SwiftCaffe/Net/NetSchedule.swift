@@ -1,0 +1,128 @@
+/// One step of a net's forward pass: a layer and the blob names it reads and writes, after
+/// implicit Split layers have been inserted.
+public struct ScheduledLayer {
+    public var spec: LayerSpec
+    public var bottoms: [String]
+    public var tops: [String]
+}
+
+/// Turns a net file's layers, in any order, into an execution order.
+///
+/// The graph is built from blob names. A layer whose top is also one of its bottoms works in
+/// place: it modifies the blob after the layer that created it, and several in-place layers on
+/// one blob apply in file order (the only order the file gives). Every other reader of a blob
+/// reads its final value. Layers are ordered topologically, ties broken by file order; a blob
+/// read by several layers gets a Split layer so that their gradients are summed.
+public enum NetSchedule {
+    public static func schedule(_ specs: [LayerSpec]) throws -> [ScheduledLayer] {
+        var creator: [String: Int] = [:]
+        var modifiers: [String: [Int]] = [:]
+        for (index, spec) in specs.enumerated() {
+            var seen: Set<String> = []
+            for top in spec.tops {
+                if !seen.insert(top).inserted {
+                    throw SwiftCaffeError("top '\(top)' is listed twice", at: spec.node("top")?.location ?? spec.location, layer: spec.description)
+                }
+                if spec.bottoms.contains(top) {
+                    modifiers[top, default: []].append(index)
+                } else if let first = creator[top] {
+                    throw SwiftCaffeError("top '\(top)' is already produced by layer '\(specs[first].name)' (line \(specs[first].location.line))",
+                                          at: spec.node("top")?.location ?? spec.location, layer: spec.description,
+                                          hint: "rename one of the two tops; to modify a blob in place, list it as both bottom and top")
+                } else {
+                    creator[top] = index
+                }
+            }
+        }
+        let blobNames = Array(creator.keys).sorted()
+        for spec in specs {
+            for bottom in spec.bottoms where creator[bottom] == nil {
+                throw SwiftCaffeError("bottom '\(bottom)' is not produced by any layer", at: spec.node("bottom")?.location ?? spec.location,
+                                      layer: spec.description,
+                                      hint: nearest(bottom, in: blobNames).map { "did you mean '\($0)'?" }
+                                          ?? (blobNames.isEmpty ? "no layer has a top yet" : "blobs in this net: \(blobNames.joined(separator: ", "))"))
+            }
+        }
+
+        // Who writes each blob, in order; each reader depends on the right writer.
+        func writers(_ blob: String) -> [Int] { [creator[blob]!] + (modifiers[blob] ?? []) }
+        var dependencies = [Set<Int>](repeating: [], count: specs.count)
+        for (index, spec) in specs.enumerated() {
+            for bottom in spec.bottoms {
+                let chain = writers(bottom)
+                if spec.tops.contains(bottom), let position = chain.firstIndex(of: index) {
+                    dependencies[index].insert(chain[position - 1])
+                } else {
+                    dependencies[index].insert(chain.last!)
+                }
+            }
+            dependencies[index].remove(index)
+        }
+
+        // Kahn's algorithm, always taking the earliest ready layer in file order.
+        var remaining = dependencies.map(\.count)
+        var dependents = [[Int]](repeating: [], count: specs.count)
+        for (index, deps) in dependencies.enumerated() { for d in deps { dependents[d].append(index) } }
+        var ready = Set((0..<specs.count).filter { remaining[$0] == 0 })
+        var order: [Int] = []
+        while let next = ready.min() {
+            ready.remove(next)
+            order.append(next)
+            for d in dependents[next] {
+                remaining[d] -= 1
+                if remaining[d] == 0 { ready.insert(d) }
+            }
+        }
+        if order.count < specs.count {
+            throw cycleError(specs, dependencies: dependencies, unscheduled: Set(0..<specs.count).subtracting(order))
+        }
+
+        // Insert a Split after the final writer of every blob with several readers.
+        var scheduled = order.map { ScheduledLayer(spec: specs[$0], bottoms: specs[$0].bottoms, tops: specs[$0].tops) }
+        var readers: [String: [(layer: Int, slot: Int)]] = [:]
+        for (position, layer) in scheduled.enumerated() {
+            for (slot, bottom) in layer.bottoms.enumerated() where !layer.tops.contains(bottom) {
+                readers[bottom, default: []].append((position, slot))
+            }
+        }
+        var splits: [(after: Int, layer: ScheduledLayer)] = []
+        for blob in readers.keys.sorted() {
+            guard let uses = readers[blob], uses.count > 1 else { continue }
+            let splitTops = uses.indices.map { "\(blob)_split_\($0)" }
+            for (use, top) in zip(uses, splitTops) { scheduled[use.layer].bottoms[use.slot] = top }
+            let lastWriter = order.firstIndex(of: writers(blob).last!)!
+            let spec = try splitSpec(name: "\(blob)_split", bottom: blob, tops: splitTops, file: specs[order[lastWriter]].location.file)
+            splits.append((lastWriter, ScheduledLayer(spec: spec, bottoms: [blob], tops: splitTops)))
+        }
+        for split in splits.sorted(by: { $0.after > $1.after }) {
+            scheduled.insert(split.layer, at: split.after + 1)
+        }
+        return scheduled
+    }
+
+    private static func cycleError(_ specs: [LayerSpec], dependencies: [Set<Int>], unscheduled: Set<Int>) -> SwiftCaffeError {
+        // Walk dependencies inside the unscheduled set until a layer repeats: that is a cycle.
+        var path: [Int] = [unscheduled.min()!]
+        while true {
+            let next = dependencies[path.last!].intersection(unscheduled).min()!
+            if let start = path.firstIndex(of: next) {
+                let cycle = Array(path[start...]).reversed() + [path.last!]
+                let names = cycle.map { "'\(specs[$0].name)'" }.joined(separator: " → ")
+                let first = specs[cycle.first!]
+                return SwiftCaffeError("the layers form a cycle: \(names)", at: first.location, layer: first.description,
+                                       hint: "a net must be acyclic; check the bottom and top names along this cycle")
+            }
+            path.append(next)
+        }
+    }
+
+    static func splitSpec(name: String, bottom: String, tops: [String], file: String) throws -> LayerSpec {
+        let here = SourceLocation(file: file, line: 0, column: 0)
+        func scalar(_ text: String) -> YAMLNode { YAMLNode(.scalar(text, quoted: false), at: here) }
+        let node = YAMLNode(.mapping([
+            (scalar("name"), scalar(name)), (scalar("type"), scalar("Split")),
+            (scalar("bottom"), scalar(bottom)), (scalar("top"), YAMLNode(.sequence(tops.map(scalar)), at: here)),
+        ]), at: here)
+        return try LayerSpec(node, index: 0, baseDirectory: "")
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// A parsed net file: the net's name, its layers (in file order; the net schedules them by
+/// their blobs, not by this order) and the solver, from the file's `solver:` section or from a
+/// separate solver file that names its `net:`.
+public struct NetSpec {
+    public var name: String
+    public var layers: [LayerSpec]
+    public var solver: SolverSpec?
+    /// The file the layers came from.
+    public var file: String
+
+    /// Loads a net file, or a solver file (a mapping with `net:`) together with the net it names.
+    public static func load(path: String) throws -> NetSpec {
+        let root = try YAMLParser.parse(fileAt: path)
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let top = try SpecMapping(root, owner: nil, baseDirectory: folder)
+        if top.writtenKeys.contains("net") && !top.writtenKeys.contains("layers") {
+            let netPath = try top.path("net")
+            var spec = try load(path: netPath)
+            spec.solver = try SolverSpec(top)
+            try top.rejectUnknownKeys()
+            return spec
+        }
+        return try NetSpec(top, file: path)
+    }
+
+    /// Parses a net from YAML text (used by tests and by programs that build nets in code).
+    public static func parse(_ text: String, file: String = "<string>", baseDirectory: String = "") throws -> NetSpec {
+        try NetSpec(try SpecMapping(try YAMLParser.parse(text, file: file), owner: nil, baseDirectory: baseDirectory), file: file)
+    }
+
+    init(_ top: SpecMapping, file: String) throws {
+        self.file = file
+        name = try top.string("name", default: URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent)
+        guard let layerList = top.node("layers") else {
+            throw SwiftCaffeError("missing required key 'layers'", at: top.location,
+                                  hint: "list the net's layers under 'layers:', one '- name: ...' entry each")
+        }
+        guard let items = layerList.sequence else {
+            throw SwiftCaffeError("'layers' expects a list of layers, found \(layerList.kindDescription)", at: layerList.location,
+                                  hint: "write each layer as a '- name: ...' item")
+        }
+        if items.isEmpty {
+            throw SwiftCaffeError("'layers' is empty", at: layerList.location, hint: "a net needs at least one layer")
+        }
+        layers = try items.enumerated().map { try LayerSpec($1, index: $0, baseDirectory: top.baseDirectory) }
+        solver = try top.mapping("solver").map { mapping in
+            let solver = try SolverSpec(mapping)
+            try mapping.rejectUnknownKeys()
+            return solver
+        }
+        try top.rejectUnknownKeys()
+
+        // A name may repeat across phases (Caffe's LeNet has a train and a test data layer of one name).
+        for (index, layer) in layers.enumerated() {
+            if let first = layers[..<index].first(where: { $0.name == layer.name && ($0.phase == nil || layer.phase == nil || $0.phase == layer.phase) }) {
+                throw SwiftCaffeError("duplicate layer name '\(layer.name)' (first used at line \(first.location.line))",
+                                      at: layer.location, layer: layer.description,
+                                      hint: "give each layer a unique name, or put the two in different phases")
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import SwiftCaffe
+
+struct TestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Score trained weights on the net's test-phase data."
+    )
+
+    @Argument(help: "The net (or solver) YAML file.")
+    var net: String
+
+    @Option(help: "The weights (.safetensors) to score.")
+    var weights: String
+
+    @Option(help: "Batches to run (default: the whole test set).")
+    var iterations: Int?
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        if let iterations, iterations < 1 { throw ValidationError("--iterations must be at least 1") }
+    }
+
+    func run() throws {
+        try runtime.apply()
+        try reportingErrors {
+            let spec = try NetSpec.load(path: net)
+            let testNet = try Net(spec: spec, phase: .test)
+            try testNet.loadWeights(from: weights)
+            guard !testNet.dataSources.isEmpty else {
+                throw SwiftCaffeError("the test net has no data layer", hint: "add a data layer with 'phase: test'")
+            }
+            let result = Trainer.evaluate(testNet, iterations: iterations)
+            for output in result.outputs { printLine(String(format: "%@ = %.4f", output.name, output.value)) }
+            printLine("\(result.images) images in \(result.batches) batches")
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import SwiftCaffeCLI
+
+SwiftCaffeCommand.main()
