@@ -1,5 +1,5 @@
 /// A position in a source file (1-based line and column), as libyaml reports it.
-public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
+public struct FileLocation: Sendable, Equatable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var column: Int
@@ -20,13 +20,13 @@ public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
 /// `description` renders the compiler-style one-liner the command-line tool prints.
 public struct SwiftCaffeError: Error, Sendable, CustomStringConvertible {
     public var message: String
-    public var location: SourceLocation?
+    public var location: FileLocation?
     /// The layer the problem belongs to, rendered as `layer 'conv1' (Convolution)`.
     public var layer: String?
     /// How to fix it, e.g. "did you mean 'kernel_size'?".
     public var hint: String?
 
-    public init(_ message: String, at location: SourceLocation? = nil, layer: String? = nil, hint: String? = nil) {
+    public init(_ message: String, at location: FileLocation? = nil, layer: String? = nil, hint: String? = nil) {
         self.message = message
         self.location = location
         self.layer = layer
@@ -44,7 +44,7 @@ public struct SwiftCaffeError: Error, Sendable, CustomStringConvertible {
     }
 
     /// The same error attributed to a layer, unless it already names one.
-    public func inLayer(_ layer: String, at location: SourceLocation?) -> SwiftCaffeError {
+    public func inLayer(_ layer: String, at location: FileLocation?) -> SwiftCaffeError {
         var copy = self
         if copy.layer == nil { copy.layer = layer }
         if copy.location == nil { copy.location = location }

@@ -106,7 +106,11 @@ public enum NetSchedule {
         while true {
             let next = dependencies[path.last!].intersection(unscheduled).min()!
             if let start = path.firstIndex(of: next) {
-                let cycle = Array(path[start...]).reversed() + [path.last!]
+                // In data-flow order, starting from the layer written first in the file.
+                var loop = Array(path[start...].reversed())
+                let earliest = loop.firstIndex(of: loop.min()!)!
+                loop = Array(loop[earliest...] + loop[..<earliest])
+                let cycle = loop + [loop[0]]
                 let names = cycle.map { "'\(specs[$0].name)'" }.joined(separator: " → ")
                 let first = specs[cycle.first!]
                 return SwiftCaffeError("the layers form a cycle: \(names)", at: first.location, layer: first.description,
@@ -117,7 +121,7 @@ public enum NetSchedule {
     }
 
     static func splitSpec(name: String, bottom: String, tops: [String], file: String) throws -> LayerSpec {
-        let here = SourceLocation(file: file, line: 0, column: 0)
+        let here = FileLocation(file: file, line: 0, column: 0)
         func scalar(_ text: String) -> YAMLNode { YAMLNode(.scalar(text, quoted: false), at: here) }
         let node = YAMLNode(.mapping([
             (scalar("name"), scalar(name)), (scalar("type"), scalar("Split")),

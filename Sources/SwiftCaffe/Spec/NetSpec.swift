@@ -34,8 +34,9 @@ public struct NetSpec {
         self.file = file
         name = try top.string("name", default: URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent)
         guard let layerList = top.node("layers") else {
-            throw SwiftCaffeError("missing required key 'layers'", at: top.location,
-                                  hint: "list the net's layers under 'layers:', one '- name: ...' entry each")
+            var error = top.missing("layers", "list")
+            if error.message.hasPrefix("missing") { error.hint = "list the net's layers under 'layers:', one '- name: ...' entry each" }
+            throw error
         }
         guard let items = layerList.sequence else {
             throw SwiftCaffeError("'layers' expects a list of layers, found \(layerList.kindDescription)", at: layerList.location,

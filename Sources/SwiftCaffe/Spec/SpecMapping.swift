@@ -27,7 +27,7 @@ public class SpecMapping {
         self.pairs = pairs
     }
 
-    public var location: SourceLocation { node.location }
+    public var location: FileLocation { node.location }
 
     /// All keys written in the file, in order.
     public var writtenKeys: [String] { pairs.compactMap { $0.key.scalar } }
@@ -46,8 +46,14 @@ public class SpecMapping {
         SwiftCaffeError(message, at: (node ?? self.node).location, layer: owner, hint: hint)
     }
 
+    /// A required key is absent. If an unknown key looks like a typo of it, that typo is the
+    /// real problem, so the error points at the typo instead.
     public func missing(_ key: String, _ what: String) -> SwiftCaffeError {
-        error("missing required key '\(key)'", hint: "add '\(key): <\(what)>'")
+        for (written, _) in pairs {
+            guard let name = written.scalar, !askedKeys.contains(name), nearest(name, in: [key]) != nil else { continue }
+            return SwiftCaffeError("unknown key '\(name)'", at: written.location, layer: owner, hint: "did you mean '\(key)'?")
+        }
+        return error("missing required key '\(key)'", hint: "add '\(key): <\(what)>'")
     }
 
     // MARK: Scalars

@@ -14,9 +14,9 @@ public final class YAMLNode {
     }
 
     public let kind: Kind
-    public let location: SourceLocation
+    public let location: FileLocation
 
-    public init(_ kind: Kind, at location: SourceLocation) {
+    public init(_ kind: Kind, at location: FileLocation) {
         self.kind = kind
         self.location = location
     }

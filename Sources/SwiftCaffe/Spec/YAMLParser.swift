@@ -48,7 +48,7 @@ public enum YAMLParser {
                 try builder.handle(event)
             }
             guard let root = builder.root else {
-                throw SwiftCaffeError("the file is empty", at: SourceLocation(file: file, line: 1, column: 1),
+                throw SwiftCaffeError("the file is empty", at: FileLocation(file: file, line: 1, column: 1),
                                       hint: "a net file needs at least a 'layers:' list")
             }
             return root
@@ -62,7 +62,7 @@ public enum YAMLParser {
         if let context = parser.context.map({ String(cString: $0) }) {
             message += " (\(context) at line \(parser.context_mark.line + 1))"
         }
-        return SwiftCaffeError(message, at: SourceLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1),
+        return SwiftCaffeError(message, at: FileLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1),
                                hint: "check the indentation and the brackets around this point")
     }
 
@@ -77,11 +77,11 @@ public enum YAMLParser {
             let length = utf8SequenceLength(bytes, at: index)
             if length == 0 {
                 throw SwiftCaffeError(String(format: "invalid UTF-8 byte 0x%02X", byte),
-                                      at: SourceLocation(file: file, line: line, column: column),
+                                      at: FileLocation(file: file, line: line, column: column),
                                       hint: "save the file as UTF-8 text")
             }
             if byte == 0 {
-                throw SwiftCaffeError("NUL byte in the file", at: SourceLocation(file: file, line: line, column: column),
+                throw SwiftCaffeError("NUL byte in the file", at: FileLocation(file: file, line: line, column: column),
                                       hint: "this looks like a binary file, not YAML")
             }
             if byte == UInt8(ascii: "\n") {
@@ -91,7 +91,7 @@ public enum YAMLParser {
             } else {
                 if byte == UInt8(ascii: "\t") && atLineStart {
                     throw SwiftCaffeError("tab character used for indentation",
-                                          at: SourceLocation(file: file, line: line, column: column),
+                                          at: FileLocation(file: file, line: line, column: column),
                                           hint: "YAML allows only spaces for indentation; replace the tab with spaces")
                 }
                 if byte != UInt8(ascii: " ") { atLineStart = false }
@@ -137,7 +137,7 @@ private struct TreeBuilder {
 
     private struct Frame {
         var isMapping: Bool
-        var location: SourceLocation
+        var location: FileLocation
         var anchor: String?
         var items: [YAMLNode] = []
         var size = 1
@@ -145,8 +145,8 @@ private struct TreeBuilder {
 
     init(file: String) { self.file = file }
 
-    private func location(_ mark: yaml_mark_t) -> SourceLocation {
-        SourceLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+    private func location(_ mark: yaml_mark_t) -> FileLocation {
+        FileLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
     }
 
     private static func string(_ pointer: UnsafeMutablePointer<UInt8>?) -> String? {
@@ -185,7 +185,7 @@ private struct TreeBuilder {
             let node: YAMLNode
             if frame.isMapping {
                 var pairs: [(key: YAMLNode, value: YAMLNode)] = []
-                var seen: [String: SourceLocation] = [:]
+                var seen: [String: FileLocation] = [:]
                 for index in stride(from: 0, to: frame.items.count - 1, by: 2) {
                     let key = frame.items[index]
                     guard let name = key.scalar else {

@@ -1,0 +1,119 @@
+/// Checks a layer's backward pass against central finite differences (Caffe's GradientChecker
+/// idea): with a fixed random linear objective f = Σ r·top, the analytic gradient that
+/// backward computes for every bottom and parameter element must match (f(x+h) − f(x−h)) / 2h
+/// within `tolerance` · max(|analytic|, |numeric|, 1).
+///
+/// Elements whose bottom value lies within `kinkRange` of `kink` are skipped, since a
+/// non-differentiable point (ReLU at 0) makes the difference quotient meaningless there.
+public struct GradientChecker {
+    public var step: Float = 1e-2
+    public var tolerance: Float = 1e-3
+    public var kink: Float?
+    public var kinkRange: Float = 0
+    public var seed: UInt64 = 1701
+
+    public init(step: Float = 1e-2, tolerance: Float = 1e-3, kink: Float? = nil, kinkRange: Float = 0) {
+        self.step = step
+        self.tolerance = tolerance
+        self.kink = kink
+        self.kinkRange = kinkRange
+    }
+
+    /// The outcome for one bottom or parameter blob.
+    public struct Result: CustomStringConvertible {
+        /// `bottom 0` or `param 1`.
+        public var blob: String
+        public var checked: Int
+        public var maxAbsoluteError: Float
+        public var maxRelativeError: Float
+        /// The first element that failed, if any: index, analytic and numeric values.
+        public var firstFailure: (index: Int, analytic: Float, numeric: Float)?
+        public var passed: Bool { firstFailure == nil }
+
+        public var description: String {
+            var text = "\(blob): \(checked) elements, max abs error \(maxAbsoluteError), max rel error \(maxRelativeError)"
+            if let f = firstFailure { text += "; FAILED at \(f.index): analytic \(f.analytic), numeric \(f.numeric)" }
+            return text
+        }
+    }
+
+    /// Checks `layer` (already set up with `bottom` and `top`) on the given bottom indices
+    /// (default: every bottom whose `needsGradient` is set) and on all its parameters.
+    /// Bottom and parameter values are left as they were.
+    public func check(_ layer: any Layer, bottom: [Blob], top: [Blob], bottoms checkedBottoms: [Int]? = nil) -> [Result] {
+        let checkedBottoms = checkedBottoms ?? bottom.indices.filter { bottom[$0].needsGradient }
+        let savedBottoms = bottom.map(\.dataArray)
+        func restoreBottoms() { for (blob, values) in zip(bottom, savedBottoms) { blob.setData(values) } }
+
+        // The objective's random weights, one per top element; tops that are also bottoms
+        // (in place) are covered by their bottom's entry.
+        var rng = RandomGenerator(seed: seed)
+        restoreBottoms()
+        _ = layer.forward(bottom: bottom, top: top)
+        let weights = top.map { blob in (0..<blob.count).map { _ in rng.uniform(-1, 1) } }
+        func weightedSum() -> Double {
+            var sum: Double = 0
+            for (blob, r) in zip(top, weights) { for i in 0..<blob.count { sum += Double(blob.data[i]) * Double(r[i]) } }
+            return sum
+        }
+        func objective() -> Double {
+            restoreBottoms()
+            _ = layer.forward(bottom: bottom, top: top)
+            return weightedSum()
+        }
+
+        // Analytic gradients.
+        _ = objective()
+        for param in layer.params { param.zeroDiff() }
+        for index in checkedBottoms { bottom[index].zeroDiff() }
+        for (blob, r) in zip(top, weights) { blob.setDiff(r) }  // after zeroing: in place, a top is its bottom
+        layer.backward(topDiff: top, bottomDiff: bottom)
+        let analyticBottoms = checkedBottoms.map { bottom[$0].diffArray }
+        let analyticParams = layer.params.map(\.diffArray)
+
+        var results: [Result] = []
+        for (position, index) in checkedBottoms.enumerated() {
+            results.append(compare("bottom \(index)", count: bottom[index].count, analytic: analyticBottoms[position],
+                                   original: savedBottoms[index]) { i, value in
+                var values = savedBottoms
+                values[index][i] = value
+                for (blob, v) in zip(bottom, values) { blob.setData(v) }
+                _ = layer.forward(bottom: bottom, top: top)
+                return weightedSum()
+            })
+        }
+        for (index, param) in layer.params.enumerated() {
+            let original = param.dataArray
+            results.append(compare("param \(index)", count: param.count, analytic: analyticParams[index], original: original) { i, value in
+                param.data[i] = value
+                let result = objective()
+                param.data[i] = original[i]
+                return result
+            })
+        }
+        restoreBottoms()
+        _ = layer.forward(bottom: bottom, top: top)
+        return results
+    }
+
+    private func compare(_ name: String, count: Int, analytic: [Float], original: [Float],
+                         evaluate: (Int, Float) -> Double) -> Result {
+        var result = Result(blob: name, checked: 0, maxAbsoluteError: 0, maxRelativeError: 0)
+        for i in 0..<count {
+            let x = original[i]
+            if let kink, abs(x - kink) < kinkRange { continue }
+            let plus = evaluate(i, x + step)
+            let minus = evaluate(i, x - step)
+            let numeric = Float((plus - minus) / (2 * Double(step)))
+            let error = abs(analytic[i] - numeric)
+            let scale = max(abs(analytic[i]), abs(numeric), 1)
+            result.checked += 1
+            result.maxAbsoluteError = max(result.maxAbsoluteError, error)
+            result.maxRelativeError = max(result.maxRelativeError, error / scale)
+            if error > tolerance * scale && result.firstFailure == nil {
+                result.firstFailure = (i, analytic[i], numeric)
+            }
+        }
+        return result
+    }
+}

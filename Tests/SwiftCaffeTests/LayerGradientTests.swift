@@ -1,0 +1,105 @@
+import Testing
+@testable import SwiftCaffe
+
+/// Every layer's backward against finite differences, in several configurations.
+@Suite struct LayerGradientTests {
+    @Test(arguments: [
+        "{name: ip, type: InnerProduct, num_output: 4, weight_filler: gaussian, bias_filler: {type: uniform, min: -1, max: 1}}",
+        "{name: ip, type: InnerProduct, num_output: 3, bias_term: false, weight_filler: xavier}",
+    ])
+    func innerProduct(_ yaml: String) throws {
+        try expectGradientsMatch(try makeLayer(yaml), bottom: [randomBlob([2, 3, 2, 2])])
+    }
+
+    @Test(arguments: [
+        "kernel_size: 3",
+        "kernel_size: 3, stride: 2",
+        "kernel_size: 3, pad: 1",
+        "kernel_size: 2, stride: 2, pad: 1",
+        "kernel_h: 3, kernel_w: 2, stride_h: 1, stride_w: 2, pad_h: 0, pad_w: 1",
+        "kernel_size: 1",
+        "kernel_size: 3, bias_term: false",
+    ])
+    func convolution(_ keys: String) throws {
+        let layer = try makeLayer("{name: conv, type: Convolution, num_output: 3, \(keys), weight_filler: gaussian, bias_filler: gaussian}")
+        try expectGradientsMatch(layer, bottom: [randomBlob([2, 2, 5, 6])])
+    }
+
+    @Test(arguments: [
+        "pool: MAX, kernel_size: 2, stride: 2",
+        "pool: MAX, kernel_size: 3, stride: 2",
+        "pool: MAX, kernel_size: 3, stride: 2, pad: 1",
+        "pool: AVE, kernel_size: 2, stride: 2",
+        "pool: AVE, kernel_size: 3, stride: 2, pad: 1",
+        "pool: MAX, global_pooling: true",
+        "pool: AVE, global_pooling: true",
+    ])
+    func pooling(_ keys: String) throws {
+        // Distinct values 0.05 apart: the max cannot change under the 0.01 step.
+        try expectGradientsMatch(try makeLayer("{name: pool, type: Pooling, \(keys)}"), bottom: [distinctBlob([2, 2, 5, 5])])
+    }
+
+    @Test(arguments: [0, 0.1] as [Float], [false, true])
+    func relu(slope: Float, inPlace: Bool) throws {
+        let layer = try makeLayer("{name: relu, type: ReLU, negative_slope: \(slope)}")
+        try expectGradientsMatch(layer, bottom: [randomBlob([2, 3, 4])], checker: GradientChecker(kink: 0, kinkRange: 0.02), inPlace: inPlace)
+    }
+
+    @Test(arguments: ["Sigmoid", "TanH"], [false, true])
+    func smoothNeuron(_ type: String, inPlace: Bool) throws {
+        try expectGradientsMatch(try makeLayer("{name: n, type: \(type)}"), bottom: [randomBlob([2, 3, 4], range: -3...3)], inPlace: inPlace)
+    }
+
+    @Test(arguments: [1, 2, -1])
+    func softmax(axis: Int) throws {
+        try expectGradientsMatch(try makeLayer("{name: s, type: Softmax, axis: \(axis)}"), bottom: [randomBlob([2, 3, 4], range: -2...2)])
+    }
+
+    @Test(arguments: ["", ", ignore_label: 1", ", normalization: BATCH_SIZE", ", normalization: NONE"])
+    func softmaxWithLoss(_ keys: String) throws {
+        let layer = try makeLayer("{name: loss, type: SoftmaxWithLoss\(keys)}")
+        try expectGradientsMatch(layer, bottom: [randomBlob([4, 5], range: -2...2), labelBlob(count: 4, classes: 5)])
+    }
+
+    @Test func softmaxWithLossSpatial() throws {
+        // Labels per position (N×H×W) for N×C×H×W scores, as in segmentation.
+        let layer = try makeLayer("{name: loss, type: SoftmaxWithLoss}")
+        try expectGradientsMatch(layer, bottom: [randomBlob([2, 3, 2, 2], range: -2...2), labelBlob(count: 8, classes: 3)])
+    }
+
+    @Test func euclideanLoss() throws {
+        let layer = try makeLayer("{name: loss, type: EuclideanLoss}")
+        try expectGradientsMatch(layer, bottom: [randomBlob([3, 4], seed: 1), randomBlob([3, 4], seed: 2)])
+    }
+
+    @Test func split() throws {
+        try expectGradientsMatch(try makeLayer("{name: s, type: Split}"), bottom: [randomBlob([2, 3])], topCount: 3)
+    }
+
+    /// The checker itself must catch a wrong backward, or every test above proves nothing.
+    @Test func checkerCatchesAWrongBackward() throws {
+        let layer = BrokenScaleLayer(spec: try LayerSpec(try YAMLParser.parse("{name: broken, type: Broken}"), index: 0, baseDirectory: ""),
+                                     context: LayerContext(phase: .train, seed: 1))
+        let bottom = [randomBlob([5])]
+        let top = [Blob()]
+        try layer.setUp(bottom: bottom, top: top)
+        let results = GradientChecker().check(layer, bottom: bottom, top: top)
+        #expect(results.count == 1)
+        #expect(results.allSatisfy { !$0.passed })
+    }
+}
+
+/// y = 2x with a backward that forgets the factor 2.
+private final class BrokenScaleLayer: Layer {
+    let spec: LayerSpec
+    var params: [Blob] = []
+    init(spec: LayerSpec, context: LayerContext) { self.spec = spec }
+    func setUp(bottom: [Blob], top: [Blob]) throws { top[0].reshape(bottom[0].shape) }
+    func forward(bottom: [Blob], top: [Blob]) -> Float {
+        for i in 0..<bottom[0].count { top[0].data[i] = 2 * bottom[0].data[i] }
+        return 0
+    }
+    func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
+        for i in 0..<bottom[0].count { bottom[0].diff[i] = top[0].diff[i] }
+    }
+}
