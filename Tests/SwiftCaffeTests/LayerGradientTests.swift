@@ -103,3 +103,21 @@ private final class BrokenScaleLayer: Layer {
         for i in 0..<bottom[0].count { bottom[0].diff[i] = top[0].diff[i] }
     }
 }
+
+/// Forward values of layers without gradients, against hand-computed results.
+@Suite struct LayerForwardTests {
+    @Test(arguments: [(1, Float(0.25)), (2, Float(0.75))])
+    func accuracy(topK: Int, expected: Float) throws {
+        let layer = try makeLayer("{name: a, type: Accuracy, top_k: \(topK)}")
+        let scores = Blob(shape: [4, 3])
+        // Label 0 ranks 1st; label 2 ranks 2nd; label 1 ranks 3rd; label 1 in a three-way tie
+        // ranks 2nd (class 0 goes first). So top-1 is right once, top-2 three times.
+        scores.setData([0.9, 0.1, 0.0,   0.2, 0.5, 0.3,   0.1, 0.0, 0.3,   0.4, 0.4, 0.4])
+        let labels = Blob(shape: [4])
+        labels.setData([0, 2, 1, 1])
+        let top = [Blob()]
+        try layer.setUp(bottom: [scores, labels], top: top)
+        _ = layer.forward(bottom: [scores, labels], top: top)
+        #expect(top[0].data[0] == expected)
+    }
+}

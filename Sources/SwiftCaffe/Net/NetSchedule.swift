@@ -11,7 +11,7 @@ public struct ScheduledLayer {
 /// The graph is built from blob names. A layer whose top is also one of its bottoms works in
 /// place: it modifies the blob after the layer that created it, and several in-place layers on
 /// one blob apply in file order (the only order the file gives). Every other reader of a blob
-/// reads its final value. Layers are ordered topologically, ties broken by file order; a blob
+/// reads its final value. Layers are ordered topologically, ties broken by name; a blob
 /// read by several layers gets a Split layer so that their gradients are summed.
 public enum NetSchedule {
     public static func schedule(_ specs: [LayerSpec]) throws -> [ScheduledLayer] {
@@ -59,13 +59,14 @@ public enum NetSchedule {
             dependencies[index].remove(index)
         }
 
-        // Kahn's algorithm, always taking the earliest ready layer in file order.
+        // Kahn's algorithm. Ties go to the smallest layer name, not the first in the file, so
+        // that reordering a file gives the very same schedule (and bit-identical training).
         var remaining = dependencies.map(\.count)
         var dependents = [[Int]](repeating: [], count: specs.count)
         for (index, deps) in dependencies.enumerated() { for d in deps { dependents[d].append(index) } }
         var ready = Set((0..<specs.count).filter { remaining[$0] == 0 })
         var order: [Int] = []
-        while let next = ready.min() {
+        while let next = ready.min(by: { (specs[$0].name, $0) < (specs[$1].name, $1) }) {
             ready.remove(next)
             order.append(next)
             for d in dependents[next] {

@@ -1,6 +1,8 @@
 /// The fraction of positions whose label is among the `top_k` highest scores along `axis`
-/// (Caffe's `Accuracy`; a tie with the true label's score counts in its favour). Not a loss
-/// and has no gradient.
+/// (Caffe's `Accuracy`). Not a loss and has no gradient.
+///
+/// Ties rank the lower class index first, as an argmax does. Caffe counts a tie in the
+/// label's favour, which scores an untrained net with all-equal outputs as 100 % accurate.
 public final class AccuracyLayer: Layer, LabelConsumer {
     public let spec: LayerSpec
     public var params: [Blob] = []
@@ -43,7 +45,10 @@ public final class AccuracyLayer: Layer, LabelConsumer {
                 guard label >= 0 && label < classCount else { continue }
                 let truth = scores[(o * classCount + label) * inner + i]
                 var higher = 0
-                for c in 0..<classCount where scores[(o * classCount + c) * inner + i] > truth { higher += 1 }
+                for c in 0..<classCount {
+                    let score = scores[(o * classCount + c) * inner + i]
+                    if score > truth || (score == truth && c < label) { higher += 1 }
+                }
                 if higher < topK { correct += 1 }
             }
         }

@@ -1,0 +1,135 @@
+import Testing
+@testable import SwiftCaffe
+
+/// Graph building: order independence, in-place layers, gradient summing, phases.
+@Suite struct NetTests {
+    /// A small conv net with an in-place Sigmoid (smooth, so finite differences see no kink) and a branch: `feat` feeds both the classifier and an auxiliary
+    /// Euclidean loss, so its gradient is the sum of two paths.
+    static let branchy = """
+    name: branchy
+    layers:
+      - {name: input, type: Input, top: [data, label, target], shape: [[2, 1, 6, 6], [2], [2, 3]]}
+      - {name: conv, type: Convolution, bottom: data, top: conv, num_output: 2, kernel_size: 3, weight_filler: gaussian, bias_filler: gaussian}
+      - {name: relu, type: Sigmoid, bottom: conv, top: conv}
+      - {name: pool, type: Pooling, bottom: conv, top: pool, pool: AVE, kernel_size: 2, stride: 2}
+      - {name: feat, type: InnerProduct, bottom: pool, top: feat, num_output: 3, weight_filler: gaussian}
+      - {name: squash, type: TanH, bottom: feat, top: squashed}
+      - {name: aux, type: EuclideanLoss, bottom: [squashed, target], top: aux_loss, loss_weight: 0.5}
+      - {name: cls, type: InnerProduct, bottom: feat, top: scores, num_output: 4, weight_filler: gaussian}
+      - {name: loss, type: SoftmaxWithLoss, bottom: [scores, label], top: loss}
+      - {name: accuracy, type: Accuracy, bottom: [scores, label], top: accuracy, phase: test}
+    """
+
+    func fillInputs(_ net: Net) {
+        var rng = RandomGenerator(seed: 42)
+        for i in 0..<net.blobs["data"]!.count { net.blobs["data"]!.data[i] = rng.uniform(-1, 1) }
+        net.blobs["label"]!.setData([1, 3])
+        net.blobs["target"]!.setData([0.5, -0.2, 0.1, -0.4, 0.3, 0.9])
+    }
+
+    func reversed(_ yaml: String) -> String {
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        let layerLines = lines.filter { $0.hasPrefix("  - ") }
+        let header = lines.filter { !$0.hasPrefix("  - ") }
+        return (header + layerLines.reversed()).joined(separator: "\n")
+    }
+
+    @Test func fileOrderDoesNotMatter() throws {
+        let forward = try Net(spec: try NetSpec.parse(Self.branchy), phase: .train, seed: 9)
+        let backward = try Net(spec: try NetSpec.parse(reversed(Self.branchy)), phase: .train, seed: 9)
+        #expect(forward.layers.map(\.name) == backward.layers.map(\.name))
+        for net in [forward, backward] {
+            fillInputs(net)
+            net.zeroParameterDiffs()
+            net.forward()
+            net.backward()
+        }
+        #expect(forward.currentLoss == backward.currentLoss)
+        #expect(forward.parameters.map(\.name) == backward.parameters.map(\.name))
+        for (a, b) in zip(forward.parameters, backward.parameters) {
+            #expect(a.blob.dataArray == b.blob.dataArray)
+            #expect(a.blob.diffArray == b.blob.diffArray)
+        }
+    }
+
+    @Test func scheduleRespectsEveryDependency() throws {
+        let net = try Net(spec: try NetSpec.parse(reversed(Self.branchy)), phase: .train)
+        let order = net.layers.map(\.name)
+        func before(_ a: String, _ b: String) -> Bool { order.firstIndex(of: a)! < order.firstIndex(of: b)! }
+        #expect(before("input", "conv") && before("conv", "relu") && before("relu", "pool"))
+        #expect(before("feat", "squash") && before("feat", "cls") && before("cls", "loss"))
+        // `feat` has two readers, so a Split sums their gradients.
+        #expect(order.contains("feat_split"))
+        #expect(before("feat", "feat_split") && before("feat_split", "squash") && before("feat_split", "cls"))
+    }
+
+    /// The whole net's parameter gradients, through the split, the in-place ReLU and both
+    /// weighted losses, against finite differences of the net's loss.
+    @Test func netGradientsMatchFiniteDifferences() throws {
+        let net = try Net(spec: try NetSpec.parse(Self.branchy), phase: .train, seed: 3)
+        fillInputs(net)
+        net.zeroParameterDiffs()
+        net.forward()
+        net.backward()
+        let step: Float = 1e-2
+        for parameter in net.parameters {
+            let analytic = parameter.blob.diffArray
+            for i in 0..<parameter.blob.count {
+                let original = parameter.blob.data[i]
+                parameter.blob.data[i] = original + step
+                let plus = Double(net.forward())
+                parameter.blob.data[i] = original - step
+                let minus = Double(net.forward())
+                parameter.blob.data[i] = original
+                let numeric = Float((plus - minus) / Double(2 * step))
+                let scale = max(abs(numeric), abs(analytic[i]), 1)
+                #expect(abs(numeric - analytic[i]) <= 2e-3 * scale, "\(parameter.name)[\(i)]: analytic \(analytic[i]), numeric \(numeric)")
+            }
+        }
+    }
+
+    @Test func inPlaceEqualsOutOfPlace() throws {
+        let inPlace = try Net(spec: try NetSpec.parse(Self.branchy), phase: .train, seed: 4)
+        let outOfPlace = try Net(spec: try NetSpec.parse(Self.branchy
+            .replacingOccurrences(of: "bottom: conv, top: conv}", with: "bottom: conv, top: relu_out}")
+            .replacingOccurrences(of: "Pooling, bottom: conv", with: "Pooling, bottom: relu_out")), phase: .train, seed: 4)
+        for net in [inPlace, outOfPlace] {
+            fillInputs(net)
+            net.zeroParameterDiffs()
+            net.forward()
+            net.backward()
+        }
+        #expect(inPlace.currentLoss == outOfPlace.currentLoss)
+        for (a, b) in zip(inPlace.parameters, outOfPlace.parameters) { #expect(a.blob.diffArray == b.blob.diffArray) }
+    }
+
+    @Test func phasesSelectTheirLayers() throws {
+        let spec = try NetSpec.parse(Self.branchy)
+        let train = try Net(spec: spec, phase: .train)
+        let test = try Net(spec: spec, phase: .test, sharingParametersWith: train)
+        #expect(train.layer(named: "accuracy") == nil)
+        #expect(test.layer(named: "accuracy") != nil)
+        #expect(test.outputNames.contains("accuracy"))
+        // The test net uses the very same parameter blobs.
+        for (a, b) in zip(train.parameters, test.parameters) { #expect(a.blob === b.blob) }
+    }
+
+    @Test func backwardSkipsWhatNeedsNoGradient() throws {
+        let net = try Net(spec: try NetSpec.parse(Self.branchy), phase: .train)
+        #expect(net.blobs["data"]!.needsGradient == false)
+        #expect(net.blobs["label"]!.needsGradient == false)
+        #expect(net.blobs["conv"]!.needsGradient == true)
+        fillInputs(net)
+        net.forward()
+        net.backward()
+        #expect(net.blobs["data"]!.diffArray.allSatisfy { $0 == 0 })
+    }
+
+    @Test func lossWeightsScaleTheLoss() throws {
+        let net = try Net(spec: try NetSpec.parse(Self.branchy), phase: .train)
+        fillInputs(net)
+        let total = net.forward()
+        let expected = net.blobs["loss"]!.data[0] + 0.5 * net.blobs["aux_loss"]!.data[0]
+        #expect(abs(total - expected) < 1e-6)
+    }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages SwiftCaffe needs, or says exactly which are missing.
+#   libopenblas-dev  GEMM for Convolution and InnerProduct (cblas.h)
+#   libyaml-dev      the YAML parser behind net files (yaml-0.1)
+#   zlib1g-dev       reading .gz data files
+#   dataset-fashion-mnist  the data set the example nets train on (/usr/share/datasets/fashion-mnist)
+set -euo pipefail
+
+packages=(libopenblas-dev libyaml-dev zlib1g-dev dataset-fashion-mnist)
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null; then
+    echo "error: missing packages: ${missing[*]} (install them with your system's package manager)" >&2
+    exit 1
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null; then sudo="sudo"; else
+        echo "error: missing packages: ${missing[*]}; run as root: apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+echo "installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
