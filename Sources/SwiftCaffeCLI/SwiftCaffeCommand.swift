@@ -8,7 +8,7 @@ public struct SwiftCaffeCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "swiftcaffe",
         abstract: "Train and test Caffe-style nets written in YAML.",
-        subcommands: [TrainCommand.self, TestCommand.self]
+        subcommands: [TrainCommand.self, TestCommand.self, TimeCommand.self]
     )
 
     public init() {}
@@ -16,15 +16,14 @@ public struct SwiftCaffeCommand: ParsableCommand {
 
 /// Options every subcommand that runs a net shares.
 struct RuntimeOptions: ParsableArguments {
-    @Option(help: "Threads for BLAS (default: all cores).")
+    @Option(help: "Threads for BLAS and SwiftCaffe's own kernels (default: all cores).")
     var threads: Int?
 
-    func apply() throws {
-        if let threads {
-            guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-            BLAS.threads = threads
-        } else {
-            BLAS.threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Runs a subcommand's `body` with the requested thread count, reporting its errors.
+    func run(_ body: () throws -> Void) throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try Parallel.withThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount) {
+            try reportingErrors(body)
         }
     }
 }

@@ -24,8 +24,7 @@ struct TestCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runtime.apply()
-        try reportingErrors {
+        try runtime.run {
             let spec = try NetSpec.load(path: net)
             let testNet = try Net(spec: spec, phase: .test)
             try testNet.loadWeights(from: weights)

@@ -37,14 +37,13 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runtime.apply()
-        try reportingErrors {
+        try runtime.run {
             let spec = try NetSpec.load(path: net)
             let trainer = try Trainer(spec: spec, options: TrainingOptions(epochs: epochs, maxIter: maxIter, baseLR: baseLR, seed: seed))
             let source = trainer.trainNet.dataSources[0]
             printLine("\(spec.name): \(trainer.maxIter) iterations of batch \(source.batchSize) "
                 + "(\(String(format: "%.2f", Double(trainer.maxIter * source.batchSize) / Double(source.sampleCount))) epochs of \(source.sampleCount) images), "
-                + "seed \(trainer.seed), \(BLAS.threads) thread(s)")
+                + "seed \(trainer.seed), \(Parallel.threads) thread(s)")
             let start = Date()
             try trainer.run { event in
                 switch event {

@@ -24,37 +24,40 @@ public struct WindowGeometry: Sendable, Equatable {
 }
 
 /// im2col: unrolls every kernel-sized patch of `image` (C×H×W) into a column of `columns`
-/// ((C·kh·kw) × (outH·outW)), so a convolution becomes one GEMM. Padding reads as zero.
-public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ columns: UnsafeMutablePointer<Float>) {
+/// ((C·kh·kw) rows of outH·outW), so a convolution becomes one GEMM. Padding reads as zero.
+/// Rows are `rowStride` apart, so the images of a batch can sit side by side in one matrix.
+///
+/// Rows are short (LeNet's conv2 has 8 outputs a row), so the copies are plain loops that the
+/// compiler vectorises, not memcpy calls whose overhead would dominate.
+public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ columns: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
     let outH = g.outputH, outW = g.outputW
+    let rowStride = rowStride ?? outH * outW
     var row = columns
     for c in 0..<g.channels {
         let plane = image + c * g.height * g.width
         for ki in 0..<g.kernelH {
             for kj in 0..<g.kernelW {
+                let x0 = kj - g.padW
+                // Output columns whose input x = ox·stride + x0 lies inside the image.
+                let first = min(outW, max(0, (-x0 + g.strideW - 1) / g.strideW))
+                let last = max(first, min(outW, (g.width - x0 + g.strideW - 1) / g.strideW))
                 for oy in 0..<outH {
                     let y = oy * g.strideH - g.padH + ki
                     let out = row + oy * outW
-                    if y < 0 || y >= g.height {
-                        out.update(repeating: 0, count: outW)
+                    guard y >= 0 && y < g.height else {
+                        for ox in 0..<outW { out[ox] = 0 }
                         continue
                     }
-                    let source = plane + y * g.width
+                    let source = plane + y * g.width + x0
+                    for ox in 0..<first { out[ox] = 0 }
                     if g.strideW == 1 {
-                        // Contiguous run: valid x range copied in one go, padding zeroed around it.
-                        let x0 = kj - g.padW
-                        let first = max(0, -x0), last = min(outW, g.width - x0)
-                        if first > 0 { out.update(repeating: 0, count: min(first, outW)) }
-                        if last > first { (out + first).update(from: source + x0 + first, count: last - first) }
-                        if last < outW { (out + max(last, 0)).update(repeating: 0, count: outW - max(last, 0)) }
+                        for ox in first..<last { out[ox] = source[ox] }
                     } else {
-                        for ox in 0..<outW {
-                            let x = ox * g.strideW - g.padW + kj
-                            out[ox] = (x >= 0 && x < g.width) ? source[x] : 0
-                        }
+                        for ox in first..<last { out[ox] = source[ox * g.strideW] }
                     }
+                    for ox in last..<outW { out[ox] = 0 }
                 }
-                row += outH * outW
+                row += rowStride
             }
         }
     }
@@ -62,25 +65,30 @@ public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ columns
 
 /// col2im: the adjoint of `im2col`; sums every column entry back into the image position it
 /// was read from. `image` is overwritten.
-public func col2im(_ columns: UnsafePointer<Float>, _ g: WindowGeometry, _ image: UnsafeMutablePointer<Float>) {
+public func col2im(_ columns: UnsafePointer<Float>, _ g: WindowGeometry, _ image: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
     image.update(repeating: 0, count: g.channels * g.height * g.width)
     let outH = g.outputH, outW = g.outputW
+    let rowStride = rowStride ?? outH * outW
     var row = columns
     for c in 0..<g.channels {
         let plane = image + c * g.height * g.width
         for ki in 0..<g.kernelH {
             for kj in 0..<g.kernelW {
+                let x0 = kj - g.padW
+                let first = min(outW, max(0, (-x0 + g.strideW - 1) / g.strideW))
+                let last = max(first, min(outW, (g.width - x0 + g.strideW - 1) / g.strideW))
                 for oy in 0..<outH {
                     let y = oy * g.strideH - g.padH + ki
                     guard y >= 0 && y < g.height else { continue }
-                    let target = plane + y * g.width
+                    let target = plane + y * g.width + x0
                     let source = row + oy * outW
-                    for ox in 0..<outW {
-                        let x = ox * g.strideW - g.padW + kj
-                        if x >= 0 && x < g.width { target[x] += source[ox] }
+                    if g.strideW == 1 {
+                        for ox in first..<last { target[ox] += source[ox] }
+                    } else {
+                        for ox in first..<last { target[ox * g.strideW] += source[ox] }
                     }
                 }
-                row += outH * outW
+                row += rowStride
             }
         }
     }

@@ -183,10 +183,29 @@ public final class Net {
 
     /// Backpropagates from the losses; parameter gradients are added to their diffs.
     public func backward() {
-        for (blob, weight) in lossTops { blob.diff.update(repeating: weight, count: blob.count) }
+        seedLossDiffs()
         for index in layers.indices.reversed() where runsBackward[index] {
             layers[index].backward(topDiff: tops[index], bottomDiff: bottoms[index])
         }
+    }
+
+    /// Runs one layer forward (for per-layer timing); returns its loss contribution before weighting.
+    @discardableResult
+    public func forwardLayer(at index: Int) -> Float {
+        layers[index].forward(bottom: bottoms[index], top: tops[index])
+    }
+
+    /// Runs one layer backward if the net would (for per-layer timing); returns whether it ran.
+    @discardableResult
+    public func backwardLayer(at index: Int) -> Bool {
+        guard runsBackward[index] else { return false }
+        layers[index].backward(topDiff: tops[index], bottomDiff: bottoms[index])
+        return true
+    }
+
+    /// Seeds the loss tops' diffs with their weights, as `backward()` does first.
+    public func seedLossDiffs() {
+        for (blob, weight) in lossTops { blob.diff.update(repeating: weight, count: blob.count) }
     }
 
     public func zeroParameterDiffs() {

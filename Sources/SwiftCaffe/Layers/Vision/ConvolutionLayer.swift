@@ -2,8 +2,13 @@
 ///
 /// Like Caffe's (and every framework's) "convolution" it computes a cross-correlation: the
 /// kernel is not flipped. Weights are num_output × C × kernel_h × kernel_w, bias num_output.
-/// The unrolled columns of the whole batch are kept from forward to backward, trading memory
-/// (N·C·kh·kw·outH·outW floats) for not running im2col twice.
+///
+/// Unlike Caffe, which runs one small GEMM per image, the batch is unrolled side by side into
+/// one (C·kh·kw) × (N·outH·outW) matrix and each thread runs one GEMM over its share of the
+/// images (a block of columns), which is far closer to OpenBLAS's peak. The price is a reorder
+/// between the GEMM's O × N·HW layout and the blobs' N × O × HW, and memory for the batch's
+/// columns, which are kept from forward to backward (and then reused for their own gradient)
+/// instead of being unrolled twice. Each thread sums its weight gradient into its own buffer.
 public final class ConvolutionLayer: Layer {
     public let spec: LayerSpec
     public var params: [Blob] = []
@@ -14,9 +19,13 @@ public final class ConvolutionLayer: Layer {
     let biasFiller: FillerSpec
     let context: LayerContext
     private var geometry = WindowGeometry(channels: 0, height: 0, width: 0, kernelH: 0, kernelW: 0)
+    /// The batch's columns, (C·kh·kw) × (N·outH·outW); in backward, their gradient.
     private var columns = Blob()
-    private var columnDiff = Blob()
+    /// The output (forward) or its gradient (backward) in GEMM layout, O × (N·outH·outW).
+    private var product = Blob()
     private var batch = 0
+    /// Per-thread partial weight and bias gradients.
+    private var partialGradients: [Blob] = []
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -54,50 +63,71 @@ public final class ConvolutionLayer: Layer {
             params.append(bias)
         }
         top[0].reshape([batch, numOutput, geometry.outputH, geometry.outputW])
-        columns = Blob(shape: [batch, kernelVolume, outputArea])
-        columnDiff = Blob(shape: [kernelVolume, outputArea])
+        columns = Blob(shape: [kernelVolume, batch * outputArea])
+        product = Blob(shape: [numOutput, batch * outputArea])
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
-        let inputSize = geometry.channels * geometry.height * geometry.width
-        let outputSize = numOutput * outputArea
-        let columnSize = kernelVolume * outputArea
-        for n in 0..<batch {
-            let column = columns.data + n * columnSize
-            im2col(bottom[0].data + n * inputSize, geometry, column)
-            let output = top[0].data + n * outputSize
-            if biasTerm {
-                let bias = params[1].data
-                for o in 0..<numOutput { (output + o * outputArea).update(repeating: bias[o], count: outputArea) }
+        let g = geometry, area = outputArea, outputs = numOutput, width = batch * area, volume = kernelVolume
+        let input = bottom[0].data, output = top[0].data, columns = columns.data, product = product.data
+        let weights = params[0].data, bias = biasTerm ? params[1].data : nil
+        let inputSize = g.channels * g.height * g.width
+        Parallel.forChunks(of: batch) { _, images in
+            for n in images { im2col(input + n * inputSize, g, columns + n * area, rowStride: width) }
+            let first = images.lowerBound * area
+            BLAS.gemm(m: outputs, n: images.count * area, k: volume, a: weights, lda: volume,
+                      b: columns + first, ldb: width, c: product + first, ldc: width)
+            for n in images {
+                for o in 0..<outputs {
+                    let source = product + o * width + n * area, target = output + (n * outputs + o) * area
+                    let b = bias?[o] ?? 0
+                    for i in 0..<area { target[i] = source[i] + b }
+                }
             }
-            BLAS.gemm(m: numOutput, n: outputArea, k: kernelVolume, a: params[0].data, b: column,
-                      beta: biasTerm ? 1 : 0, c: output)
         }
         return 0
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
-        let inputSize = geometry.channels * geometry.height * geometry.width
-        let outputSize = numOutput * outputArea
-        let columnSize = kernelVolume * outputArea
-        for n in 0..<batch {
-            let topDiff = top[0].diff + n * outputSize
-            if biasTerm {
-                let biasDiff = params[1].diff
-                for o in 0..<numOutput {
-                    let row = topDiff + o * outputArea
-                    var sum: Float = 0
-                    for i in 0..<outputArea { sum += row[i] }
-                    biasDiff[o] += sum
+        let g = geometry, area = outputArea, outputs = numOutput, width = batch * area, volume = kernelVolume
+        let topDiff = top[0].diff, columns = columns.data, product = product.data, weights = params[0].data
+        let propagate = bottom[0].needsGradient, inputDiff = bottom[0].diff
+        let inputSize = g.channels * g.height * g.width
+        let chunks = Parallel.chunkCount(for: batch)
+        while partialGradients.count < chunks { partialGradients.append(Blob(shape: [outputs * volume + outputs])) }
+        let partials = partialGradients.map(\.data)
+        Parallel.forChunks(of: batch) { chunk, images in
+            let first = images.lowerBound * area, span = images.count * area
+            for n in images {
+                for o in 0..<outputs {
+                    let source = topDiff + (n * outputs + o) * area, target = product + o * width + n * area
+                    for i in 0..<area { target[i] = source[i] }
                 }
             }
-            BLAS.gemm(transposeB: true, m: numOutput, n: kernelVolume, k: outputArea, a: topDiff,
-                      b: columns.data + n * columnSize, beta: 1, c: params[0].diff)
-            if bottom[0].needsGradient {
-                BLAS.gemm(transposeA: true, m: kernelVolume, n: outputArea, k: numOutput, a: params[0].data, b: topDiff,
-                          c: columnDiff.data)
-                col2im(columnDiff.data, geometry, bottom[0].diff + n * inputSize)
+            let weightGradient = partials[chunk], biasGradient = weightGradient + outputs * volume
+            for o in 0..<outputs {
+                let row = product + o * width + first
+                var sum: Float = 0
+                for i in 0..<span { sum += row[i] }
+                biasGradient[o] = sum
             }
+            // The gradient's transpose, (C·kh·kw) × O = columns · productᵀ: OpenBLAS runs this
+            // shape about 1.4× faster than O × (C·kh·kw) = product · columnsᵀ (LeNet's conv2).
+            BLAS.gemm(transposeB: true, m: volume, n: outputs, k: span, a: columns + first, lda: width,
+                      b: product + first, ldb: width, c: weightGradient, ldc: outputs)
+            guard propagate else { return }
+            // This chunk's columns are no longer needed: their buffer takes their gradient.
+            BLAS.gemm(transposeA: true, m: volume, n: span, k: outputs, a: weights, lda: volume,
+                      b: product + first, ldb: width, c: columns + first, ldc: width)
+            for n in images { col2im(columns + n * area, g, inputDiff + n * inputSize, rowStride: width) }
+        }
+        let weightDiff = params[0].diff, biasDiff = biasTerm ? params[1].diff : nil
+        for partial in partials.prefix(chunks) {
+            for o in 0..<outputs {
+                let row = weightDiff + o * volume
+                for k in 0..<volume { row[k] += partial[k * outputs + o] }
+            }
+            if let biasDiff { for o in 0..<outputs { biasDiff[o] += partial[outputs * volume + o] } }
         }
     }
 }

@@ -10,7 +10,6 @@ public final class InnerProductLayer: Layer {
     let biasFiller: FillerSpec
     let context: LayerContext
     private var rows = 0, inputs = 0
-    private var ones = Blob()
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -40,29 +39,42 @@ public final class InnerProductLayer: Layer {
             params.append(bias)
         }
         top[0].reshape(Array(input.shape[..<axis]) + [numOutput])
-        ones = Blob(shape: [rows])
-        ones.data.update(repeating: 1, count: rows)
     }
 
+    /// Rows of the batch (forward, bottom gradient) and rows of the weight gradient are split
+    /// across threads; no thread writes where another does.
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
-        let output = top[0].data
-        if biasTerm {
-            let bias = params[1].data
-            for r in 0..<rows { (output + r * numOutput).update(from: bias, count: numOutput) }
+        let outputs = numOutput, inputs = inputs, input = bottom[0].data, output = top[0].data
+        let weights = params[0].data, bias = biasTerm ? params[1].data : nil
+        Parallel.forChunks(of: rows, minimumPerChunk: 8) { _, rows in
+            if let bias {
+                for r in rows { (output + r * outputs).update(from: bias, count: outputs) }
+            }
+            BLAS.gemm(transposeB: true, m: rows.count, n: outputs, k: inputs, a: input + rows.lowerBound * inputs, lda: inputs,
+                      b: weights, ldb: inputs, beta: bias == nil ? 0 : 1, c: output + rows.lowerBound * outputs, ldc: outputs)
         }
-        BLAS.gemm(transposeB: true, m: rows, n: numOutput, k: inputs, a: bottom[0].data, b: params[0].data,
-                  beta: biasTerm ? 1 : 0, c: output)
         return 0
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
-        let topDiff = top[0].diff
-        BLAS.gemm(transposeA: true, m: numOutput, n: inputs, k: rows, a: topDiff, b: bottom[0].data, beta: 1, c: params[0].diff)
-        if biasTerm {
-            BLAS.gemv(transpose: true, m: rows, n: numOutput, a: topDiff, x: ones.data, beta: 1, y: params[1].diff)
+        let outputs = numOutput, inputs = inputs, batchRows = rows
+        let topDiff = top[0].diff, input = bottom[0].data, weights = params[0].data
+        let weightDiff = params[0].diff, biasDiff = biasTerm ? params[1].diff : nil
+        Parallel.forChunks(of: outputs, minimumPerChunk: 8) { _, units in
+            BLAS.gemm(transposeA: true, m: units.count, n: inputs, k: batchRows, a: topDiff + units.lowerBound, lda: outputs,
+                      b: input, ldb: inputs, beta: 1, c: weightDiff + units.lowerBound * inputs, ldc: inputs)
+            if let biasDiff {
+                for r in 0..<batchRows {
+                    let row = topDiff + r * outputs
+                    for o in units { biasDiff[o] += row[o] }
+                }
+            }
         }
-        if bottom[0].needsGradient {
-            BLAS.gemm(m: rows, n: inputs, k: numOutput, a: topDiff, b: params[0].data, c: bottom[0].diff)
+        guard bottom[0].needsGradient else { return }
+        let inputDiff = bottom[0].diff
+        Parallel.forChunks(of: batchRows, minimumPerChunk: 8) { _, rows in
+            BLAS.gemm(m: rows.count, n: inputs, k: outputs, a: topDiff + rows.lowerBound * outputs, lda: outputs,
+                      b: weights, ldb: inputs, c: inputDiff + rows.lowerBound * inputs, ldc: inputs)
         }
     }
 }

@@ -60,42 +60,45 @@ public final class PoolingLayer: Layer {
         return pooled
     }
 
-    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+    /// The input rows and columns window (py, px) covers, clipped to the image, and the size
+    /// an average divides by (clipped to the padded image only, as in Caffe).
+    @inline(__always)
+    private func window(_ py: Int, _ px: Int) -> (ys: Int, ye: Int, xs: Int, xe: Int, size: Int) {
         let g = geometry
-        let planes = batch * g.channels
-        let inArea = g.height * g.width, outArea = pooledH * pooledW
-        let input = bottom[0].data, output = top[0].data
-        for plane in 0..<planes {
-            let source = input + plane * inArea
-            let target = output + plane * outArea
-            for py in 0..<pooledH {
-                let y0 = py * g.strideH - g.padH
-                let yEnd = min(y0 + g.kernelH, g.height + g.padH)
-                let ys = max(y0, 0), ye = min(yEnd, g.height)
-                for px in 0..<pooledW {
-                    let x0 = px * g.strideW - g.padW
-                    let xEnd = min(x0 + g.kernelW, g.width + g.padW)
-                    let xs = max(x0, 0), xe = min(xEnd, g.width)
-                    let out = py * pooledW + px
-                    switch method {
-                    case .max:
-                        var best = -Float.greatestFiniteMagnitude
-                        var bestIndex = -1
-                        for y in ys..<ye {
-                            for x in xs..<xe where source[y * g.width + x] > best || bestIndex < 0 {
-                                best = source[y * g.width + x]
-                                bestIndex = y * g.width + x
+        let y0 = py * g.strideH - g.padH, x0 = px * g.strideW - g.padW
+        let yEnd = min(y0 + g.kernelH, g.height + g.padH), xEnd = min(x0 + g.kernelW, g.width + g.padW)
+        return (max(y0, 0), min(yEnd, g.height), max(x0, 0), min(xEnd, g.width), (yEnd - y0) * (xEnd - x0))
+    }
+
+    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        let width = geometry.width, inArea = geometry.height * width, outArea = pooledH * pooledW
+        let input = bottom[0].data, output = top[0].data, argmax = argmax
+        let pooledW = pooledW, pooledH = pooledH, method = method
+        Parallel.forChunks(of: batch * geometry.channels, minimumPerChunk: 8) { _, planes in
+            for plane in planes {
+                let source = input + plane * inArea, target = output + plane * outArea
+                for py in 0..<pooledH {
+                    for px in 0..<pooledW {
+                        let w = window(py, px)
+                        let out = py * pooledW + px
+                        if method == .max {
+                            var bestIndex = w.ys * width + w.xs
+                            var best = source[bestIndex]
+                            for y in w.ys..<w.ye {
+                                for x in w.xs..<w.xe where source[y * width + x] > best {
+                                    best = source[y * width + x]
+                                    bestIndex = y * width + x
+                                }
                             }
+                            target[out] = best
+                            argmax![plane * outArea + out] = Int32(bestIndex)
+                        } else {
+                            var sum: Float = 0
+                            for y in w.ys..<w.ye {
+                                for x in w.xs..<w.xe { sum += source[y * width + x] }
+                            }
+                            target[out] = sum / Float(w.size)
                         }
-                        target[out] = best
-                        argmax![plane * outArea + out] = Int32(bestIndex)
-                    case .ave:
-                        let poolSize = Float((yEnd - y0) * (xEnd - x0))
-                        var sum: Float = 0
-                        for y in ys..<ye {
-                            for x in xs..<xe { sum += source[y * g.width + x] }
-                        }
-                        target[out] = sum / poolSize
                     }
                 }
             }
@@ -105,30 +108,24 @@ public final class PoolingLayer: Layer {
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
         guard bottom[0].needsGradient else { return }
-        let g = geometry
-        let planes = batch * g.channels
-        let inArea = g.height * g.width, outArea = pooledH * pooledW
-        let inputDiff = bottom[0].diff, outputDiff = top[0].diff
-        inputDiff.update(repeating: 0, count: bottom[0].count)
-        for plane in 0..<planes {
-            let target = inputDiff + plane * inArea
-            let source = outputDiff + plane * outArea
-            switch method {
-            case .max:
-                let winners = argmax! + plane * outArea
-                for out in 0..<outArea { target[Int(winners[out])] += source[out] }
-            case .ave:
+        let width = geometry.width, inArea = geometry.height * width, outArea = pooledH * pooledW
+        let inputDiff = bottom[0].diff, outputDiff = top[0].diff, argmax = argmax
+        let pooledW = pooledW, pooledH = pooledH, method = method
+        Parallel.forChunks(of: batch * geometry.channels, minimumPerChunk: 8) { _, planes in
+            for plane in planes {
+                let target = inputDiff + plane * inArea, source = outputDiff + plane * outArea
+                for i in 0..<inArea { target[i] = 0 }
+                if method == .max {
+                    let winners = argmax! + plane * outArea
+                    for out in 0..<outArea { target[Int(winners[out])] += source[out] }
+                    continue
+                }
                 for py in 0..<pooledH {
-                    let y0 = py * g.strideH - g.padH
-                    let yEnd = min(y0 + g.kernelH, g.height + g.padH)
-                    let ys = max(y0, 0), ye = min(yEnd, g.height)
                     for px in 0..<pooledW {
-                        let x0 = px * g.strideW - g.padW
-                        let xEnd = min(x0 + g.kernelW, g.width + g.padW)
-                        let xs = max(x0, 0), xe = min(xEnd, g.width)
-                        let share = source[py * pooledW + px] / Float((yEnd - y0) * (xEnd - x0))
-                        for y in ys..<ye {
-                            for x in xs..<xe { target[y * g.width + x] += share }
+                        let w = window(py, px)
+                        let share = source[py * pooledW + px] / Float(w.size)
+                        for y in w.ys..<w.ye {
+                            for x in w.xs..<w.xe { target[y * width + x] += share }
                         }
                     }
                 }

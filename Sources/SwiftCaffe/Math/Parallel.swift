@@ -1,0 +1,57 @@
+import Dispatch
+import Foundation
+
+/// Splits a layer's work across threads by independent items (the images of a batch, the
+/// planes of a pooling, the rows of a weight gradient).
+///
+/// Each chunk calls single-threaded OpenBLAS on its share. Measured on LeNet this beats one
+/// multi-threaded GEMM over the batch: OpenBLAS's idle workers spin for a while after each
+/// call and then steal the core from our own kernels (im2col, pooling) between GEMMs, and the
+/// small GEMMs of a convolution split poorly inside OpenBLAS. So OpenBLAS always runs one
+/// thread and we run `threads`.
+///
+/// Results are deterministic for a given thread count; only sums that chunks compute
+/// separately (a convolution's weight gradient) can differ in the last bits between counts.
+public enum Parallel {
+    /// Threads for SwiftCaffe's kernels: all cores unless set for a scope with `withThreads`.
+    /// A task-local rather than a global, so that code (and tests) running side by side can
+    /// use different counts.
+    @TaskLocal public static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Runs `body` with `count` threads for every layer it runs.
+    public static func withThreads<Result>(_ count: Int, _ body: () throws -> Result) rethrows -> Result {
+        try $threads.withValue(max(1, count), operation: body)
+    }
+
+    /// OpenBLAS runs single-threaded: our chunks are the parallelism (see above).
+    private static let singleThreadedBLAS: Void = { BLAS.threads = 1 }()
+
+    /// How many chunks `forChunks` will cut `count` items into.
+    public static func chunkCount(for count: Int, minimumPerChunk: Int = 1) -> Int {
+        max(1, min(threads, count / max(minimumPerChunk, 1)))
+    }
+
+    /// Calls `body(chunk, range)` on contiguous chunks of `0..<count`, concurrently, one chunk
+    /// per thread; runs inline when there is one chunk.
+    @inline(__always)
+    public static func forChunks(of count: Int, minimumPerChunk: Int = 1, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
+        _ = singleThreadedBLAS
+        let chunks = chunkCount(for: count, minimumPerChunk: minimumPerChunk)
+        if chunks == 1 {
+            body(0, 0..<count)
+            return
+        }
+        // The chunks touch disjoint memory, which the compiler cannot see through raw pointers.
+        withoutActuallyEscaping(body) { body in
+            let work = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                work.value(chunk, (chunk * count / chunks)..<((chunk + 1) * count / chunks))
+            }
+        }
+    }
+}
+
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

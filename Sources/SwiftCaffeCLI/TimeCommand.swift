@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import SwiftCaffe
+
+/// `caffe time`: how long each layer takes forward and backward, averaged over iterations.
+struct TimeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "time",
+        abstract: "Time forward and backward passes, per layer and for the whole net.",
+        discussion: "The first --warmup iterations are run but not counted. Backward runs in the train phase only."
+    )
+
+    @Argument(help: "The net YAML file.")
+    var net: String
+
+    @Option(help: "Timed iterations.")
+    var iterations: Int = 50
+
+    @Option(help: "Untimed warm-up iterations before them.")
+    var warmup: Int = 5
+
+    @Option(help: "Which net to time: train (forward + backward) or test (forward only).")
+    var phase: String = "train"
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
+        if warmup < 0 { throw ValidationError("--warmup must not be negative") }
+        if Phase(rawValue: phase) == nil { throw ValidationError("--phase must be train or test") }
+    }
+
+    func run() throws {
+        try runtime.run {
+            let spec = try NetSpec.load(path: net)
+            let phase = Phase(rawValue: self.phase)!
+            let net = try Net(spec: spec, phase: phase, seed: spec.solver?.randomSeed ?? 1)
+            let timing = LayerTiming.measure(net, iterations: iterations, warmup: warmup, backward: phase == .train)
+            let batch = net.dataSources.first?.batchSize ?? net.tops.first?.first?.shape.first ?? 1
+            printLine(timing.table(net: net, batchSize: batch))
+        }
+    }
+}
