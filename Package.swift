@@ -16,9 +16,11 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // One C function: Swift cannot set the SSE control register itself.
+        .target(name: "CFloatEnvironment"),
         .target(
             name: "SwiftCaffe",
-            dependencies: ["CYAML", "CBLAS", "CZlib"]
+            dependencies: ["CYAML", "CBLAS", "CZlib", "CFloatEnvironment"]
         ),
         // The subcommands live in a library so that a package with its own layers can
         // register them and hand control to the very same command line (see README).

@@ -44,7 +44,6 @@ struct TrainCommand: ParsableCommand {
             printLine("\(spec.name): \(trainer.maxIter) iterations of batch \(source.batchSize) "
                 + "(\(String(format: "%.2f", Double(trainer.maxIter * source.batchSize) / Double(source.sampleCount))) epochs of \(source.sampleCount) images), "
                 + "seed \(trainer.seed), \(Parallel.threads) thread(s)")
-            let start = Date()
             try trainer.run { event in
                 switch event {
                 case let .progress(iteration, maxIter, epoch, loss, rate, speed):
@@ -55,7 +54,12 @@ struct TrainCommand: ParsableCommand {
             }
             let path = trainer.weightsPath(output: output)
             try trainer.trainNet.saveWeights(to: path, metadata: ["net": spec.name, "iteration": "\(trainer.iteration)", "format": "swiftcaffe"])
-            printLine(String(format: "trained in %.1f s; weights saved to %@", Date().timeIntervalSince(start), path))
+            let images = Double(trainer.iteration * source.batchSize)
+            let peak = ProcessMemory.peakResidentBytes.map { String(format: ", peak memory %.0f MB", Double($0) / 1e6) } ?? ""
+            printLine(String(format: "trained %d iterations in %.1f s (%.0f images/s; %.1f s per epoch; testing %.1f s)%@",
+                             trainer.iteration, trainer.trainingSeconds, images / trainer.trainingSeconds,
+                             trainer.trainingSeconds * Double(source.sampleCount) / images, trainer.testingSeconds, peak))
+            printLine("weights saved to \(path)")
         }
     }
 }

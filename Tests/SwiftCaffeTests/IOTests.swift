@@ -76,7 +76,7 @@ import Testing
         let plain = try IDXFile(path: folder + "/plain")
         let compressed = try IDXFile(path: folder + "/plain.gz")
         #expect(plain.dimensions == [2, 3, 4])
-        #expect(plain.bytes == bytes)
+        #expect(Array(plain.bytes) == bytes)
         #expect(compressed.dimensions == plain.dimensions && compressed.bytes == plain.bytes)
 
         let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/plain.gz"))

@@ -4,7 +4,8 @@
 /// The buffers are raw, manually managed memory so that kernels run over unsafe pointers
 /// without bounds checks or copy-on-write. A blob only reallocates when it is reshaped to a
 /// larger count than it ever held, so the training loop, which reshapes to the same shape
-/// every iteration, never allocates.
+/// every iteration, never allocates. `diff` is allocated on first use: a test net, which
+/// never runs backward, holds values only.
 public final class Blob {
     /// The blob's name in the net (the `top` name that produced it).
     public let name: String
@@ -12,7 +13,7 @@ public final class Blob {
     public private(set) var count: Int
     private var capacity: Int
     public private(set) var data: UnsafeMutablePointer<Float>
-    public private(set) var diff: UnsafeMutablePointer<Float>
+    private var diffStorage: UnsafeMutablePointer<Float>?
     /// Whether some layer upstream has a learnable parameter, so backward must compute this
     /// blob's gradient. Data and labels have none; the net sets this while building.
     public var needsGradient = false
@@ -23,14 +24,21 @@ public final class Blob {
         self.count = shape.reduce(1, *)
         self.capacity = max(count, 1)
         data = .allocate(capacity: capacity)
-        diff = .allocate(capacity: capacity)
         data.initialize(repeating: 0, count: capacity)
-        diff.initialize(repeating: 0, count: capacity)
     }
 
     deinit {
         data.deallocate()
-        diff.deallocate()
+        diffStorage?.deallocate()
+    }
+
+    /// The gradients, zero until written.
+    public var diff: UnsafeMutablePointer<Float> {
+        if let diffStorage { return diffStorage }
+        let storage = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+        storage.initialize(repeating: 0, count: capacity)
+        diffStorage = storage
+        return storage
     }
 
     /// Changes the shape; contents are kept when the count is unchanged, zeroed when it grows.
@@ -39,12 +47,11 @@ public final class Blob {
         let newCount = newShape.reduce(1, *)
         if newCount > capacity {
             data.deallocate()
-            diff.deallocate()
+            diffStorage?.deallocate()
+            diffStorage = nil
             capacity = newCount
             data = .allocate(capacity: capacity)
-            diff = .allocate(capacity: capacity)
             data.initialize(repeating: 0, count: capacity)
-            diff.initialize(repeating: 0, count: capacity)
         }
         shape = newShape
         count = newCount

@@ -13,6 +13,9 @@ public func readPossiblyCompressedFile(_ path: String) throws -> [UInt8] {
     defer { gzclose(file) }
     gzbuffer(file, 1 << 20)
     var result: [UInt8] = []
+    // Reserve the final size up front so that a large data set is not copied while the array
+    // grows (that doubled the peak memory of loading Fashion-MNIST).
+    if let size = expectedSize(path) { result.reserveCapacity(size) }
     var chunk = [UInt8](repeating: 0, count: 1 << 20)
     while true {
         let read = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
@@ -31,4 +34,16 @@ public func readPossiblyCompressedFile(_ path: String) throws -> [UInt8] {
         throw SwiftCaffeError("cannot read '\(path)': \(message)", hint: "the file is damaged or truncated; reinstall or re-download it")
     }
     return result
+}
+
+/// The uncompressed size of a file: gzip's trailer records it (modulo 2³²) in its last four
+/// bytes; a plain file's size is its own. Only a hint for reserving memory.
+private func expectedSize(_ path: String) -> Int? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    guard let magic = try? handle.read(upToCount: 2), let end = try? handle.seekToEnd() else { return nil }
+    guard magic == Data([0x1F, 0x8B]) else { return Int(end) }
+    guard end >= 18, (try? handle.seek(toOffset: end - 4)) != nil, let trailer = try? handle.read(upToCount: 4), trailer.count == 4 else { return nil }
+    let size = trailer.reversed().reduce(0) { $0 << 8 | Int($1) }
+    return size < 1 << 31 ? size : nil
 }

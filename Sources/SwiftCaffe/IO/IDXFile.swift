@@ -1,8 +1,22 @@
 /// An IDX file (the MNIST format): a big-endian header of magic number, dimension sizes, then
 /// unsigned bytes. Only the unsigned-byte type (0x08) is used by MNIST-style data sets.
-public struct IDXFile {
+public struct IDXFile: Sendable {
     public var dimensions: [Int]
-    public var bytes: [UInt8]
+    /// The whole file; the values start at `valuesOffset` (kept in place rather than copied,
+    /// which would briefly hold the data set twice).
+    public var storage: [UInt8]
+    public var valuesOffset: Int
+
+    /// The values, in file order.
+    public var bytes: ArraySlice<UInt8> { storage[valuesOffset...] }
+
+    static let empty = IDXFile(dimensions: [0], storage: [], valuesOffset: 0)
+
+    init(dimensions: [Int], storage: [UInt8], valuesOffset: Int) {
+        self.dimensions = dimensions
+        self.storage = storage
+        self.valuesOffset = valuesOffset
+    }
 
     public init(path: String) throws {
         let raw = try readPossiblyCompressedFile(path)
@@ -26,6 +40,7 @@ public struct IDXFile {
             throw SwiftCaffeError("'\(path)' should hold \(expected) values for shape \(dimensions) but holds \(payload)",
                                   hint: payload < expected ? "the file is truncated" : "the file has trailing bytes")
         }
-        bytes = Array(raw[(4 + 4 * rank)...])
+        storage = raw
+        valuesOffset = 4 + 4 * rank
     }
 }

@@ -1,3 +1,4 @@
+import CFloatEnvironment
 import Dispatch
 import Foundation
 
@@ -19,8 +20,11 @@ public enum Parallel {
     @TaskLocal public static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     /// Runs `body` with `count` threads for every layer it runs.
+    /// Runs `body` with `count` threads for every layer it runs. It also makes the calling
+    /// thread flush denormals to zero, as every chunk's thread does (see CFloatEnvironment).
     public static func withThreads<Result>(_ count: Int, _ body: () throws -> Result) rethrows -> Result {
-        try $threads.withValue(max(1, count), operation: body)
+        swiftcaffe_flush_denormals_to_zero()
+        return try $threads.withValue(max(1, count), operation: body)
     }
 
     /// OpenBLAS runs single-threaded: our chunks are the parallelism (see above).
@@ -38,6 +42,7 @@ public enum Parallel {
         _ = singleThreadedBLAS
         let chunks = chunkCount(for: count, minimumPerChunk: minimumPerChunk)
         if chunks == 1 {
+            swiftcaffe_flush_denormals_to_zero()
             body(0, 0..<count)
             return
         }
@@ -45,6 +50,8 @@ public enum Parallel {
         withoutActuallyEscaping(body) { body in
             let work = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                // Worker threads come from Dispatch's pool, so set the mode every time (one instruction).
+                swiftcaffe_flush_denormals_to_zero()
                 work.value(chunk, (chunk * count / chunks)..<((chunk + 1) * count / chunks))
             }
         }

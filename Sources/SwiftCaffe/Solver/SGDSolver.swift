@@ -22,9 +22,11 @@ public final class SGDSolver {
             let w = parameter.blob.data, g = parameter.blob.diff, v = history.data
             let decay = spec.weightDecay * parameter.decayMult
             let localRate = rate * parameter.lrMult
-            for i in 0..<parameter.blob.count {
-                v[i] = momentum * v[i] + localRate * (g[i] + decay * w[i])
-                w[i] -= v[i]
+            Parallel.forChunks(of: parameter.blob.count, minimumPerChunk: 1 << 15) { _, range in
+                for i in range {
+                    v[i] = momentum * v[i] + localRate * (g[i] + decay * w[i])
+                    w[i] -= v[i]
+                }
             }
         }
     }

@@ -45,6 +45,9 @@ public final class Trainer {
     public let maxIter: Int
     public let seed: UInt64
     public private(set) var iteration = 0
+    /// Wall-clock seconds spent training and testing so far (kept apart for throughput figures).
+    public private(set) var trainingSeconds = 0.0
+    public private(set) var testingSeconds = 0.0
     private let batchSize: Int
     private let epochSize: Int
 
@@ -89,6 +92,7 @@ public final class Trainer {
         var windowCount = 0
         var windowStart = Date()
         let display = solverSpec.display
+        var trainingStart = Date()
         while iteration < maxIter {
             trainNet.zeroParameterDiffs()
             let loss = trainNet.forward()
@@ -112,9 +116,16 @@ public final class Trainer {
             }
             let interval = solverSpec.testInterval
             if testNet != nil && ((interval > 0 && iteration % interval == 0) || iteration == maxIter) {
+                let testStart = Date()
+                trainingSeconds += testStart.timeIntervalSince(trainingStart)
                 report(.test(try test()))
+                testingSeconds += Date().timeIntervalSince(testStart)
                 windowStart = Date()
+                trainingStart = windowStart
             }
+        }
+        if testNet == nil || (iteration % max(solverSpec.testInterval, 1) != 0 && iteration != maxIter) {
+            trainingSeconds += Date().timeIntervalSince(trainingStart)
         }
     }
 

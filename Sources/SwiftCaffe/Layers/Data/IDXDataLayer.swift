@@ -16,7 +16,7 @@ public final class IDXDataLayer: Layer, DataSource {
     let shuffle: Bool
     let imagesPath: String
     let labelsPath: String?
-    private var images: [UInt8] = []
+    private var images = IDXFile.empty
     private var labels: [UInt8] = []
     private var sampleShape: [Int] = []
     private var sampleSize = 0
@@ -54,7 +54,7 @@ public final class IDXDataLayer: Layer, DataSource {
         sampleShape = Array(imageFile.dimensions.dropFirst())
         if sampleShape.count == 2 { sampleShape.insert(1, at: 0) }
         sampleSize = sampleShape.reduce(1, *)
-        images = imageFile.bytes
+        images = imageFile
         guard sampleCount > 0 else { throw error("images file '\(imagesPath)' holds no images") }
         if top.count == 2, let labelsPath {
             let labelFile: IDXFile
@@ -68,7 +68,7 @@ public final class IDXDataLayer: Layer, DataSource {
                 throw error("\(sampleCount) images but \(labelFile.dimensions[0]) labels",
                             hint: "'images' and 'labels' must come from the same data set")
             }
-            labels = labelFile.bytes
+            labels = Array(labelFile.bytes)
         }
         order = (0..<Int32(sampleCount)).map { $0 }
         if shuffle { order.shuffle(using: &rng) }
@@ -79,10 +79,11 @@ public final class IDXDataLayer: Layer, DataSource {
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
         let data = top[0].data
         let labelData = top.count == 2 ? top[1].data : nil
-        images.withUnsafeBufferPointer { images in
+        images.storage.withUnsafeBufferPointer { file in
+            let values = file.baseAddress! + images.valuesOffset
             for item in 0..<batchSize {
                 let sample = Int(order[position])
-                let source = images.baseAddress! + sample * sampleSize
+                let source = values + sample * sampleSize
                 let target = data + item * sampleSize
                 for i in 0..<sampleSize { target[i] = Float(source[i]) * scale }
                 labelData?[item] = Float(labels[sample])

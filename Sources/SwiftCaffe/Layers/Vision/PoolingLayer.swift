@@ -74,6 +74,10 @@ public final class PoolingLayer: Layer {
         let width = geometry.width, inArea = geometry.height * width, outArea = pooledH * pooledW
         let input = bottom[0].data, output = top[0].data, argmax = argmax
         let pooledW = pooledW, pooledH = pooledH, method = method
+        if method == .max && windowsInsideImage {
+            maxPoolInterior(input, output)
+            return 0
+        }
         Parallel.forChunks(of: batch * geometry.channels, minimumPerChunk: 8) { _, planes in
             for plane in planes {
                 let source = input + plane * inArea, target = output + plane * outArea
@@ -104,6 +108,43 @@ public final class PoolingLayer: Layer {
             }
         }
         return 0
+    }
+
+    /// No padding and no window crossing the border: the common case (LeNet's 2×2 stride 2),
+    /// with fixed loop bounds and nothing clipped.
+    private var windowsInsideImage: Bool {
+        let g = geometry
+        return g.padH == 0 && g.padW == 0 && (pooledH - 1) * g.strideH + g.kernelH <= g.height
+            && (pooledW - 1) * g.strideW + g.kernelW <= g.width
+    }
+
+    private func maxPoolInterior(_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
+        let g = geometry, width = g.width, inArea = g.height * width, outArea = pooledH * pooledW
+        let pooledW = pooledW, pooledH = pooledH, winners = argmax!
+        Parallel.forChunks(of: batch * g.channels, minimumPerChunk: 8) { _, planes in
+            for plane in planes {
+                let source = input + plane * inArea, target = output + plane * outArea, argmax = winners + plane * outArea
+                for py in 0..<pooledH {
+                    let top = py * g.strideH * width
+                    for px in 0..<pooledW {
+                        let corner = top + px * g.strideW
+                        var bestIndex = corner
+                        var best = source[corner]
+                        for ky in 0..<g.kernelH {
+                            let row = corner + ky * width
+                            for kx in 0..<g.kernelW {
+                                // Selects, not branches: which element wins is unpredictable.
+                                let value = source[row + kx], better = value > best
+                                best = better ? value : best
+                                bestIndex = better ? row + kx : bestIndex
+                            }
+                        }
+                        target[py * pooledW + px] = best
+                        argmax[py * pooledW + px] = Int32(bestIndex)
+                    }
+                }
+            }
+        }
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
