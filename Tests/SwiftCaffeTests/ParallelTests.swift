@@ -1,0 +1,51 @@
+import Testing
+@testable import SwiftCaffe
+
+/// The threaded and blocked kernels compute what one image at a time on one thread does.
+@Suite struct ParallelTests {
+    /// Runs `layer` forward and backward (top diff = `topDiff`) on `bottom` with `threads`
+    /// threads; returns the top, the bottom's gradient and the parameter gradients.
+    func run(_ yaml: String, bottom: Blob, topDiff: [Float], threads: Int) throws -> (top: [Float], bottomDiff: [Float], params: [[Float]]) {
+        try Parallel.withThreads(threads) {
+            let layer = try makeLayer(yaml)
+            let top = Blob()
+            try layer.setUp(bottom: [bottom], top: [top])
+            _ = layer.forward(bottom: [bottom], top: [top])
+            top.setDiff(topDiff)
+            for p in layer.params { p.zeroDiff() }
+            layer.backward(topDiff: [top], bottomDiff: [bottom])
+            return (top.dataArray, bottom.diffArray, layer.params.map(\.diffArray))
+        }
+    }
+
+    func expectClose(_ a: [Float], _ b: [Float], _ what: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+        #expect(a.count == b.count, sourceLocation: sourceLocation)
+        let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($0), abs($1)) }.max() ?? 0
+        #expect(worst < 1e-5, "\(what): relative difference \(worst)", sourceLocation: sourceLocation)
+    }
+
+    @Test(arguments: [
+        // 8·5·5 × 16·16 floats per image: one image per cache block, so 5 images make 5 blocks.
+        "{name: c, type: Convolution, num_output: 6, kernel_size: 5, pad: 2, weight_filler: gaussian, bias_filler: gaussian}",
+        "{name: c, type: Convolution, num_output: 3, kernel_size: 3, stride: 2, weight_filler: gaussian}",
+        "{name: p, type: Pooling, pool: MAX, kernel_size: 2, stride: 2}",
+        "{name: p, type: Pooling, pool: AVE, kernel_size: 3, stride: 2, pad: 1}",
+        "{name: ip, type: InnerProduct, num_output: 20, weight_filler: gaussian, bias_filler: gaussian}",
+    ])
+    func threadedEqualsSingleThreaded(_ yaml: String) throws {
+        let input = distinctBlob([5, 8, 16, 16], spacing: 0.001)
+        let probe = try makeLayer(yaml)
+        let top = Blob()
+        try probe.setUp(bottom: [input], top: [top])
+        var rng = RandomGenerator(seed: 8)
+        let topDiff = (0..<top.count).map { _ in rng.uniform(-1, 1) }
+
+        let single = try run(yaml, bottom: input, topDiff: topDiff, threads: 1)
+        for threads in [2, 3] {
+            let many = try run(yaml, bottom: input, topDiff: topDiff, threads: threads)
+            expectClose(many.top, single.top, "forward, \(threads) threads")
+            expectClose(many.bottomDiff, single.bottomDiff, "bottom gradient, \(threads) threads")
+            for (a, b) in zip(many.params, single.params) { expectClose(a, b, "parameter gradient, \(threads) threads") }
+        }
+    }
+}
