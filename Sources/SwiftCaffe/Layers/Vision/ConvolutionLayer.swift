@@ -136,12 +136,7 @@ public final class ConvolutionLayer: Layer {
                 }
             }
             let biasGradient = gradients + outputs * volume
-            for o in 0..<outputs {
-                let row = product + o * width
-                var sum: Float = 0
-                for i in 0..<width { sum += row[i] }
-                biasGradient[o] += sum
-            }
+            for o in 0..<outputs { biasGradient[o] += sum(product + o * width, count: width) }
             // The gradient's transpose, (C·kh·kw) × O = columns · productᵀ: OpenBLAS runs this
             // shape faster than O × (C·kh·kw) = product · columnsᵀ (LeNet's conv2).
             BLAS.gemm(transposeB: true, m: volume, n: outputs, k: width, a: columns, b: product, beta: 1, c: gradients)
