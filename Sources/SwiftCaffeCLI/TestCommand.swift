@@ -34,6 +34,7 @@ struct TestCommand: ParsableCommand {
             let result = Trainer.evaluate(testNet, iterations: iterations)
             for output in result.outputs { printLine(String(format: "%@ = %.4f", output.name, output.value)) }
             printLine("\(result.images) images in \(result.batches) batches")
+            if let table = confusionTable(result) { printLine("\n" + table) }
         }
     }
 }

@@ -132,4 +132,48 @@ import Testing
         let expected = net.blobs["loss"]!.data[0] + 0.5 * net.blobs["aux_loss"]!.data[0]
         #expect(abs(total - expected) < 1e-6)
     }
+
+    /// Two layers naming the same parameter use one blob, and its gradient is the sum of both
+    /// layers' contributions (checked against finite differences of the loss).
+    @Test func sharedParametersAddTheirGradients() throws {
+        let yaml = """
+        layers:
+          - {name: input, type: Input, top: [a, b, target], shape: [[2, 3], [2, 3], [2, 4]]}
+          - {name: left, type: InnerProduct, bottom: a, top: left, num_output: 4, weight_filler: gaussian, param: [{name: shared_w}, {name: shared_b}]}
+          - {name: right, type: InnerProduct, bottom: b, top: right, num_output: 4, weight_filler: gaussian, param: [{name: shared_w}, {name: shared_b}]}
+          - {name: squash, type: TanH, bottom: right, top: squashed}
+          - {name: l1, type: EuclideanLoss, bottom: [left, target], top: l1}
+          - {name: l2, type: EuclideanLoss, bottom: [squashed, target], top: l2}
+        """
+        let net = try Net(spec: try NetSpec.parse(yaml), phase: .train)
+        #expect(net.layer(named: "left")!.params[0] === net.layer(named: "right")!.params[0])
+        #expect(net.parameters.count == 2)
+        var rng = RandomGenerator(seed: 1)
+        for name in ["a", "b", "target"] { for i in 0..<net.blobs[name]!.count { net.blobs[name]!.data[i] = rng.uniform(-1, 1) } }
+        net.zeroParameterDiffs()
+        net.forward()
+        net.backward()
+        let weight = net.parameters[0].blob
+        let analytic = weight.diffArray
+        for i in 0..<weight.count {
+            let original = weight.data[i]
+            weight.data[i] = original + 1e-2
+            let plus = Double(net.forward())
+            weight.data[i] = original - 1e-2
+            let minus = Double(net.forward())
+            weight.data[i] = original
+            let numeric = Float((plus - minus) / 2e-2)
+            #expect(abs(numeric - analytic[i]) <= 2e-3 * max(1, abs(numeric)), "[\(i)]: analytic \(analytic[i]), numeric \(numeric)")
+        }
+    }
+
+    @Test func sharedParametersMustAgreeInShape() throws {
+        let yaml = """
+        layers:
+          - {name: input, type: Input, top: [a], shape: [2, 3]}
+          - {name: left, type: InnerProduct, bottom: a, top: left, num_output: 4, param: [{name: w}]}
+          - {name: right, type: InnerProduct, bottom: a, top: right, num_output: 5, param: [{name: w}]}
+        """
+        #expect { try Net(spec: try NetSpec.parse(yaml), phase: .train) } throws: { "\($0)".contains("shared parameter 'w'") }
+    }
 }

@@ -30,18 +30,18 @@ import Testing
         let w = Blob(shape: [1]), b = Blob(shape: [1])
         w.setData([1])
         b.setData([1])
-        let sgd = SGDSolver(spec: spec, parameters: [
+        let sgd = Solver(spec: spec, parameters: [
             LearnableParameter(name: "w", blob: w, lrMult: 1, decayMult: 1),
             LearnableParameter(name: "b", blob: b, lrMult: 2, decayMult: 0),
         ])
         w.setDiff([0.5])
         b.setDiff([0.5])
-        sgd.update(rate: 0.1)
+        sgd.update(rate: 0.1, iteration: 0)
         // v = 0.1·(0.5 + 0.1·1) = 0.06; w = 0.94. For b: v = 0.2·0.5 = 0.1; b = 0.9.
         #expect(abs(w.data[0] - 0.94) < 1e-6)
         #expect(abs(b.data[0] - 0.9) < 1e-6)
         w.setDiff([0.5])
-        sgd.update(rate: 0.1)
+        sgd.update(rate: 0.1, iteration: 1)
         // v = 0.9·0.06 + 0.1·(0.5 + 0.1·0.94) = 0.1134; w = 0.8266.
         #expect(abs(w.data[0] - 0.8266) < 1e-6)
     }
@@ -50,7 +50,7 @@ import Testing
         let w = Blob(shape: [2])
         w.setData([1, 2])
         w.setDiff([5, 5])
-        SGDSolver(spec: try solver("{weight_decay: 0.1}"), parameters: [LearnableParameter(name: "w", blob: w, lrMult: 0, decayMult: 1)]).update(rate: 1)
+        Solver(spec: try solver("{weight_decay: 0.1}"), parameters: [LearnableParameter(name: "w", blob: w, lrMult: 0, decayMult: 1)]).update(rate: 1, iteration: 0)
         #expect(w.dataArray == [1, 2])
     }
 
@@ -59,5 +59,58 @@ import Testing
         #expect(throws: SwiftCaffeError.self) { try solver("{lr_policy: multistep, stepvalue: [200, 100]}") }
         #expect(throws: SwiftCaffeError.self) { try solver("{momentum: 1}") }
         #expect(throws: SwiftCaffeError.self) { try solver("{epochs: 0}") }
+    }
+
+    /// Two steps of each rule on w = 1 with a constant gradient 0.5; the expected weights were
+    /// worked out by hand (and checked with a few lines of Python) from Caffe's formulas.
+    @Test(arguments: [
+        ("{type: SGD, momentum: 0.9}", 0.1, 0.95, 0.855),
+        ("{type: Nesterov, momentum: 0.9}", 0.1, 0.905, 0.7695),
+        ("{type: AdaGrad}", 0.1, 0.9, 0.829289322),
+        ("{type: RMSProp, rms_decay: 0.99}", 0.1, 2.0e-7, -0.708880905),
+        ("{type: AdaDelta, momentum: 0.95, delta: 1e-6}", 1.0, 0.995528043, 0.990999118),
+        ("{type: Adam}", 0.1, 0.900000063, 0.800000108),
+        ("{type: AdamW, weight_decay: 0.1}", 0.1, 0.890000063, 0.781100107),
+    ] as [(String, Float, Double, Double)])
+    func updateRules(_ yaml: String, rate: Float, afterOne: Double, afterTwo: Double) throws {
+        let w = Blob(shape: [1])
+        w.setData([1])
+        let rule = Solver(spec: try solver(yaml), parameters: [LearnableParameter(name: "w", blob: w, lrMult: 1, decayMult: 1)])
+        for (iteration, expected) in [afterOne, afterTwo].enumerated() {
+            w.setDiff([0.5])
+            rule.update(rate: rate, iteration: iteration)
+            #expect(abs(Double(w.data[0]) - expected) < 2e-6, "\(yaml) step \(iteration + 1): \(w.data[0]), expected \(expected)")
+        }
+    }
+
+    @Test func l1Regularisation() throws {
+        let w = Blob(shape: [2])
+        w.setData([1, -1])
+        w.setDiff([0.5, 0.5])
+        Solver(spec: try solver("{weight_decay: 0.1, regularization_type: L1}"),
+               parameters: [LearnableParameter(name: "w", blob: w, lrMult: 1, decayMult: 1)]).update(rate: 0.1, iteration: 0)
+        // g + 0.1·sign(w): 0.6 and 0.4.
+        #expect(abs(w.data[0] - 0.94) < 1e-6 && abs(w.data[1] + 1.04) < 1e-6)
+    }
+
+    @Test func gradientClippingUsesTheGlobalNorm() throws {
+        let a = Blob(shape: [1]), b = Blob(shape: [1])
+        a.setData([1]); b.setData([1])
+        a.setDiff([3]); b.setDiff([4])  // norm 5, clipped to 1: (0.6, 0.8)
+        Solver(spec: try solver("{clip_gradients: 1}"), parameters: [
+            LearnableParameter(name: "a", blob: a, lrMult: 1, decayMult: 1), LearnableParameter(name: "b", blob: b, lrMult: 1, decayMult: 1),
+        ]).update(rate: 1, iteration: 0)
+        #expect(abs(a.data[0] - 0.4) < 1e-6 && abs(b.data[0] - 0.2) < 1e-6)
+    }
+
+    @Test func cosineAndWarmup() throws {
+        let cosine = try solver("{lr_policy: cosine, base_lr: 0.1}")
+        #expect(abs(cosine.learningRate(at: 0, maxIter: 100) - 0.1) < 1e-7)
+        #expect(abs(cosine.learningRate(at: 50, maxIter: 100) - 0.05) < 1e-7)
+        #expect(abs(cosine.learningRate(at: 100, maxIter: 100)) < 1e-7)
+        let warm = try solver("{lr_policy: fixed, base_lr: 0.1, warmup_iter: 10}")
+        #expect(abs(warm.learningRate(at: 0, maxIter: 100) - 0.01) < 1e-7)
+        #expect(abs(warm.learningRate(at: 4, maxIter: 100) - 0.05) < 1e-7)
+        #expect(abs(warm.learningRate(at: 50, maxIter: 100) - 0.1) < 1e-7)
     }
 }

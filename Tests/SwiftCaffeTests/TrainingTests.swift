@@ -13,7 +13,7 @@ struct TrainingTests {
         var spec = spec
         spec.solver?.display = 5
         spec.solver?.testInterval = 0
-        let trainer = try Trainer(spec: spec, options: TrainingOptions(maxIter: iterations, seed: seed))
+        let trainer = try Trainer(spec: spec, options: TrainingOptions(maxIter: iterations, seed: seed, output: try temporaryFolder()))
         var losses: [Float] = []
         try trainer.run { event in
             if case .progress(_, _, _, let loss, _, _) = event { losses.append(loss) }
@@ -39,9 +39,9 @@ struct TrainingTests {
     @Test func logisticRegressionLearns() throws {
         var spec = try NetSpec.load(path: repositoryRoot + "/nets/logreg.yaml")
         spec.solver?.testIter = 20
-        let trainer = try Trainer(spec: spec, options: TrainingOptions(maxIter: 300))
+        let trainer = try Trainer(spec: spec, options: TrainingOptions(maxIter: 300, output: try temporaryFolder()))
         let before = try trainer.test()
-        try trainer.run { _ in }
+        try trainer.run(logging: false)
         let after = try trainer.test()
         #expect(after.images == 2000)
         #expect((before.accuracy ?? 1) < 0.2)   // all-zero weights: one class for everything

@@ -72,6 +72,8 @@ public protocol DataSource: AnyObject {
     /// The largest label in the data set, if it has labels; the net checks it against the
     /// number of classes of every loss or accuracy layer the labels feed.
     var labelMaximum: Int? { get }
+    /// Names of the classes by label, if the net file gives them (`label_names:`).
+    var labelNames: [String] { get }
     /// Restarts at the first sample of the pass (used before each full test pass).
     func rewind()
 }

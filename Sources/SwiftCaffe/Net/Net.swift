@@ -38,6 +38,7 @@ public final class Net {
         }
         let schedule = try NetSchedule.schedule(specs)
         let context = LayerContext(phase: phase, seed: seed)
+        var namedParameters: [String: (blob: Blob, owner: String)] = [:]
 
         for step in schedule {
             let layer = try LayerRegistry.make(step.spec, context: context)
@@ -56,6 +57,7 @@ public final class Net {
             } catch let error as SwiftCaffeError {
                 throw error.inLayer(step.spec.description, at: step.spec.location)
             }
+            try shareNamedParameters(of: layer, registry: &namedParameters)
             if let other { try shareParameters(of: layer, with: other) }
         }
         try checkLabels(schedule)
@@ -81,6 +83,23 @@ public final class Net {
         }
         if !type.supportsInPlace, let shared = step.tops.first(where: step.bottoms.contains) {
             throw layer.error("cannot work in place, but '\(shared)' is both its bottom and its top", hint: "give the top a new name")
+        }
+    }
+
+    /// Caffe's weight sharing: parameters given the same `param: [{name: ...}]` are one blob,
+    /// so every layer using it adds its gradient into the one diff.
+    private func shareNamedParameters(of layer: any Layer, registry: inout [String: (blob: Blob, owner: String)]) throws {
+        for index in layer.params.indices {
+            guard let shared = layer.spec.param(index).name else { continue }
+            if let (blob, owner) = registry[shared] {
+                guard blob.shape == layer.params[index].shape else {
+                    throw layer.error("shared parameter '\(shared)' is \(layer.params[index].shapeDescription) here but \(blob.shapeDescription) in layer '\(owner)'",
+                                      hint: "layers sharing a parameter need parameters of the same shape")
+                }
+                layer.params[index] = blob
+            } else {
+                registry[shared] = (layer.params[index], layer.name)
+            }
         }
     }
 

@@ -1,22 +1,20 @@
 import Foundation
 
-/// What a training run reports as it goes; the command line turns these into lines.
+/// What a training run reports as it goes; the command line turns these into output.
 public enum TrainingEvent {
-    /// Mean loss over the iterations since the last report.
+    /// After every iteration: the displayed (smoothed) loss so far, for live progress lines.
+    case iteration(iteration: Int, maxIter: Int, epoch: Double, loss: Float, learningRate: Float, imagesPerSecond: Double)
+    /// Every `display` iterations: the mean of the last `average_loss` losses.
     case progress(iteration: Int, maxIter: Int, epoch: Double, loss: Float, learningRate: Float, imagesPerSecond: Double)
     case test(TestResult)
+    case snapshot(weights: String, state: String)
 }
 
-/// The averaged scalar outputs of a pass over the test set.
-public struct TestResult {
-    public var iteration: Int
-    /// Each scalar output (loss, accuracy, ...) averaged over the batches.
-    public var outputs: [(name: String, value: Float)]
-    public var batches: Int
-    public var images: Int
-
-    public var accuracy: Float? { outputs.first { $0.name.lowercased().contains("accuracy") }?.value }
-    public var loss: Float? { outputs.first { $0.name.lowercased().contains("loss") }?.value }
+/// How a run ended.
+public enum TrainingOutcome: Equatable {
+    case finished
+    /// Stopped on request (Ctrl-C) after snapshotting.
+    case interrupted
 }
 
 /// Settings of a run that the command line may override over the solver spec.
@@ -25,31 +23,43 @@ public struct TrainingOptions {
     public var maxIter: Int?
     public var baseLR: Float?
     public var seed: UInt64?
+    /// Folder for snapshots and the log, instead of the `snapshot_prefix` folder.
+    public var output: String?
 
-    public init(epochs: Double? = nil, maxIter: Int? = nil, baseLR: Float? = nil, seed: UInt64? = nil) {
+    public init(epochs: Double? = nil, maxIter: Int? = nil, baseLR: Float? = nil, seed: UInt64? = nil, output: String? = nil) {
         self.epochs = epochs
         self.maxIter = maxIter
         self.baseLR = baseLR
         self.seed = seed
+        self.output = output
     }
 }
 
-/// The training loop: builds the train net and a test net that shares its weights, runs
-/// mini-batch SGD for the configured iterations or epochs, reports progress and tests.
+/// The training loop: builds the train net and a test net that shares its weights, runs the
+/// solver for the configured iterations or epochs, reports progress, tests, writes the log
+/// and snapshots, and stops cleanly when asked.
 public final class Trainer {
     public let spec: NetSpec
     public let solverSpec: SolverSpec
     public let trainNet: Net
     public let testNet: Net?
-    public let solver: SGDSolver
+    public let solver: Solver
     public let maxIter: Int
     public let seed: UInt64
-    public private(set) var iteration = 0
-    /// Wall-clock seconds spent training and testing so far (kept apart for throughput figures).
-    public private(set) var trainingSeconds = 0.0
-    public private(set) var testingSeconds = 0.0
-    private let batchSize: Int
-    private let epochSize: Int
+    /// `<folder>/<name>`: snapshots are `<prefix>_iter_<N>.safetensors` and `.solverstate`,
+    /// the log `<prefix>_log.csv`.
+    public let prefix: String
+    public internal(set) var iteration = 0
+    /// Wall-clock seconds spent training and testing so far (kept apart for throughput).
+    public internal(set) var trainingSeconds = 0.0
+    public internal(set) var testingSeconds = 0.0
+    /// Checked after every iteration; when it returns true the run snapshots and returns.
+    public var shouldStop: () -> Bool = { false }
+    /// The last `average_loss` iteration losses, oldest first (saved in snapshots).
+    var recentLosses: [Float] = []
+    var log: TrainingLog?
+    let batchSize: Int
+    let epochSize: Int
 
     /// The seed used when neither the solver's `random_seed` nor `--seed` gives one, so that
     /// runs are reproducible by default.
@@ -64,7 +74,7 @@ public final class Trainer {
         trainNet = try Net(spec: spec, phase: .train, seed: seed)
         let hasTestLayers = spec.layers.contains { $0.phase == .test }
         testNet = hasTestLayers ? try Net(spec: spec, phase: .test, seed: seed, sharingParametersWith: trainNet) : nil
-        solver = SGDSolver(spec: solverSpec, parameters: trainNet.parameters)
+        solver = Solver(spec: solverSpec, parameters: trainNet.parameters)
 
         guard let source = trainNet.dataSources.first else {
             throw SwiftCaffeError("the train net has no data layer", at: spec.layers.first?.location,
@@ -72,61 +82,86 @@ public final class Trainer {
         }
         batchSize = source.batchSize
         epochSize = source.sampleCount
+        let imagesPerIteration = batchSize * solverSpec.iterSize
         let epochs = options.epochs ?? (options.maxIter == nil ? solverSpec.epochs : nil)
         if let epochs {
-            maxIter = max(1, Int((epochs * Double(epochSize) / Double(batchSize)).rounded(.up)))
+            maxIter = max(1, Int((epochs * Double(epochSize) / Double(imagesPerIteration)).rounded(.up)))
         } else if let iterations = options.maxIter ?? solverSpec.maxIter {
             maxIter = iterations
         } else {
             throw SwiftCaffeError("the solver sets neither 'epochs' nor 'max_iter'", hint: "add 'epochs: N' to the solver section or pass --epochs N")
         }
+        let configured = solverSpec.snapshotPrefix ?? "runs/\(spec.name.lowercased())"
+        let base = URL(fileURLWithPath: configured).lastPathComponent
+        let folder = options.output ?? URL(fileURLWithPath: configured).deletingLastPathComponent().path
+        prefix = URL(fileURLWithPath: folder).appendingPathComponent(base).path
     }
 
-    public var epoch: Double { Double(iteration * batchSize) / Double(epochSize) }
+    public var epoch: Double { Double(iteration * batchSize * solverSpec.iterSize) / Double(epochSize) }
 
     public func learningRate(at iteration: Int) -> Float { solverSpec.learningRate(at: iteration, maxIter: maxIter) }
 
-    /// Runs to `maxIter`, calling `report` with progress and test results.
-    public func run(report: (TrainingEvent) -> Void) throws {
-        var windowLoss: Double = 0
-        var windowCount = 0
-        var windowStart = Date()
-        let display = solverSpec.display
-        var trainingStart = Date()
+    public var logPath: String { prefix + "_log.csv" }
+
+    /// The displayed loss: the mean of the last `average_loss` iteration losses.
+    var smoothedLoss: Float { recentLosses.isEmpty ? .nan : recentLosses.reduce(0, +) / Float(recentLosses.count) }
+
+    /// Runs to `maxIter` (or until `shouldStop`), calling `report` as it goes. Snapshots every
+    /// `snapshot` iterations, at the end and when stopped; writes the CSV log unless `logging`
+    /// is false.
+    @discardableResult
+    public func run(logging: Bool = true, report: (TrainingEvent) -> Void = { _ in }) throws -> TrainingOutcome {
+        if logging && log == nil { log = try TrainingLog(path: logPath) }
+        let display = solverSpec.display, interval = solverSpec.testInterval
+        var windowStart = Date(), windowImages = 0
+        var lastTick = Date.distantPast
         while iteration < maxIter {
+            let started = Date()
             trainNet.zeroParameterDiffs()
-            let loss = trainNet.forward()
-            guard loss.isFinite else {
-                throw SwiftCaffeError("the loss became \(loss) at iteration \(iteration)",
-                                      hint: "training diverged; lower base_lr (now \(learningRate(at: iteration)))")
+            var loss: Float = 0
+            for _ in 0..<solverSpec.iterSize {
+                let passLoss = trainNet.forward()
+                guard passLoss.isFinite else { throw divergence(loss: passLoss) }
+                trainNet.backward()
+                loss += passLoss / Float(solverSpec.iterSize)
             }
-            trainNet.backward()
             let rate = learningRate(at: iteration)
-            solver.update(rate: rate)
+            solver.update(rate: rate, iteration: iteration)
             iteration += 1
-            windowLoss += Double(loss)
-            windowCount += 1
-            if (display > 0 && iteration % display == 0) || iteration == maxIter {
-                let elapsed = Date().timeIntervalSince(windowStart)
-                report(.progress(iteration: iteration, maxIter: maxIter, epoch: epoch, loss: Float(windowLoss / Double(windowCount)),
-                                 learningRate: rate, imagesPerSecond: Double(windowCount * batchSize) / max(elapsed, 1e-9)))
-                windowLoss = 0
-                windowCount = 0
-                windowStart = Date()
+            windowImages += batchSize * solverSpec.iterSize
+            recentLosses.append(loss)
+            if recentLosses.count > solverSpec.averageLoss { recentLosses.removeFirst() }
+            trainingSeconds += Date().timeIntervalSince(started)
+
+            let speed = Double(windowImages) / max(Date().timeIntervalSince(windowStart), 1e-9)
+            if Date().timeIntervalSince(lastTick) > 0.1 {
+                report(.iteration(iteration: iteration, maxIter: maxIter, epoch: epoch, loss: smoothedLoss, learningRate: rate, imagesPerSecond: speed))
+                lastTick = Date()
             }
-            let interval = solverSpec.testInterval
+            if (display > 0 && iteration % display == 0) || iteration == maxIter {
+                report(.progress(iteration: iteration, maxIter: maxIter, epoch: epoch, loss: smoothedLoss, learningRate: rate, imagesPerSecond: speed))
+                log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds, learningRate: rate, trainLoss: smoothedLoss)
+                windowStart = Date()
+                windowImages = 0
+            }
             if testNet != nil && ((interval > 0 && iteration % interval == 0) || iteration == maxIter) {
                 let testStart = Date()
-                trainingSeconds += testStart.timeIntervalSince(trainingStart)
-                report(.test(try test()))
+                let result = try test()
                 testingSeconds += Date().timeIntervalSince(testStart)
+                report(.test(result))
+                log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds,
+                            testLoss: result.loss, testAccuracy: result.accuracy)
                 windowStart = Date()
-                trainingStart = windowStart
+                windowImages = 0
             }
+            let stopping = shouldStop()
+            if iteration == maxIter || stopping || (solverSpec.snapshot > 0 && iteration % solverSpec.snapshot == 0) {
+                let (weights, state) = try snapshot()
+                report(.snapshot(weights: weights, state: state))
+            }
+            if stopping && iteration < maxIter { return .interrupted }
         }
-        if testNet == nil || (iteration % max(solverSpec.testInterval, 1) != 0 && iteration != maxIter) {
-            trainingSeconds += Date().timeIntervalSince(trainingStart)
-        }
+        return .finished
     }
 
     /// Scores the test net (whole test set unless the solver's `test_iter` says otherwise).
@@ -135,33 +170,25 @@ public final class Trainer {
         return Trainer.evaluate(testNet, iterations: solverSpec.testIter, iteration: iteration)
     }
 
-    /// Runs `net` forward over its data set (or `iterations` batches) and averages its scalar outputs.
-    public static func evaluate(_ net: Net, iterations: Int? = nil, iteration: Int = 0) -> TestResult {
-        let source = net.dataSources.first
-        source?.rewind()
-        let batch = source?.batchSize ?? 1
-        let batches = iterations ?? source.map { ($0.sampleCount + batch - 1) / batch } ?? 1
-        var sums: [Double] = []
-        var names: [String] = []
-        for _ in 0..<batches {
-            net.forward()
-            let outputs = net.scalarOutputs
-            if sums.isEmpty {
-                names = outputs.map(\.name)
-                sums = [Double](repeating: 0, count: outputs.count)
+    /// The error for a non-finite loss, naming the first layer that went wrong: one whose
+    /// parameters are no longer finite (the update diverged), or the first whose output is
+    /// not finite although its inputs are.
+    func divergence(loss: Float) -> SwiftCaffeError {
+        let hint = "lower base_lr (now \(learningRate(at: iteration))) or set clip_gradients; the last snapshot on disk is from before this"
+        for (index, layer) in trainNet.layers.enumerated() {
+            if let parameter = layer.params.firstIndex(where: { !allFinite($0.data, $0.count) }) {
+                return layer.error("its parameter \(parameter) became non-finite by iteration \(iteration) (loss \(loss)): the updates diverged", hint: hint)
             }
-            for (index, output) in outputs.enumerated() { sums[index] += Double(output.value) }
+            if let top = trainNet.tops[index].first(where: { !allFinite($0.data, $0.count) }) {
+                return layer.error("produced a non-finite value in '\(top.name)' at iteration \(iteration) from finite inputs and parameters: the values grew until they overflowed", hint: hint)
+            }
         }
-        return TestResult(iteration: iteration, outputs: zip(names, sums).map { ($0, Float($1 / Double(batches))) },
-                          batches: batches, images: batches * batch)
+        return SwiftCaffeError("the loss became \(loss) at iteration \(iteration)", hint: hint)
     }
+}
 
-    /// Where the final weights go: `<folder>/<prefix>_iter_<N>.safetensors`, the folder being
-    /// `output` if given, else the solver's `snapshot_prefix` folder, else `runs/`.
-    public func weightsPath(output: String?) -> String {
-        let prefix = solverSpec.snapshotPrefix ?? "runs/\(spec.name.lowercased())"
-        let base = URL(fileURLWithPath: prefix).lastPathComponent
-        let folder = output ?? URL(fileURLWithPath: prefix).deletingLastPathComponent().path
-        return URL(fileURLWithPath: folder).appendingPathComponent("\(base)_iter_\(iteration).safetensors").path
-    }
+private func allFinite(_ values: UnsafeMutablePointer<Float>, _ count: Int) -> Bool {
+    var ok = true
+    for i in 0..<count where !values[i].isFinite { ok = false }
+    return ok
 }

@@ -1,8 +1,15 @@
 /// Solver settings with Caffe's names and defaults (`solver.prototxt`), read from a net file's
 /// `solver:` section or a separate solver file.
 public struct SolverSpec: Sendable {
-    public enum Kind: String, Sendable, CaseIterable { case sgd = "SGD" }
-    public enum Policy: String, Sendable, CaseIterable { case fixed, step, multistep, exp, inv, poly, sigmoid }
+    public enum Kind: String, Sendable, CaseIterable {
+        case sgd = "SGD", nesterov = "Nesterov", adaGrad = "AdaGrad", rmsProp = "RMSProp", adaDelta = "AdaDelta"
+        case adam = "Adam", adamW = "AdamW"
+
+        /// History buffers per parameter.
+        var historyCount: Int { [.adaDelta, .adam, .adamW].contains(self) ? 2 : 1 }
+    }
+    public enum Policy: String, Sendable, CaseIterable { case fixed, step, multistep, exp, inv, poly, sigmoid, cosine }
+    public enum Regularization: String, Sendable, CaseIterable { case l2 = "L2", l1 = "L1" }
 
     public var type: Kind = .sgd
     public var baseLR: Float = 0.01
@@ -24,13 +31,45 @@ public struct SolverSpec: Sendable {
     public var display: Int = 100
     public var randomSeed: UInt64?
     public var snapshotPrefix: String?
+    /// Snapshot every this many iterations (0: only at the end and on Ctrl-C).
+    public var snapshot: Int = 0
+    public var momentum2: Float = 0.999
+    public var rmsDecay: Float = 0.99
+    public var delta: Float = 1e-8
+    public var regularization: Regularization = .l2
+    /// Scale gradients down to this global L2 norm when above it; 0 disables.
+    public var clipGradients: Float = 0
+    /// Forward/backward passes accumulated per update (an effective batch of iter_size × batch).
+    public var iterSize: Int = 1
+    /// Display the mean of the last this many losses.
+    public var averageLoss: Int = 1
+    /// Ramp the learning rate linearly from ~0 over this many iterations.
+    public var warmupIter: Int = 0
 
     public init() {}
 
     public init(_ mapping: SpecMapping) throws {
         type = Kind(rawValue: try mapping.choice("type", from: Kind.allCases.map(\.rawValue), default: "SGD"))!
-        baseLR = try mapping.float("base_lr", default: 0.01, in: 0...1e6)
-        momentum = try mapping.float("momentum", default: 0, in: 0...1)
+        baseLR = try mapping.float("base_lr", default: type == .adaDelta ? 1 : (type == .adam || type == .adamW ? 0.001 : 0.01), in: 0...1e6)
+        // Caffe's defaults: Adam's β₁ is `momentum` (0.9); AdaDelta's decay is `momentum` (0.95).
+        let defaultMomentum: Float = switch type {
+        case .adam, .adamW: 0.9
+        case .adaDelta: 0.95
+        default: 0
+        }
+        momentum = try mapping.float("momentum", default: defaultMomentum, in: 0...1)
+        momentum2 = try mapping.float("momentum2", default: 0.999, in: 0...0.999999)
+        rmsDecay = try mapping.float("rms_decay", default: 0.99, in: 0...0.999999)
+        delta = try mapping.float("delta", default: type == .adaDelta ? 1e-6 : 1e-8, in: 0...1)
+        regularization = Regularization(rawValue: try mapping.choice("regularization_type", from: Regularization.allCases.map(\.rawValue), default: "L2"))!
+        clipGradients = try mapping.float("clip_gradients", default: 0, in: -1...Float.greatestFiniteMagnitude)
+        iterSize = try mapping.int("iter_size", default: 1, in: 1...1_000_000)
+        averageLoss = try mapping.int("average_loss", default: 1, in: 1...1_000_000)
+        warmupIter = try mapping.int("warmup_iter", default: 0, in: 0...Int.max)
+        snapshot = try mapping.int("snapshot", default: 0, in: 0...Int.max)
+        if [.adaGrad, .rmsProp].contains(type) && momentum != 0 {
+            throw mapping.error("\(type.rawValue) does not use 'momentum'", at: mapping.node("momentum"), hint: "remove 'momentum' (Caffe rejects it too)")
+        }
         if momentum == 1 {
             throw mapping.error("'momentum' is 1, which never forgets a gradient and diverges", at: mapping.node("momentum"),
                                 hint: "use a value below 1 such as 0.9")

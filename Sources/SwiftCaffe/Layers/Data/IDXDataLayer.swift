@@ -5,7 +5,7 @@
 /// The data set stays in memory as the files' bytes and is converted per batch, which keeps
 /// memory at a quarter of a Float32 copy. With `shuffle: true` the order is a new seeded
 /// permutation for every pass; batches wrap around the end of a pass as in Caffe.
-public final class IDXDataLayer: Layer, DataSource {
+public final class IDXDataLayer: Layer, DataSource, StatefulLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var bottomCount: ClosedRange<Int> { 0...0 }
@@ -14,6 +14,8 @@ public final class IDXDataLayer: Layer, DataSource {
     public let batchSize: Int
     let scale: Float
     let shuffle: Bool
+    /// Class names by label (`label_names:`), for confusion matrices.
+    public let labelNames: [String]
     let imagesPath: String
     let labelsPath: String?
     private var images = IDXFile.empty
@@ -36,6 +38,7 @@ public final class IDXDataLayer: Layer, DataSource {
         batchSize = try spec.int("batch_size", in: 1...1_000_000)
         scale = try spec.float("scale", default: 1)
         shuffle = try spec.bool("shuffle", default: false)
+        labelNames = try spec.stringList("label_names")
         rng = context.rng("\(spec.name)/shuffle")
     }
 
@@ -103,6 +106,29 @@ public final class IDXDataLayer: Layer, DataSource {
     }
 
     public func rewind() { position = 0 }
+
+    public func saveState() -> LayerState {
+        var state = LayerState()
+        state.values = ["position": "\(position)", "epoch": "\(epoch)", "rng": rng.stateDescription, "samples": "\(sampleCount)"]
+        state.arrays = ["order": order.map(Float.init)]
+        return state
+    }
+
+    public func restoreState(_ state: LayerState) throws {
+        guard let samples = state.values["samples"].flatMap(Int.init), samples == sampleCount,
+              let position = state.values["position"].flatMap(Int.init), (0..<sampleCount).contains(position),
+              let epoch = state.values["epoch"].flatMap(Int.init),
+              let rng = state.values["rng"].flatMap(RandomGenerator.init(stateDescription:)),
+              let order = state.arrays["order"], order.count == sampleCount,
+              order.allSatisfy({ $0 >= 0 && $0 < Float(sampleCount) }) else {
+            throw error("the saved data position does not fit this data set (\(sampleCount) images)",
+                        hint: "resume with the net file the snapshot was trained with")
+        }
+        self.position = position
+        self.epoch = epoch
+        self.rng = rng
+        self.order = order.map { Int32($0) }
+    }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}
 }

@@ -1,0 +1,125 @@
+import Foundation
+
+/// Snapshots and resuming.
+///
+/// A snapshot is two safetensors files written atomically: the weights
+/// (`<prefix>_iter_<N>.safetensors`, parameters named `<layer>.<index>`) and the solver state
+/// (`<prefix>_iter_<N>.solverstate`): the history buffers (`<param>.history<k>`), the recent
+/// losses, every stateful layer's position, order and random state (`layer/<name>/<key>`), and
+/// in its metadata the iteration, the seed, the solver type and the weights file's name. A run
+/// resumed from it continues exactly: same losses, bit-identical weights (on the same thread
+/// count, since sums split across threads add in another order on another count).
+extension Trainer {
+    static let stateFormat = "swiftcaffe-solverstate-1"
+
+    /// Writes the weights and the solver state for the current iteration.
+    @discardableResult
+    public func snapshot() throws -> (weights: String, state: String) {
+        let weights = prefix + "_iter_\(iteration).safetensors"
+        let state = prefix + "_iter_\(iteration).solverstate"
+        try trainNet.saveWeights(to: weights, metadata: ["net": spec.name, "iteration": "\(iteration)", "format": "swiftcaffe"])
+
+        var metadata: [String: String] = [
+            "format": Self.stateFormat, "net": spec.name, "iteration": "\(iteration)", "seed": "\(seed)",
+            "solver": solverSpec.type.rawValue, "weights": URL(fileURLWithPath: weights).lastPathComponent,
+            "training_seconds": "\(trainingSeconds)", "testing_seconds": "\(testingSeconds)",
+        ]
+        var arrays: [(String, [Int], [Float])] = [("recent_losses", [recentLosses.count], recentLosses)]
+        for (parameter, buffers) in zip(solver.parameters, solver.history) {
+            for (index, buffer) in buffers.enumerated() {
+                arrays.append(("\(parameter.name).history\(index)", buffer.shape, buffer.dataArray))
+            }
+        }
+        for case let layer as any StatefulLayer in trainNet.layers {
+            let saved = layer.saveState()
+            for (key, value) in saved.values { metadata["layer/\(layer.name)/\(key)"] = value }
+            for (key, value) in saved.arrays.sorted(by: { $0.key < $1.key }) { arrays.append(("layer/\(layer.name)/\(key)", [value.count], value)) }
+        }
+        let bytes = try withBuffers(arrays) { try Safetensors.encode($0, metadata: metadata) }
+        try AtomicFile.write(bytes, to: state)
+        return (weights, state)
+    }
+
+    /// Continues from a solver-state file: loads its weights, history, data positions and
+    /// counters. The trainer must be built from the same net file.
+    public func resume(from path: String) throws {
+        let (tensors, metadata) = try Safetensors.read(path: path)
+        func bad(_ why: String, hint: String = "pass a .solverstate file written by 'swiftcaffe train'") -> SwiftCaffeError {
+            SwiftCaffeError("cannot resume from '\(path)': \(why)", hint: hint)
+        }
+        guard metadata["format"] == Self.stateFormat else { throw bad("it is not a SwiftCaffe solver state") }
+        guard let saved = metadata["iteration"].flatMap(Int.init), saved >= 0 else { throw bad("it has no iteration") }
+        guard metadata["solver"] == solverSpec.type.rawValue else {
+            throw bad("it was written by the \(metadata["solver"] ?? "?") solver, this net uses \(solverSpec.type.rawValue)",
+                      hint: "resume with the solver the snapshot was trained with")
+        }
+        guard saved <= maxIter else { throw bad("it is at iteration \(saved), past this run's \(maxIter)", hint: "raise --max-iter or --epochs") }
+        guard let weightsName = metadata["weights"] else { throw bad("it does not name its weights file") }
+        let weights = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(weightsName).path
+        try trainNet.loadWeights(from: weights)
+
+        for (parameter, buffers) in zip(solver.parameters, solver.history) {
+            for (index, buffer) in buffers.enumerated() {
+                let name = "\(parameter.name).history\(index)"
+                guard let tensor = tensors[name], tensor.shape == buffer.shape else {
+                    throw bad("its solver history '\(name)' is missing or has another shape", hint: "resume with the net file the snapshot was trained with")
+                }
+                buffer.setData(tensor.values)
+            }
+        }
+        for case let layer as any StatefulLayer in trainNet.layers {
+            var state = LayerState()
+            let prefix = "layer/\(layer.name)/"
+            for (key, value) in metadata where key.hasPrefix(prefix) { state.values[String(key.dropFirst(prefix.count))] = value }
+            for (key, tensor) in tensors where key.hasPrefix(prefix) { state.arrays[String(key.dropFirst(prefix.count))] = tensor.values }
+            guard !state.values.isEmpty else { throw bad("it has no saved state for layer '\(layer.name)'") }
+            try layer.restoreState(state)
+        }
+        recentLosses = tensors["recent_losses"]?.values ?? []
+        iteration = saved
+        trainingSeconds = metadata["training_seconds"].flatMap(Double.init) ?? 0
+        testingSeconds = metadata["testing_seconds"].flatMap(Double.init) ?? 0
+        log = try TrainingLog(path: logPath, resumingAt: saved)
+    }
+
+    /// Initialises from trained weights (fine-tuning): parameters are matched by name; a shape
+    /// mismatch is an error naming the layer; with `strict`, so is a parameter the file lacks.
+    /// Returns the names of the parameters that kept their initial values.
+    @discardableResult
+    public func initialize(fromWeights path: String, strict: Bool) throws -> [String] {
+        let (tensors, _) = try Safetensors.read(path: path)
+        var missing: [String] = []
+        for parameter in trainNet.parameters {
+            guard let tensor = tensors[parameter.name] else {
+                missing.append(parameter.name)
+                continue
+            }
+            guard tensor.shape == parameter.blob.shape else {
+                let layer = trainNet.layer(named: String(parameter.name.split(separator: ".").dropLast().joined(separator: ".")))
+                throw SwiftCaffeError("'\(parameter.name)' in '\(path)' has shape \(tensor.shape), but the net expects \(parameter.blob.shape)",
+                                      at: layer?.spec.location, layer: layer?.spec.description,
+                                      hint: "rename the layer to train it from scratch, or fix its num_output")
+            }
+            parameter.blob.setData(tensor.values)
+        }
+        if strict && !missing.isEmpty {
+            throw SwiftCaffeError("the weights file '\(path)' has no \(missing.joined(separator: ", "))",
+                                  hint: "drop --strict to initialise these from their fillers")
+        }
+        return missing
+    }
+}
+
+/// Calls `body` with buffer pointers to each array (they must outlive the encoding).
+private func withBuffers<R>(_ arrays: [(String, [Int], [Float])], _ body: ([(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)]) throws -> R) rethrows -> R {
+    var pointers: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] = []
+    var storage: [UnsafeMutableBufferPointer<Float>] = []
+    defer { storage.forEach { $0.deallocate() } }
+    for (name, shape, values) in arrays {
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(values.count, 1))
+        _ = buffer.initialize(from: values)
+        storage.append(buffer)
+        pointers.append((name, shape, UnsafeBufferPointer(start: buffer.baseAddress, count: values.count)))
+    }
+    return try body(pointers)
+}

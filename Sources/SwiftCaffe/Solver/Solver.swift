@@ -1,0 +1,101 @@
+import Foundation
+
+/// Applies one update to a net's parameters from their gradients, with Caffe's order of steps:
+/// scale by 1/`iter_size`, clip to a global L2 norm (`clip_gradients`), add the L2 or L1
+/// weight-decay term (per parameter × `decay_mult`), then the rule of `type` with the learning
+/// rate × `lr_mult`. Parameters with `lr_mult: 0` are frozen.
+///
+/// The rules, with g the regularised gradient, lr the local rate and h, s the history buffers:
+///
+///     SGD       h ← μh + lr·g;               w ← w − h
+///     Nesterov  h' ← μh + lr·g;              w ← w − ((1+μ)h' − μh)
+///     AdaGrad   h ← h + g²;                   w ← w − lr·g / (√h + δ)
+///     RMSProp   h ← ρh + (1−ρ)g²;             w ← w − lr·g / (√h + δ)
+///     AdaDelta  h ← μh + (1−μ)g²;  u = g·√((s+δ)/(h+δ));  s ← μs + (1−μ)u²;  w ← w − lr·u
+///     Adam      h ← β₁h + (1−β₁)g;  s ← β₂s + (1−β₂)g²;  w ← w − lr·√(1−β₂ᵗ)/(1−β₁ᵗ)·h/(√s + δ)
+///     AdamW     w ← w − lr·λ·w (decoupled decay, as PyTorch), then Adam on the unregularised gradient
+///
+/// (μ = `momentum`, ρ = `rms_decay`, β₁ = `momentum`, β₂ = `momentum2`, δ = `delta`, t = the
+/// iteration counting from 1.)
+public final class Solver {
+    public let spec: SolverSpec
+    public let parameters: [LearnableParameter]
+    /// History buffers: one per parameter for SGD, Nesterov, AdaGrad and RMSProp, two for
+    /// AdaDelta, Adam and AdamW. Saved in snapshots.
+    public private(set) var history: [[Blob]]
+
+    public init(spec: SolverSpec, parameters: [LearnableParameter]) {
+        self.spec = spec
+        self.parameters = parameters
+        let buffers = spec.type.historyCount
+        history = parameters.map { parameter in
+            (0..<buffers).map { Blob(name: "\(parameter.name).history\($0)", shape: parameter.blob.shape) }
+        }
+    }
+
+    /// The global L2 norm of all gradients.
+    public func gradientNorm() -> Double {
+        var total: Double = 0
+        for parameter in parameters where parameter.lrMult > 0 {
+            let g = parameter.blob.diff
+            var partial: Double = 0
+            for i in 0..<parameter.blob.count { partial += Double(g[i]) * Double(g[i]) }
+            total += partial
+        }
+        return total.squareRoot()
+    }
+
+    /// Updates every parameter from its accumulated diff. `iteration` counts from 0.
+    public func update(rate: Float, iteration: Int) {
+        var scale: Float = spec.iterSize > 1 ? 1 / Float(spec.iterSize) : 1
+        if spec.clipGradients > 0 {
+            let norm = Float(gradientNorm()) * scale
+            if norm > spec.clipGradients { scale *= spec.clipGradients / norm }
+        }
+        let t = Float(iteration + 1)
+        let adamCorrection = spec.type == .adam || spec.type == .adamW
+            ? (1 - powf(spec.momentum2, t)).squareRoot() / (1 - powf(spec.momentum, t)) : 1
+        for (parameter, buffers) in zip(parameters, history) where parameter.lrMult > 0 {
+            let w = parameter.blob.data, g = parameter.blob.diff
+            let h = buffers[0].data, s = buffers.count > 1 ? buffers[1].data : buffers[0].data
+            let decay = spec.weightDecay * parameter.decayMult
+            let lr = rate * parameter.lrMult
+            let rule = spec.type, l1 = spec.regularization == .l1
+            let decoupled = rule == .adamW
+            let mu = spec.momentum, mu2 = spec.momentum2, rho = spec.rmsDecay, delta = spec.delta
+            Parallel.forChunks(of: parameter.blob.count, minimumPerChunk: 1 << 15) { _, range in
+                for i in range {
+                    var gradient = g[i] * scale
+                    if !decoupled && decay != 0 {
+                        gradient += decay * (l1 ? (w[i] > 0 ? 1 : (w[i] < 0 ? -1 : 0)) : w[i])
+                    }
+                    switch rule {
+                    case .sgd:
+                        h[i] = mu * h[i] + lr * gradient
+                        w[i] -= h[i]
+                    case .nesterov:
+                        let previous = h[i]
+                        h[i] = mu * h[i] + lr * gradient
+                        w[i] -= (1 + mu) * h[i] - mu * previous
+                    case .adaGrad:
+                        h[i] += gradient * gradient
+                        w[i] -= lr * gradient / (h[i].squareRoot() + delta)
+                    case .rmsProp:
+                        h[i] = rho * h[i] + (1 - rho) * gradient * gradient
+                        w[i] -= lr * gradient / (h[i].squareRoot() + delta)
+                    case .adaDelta:
+                        h[i] = mu * h[i] + (1 - mu) * gradient * gradient
+                        let step = gradient * ((s[i] + delta) / (h[i] + delta)).squareRoot()
+                        s[i] = mu * s[i] + (1 - mu) * step * step
+                        w[i] -= lr * step
+                    case .adam, .adamW:
+                        if decoupled { w[i] -= lr * decay * w[i] }  // first, as PyTorch's AdamW
+                        h[i] = mu * h[i] + (1 - mu) * gradient
+                        s[i] = mu2 * s[i] + (1 - mu2) * gradient * gradient
+                        w[i] -= lr * adamCorrection * h[i] / (s[i].squareRoot() + delta)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import SwiftCaffe
+
+/// Turns training events into output: on a terminal a live line (iteration, epoch, loss,
+/// learning rate, images/s, ETA) redrawn in place, with tests and snapshots as lines above
+/// it; elsewhere (CI, logs) a plain line every `display` iterations.
+final class ProgressDisplay {
+    let batchImages: Int
+    let live: Bool
+    let quiet: Bool
+    let verbose: Bool
+    private var lineShown = false
+
+    init(batchImages: Int, live: Bool, quiet: Bool, verbose: Bool) {
+        self.batchImages = batchImages
+        self.live = live
+        self.quiet = quiet
+        self.verbose = verbose
+    }
+
+    func show(_ event: TrainingEvent) {
+        guard !quiet else { return }
+        switch event {
+        case let .iteration(iteration, maxIter, epoch, loss, rate, speed):
+            guard live else { return }
+            let eta = Double((maxIter - iteration) * batchImages) / max(speed, 1e-9)
+            let text = status(iteration, maxIter, epoch, loss, rate, speed) + "  ETA " + duration(eta)
+            print("\r\u{1B}[K" + text, terminator: "")
+            fflush(nil)
+            lineShown = true
+        case let .progress(iteration, maxIter, epoch, loss, rate, speed):
+            if !live { permanent(status(iteration, maxIter, epoch, loss, rate, speed)) }
+        case let .test(result):
+            permanent("test  iter \(result.iteration): " + describe(result))
+            if verbose, let table = confusionTable(result) { permanent(table) }
+        case let .snapshot(weights, _):
+            if verbose { permanent("snapshot \(weights)") }
+        }
+    }
+
+    func finish() {
+        if lineShown { print("") }
+        lineShown = false
+    }
+
+    private func permanent(_ text: String) {
+        if lineShown { print("\r\u{1B}[K", terminator: "") }
+        printLine(text)
+        lineShown = false
+    }
+
+    private func status(_ iteration: Int, _ maxIter: Int, _ epoch: Double, _ loss: Float, _ rate: Float, _ speed: Double) -> String {
+        String(format: "iter %6d/%d  epoch %5.2f  loss %.4f  lr %.6g  %6.0f img/s", iteration, maxIter, epoch, loss, rate, speed)
+    }
+
+    private func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+    }
+}
+
+/// `accuracy 0.8567  loss 0.4123  (10000 images)`.
+func describe(_ result: TestResult) -> String {
+    result.outputs.map { String(format: "%@ %.4f", $0.name, $0.value) }.joined(separator: "  ") + "  (\(result.images) images)"
+}
+
+/// The confusion matrix (rows: truth, columns: prediction) and per-class accuracy.
+func confusionTable(_ result: TestResult) -> String? {
+    guard let confusion = result.confusion, let perClass = result.perClassAccuracy else { return nil }
+    let labels = confusion.indices.map { result.classNames[$0] == "\($0)" ? "\($0)" : "\($0) \(result.classNames[$0])" }
+    let labelWidth = labels.map(\.count).max() ?? 1
+    let cellWidth = max(6, String(confusion.flatMap { $0 }.max() ?? 0).count + 1)
+    func right(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+    func left(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
+    var lines = ["confusion matrix (rows: true class, columns: predicted class)"]
+    lines.append(left("", labelWidth) + confusion.indices.map { right("\($0)", cellWidth) }.joined() + "  accuracy")
+    for (row, counts) in confusion.enumerated() {
+        lines.append(left(labels[row], labelWidth) + counts.map { right("\($0)", cellWidth) }.joined() + String(format: "  %8.4f", perClass[row]))
+    }
+    return lines.joined(separator: "\n")
+}
