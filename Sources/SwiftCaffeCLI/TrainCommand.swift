@@ -93,7 +93,11 @@ struct TrainCommand: ParsableCommand {
                              trainer.trainingSeconds * Double(source.sampleCount) / max(images, 1), trainer.testingSeconds, peak))
             printLine("weights saved to \(lastWeights)")
             if outcome == .interrupted {
-                printLine("interrupted; continue with: swiftcaffe train \(net) --resume \(trainer.prefix)_iter_\(trainer.iteration).solverstate")
+                // The same command line with --resume pointing at the new state.
+                var arguments = Array(CommandLine.arguments.dropFirst())
+                if let index = arguments.firstIndex(of: "--resume"), index + 1 < arguments.count { arguments.removeSubrange(index...(index + 1)) }
+                arguments += ["--resume", "\(trainer.prefix)_iter_\(trainer.iteration).solverstate"]
+                printLine("interrupted; continue with: swiftcaffe " + arguments.joined(separator: " "))
             }
         }
     }

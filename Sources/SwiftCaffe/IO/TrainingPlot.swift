@@ -1,0 +1,173 @@
+import Foundation
+
+/// Learning curves from training logs (`<prefix>_log.csv`) as an SVG picture: the loss (train
+/// solid, test dashed) on the left, the test accuracy on the right, one colour per log, a
+/// legend naming each log, against iterations or seconds.
+public struct TrainingPlot {
+    /// One log's series.
+    public struct Run {
+        public var name: String
+        public var train: [(x: Double, loss: Double)] = []
+        public var testLoss: [(x: Double, loss: Double)] = []
+        public var testAccuracy: [(x: Double, accuracy: Double)] = []
+    }
+
+    public enum Axis: String, CaseIterable, Sendable { case iteration, seconds }
+
+    public var runs: [Run]
+    public var axis: Axis
+
+    /// Reads logs written by `swiftcaffe train`; anything else is an error naming the file and line.
+    public init(logs: [String], axis: Axis) throws {
+        self.axis = axis
+        runs = try logs.map { path in
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw SwiftCaffeError("cannot read the log '\(path)'")
+            }
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+            guard lines.first.map(String.init) == TrainingLog.header else {
+                throw SwiftCaffeError("'\(path)' is not a SwiftCaffe training log", at: FileLocation(file: path, line: 1, column: 1),
+                                      hint: "its first line should be '\(TrainingLog.header)'")
+            }
+            var run = Run(name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
+            for (index, line) in lines.enumerated().dropFirst() {
+                let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+                guard cells.count == 7, let iteration = cells[0], let seconds = cells[2] else {
+                    throw SwiftCaffeError("malformed row", at: FileLocation(file: path, line: index + 1, column: 1),
+                                          hint: "each row has 7 comma-separated cells")
+                }
+                let x = axis == .iteration ? iteration : seconds
+                if let loss = cells[4], loss.isFinite { run.train.append((x, loss)) }
+                if let loss = cells[5], loss.isFinite { run.testLoss.append((x, loss)) }
+                if let accuracy = cells[6], accuracy.isFinite { run.testAccuracy.append((x, accuracy)) }
+            }
+            return run
+        }
+    }
+
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+
+    /// The picture as SVG text.
+    public func svg(width: Double = 960, height: Double = 420) -> String {
+        let panelWidth = (width - 40) / 2
+        var body = ""
+        let xs = runs.flatMap { $0.train.map(\.x) + $0.testLoss.map(\.x) + $0.testAccuracy.map(\.x) }
+        let xRange = (xs.min() ?? 0, max(xs.max() ?? 1, (xs.min() ?? 0) + 1))
+        let losses = runs.flatMap { $0.train.map(\.loss) + $0.testLoss.map(\.loss) }
+        let lossRange = (0.0, max(losses.max() ?? 1, 1e-3) * 1.05)
+        let accuracies = runs.flatMap { $0.testAccuracy.map(\.accuracy) }
+        let accuracyRange = (max(0, (accuracies.min() ?? 0) - 0.05).rounded(.down, toStep: 0.05), min(1, (accuracies.max() ?? 1) + 0.02))
+        let xLabel = axis == .iteration ? "iteration" : "seconds"
+
+        var lossPanel = Panel(left: 20, top: 40, width: panelWidth, height: height - 110, x: xRange, y: lossRange,
+                              title: "loss (train solid, test dashed)", xLabel: xLabel)
+        var accuracyPanel = Panel(left: 20 + panelWidth + 20, top: 40, width: panelWidth, height: height - 110,
+                                  x: xRange, y: accuracyRange.0 < accuracyRange.1 ? accuracyRange : (0, 1),
+                                  title: "test accuracy", xLabel: xLabel)
+        for (index, run) in runs.enumerated() {
+            let colour = Self.palette[index % Self.palette.count]
+            lossPanel.line(run.train.map { ($0.x, $0.loss) }, colour: colour)
+            lossPanel.line(run.testLoss.map { ($0.x, $0.loss) }, colour: colour, dashed: true, markers: true)
+            accuracyPanel.line(run.testAccuracy.map { ($0.x, $0.accuracy) }, colour: colour, markers: true)
+        }
+        body += lossPanel.render() + accuracyPanel.render()
+        // Legend: one entry per log, under the panels.
+        var legendX = 80.0
+        for (index, run) in runs.enumerated() {
+            let colour = Self.palette[index % Self.palette.count]
+            body += "<line x1='\(legendX)' y1='\(height - 22)' x2='\(legendX + 24)' y2='\(height - 22)' stroke='\(colour)' stroke-width='3'/>"
+            body += "<text x='\(legendX + 30)' y='\(height - 17)' font-size='13'>\(escape(run.name))</text>"
+            legendX += 60 + Double(run.name.count) * 7.5
+        }
+        return """
+        <svg xmlns='http://www.w3.org/2000/svg' width='\(Int(width))' height='\(Int(height))' viewBox='0 0 \(Int(width)) \(Int(height))' font-family='sans-serif'>
+        <rect width='100%' height='100%' fill='white'/>
+        \(body)
+        </svg>
+
+        """
+    }
+}
+
+/// One chart: axes with round-number ticks, grid, title and lines.
+private struct Panel {
+    var left, top, width, height: Double
+    var x: (Double, Double)
+    var y: (Double, Double)
+    var title: String
+    var xLabel: String
+    private var content = ""
+    // Room for tick labels inside the panel's box.
+    private var plotLeft: Double { left + 55 }
+    private var plotWidth: Double { width - 65 }
+
+    init(left: Double, top: Double, width: Double, height: Double, x: (Double, Double), y: (Double, Double), title: String, xLabel: String) {
+        self.left = left
+        self.top = top
+        self.width = width
+        self.height = height
+        self.x = x
+        self.y = y
+        self.title = title
+        self.xLabel = xLabel
+    }
+
+    func px(_ value: Double) -> Double { plotLeft + (value - x.0) / (x.1 - x.0) * plotWidth }
+    func py(_ value: Double) -> Double { top + height - (value - y.0) / (y.1 - y.0) * height }
+
+    mutating func line(_ points: [(Double, Double)], colour: String, dashed: Bool = false, markers: Bool = false) {
+        guard !points.isEmpty else { return }
+        let path = points.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
+        content += "<polyline points='\(path)' fill='none' stroke='\(colour)' stroke-width='2'\(dashed ? " stroke-dasharray='6,4'" : "")/>"
+        if markers {
+            for point in points { content += String(format: "<circle cx='%.1f' cy='%.1f' r='3' fill='%@'/>", px(point.0), py(point.1), colour) }
+        }
+    }
+
+    func render() -> String {
+        var svg = "<text x='\(plotLeft + plotWidth / 2)' y='\(top - 14)' font-size='15' text-anchor='middle'>\(escape(title))</text>"
+        for tick in niceTicks(y.0, y.1) {
+            let yy = py(tick)
+            svg += String(format: "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#ddd'/>", plotLeft, yy, plotLeft + plotWidth, yy)
+            svg += String(format: "<text x='%.1f' y='%.1f' font-size='12' text-anchor='end'>%@</text>", plotLeft - 6, yy + 4, format(tick))
+        }
+        for tick in niceTicks(x.0, x.1) {
+            let xx = px(tick)
+            svg += String(format: "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#ddd'/>", xx, top, xx, top + height)
+            svg += String(format: "<text x='%.1f' y='%.1f' font-size='12' text-anchor='middle'>%@</text>", xx, top + height + 16, format(tick))
+        }
+        svg += String(format: "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='none' stroke='#333'/>", plotLeft, top, plotWidth, height)
+        svg += "<text x='\(plotLeft + plotWidth / 2)' y='\(top + height + 34)' font-size='13' text-anchor='middle'>\(xLabel)</text>"
+        return svg + content
+    }
+}
+
+/// About five round tick values (1, 2 or 5 × 10ⁿ apart) inside [low, high].
+private func niceTicks(_ low: Double, _ high: Double) -> [Double] {
+    let span = high - low
+    guard span > 0, span.isFinite else { return [low] }
+    let raw = span / 5
+    let magnitude = pow(10, floor(log10(raw)))
+    let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+    var ticks: [Double] = []
+    var value = (low / step).rounded(.up) * step
+    while value <= high + step * 1e-9 {
+        ticks.append(value)
+        value += step
+    }
+    return ticks
+}
+
+private func format(_ value: Double) -> String {
+    if abs(value) >= 1000 { return String(format: "%.0f", value) }
+    if value == value.rounded() { return String(format: "%.0f", value) }
+    return String(format: "%g", (value * 1000).rounded() / 1000)
+}
+
+private func escape(_ text: String) -> String {
+    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+}
+
+private extension Double {
+    func rounded(_ rule: FloatingPointRoundingRule, toStep step: Double) -> Double { (self / step).rounded(rule) * step }
+}
