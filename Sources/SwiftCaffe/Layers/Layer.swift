@@ -47,6 +47,9 @@ public protocol Layer: AnyObject {
     static var supportsInPlace: Bool { get }
     /// Layers that produce data (no bottoms) and define what an epoch is.
     var dataSource: DataSource? { get }
+    /// Floating-point operations of one forward pass at the set-up shapes (multiply and add
+    /// count as two), for `swiftcaffe summary`. An estimate; 0 when negligible or unknown.
+    var forwardFLOPs: Int { get }
 }
 
 extension Layer {
@@ -55,6 +58,7 @@ extension Layer {
     public static var isLoss: Bool { false }
     public static var supportsInPlace: Bool { false }
     public var dataSource: DataSource? { nil }
+    public var forwardFLOPs: Int { 0 }
     public var name: String { spec.name }
 
     /// A `SwiftCaffeError` attributed to this layer and its place in the file.

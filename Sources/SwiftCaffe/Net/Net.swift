@@ -222,6 +222,9 @@ public final class Net {
         return true
     }
 
+    /// Whether backward runs for the layer at `index` (it learns or passes a gradient on, and reaches a loss).
+    public func runsBackward(at index: Int) -> Bool { runsBackward[index] }
+
     /// Seeds the loss tops' diffs with their weights, as `backward()` does first.
     public func seedLossDiffs() {
         for (blob, weight) in lossTops { blob.diff.update(repeating: weight, count: blob.count) }

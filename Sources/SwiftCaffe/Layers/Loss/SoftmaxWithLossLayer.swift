@@ -29,6 +29,8 @@ public final class SoftmaxWithLossLayer: Layer, LabelConsumer {
         requestedAxis = try spec.int("axis", default: 1)
     }
 
+    public var forwardFLOPs: Int { 4 * outer * classCount * inner }
+
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         let axis = try canonicalAxis(requestedAxis, rank: bottom[0].shape.count, layer: self)
         outer = bottom[0].count(from: 0, to: axis)

@@ -11,7 +11,13 @@ public final class ReLULayer: Layer {
         negativeSlope = try spec.float("negative_slope", default: 0, in: 0...Float.greatestFiniteMagnitude)
     }
 
-    public func setUp(bottom: [Blob], top: [Blob]) throws { top[0].reshape(bottom[0].shape) }
+    private var count = 0
+    public var forwardFLOPs: Int { 1 * count }
+
+    public func setUp(bottom: [Blob], top: [Blob]) throws {
+        top[0].reshape(bottom[0].shape)
+        count = bottom[0].count
+    }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
         let x = bottom[0].data, y = top[0].data, slope = negativeSlope

@@ -8,7 +8,13 @@ public final class SigmoidLayer: Layer {
 
     public init(spec: LayerSpec, context: LayerContext) throws { self.spec = spec }
 
-    public func setUp(bottom: [Blob], top: [Blob]) throws { top[0].reshape(bottom[0].shape) }
+    private var count = 0
+    public var forwardFLOPs: Int { 4 * count }
+
+    public func setUp(bottom: [Blob], top: [Blob]) throws {
+        top[0].reshape(bottom[0].shape)
+        count = bottom[0].count
+    }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
         let x = bottom[0].data, y = top[0].data

@@ -44,6 +44,8 @@ public final class ConvolutionLayer: Layer {
     private var kernelVolume: Int { geometry.channels * geometry.kernelH * geometry.kernelW }
     private var outputArea: Int { geometry.outputH * geometry.outputW }
 
+    public var forwardFLOPs: Int { batch * numOutput * outputArea * (2 * kernelVolume + (biasTerm ? 1 : 0)) }
+
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         let input = bottom[0]
         guard input.shape.count == 4 else {

@@ -21,6 +21,8 @@ public final class InnerProductLayer: Layer {
         biasFiller = try spec.filler("bias_filler", default: .zero)
     }
 
+    public var forwardFLOPs: Int { rows * numOutput * (2 * inputs + (biasTerm ? 1 : 0)) }
+
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         let input = bottom[0]
         guard axis < input.shape.count else {

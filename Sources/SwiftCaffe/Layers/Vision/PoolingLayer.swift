@@ -25,6 +25,8 @@ public final class PoolingLayer: Layer {
 
     deinit { argmax?.deallocate() }
 
+    public var forwardFLOPs: Int { batch * geometry.channels * pooledH * pooledW * geometry.kernelH * geometry.kernelW }
+
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         let input = bottom[0]
         guard input.shape.count == 4 else {

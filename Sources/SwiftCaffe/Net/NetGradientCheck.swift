@@ -1,0 +1,50 @@
+/// `swiftcaffe gradcheck`: every layer's backward (or one layer's) checked against finite
+/// differences on the net's own shapes, with a small batch.
+///
+/// The net is built and run forward once, so each layer's bottoms have their real shapes and
+/// data. A fresh copy of each layer that runs backward is then set up on the first `batch`
+/// samples of its bottoms, with the net's parameter values; bottoms that need a gradient get
+/// random values of magnitude 0.05 to 1 and random sign (real activations hold exact ties and
+/// zeros, the kinks of max pooling and ReLU; keeping away from 0 keeps a step of 0.01 off the
+/// usual kink), the rest (images, labels) keep their real values.
+public enum NetGradientCheck {
+    public struct Report {
+        public var layer: String
+        public var type: String
+        public var results: [GradientChecker.Result]
+        public var passed: Bool { results.allSatisfy(\.passed) }
+    }
+
+    public static func run(_ spec: NetSpec, phase: Phase = .train, layer only: String? = nil, batch: Int = 2,
+                           checker: GradientChecker = GradientChecker(), seed: UInt64 = 1) throws -> [Report] {
+        let net = try Net(spec: spec, phase: phase, seed: seed)
+        if let only, net.layer(named: only) == nil {
+            throw SwiftCaffeError("no layer named '\(only)' in the \(phase) net",
+                                  hint: nearest(only, in: net.layers.map(\.name)).map { "did you mean '\($0)'?" })
+        }
+        net.forward()
+        var rng = RandomGenerator(seed: seed, stream: "gradcheck")
+        var reports: [Report] = []
+        for (index, original) in net.layers.enumerated() {
+            if let only { guard original.name == only else { continue } }
+            guard !(original is SplitLayer), net.runsBackward(at: index) || only != nil, !net.bottoms[index].isEmpty else { continue }
+            let bottoms = net.bottoms[index].map { blob -> Blob in
+                let small = Blob(name: blob.name, shape: blob.shape.isEmpty ? [] : [min(batch, blob.shape[0])] + blob.shape.dropFirst())
+                small.needsGradient = blob.needsGradient
+                for i in 0..<small.count {
+                    small.data[i] = blob.needsGradient ? rng.uniform(0.05, 1) * (rng.next() & 1 == 0 ? 1 : -1) : blob.data[i]
+                }
+                return small
+            }
+            let layer = try LayerRegistry.make(original.spec, context: LayerContext(phase: phase, seed: seed))
+            let inPlace = net.tops[index].map { top in net.bottoms[index].firstIndex { $0 === top } }
+            let tops = inPlace.enumerated().map { slot, position in position.map { bottoms[$0] } ?? Blob(name: net.tops[index][slot].name) }
+            try layer.setUp(bottom: bottoms, top: tops)
+            for (mine, theirs) in zip(layer.params, original.params) where mine.shape == theirs.shape {
+                mine.setData(theirs.dataArray)
+            }
+            reports.append(Report(layer: original.name, type: original.spec.type, results: checker.check(layer, bottom: bottoms, top: tops)))
+        }
+        return reports
+    }
+}

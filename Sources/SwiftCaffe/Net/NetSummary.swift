@@ -1,0 +1,96 @@
+import Foundation
+
+/// A net described layer by layer, like Keras's `model.summary()` with Caffe's "memory
+/// required for data": for each layer in execution order its type, bottoms → tops, top
+/// shapes, parameter count, forward FLOPs and the memory of the tops it creates.
+public struct NetSummary {
+    public struct Row {
+        public var name: String
+        public var type: String
+        public var bottoms: [String]
+        public var tops: [String]
+        public var topShapes: [[Int]]
+        public var parameters: Int
+        public var forwardFLOPs: Int
+        /// Bytes of values (Float32) of the tops this layer creates (in-place tops count once).
+        public var activationBytes: Int
+    }
+
+    public var rows: [Row]
+    public var totalParameters: Int
+    public var totalFLOPs: Int
+    public var totalActivationBytes: Int
+    public var batchSize: Int?
+
+    public init(_ net: Net) {
+        var counted: Set<ObjectIdentifier> = []
+        var seenParameters: Set<ObjectIdentifier> = []
+        rows = net.layers.indices.map { index in
+            let layer = net.layers[index]
+            var bytes = 0
+            for top in net.tops[index] where counted.insert(ObjectIdentifier(top)).inserted { bytes += top.count * 4 }
+            for bottom in net.bottoms[index] { counted.insert(ObjectIdentifier(bottom)) }
+            // A shared parameter counts once, for the first layer that uses it.
+            let parameters = layer.params.filter { seenParameters.insert(ObjectIdentifier($0)).inserted }.reduce(0) { $0 + $1.count }
+            return Row(name: layer.name, type: layer.spec.type, bottoms: net.bottoms[index].map(\.name),
+                       tops: net.tops[index].map(\.name), topShapes: net.tops[index].map(\.shape),
+                       parameters: parameters, forwardFLOPs: layer.forwardFLOPs, activationBytes: bytes)
+        }
+        totalParameters = rows.reduce(0) { $0 + $1.parameters }
+        totalFLOPs = rows.reduce(0) { $0 + $1.forwardFLOPs }
+        totalActivationBytes = rows.reduce(0) { $0 + $1.activationBytes }
+        batchSize = net.dataSources.first?.batchSize ?? net.tops.first?.first?.shape.first
+    }
+
+    /// The table as text.
+    public var table: String {
+        let header = ["layer", "type", "bottoms -> tops", "top shapes", "params", "fwd FLOPs", "memory"]
+        var cells = rows.map { row in
+            [row.name, row.type, row.bottoms.joined(separator: ", ") + " -> " + row.tops.joined(separator: ", "),
+             row.topShapes.map { $0.map(String.init).joined(separator: "x") }.joined(separator: ", "),
+             grouped(row.parameters), humanCount(row.forwardFLOPs), humanBytes(row.activationBytes)]
+        }
+        cells.append(["total", "", "", "", grouped(totalParameters), humanCount(totalFLOPs), humanBytes(totalActivationBytes)])
+        let widths = header.indices.map { column in ([header] + cells).map { $0[column].count }.max() ?? 0 }
+        func line(_ values: [String]) -> String {
+            values.enumerated().map { column, value in
+                let fill = String(repeating: " ", count: widths[column] - value.count)
+                return column >= 4 ? fill + value : value + fill  // numbers right-aligned
+            }.joined(separator: "  ")
+        }
+        var lines = [line(header), String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))]
+        lines += cells.dropLast().map(line)
+        lines.append(lines[1])
+        lines.append(line(cells.last!))
+        if let batchSize, batchSize > 0 {
+            lines.append("per image: \(humanCount(totalFLOPs / batchSize)) FLOPs forward; batch \(batchSize)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// 431080 -> "431,080".
+func grouped(_ value: Int) -> String {
+    let digits = Array(String(value))
+    var text = ""
+    for (index, digit) in digits.enumerated() {
+        if index > 0 && (digits.count - index) % 3 == 0 { text += "," }
+        text.append(digit)
+    }
+    return text
+}
+
+func humanCount(_ value: Int) -> String {
+    let v = Double(value)
+    if v >= 1e9 { return String(format: "%.2f G", v / 1e9) }
+    if v >= 1e6 { return String(format: "%.2f M", v / 1e6) }
+    if v >= 1e3 { return String(format: "%.1f k", v / 1e3) }
+    return "\(value)"
+}
+
+func humanBytes(_ value: Int) -> String {
+    let v = Double(value)
+    if v >= 1_048_576 { return String(format: "%.2f MB", v / 1_048_576) }
+    if v >= 1024 { return String(format: "%.1f KB", v / 1024) }
+    return "\(value) B"
+}

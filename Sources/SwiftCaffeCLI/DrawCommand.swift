@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import SwiftCaffe
+
+struct DrawCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "draw",
+        abstract: "Draw a net's graph: Graphviz DOT, or SVG/PNG rendered with Graphviz's dot.",
+        discussion: "Rendering needs Debian's graphviz package (apt-get install graphviz); .dot needs nothing."
+    )
+
+    @Argument(help: "The net YAML file.")
+    var net: String
+
+    @Option(name: .shortAndLong, help: "The file to write: .dot, .svg or .png.")
+    var output: String
+
+    @Option(help: "Which net: train or test.")
+    var phase: Phase = .train
+
+    func validate() throws {
+        guard ["dot", "gv", "svg", "png"].contains(URL(fileURLWithPath: output).pathExtension.lowercased()) else {
+            throw ValidationError("write a .dot, .svg or .png file")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let spec = try NetSpec.load(path: net)
+            let graph = NetDiagram.dot(try Net(spec: spec, phase: phase))
+            let format = URL(fileURLWithPath: output).pathExtension.lowercased()
+            if format == "dot" || format == "gv" {
+                try AtomicFile.write(Array(graph.utf8), to: output)
+            } else {
+                try AtomicFile.write(try render(graph, format: format), to: output)
+            }
+            printLine("wrote \(output)")
+        }
+    }
+
+    /// Pipes the graph through `dot -T<format>`.
+    private func render(_ graph: String, format: String) throws -> [UInt8] {
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map { "\($0)/dot" }
+        guard let dot = paths.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw SwiftCaffeError("Graphviz's 'dot' is not installed, so '\(output)' cannot be rendered",
+                                  hint: "apt-get install graphviz, or write a .dot file instead")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: dot)
+        process.arguments = ["-T\(format)"]
+        let input = Pipe(), result = Pipe()
+        process.standardInput = input
+        process.standardOutput = result
+        try process.run()
+        input.fileHandleForWriting.write(Data(graph.utf8))
+        try input.fileHandleForWriting.close()
+        let bytes = result.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw SwiftCaffeError("dot failed to render the graph (status \(process.terminationStatus))") }
+        return [UInt8](bytes)
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import SwiftCaffe
+
+struct GradcheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gradcheck",
+        abstract: "Check every layer's backward pass against finite differences on the net's shapes.",
+        discussion: "Exits with status 1 when any layer fails. See NetGradientCheck for how inputs are chosen."
+    )
+
+    @Argument(help: "The net YAML file.")
+    var net: String
+
+    @Option(help: "Check only this layer.")
+    var layer: String?
+
+    @Option(help: "Finite-difference step.")
+    var step: Float = 1e-2
+
+    @Option(help: "Allowed error, relative to max(|analytic|, |numeric|, 1).")
+    var tolerance: Float = 1e-3
+
+    @Option(help: "Samples per blob in the check.")
+    var batch: Int = 2
+
+    @Option(name: .customLong("max-elements"), help: "Check at most this many elements of each blob (spread evenly).")
+    var maxElements: Int = 400
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        if !(step > 0 && step.isFinite) { throw ValidationError("--step must be positive") }
+        if !(tolerance > 0 && tolerance.isFinite) { throw ValidationError("--tolerance must be positive") }
+        if batch < 1 || maxElements < 1 { throw ValidationError("--batch and --max-elements must be at least 1") }
+    }
+
+    func run() throws {
+        var failed = false
+        try runtime.run {
+            var checker = GradientChecker(step: step, tolerance: tolerance)
+            checker.maxElements = maxElements
+            let reports = try NetGradientCheck.run(try NetSpec.load(path: net), layer: layer, batch: batch, checker: checker)
+            let rows = reports.flatMap { report in
+                report.results.map { [report.layer, report.type, $0.blob, "\($0.checked)", String(format: "%.2e", $0.maxAbsoluteError),
+                                      String(format: "%.2e", $0.maxRelativeError), $0.passed ? "pass" : "FAIL"] }
+            }
+            let header = ["layer", "type", "blob", "checked", "max abs err", "max rel err", "result"]
+            let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+            for row in [header] + rows {
+                printLine(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+            }
+            for report in reports { for result in report.results where !result.passed { printLine("\(report.layer): \(result)") } }
+            failed = reports.contains { !$0.passed }
+            printLine(failed ? "gradient check FAILED" : "all \(reports.count) layers pass")
+        }
+        if failed { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import SwiftCaffe
+
+struct SummaryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "summary",
+        abstract: "List a net's layers with shapes, parameters, FLOPs and memory."
+    )
+
+    @Argument(help: "The net YAML file.")
+    var net: String
+
+    @Option(help: "Which net: train or test.")
+    var phase: Phase = .train
+
+    func run() throws {
+        try reportingErrors {
+            let spec = try NetSpec.load(path: net)
+            let built = try Net(spec: spec, phase: phase)
+            printLine("\(spec.name) (\(phase) phase)")
+            printLine(NetSummary(built).table)
+        }
+    }
+}
+
+extension Phase: ExpressibleByArgument {}

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+@testable import SwiftCaffe
+
+/// summary, draw and gradcheck on real net files.
+@Suite struct ToolTests {
+    @Test(.enabled(if: fashionMNISTInstalled)) func lenetSummaryMatchesAHandCount() throws {
+        let net = try Net(spec: try NetSpec.load(path: repositoryRoot + "/nets/lenet.yaml"), phase: .train)
+        let summary = NetSummary(net)
+        // conv1 20·(1·5·5)+20, conv2 50·(20·5·5)+50, ip1 500·800+500, ip2 10·500+10.
+        #expect(summary.rows.map(\.parameters) == [0, 520, 0, 25_050, 0, 400_500, 0, 5_010, 0])
+        #expect(summary.totalParameters == 431_080)
+        // conv1: 64 images · 20 maps · 24·24 positions · (2·25 + 1).
+        #expect(summary.rows[1].forwardFLOPs == 64 * 20 * 576 * 51)
+        #expect(summary.rows[6].activationBytes == 0)  // ReLU works in place
+        #expect(summary.table.contains("431,080"))
+    }
+
+    static let branchy = """
+    layers:
+      - {name: input, type: Input, top: [data, label], shape: [[2, 3, 6, 6], [2]]}
+      - {name: conv, type: Convolution, bottom: data, top: conv, num_output: 4, kernel_size: 3, pad: 1, weight_filler: gaussian}
+      - {name: relu, type: ReLU, bottom: conv, top: conv}
+      - {name: pool, type: Pooling, bottom: conv, top: pool, kernel_size: 2, stride: 2}
+      - {name: ip, type: InnerProduct, bottom: pool, top: ip, num_output: 5, weight_filler: xavier}
+      - {name: loss, type: SoftmaxWithLoss, bottom: [ip, label], top: loss}
+      - {name: accuracy, type: Accuracy, bottom: [ip, label], top: accuracy}
+    """
+
+    @Test func diagramHasEveryLayerAndBlob() throws {
+        let dot = NetDiagram.dot(try Net(spec: try NetSpec.parse(Self.branchy), phase: .train))
+        for name in ["conv\\nConvolution", "relu\\nReLU", "loss\\nSoftmaxWithLoss", "accuracy\\nAccuracy"] { #expect(dot.contains(name)) }
+        #expect(!dot.contains("Split"))  // the implicit split of ip is drawn as two edges from ip
+        #expect(dot.components(separatedBy: "label=\"ip 2x5\"").count - 1 == 2)
+        #expect(dot.contains("label=\"conv 2x4x6x6\""))
+        #expect(dot.hasPrefix("digraph") && dot.hasSuffix("}\n"))
+    }
+
+    @Test func gradcheckPassesOnRealLayersAndCatchesABrokenOne() throws {
+        let spec = try NetSpec.parse(Self.branchy)
+        let reports = try NetGradientCheck.run(spec)
+        #expect(reports.map(\.layer) == ["conv", "relu", "pool", "ip", "loss"])
+        #expect(reports.allSatisfy { $0.passed })
+
+        LayerRegistry.register(HalfGradientReLU.self, as: "HalfGradientReLU")
+        let broken = try NetSpec.parse(Self.branchy.replacingOccurrences(of: "type: ReLU", with: "type: HalfGradientReLU"))
+        let report = try NetGradientCheck.run(broken, layer: "relu")
+        #expect(report.count == 1 && !report[0].passed)
+        #expect { _ = try NetGradientCheck.run(spec, layer: "rleu") } throws: { "\($0)".contains("did you mean 'relu'") }
+    }
+}
+
+/// A ReLU whose backward forgets half the gradient, for the checker to catch.
+final class HalfGradientReLU: Layer {
+    let spec: LayerSpec
+    var params: [Blob] = []
+    static var supportsInPlace: Bool { true }
+    init(spec: LayerSpec, context: LayerContext) { self.spec = spec }
+    func setUp(bottom: [Blob], top: [Blob]) throws { top[0].reshape(bottom[0].shape) }
+    func forward(bottom: [Blob], top: [Blob]) -> Float {
+        for i in 0..<bottom[0].count { top[0].data[i] = max(bottom[0].data[i], 0) }
+        return 0
+    }
+    func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
+        for i in 0..<top[0].count { bottom[0].diff[i] = top[0].data[i] > 0 ? 0.5 * top[0].diff[i] : 0 }
+    }
+}
