@@ -47,6 +47,9 @@ public protocol Layer: AnyObject {
     static var supportsInPlace: Bool { get }
     /// Layers that produce data (no bottoms) and define what an epoch is.
     var dataSource: DataSource? { get }
+    /// Whether the solver updates parameter `index`. BatchNorm's running statistics are
+    /// parameters (so they are saved and shared with the test net) but not learned.
+    func isLearnable(parameter index: Int) -> Bool
     /// Floating-point operations of one forward pass at the set-up shapes (multiply and add
     /// count as two), for `swiftcaffe summary`. An estimate; 0 when negligible or unknown.
     var forwardFLOPs: Int { get }
@@ -59,6 +62,7 @@ extension Layer {
     public static var supportsInPlace: Bool { false }
     public var dataSource: DataSource? { nil }
     public var forwardFLOPs: Int { 0 }
+    public func isLearnable(parameter index: Int) -> Bool { true }
     public var name: String { spec.name }
 
     /// A `SwiftCaffeError` attributed to this layer and its place in the file.

@@ -4,9 +4,11 @@ public struct WindowGeometry: Sendable, Equatable {
     public var kernelH, kernelW: Int
     public var strideH = 1, strideW = 1
     public var padH = 0, padW = 0
+    /// Spacing between kernel taps (1: a dense kernel).
+    public var dilationH = 1, dilationW = 1
 
     public init(channels: Int, height: Int, width: Int, kernelH: Int, kernelW: Int,
-                strideH: Int = 1, strideW: Int = 1, padH: Int = 0, padW: Int = 0) {
+                strideH: Int = 1, strideW: Int = 1, padH: Int = 0, padW: Int = 0, dilationH: Int = 1, dilationW: Int = 1) {
         self.channels = channels
         self.height = height
         self.width = width
@@ -16,11 +18,17 @@ public struct WindowGeometry: Sendable, Equatable {
         self.strideW = strideW
         self.padH = padH
         self.padW = padW
+        self.dilationH = dilationH
+        self.dilationW = dilationW
     }
 
+    /// The extent a dilated kernel covers.
+    public var extentH: Int { dilationH * (kernelH - 1) + 1 }
+    public var extentW: Int { dilationW * (kernelW - 1) + 1 }
+
     /// Output size with floor rounding (convolution).
-    public var outputH: Int { (height + 2 * padH - kernelH) / strideH + 1 }
-    public var outputW: Int { (width + 2 * padW - kernelW) / strideW + 1 }
+    public var outputH: Int { (height + 2 * padH - extentH) / strideH + 1 }
+    public var outputW: Int { (width + 2 * padW - extentW) / strideW + 1 }
 }
 
 /// im2col: unrolls every kernel-sized patch of `image` (C×H×W) into a column of `columns`
@@ -37,12 +45,12 @@ public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ columns
         let plane = image + c * g.height * g.width
         for ki in 0..<g.kernelH {
             for kj in 0..<g.kernelW {
-                let x0 = kj - g.padW
+                let x0 = kj * g.dilationW - g.padW
                 // Output columns whose input x = ox·stride + x0 lies inside the image.
                 let first = min(outW, max(0, (-x0 + g.strideW - 1) / g.strideW))
                 let last = max(first, min(outW, (g.width - x0 + g.strideW - 1) / g.strideW))
                 for oy in 0..<outH {
-                    let y = oy * g.strideH - g.padH + ki
+                    let y = oy * g.strideH - g.padH + ki * g.dilationH
                     let out = row + oy * outW
                     guard y >= 0 && y < g.height else {
                         for ox in 0..<outW { out[ox] = 0 }
@@ -74,11 +82,11 @@ public func col2im(_ columns: UnsafePointer<Float>, _ g: WindowGeometry, _ image
         let plane = image + c * g.height * g.width
         for ki in 0..<g.kernelH {
             for kj in 0..<g.kernelW {
-                let x0 = kj - g.padW
+                let x0 = kj * g.dilationW - g.padW
                 let first = min(outW, max(0, (-x0 + g.strideW - 1) / g.strideW))
                 let last = max(first, min(outW, (g.width - x0 + g.strideW - 1) / g.strideW))
                 for oy in 0..<outH {
-                    let y = oy * g.strideH - g.padH + ki
+                    let y = oy * g.strideH - g.padH + ki * g.dilationH
                     guard y >= 0 && y < g.height else { continue }
                     let target = plane + y * g.width + x0
                     let source = row + oy * outW

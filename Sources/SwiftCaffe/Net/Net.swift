@@ -157,7 +157,7 @@ public final class Net {
     /// has something to compute (a parameter or such a bottom) and its tops reach a loss.
     private func decideGradients() {
         for (index, layer) in layers.enumerated() {
-            let learns = layer.params.indices.contains { layer.spec.param($0).lrMult > 0 }
+            let learns = layer.params.indices.contains { layer.isLearnable(parameter: $0) && layer.spec.param($0).lrMult > 0 }
             let upstream = bottoms[index].contains { $0.needsGradient }
             if learns || upstream { for top in tops[index] { top.needsGradient = true } }
         }
@@ -177,7 +177,8 @@ public final class Net {
             for (index, blob) in layer.params.enumerated() where seen.insert(ObjectIdentifier(blob)).inserted {
                 let settings = layer.spec.param(index)
                 parameters.append(LearnableParameter(name: "\(layer.name).\(index)", blob: blob,
-                                                     lrMult: settings.lrMult, decayMult: settings.decayMult))
+                                                     lrMult: layer.isLearnable(parameter: index) ? settings.lrMult : 0,
+                                                     decayMult: settings.decayMult))
             }
         }
     }

@@ -1,7 +1,9 @@
 /// 2-D convolution over N×C×H×W bottoms by im2col + GEMM, as Caffe does.
 ///
 /// Like Caffe's (and every framework's) "convolution" it computes a cross-correlation: the
-/// kernel is not flipped. Weights are num_output × C × kernel_h × kernel_w, bias num_output.
+/// kernel is not flipped. Weights are num_output × (C / group) × kernel_h × kernel_w, bias
+/// num_output. With `group: g` the channels and outputs split into g groups, each output seeing
+/// only its group's channels; `dilation` spaces the kernel taps.
 ///
 /// The batch is split across threads; each thread walks its images in small blocks, unrolls a
 /// block side by side into a (C·kh·kw) × (block·outH·outW) matrix and runs one GEMM on it.
@@ -15,6 +17,7 @@ public final class ConvolutionLayer: Layer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let numOutput: Int
+    let groups: Int
     let window: WindowKeys
     let biasTerm: Bool
     let weightFiller: FillerSpec
@@ -35,16 +38,19 @@ public final class ConvolutionLayer: Layer {
         self.spec = spec
         self.context = context
         numOutput = try spec.int("num_output", in: 1...Int(Int32.max))
-        window = try WindowKeys(spec, kernelRequired: true)
+        window = try WindowKeys(spec, kernelRequired: true, dilated: true)
+        groups = try spec.int("group", default: 1, in: 1...Int(Int32.max))
         biasTerm = try spec.bool("bias_term", default: true)
         weightFiller = try spec.filler("weight_filler", default: .zero)
         biasFiller = try spec.filler("bias_filler", default: .zero)
     }
 
+    /// Rows of the unrolled columns (all channels), and those one group's outputs read.
     private var kernelVolume: Int { geometry.channels * geometry.kernelH * geometry.kernelW }
+    private var groupVolume: Int { kernelVolume / groups }
     private var outputArea: Int { geometry.outputH * geometry.outputW }
 
-    public var forwardFLOPs: Int { batch * numOutput * outputArea * (2 * kernelVolume + (biasTerm ? 1 : 0)) }
+    public var forwardFLOPs: Int { batch * numOutput * outputArea * (2 * groupVolume + (biasTerm ? 1 : 0)) }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         let input = bottom[0]
@@ -54,11 +60,14 @@ public final class ConvolutionLayer: Layer {
         }
         batch = input.shape[0]
         geometry = window.geometry(channels: input.shape[1], height: input.shape[2], width: input.shape[3])
-        guard geometry.height + 2 * geometry.padH >= geometry.kernelH, geometry.width + 2 * geometry.padW >= geometry.kernelW else {
-            throw error("the \(geometry.kernelH)×\(geometry.kernelW) kernel is larger than the padded \(geometry.height)×\(geometry.width) input '\(input.name)'",
-                        hint: "use a smaller kernel_size or more pad")
+        guard geometry.height + 2 * geometry.padH >= geometry.extentH, geometry.width + 2 * geometry.padW >= geometry.extentW else {
+            throw error("the \(geometry.extentH)×\(geometry.extentW) kernel is larger than the padded \(geometry.height)×\(geometry.width) input '\(input.name)'",
+                        hint: "use a smaller kernel_size or dilation, or more pad")
         }
-        let weight = Blob(name: "\(name).weight", shape: [numOutput, geometry.channels, geometry.kernelH, geometry.kernelW])
+        guard geometry.channels % groups == 0, numOutput % groups == 0 else {
+            throw error("group \(groups) must divide both the \(geometry.channels) input channels and num_output \(numOutput)")
+        }
+        let weight = Blob(name: "\(name).weight", shape: [numOutput, geometry.channels / groups, geometry.kernelH, geometry.kernelW])
         var rng = context.rng("\(name)/weights")
         weightFiller.fill(weight, using: &rng)
         params = [weight]
@@ -96,17 +105,21 @@ public final class ConvolutionLayer: Layer {
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
-        let g = geometry, area = outputArea, outputs = numOutput, volume = kernelVolume
+        let g = geometry, area = outputArea, outputs = numOutput
         let input = bottom[0].data, output = top[0].data
         let weights = params[0].data, bias = biasTerm ? params[1].data : nil
         let inputSize = g.channels * g.height * g.width
+        let groups = groups, perGroup = outputs / groups, groupVolume = groupVolume
         ensureScratch(Parallel.chunkCount(for: batch))
         let buffers = scratch.map { ($0.columns.data, $0.product.data) }
         forEachBlock { chunk, images in
             let (columns, product) = buffers[chunk]
             let width = images.count * area
             for (slot, n) in images.enumerated() { im2col(input + n * inputSize, g, columns + slot * area, rowStride: width) }
-            BLAS.gemm(m: outputs, n: width, k: volume, a: weights, b: columns, c: product)
+            for g in 0..<groups {
+                BLAS.gemm(m: perGroup, n: width, k: groupVolume, a: weights + g * perGroup * groupVolume,
+                          b: columns + g * groupVolume * width, c: product + g * perGroup * width)
+            }
             for (slot, n) in images.enumerated() {
                 for o in 0..<outputs {
                     let source = product + o * width + slot * area, target = output + (n * outputs + o) * area
@@ -119,14 +132,15 @@ public final class ConvolutionLayer: Layer {
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
-        let g = geometry, area = outputArea, outputs = numOutput, volume = kernelVolume
+        let g = geometry, area = outputArea, outputs = numOutput
         let input = bottom[0].data, topDiff = top[0].diff, weights = params[0].data
+        let groups = groups, perGroup = outputs / groups, groupVolume = groupVolume
         let propagate = bottom[0].needsGradient, inputDiff = propagate ? bottom[0].diff : nil
         let inputSize = g.channels * g.height * g.width
         let chunks = Parallel.chunkCount(for: batch)
         ensureScratch(chunks)
         let buffers = scratch.map { ($0.columns.data, $0.product.data, $0.gradients.data) }
-        for (_, _, gradients) in buffers.prefix(chunks) { gradients.update(repeating: 0, count: volume * outputs + outputs) }
+        for (_, _, gradients) in buffers.prefix(chunks) { gradients.update(repeating: 0, count: groupVolume * outputs + outputs) }
         forEachBlock { chunk, images in
             let (columns, product, gradients) = buffers[chunk]
             let width = images.count * area
@@ -137,23 +151,31 @@ public final class ConvolutionLayer: Layer {
                     for i in 0..<area { target[i] = source[i] }
                 }
             }
-            let biasGradient = gradients + outputs * volume
+            let biasGradient = gradients + outputs * groupVolume
             for o in 0..<outputs { biasGradient[o] += sum(product + o * width, count: width) }
             // The gradient's transpose, (C·kh·kw) × O = columns · productᵀ: OpenBLAS runs this
             // shape faster than O × (C·kh·kw) = product · columnsᵀ (LeNet's conv2).
-            BLAS.gemm(transposeB: true, m: volume, n: outputs, k: width, a: columns, b: product, beta: 1, c: gradients)
+            // Per group, the transposed gradient (C·kh·kw/g) × (O/g), kept in a (C·kh·kw/g) × O
+            // matrix: OpenBLAS runs this shape faster than O × (C·kh·kw) (LeNet's conv2).
+            for g in 0..<groups {
+                BLAS.gemm(transposeB: true, m: groupVolume, n: perGroup, k: width, a: columns + g * groupVolume * width, lda: width,
+                          b: product + g * perGroup * width, ldb: width, beta: 1, c: gradients + g * perGroup, ldc: outputs)
+            }
             guard let inputDiff else { return }
             // The block's columns are no longer needed: their buffer takes their gradient.
-            BLAS.gemm(transposeA: true, m: volume, n: width, k: outputs, a: weights, b: product, c: columns)
+            for g in 0..<groups {
+                BLAS.gemm(transposeA: true, m: groupVolume, n: width, k: perGroup, a: weights + g * perGroup * groupVolume, lda: groupVolume,
+                          b: product + g * perGroup * width, ldb: width, c: columns + g * groupVolume * width, ldc: width)
+            }
             for (slot, n) in images.enumerated() { col2im(columns + slot * area, g, inputDiff + n * inputSize, rowStride: width) }
         }
         let weightDiff = params[0].diff, biasDiff = biasTerm ? params[1].diff : nil
         for (_, _, partial) in buffers.prefix(chunks) {
             for o in 0..<outputs {
-                let row = weightDiff + o * volume
-                for k in 0..<volume { row[k] += partial[k * outputs + o] }
+                let row = weightDiff + o * groupVolume
+                for k in 0..<groupVolume { row[k] += partial[k * outputs + o] }
             }
-            if let biasDiff { for o in 0..<outputs { biasDiff[o] += partial[outputs * volume + o] } }
+            if let biasDiff { for o in 0..<outputs { biasDiff[o] += partial[outputs * groupVolume + o] } }
         }
     }
 }

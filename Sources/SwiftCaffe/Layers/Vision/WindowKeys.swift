@@ -5,11 +5,17 @@ struct WindowKeys {
     var kernelH = 0, kernelW = 0
     var strideH = 1, strideW = 1
     var padH = 0, padW = 0
+    var dilationH = 1, dilationW = 1
 
-    init(_ spec: LayerSpec, kernelRequired: Bool) throws {
+    /// `dilated`: also read `dilation` (Convolution's, not Pooling's).
+    init(_ spec: LayerSpec, kernelRequired: Bool, dilated: Bool = false) throws {
         (kernelH, kernelW) = try Self.pair(spec, "kernel_size", "kernel_h", "kernel_w", default: kernelRequired ? nil : 0, minimum: 1)
         (strideH, strideW) = try Self.pair(spec, "stride", "stride_h", "stride_w", default: 1, minimum: 1)
         (padH, padW) = try Self.pair(spec, "pad", "pad_h", "pad_w", default: 0, minimum: 0)
+        if dilated {
+            let dilation = try spec.int("dilation", default: 1, in: 1...Int(Int32.max))
+            (dilationH, dilationW) = (dilation, dilation)
+        }
     }
 
     private static func pair(_ spec: LayerSpec, _ both: String, _ h: String, _ w: String,
@@ -32,6 +38,6 @@ struct WindowKeys {
 
     func geometry(channels: Int, height: Int, width: Int) -> WindowGeometry {
         WindowGeometry(channels: channels, height: height, width: width, kernelH: kernelH, kernelW: kernelW,
-                       strideH: strideH, strideW: strideW, padH: padH, padW: padW)
+                       strideH: strideH, strideW: strideW, padH: padH, padW: padW, dilationH: dilationH, dilationW: dilationW)
     }
 }

@@ -1,0 +1,57 @@
+/// Dropout: in the train phase each element is kept with probability 1 − `dropout_ratio`
+/// (0.5) and scaled by 1 / (1 − ratio), so the test phase, which passes values through
+/// unchanged, sees the same expected value. The mask's random stream is saved in snapshots.
+public final class DropoutLayer: Layer, StatefulLayer {
+    public let spec: LayerSpec
+    public var params: [Blob] = []
+    public static var supportsInPlace: Bool { true }
+    let ratio: Float
+    let training: Bool
+    private var rng: RandomGenerator
+    private var mask: [Float] = []
+
+    public init(spec: LayerSpec, context: LayerContext) throws {
+        self.spec = spec
+        ratio = try spec.float("dropout_ratio", default: 0.5, in: 0...0.999)
+        training = context.phase == .train
+        rng = context.rng("\(spec.name)/dropout")
+    }
+
+    public func setUp(bottom: [Blob], top: [Blob]) throws {
+        top[0].reshape(bottom[0].shape)
+        mask = [Float](repeating: 1, count: bottom[0].count)
+    }
+
+    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        let x = bottom[0].data, y = top[0].data, count = bottom[0].count
+        guard training else {
+            if x != y { y.update(from: x, count: count) }
+            return 0
+        }
+        let keep = 1 / (1 - ratio)
+        for i in 0..<count {
+            mask[i] = rng.nextUnit() >= ratio ? keep : 0
+            y[i] = x[i] * mask[i]
+        }
+        return 0
+    }
+
+    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
+        guard bottom[0].needsGradient else { return }
+        let dy = top[0].diff, dx = bottom[0].diff
+        for i in 0..<top[0].count { dx[i] = training ? dy[i] * mask[i] : dy[i] }
+    }
+
+    public func saveState() -> LayerState {
+        var state = LayerState()
+        state.values["rng"] = rng.stateDescription
+        return state
+    }
+
+    public func restoreState(_ state: LayerState) throws {
+        guard let saved = state.values["rng"].flatMap(RandomGenerator.init(stateDescription:)) else {
+            throw error("the saved dropout state is damaged")
+        }
+        rng = saved
+    }
+}

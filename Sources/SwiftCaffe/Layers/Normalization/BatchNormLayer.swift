@@ -1,0 +1,116 @@
+import Foundation
+
+/// Batch normalisation without the affine part (follow it with `Scale` and `bias_term: true`),
+/// Caffe's `BatchNorm`. For each channel of an N×C×... bottom: y = (x − μ) / √(σ² + eps).
+///
+/// With `use_global_stats: false` (the default in the train phase) μ and σ² are the batch's,
+/// and running sums are kept in three parameter blobs (mean, variance, normaliser):
+/// s ← f·s + 1, m ← f·m + μ, v ← f·v + σ²·n/(n−1), f = `moving_average_fraction`. With
+/// `use_global_stats: true` (the default in the test phase) μ = m/s and σ² = v/s. The blobs
+/// are saved with the weights and shared with the test net, but never touched by the solver.
+public final class BatchNormLayer: Layer {
+    public let spec: LayerSpec
+    public var params: [Blob] = []
+    public static var supportsInPlace: Bool { true }
+    let useGlobalStats: Bool
+    let movingAverageFraction: Float
+    let eps: Float
+    private var channels = 0, outer = 0, inner = 0
+    /// The normalised values and 1/√(σ²+eps) of the last forward, for backward.
+    private var normalized = Blob()
+    private var inverseDeviation: [Float] = []
+
+    public init(spec: LayerSpec, context: LayerContext) throws {
+        self.spec = spec
+        useGlobalStats = try spec.bool("use_global_stats", default: context.phase == .test)
+        movingAverageFraction = try spec.float("moving_average_fraction", default: 0.999, in: 0...1)
+        eps = try spec.float("eps", default: 1e-5, in: 0...1)
+    }
+
+    public func isLearnable(parameter index: Int) -> Bool { false }
+    public var forwardFLOPs: Int { 4 * outer * channels * inner }
+
+    public func setUp(bottom: [Blob], top: [Blob]) throws {
+        let input = bottom[0]
+        guard input.shape.count >= 2 else { throw error("expects an N×C×... bottom, but '\(input.name)' is \(input.shapeDescription)") }
+        outer = input.shape[0]
+        channels = input.shape[1]
+        inner = input.count(from: 2)
+        params = [Blob(name: "\(name).mean", shape: [channels]), Blob(name: "\(name).variance", shape: [channels]), Blob(name: "\(name).normaliser", shape: [1])]
+        normalized.reshape(input.shape)
+        inverseDeviation = [Float](repeating: 0, count: channels)
+        top[0].reshape(input.shape)
+    }
+
+    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        let x = bottom[0].data, y = top[0].data, xHat = normalized.data
+        let mean = params[0].data, variance = params[1].data, normaliser = params[2].data
+        let count = Double(outer * inner)
+        let stride = channels * inner
+        for c in 0..<channels {
+            var mu: Float, sigma2: Float
+            if useGlobalStats {
+                let s = normaliser[0] == 0 ? 0 : 1 / normaliser[0]
+                mu = mean[c] * s
+                sigma2 = variance[c] * s
+            } else {
+                var sum = 0.0, squares = 0.0
+                for n in 0..<outer {
+                    let row = x + n * stride + c * inner
+                    for i in 0..<inner {
+                        sum += Double(row[i])
+                        squares += Double(row[i]) * Double(row[i])
+                    }
+                }
+                let m = sum / count
+                mu = Float(m)
+                sigma2 = Float(max(squares / count - m * m, 0))
+                let correction = count > 1 ? Float(count / (count - 1)) : 1
+                mean[c] = movingAverageFraction * mean[c] + mu
+                variance[c] = movingAverageFraction * variance[c] + sigma2 * correction
+            }
+            let inverse = 1 / (sigma2 + eps).squareRoot()
+            inverseDeviation[c] = inverse
+            for n in 0..<outer {
+                let offset = n * stride + c * inner
+                for i in 0..<inner {
+                    let value = (x[offset + i] - mu) * inverse
+                    xHat[offset + i] = value
+                    y[offset + i] = value
+                }
+            }
+        }
+        if !useGlobalStats { normaliser[0] = movingAverageFraction * normaliser[0] + 1 }
+        return 0
+    }
+
+    /// Batch statistics: dx = (dy − mean(dy) − x̂·mean(dy·x̂)) / √(σ²+eps) per channel;
+    /// global statistics are constants, so dx = dy / √(σ²+eps).
+    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
+        guard bottom[0].needsGradient else { return }
+        let dy = top[0].diff, dx = bottom[0].diff, xHat = normalized.data
+        let stride = channels * inner
+        let count = Float(outer * inner)
+        for c in 0..<channels {
+            var meanDy: Float = 0, meanDyXHat: Float = 0
+            if !useGlobalStats {
+                for n in 0..<outer {
+                    let offset = n * stride + c * inner
+                    for i in 0..<inner {
+                        meanDy += dy[offset + i]
+                        meanDyXHat += dy[offset + i] * xHat[offset + i]
+                    }
+                }
+                meanDy /= count
+                meanDyXHat /= count
+            }
+            let inverse = inverseDeviation[c]
+            for n in 0..<outer {
+                let offset = n * stride + c * inner
+                for i in 0..<inner {
+                    dx[offset + i] = (dy[offset + i] - meanDy - xHat[offset + i] * meanDyXHat) * inverse
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+/// y = x ⊙ s (+ b), with s (and b) broadcast along the bottom's axes `axis` ..< `axis + num_axes`
+/// (Caffe's `Scale`; default: one value per channel). s is learned, filled by `filler`
+/// (constant 1), or, with a second bottom, taken from it (and its gradient passed back).
+/// `bias_term: true` adds a learned b (`bias_filler`, constant 0): Caffe's Scale + Bias.
+public final class ScaleLayer: Layer {
+    public let spec: LayerSpec
+    public var params: [Blob] = []
+    public static var bottomCount: ClosedRange<Int> { 1...2 }
+    public static var supportsInPlace: Bool { true }
+    let requestedAxis: Int
+    let numAxes: Int
+    let filler: FillerSpec
+    let biasTerm: Bool
+    let biasFiller: FillerSpec
+    let context: LayerContext
+    private var outer = 0, dim = 0, inner = 0
+    /// A copy of the bottom, since in place the top overwrites it and backward needs x for ds.
+    private var input = Blob()
+
+    public init(spec: LayerSpec, context: LayerContext) throws {
+        self.spec = spec
+        self.context = context
+        requestedAxis = try spec.int("axis", default: 1)
+        numAxes = try spec.int("num_axes", default: 1, in: -1...32)
+        filler = try spec.filler("filler", default: FillerSpec(.constant, value: 1))
+        biasTerm = try spec.bool("bias_term", default: false)
+        biasFiller = try spec.filler("bias_filler", default: .zero)
+    }
+
+    public var forwardFLOPs: Int { outer * dim * inner * (biasTerm ? 2 : 1) }
+
+    public func setUp(bottom: [Blob], top: [Blob]) throws {
+        let x = bottom[0]
+        let axis = try canonicalAxis(requestedAxis, rank: max(x.shape.count, 1), layer: self)
+        let end = numAxes == -1 ? x.shape.count : axis + numAxes
+        guard end <= x.shape.count else { throw error("axis \(axis) with num_axes \(numAxes) runs past the bottom's \(x.shape.count) axes") }
+        let scaleShape = Array(x.shape[axis..<end])
+        outer = x.count(from: 0, to: axis)
+        dim = scaleShape.reduce(1, *)
+        inner = x.count(from: end)
+        params = []
+        if bottom.count == 2 {
+            guard bottom[1].count == dim else {
+                throw error("the scale bottom '\(bottom[1].name)' holds \(bottom[1].count) values for \(dim) positions (\(scaleShape))")
+            }
+        } else {
+            let scale = Blob(name: "\(name).scale", shape: scaleShape)
+            var rng = context.rng("\(name)/scale")
+            filler.fill(scale, using: &rng)
+            params.append(scale)
+        }
+        if biasTerm {
+            let bias = Blob(name: "\(name).bias", shape: scaleShape)
+            var rng = context.rng("\(name)/bias")
+            biasFiller.fill(bias, using: &rng)
+            params.append(bias)
+        }
+        input.reshape(x.shape)
+        top[0].reshape(x.shape)
+    }
+
+    private func scale(_ bottom: [Blob]) -> Blob { bottom.count == 2 ? bottom[1] : params[0] }
+
+    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        let x = bottom[0].data, y = top[0].data, s = scale(bottom).data
+        input.data.update(from: x, count: bottom[0].count)
+        let b = biasTerm ? params[params.count - 1].data : nil
+        for o in 0..<outer {
+            for d in 0..<dim {
+                let offset = (o * dim + d) * inner, factor = s[d], shift = b?[d] ?? 0
+                for i in 0..<inner { y[offset + i] = x[offset + i] * factor + shift }
+            }
+        }
+        return 0
+    }
+
+    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
+        let dy = top[0].diff, x = input.data, scaleBlob = scale(bottom), s = scaleBlob.data
+        let learnsScale = bottom.count == 1
+        let ds: UnsafeMutablePointer<Float>? = learnsScale ? params[0].diff : (bottom[1].needsGradient ? bottom[1].diff : nil)
+        if !learnsScale, let ds { ds.update(repeating: 0, count: dim) }
+        let db = biasTerm ? params[params.count - 1].diff : nil
+        let dx = bottom[0].needsGradient ? bottom[0].diff : nil
+        for o in 0..<outer {
+            for d in 0..<dim {
+                let offset = (o * dim + d) * inner
+                var scaleSum: Float = 0, biasSum: Float = 0
+                for i in 0..<inner {
+                    scaleSum += dy[offset + i] * x[offset + i]
+                    biasSum += dy[offset + i]
+                }
+                ds?[d] += scaleSum
+                db?[d] += biasSum
+                if let dx {
+                    let factor = s[d]
+                    for i in 0..<inner { dx[offset + i] = dy[offset + i] * factor }
+                }
+            }
+        }
+    }
+}
