@@ -60,5 +60,15 @@ public enum LayerRegistry {
         "EuclideanLoss": EuclideanLossLayer.self,
         "Accuracy": AccuracyLayer.self,
         "Split": SplitLayer.self,
+        "Concat": ConcatLayer.self,
+        "Slice": SliceLayer.self,
+        "Eltwise": EltwiseLayer.self,
+        "Flatten": FlattenLayer.self,
+        "Reshape": ReshapeLayer.self,
+        "Crop": CropLayer.self,
+        "Tile": TileLayer.self,
+        "Reduction": ReductionLayer.self,
+        "ArgMax": ArgMaxLayer.self,
+        "Embed": EmbedLayer.self,
     ]
 }

@@ -1,0 +1,83 @@
+/// Combines bottoms of one shape element by element (Caffe's `Eltwise`): `operation` SUM
+/// (weighted by `coeff`, default all 1), PROD or MAX (the gradient goes to the largest).
+public final class EltwiseLayer: Layer {
+    public enum Operation: String, CaseIterable { case sum = "SUM", prod = "PROD", max = "MAX" }
+
+    public let spec: LayerSpec
+    public var params: [Blob] = []
+    public static var bottomCount: ClosedRange<Int> { 2...Int.max }
+    let operation: Operation
+    let coefficients: [Float]
+    private var winners: [Int32] = []
+
+    public init(spec: LayerSpec, context: LayerContext) throws {
+        self.spec = spec
+        operation = Operation(rawValue: try spec.choice("operation", from: Operation.allCases.map(\.rawValue), default: "SUM"))!
+        coefficients = try spec.floatList("coeff")
+        if !coefficients.isEmpty && operation != .sum {
+            throw spec.error("'coeff' applies to operation SUM only", at: spec.node("coeff"))
+        }
+    }
+
+    public var forwardFLOPs: Int { winners.count * spec.bottoms.count }
+
+    public func setUp(bottom: [Blob], top: [Blob]) throws {
+        if !coefficients.isEmpty && coefficients.count != bottom.count {
+            throw error("\(coefficients.count) coefficients for \(bottom.count) bottoms", hint: "give one coeff per bottom")
+        }
+        for blob in bottom.dropFirst() where blob.shape != bottom[0].shape {
+            throw error("'\(blob.name)' (\(blob.shapeDescription)) and '\(bottom[0].name)' (\(bottom[0].shapeDescription)) differ in shape")
+        }
+        top[0].reshape(bottom[0].shape)
+        winners = operation == .max ? [Int32](repeating: 0, count: bottom[0].count) : []
+    }
+
+    private func coefficient(_ index: Int) -> Float { coefficients.isEmpty ? 1 : coefficients[index] }
+
+    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        let y = top[0].data, count = top[0].count
+        switch operation {
+        case .sum:
+            let c0 = coefficient(0)
+            for i in 0..<count { y[i] = c0 * bottom[0].data[i] }
+            for (index, blob) in bottom.enumerated().dropFirst() {
+                let c = coefficient(index), x = blob.data
+                for i in 0..<count { y[i] += c * x[i] }
+            }
+        case .prod:
+            y.update(from: bottom[0].data, count: count)
+            for blob in bottom.dropFirst() { for i in 0..<count { y[i] *= blob.data[i] } }
+        case .max:
+            y.update(from: bottom[0].data, count: count)
+            for i in 0..<count { winners[i] = 0 }
+            for (index, blob) in bottom.enumerated().dropFirst() {
+                for i in 0..<count where blob.data[i] > y[i] {
+                    y[i] = blob.data[i]
+                    winners[i] = Int32(index)
+                }
+            }
+        }
+        return 0
+    }
+
+    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
+        let dy = top[0].diff, count = top[0].count
+        for (index, blob) in bottom.enumerated() where blob.needsGradient {
+            let dx = blob.diff
+            switch operation {
+            case .sum:
+                let c = coefficient(index)
+                for i in 0..<count { dx[i] = c * dy[i] }
+            case .prod:
+                // The product of the other bottoms, not y / x (which fails where x is 0).
+                for i in 0..<count {
+                    var others: Float = 1
+                    for (j, other) in bottom.enumerated() where j != index { others *= other.data[i] }
+                    dx[i] = dy[i] * others
+                }
+            case .max:
+                for i in 0..<count { dx[i] = winners[i] == Int32(index) ? dy[i] : 0 }
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+/// A lookup table (Caffe's `Embed`): each bottom value is an index in 0..<`input_dim` and
+/// becomes that row of a learned `input_dim` × `num_output` matrix (plus a learned bias with
+/// `bias_term`, default true). Top shape: the bottom's shape + [num_output]. An index out of
+/// range gives a zero row (the net cannot stop mid-pass) — check the data.
+public final class EmbedLayer: Layer {
+    public let spec: LayerSpec
+    public var params: [Blob] = []
+    let numOutput: Int
+    let inputDim: Int
+    let biasTerm: Bool
+    let weightFiller: FillerSpec
+    let biasFiller: FillerSpec
+    let context: LayerContext
+
+    public init(spec: LayerSpec, context: LayerContext) throws {
+        self.spec = spec
+        self.context = context
+        numOutput = try spec.int("num_output", in: 1...Int(Int32.max))
+        inputDim = try spec.int("input_dim", in: 1...Int(Int32.max))
+        biasTerm = try spec.bool("bias_term", default: true)
+        weightFiller = try spec.filler("weight_filler", default: FillerSpec(.uniform, min: -0.1, max: 0.1))
+        biasFiller = try spec.filler("bias_filler", default: .zero)
+    }
+
+    public func setUp(bottom: [Blob], top: [Blob]) throws {
+        let weight = Blob(name: "\(name).weight", shape: [inputDim, numOutput])
+        var rng = context.rng("\(name)/weights")
+        weightFiller.fill(weight, using: &rng)
+        params = [weight]
+        if biasTerm {
+            let bias = Blob(name: "\(name).bias", shape: [numOutput])
+            var biasRNG = context.rng("\(name)/bias")
+            biasFiller.fill(bias, using: &biasRNG)
+            params.append(bias)
+        }
+        top[0].reshape(bottom[0].shape + [numOutput])
+    }
+
+    private func row(_ value: Float) -> Int? {
+        let index = Int(value)
+        return Float(index) == value && (0..<inputDim).contains(index) ? index : nil
+    }
+
+    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        let w = params[0].data, b = biasTerm ? params[1].data : nil
+        for n in 0..<bottom[0].count {
+            let target = top[0].data + n * numOutput
+            guard let r = row(bottom[0].data[n]) else {
+                target.update(repeating: 0, count: numOutput)
+                continue
+            }
+            for o in 0..<numOutput { target[o] = w[r * numOutput + o] + (b?[o] ?? 0) }
+        }
+        return 0
+    }
+
+    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
+        let dw = params[0].diff, db = biasTerm ? params[1].diff : nil
+        for n in 0..<bottom[0].count {
+            let source = top[0].diff + n * numOutput
+            if let r = row(bottom[0].data[n]) { for o in 0..<numOutput { dw[r * numOutput + o] += source[o] } }
+            if let db { for o in 0..<numOutput { db[o] += source[o] } }
+        }
+    }
+}

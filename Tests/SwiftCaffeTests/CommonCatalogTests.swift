@@ -1,0 +1,114 @@
+import Testing
+@testable import SwiftCaffe
+
+/// Concat, Slice, Eltwise, Flatten, Reshape, Crop, Tile, Reduction, ArgMax, Embed.
+@Suite struct CommonCatalogTests {
+    /// Runs a layer forward on bottoms with the given shapes and values; returns its tops.
+    func forward(_ yaml: String, _ bottoms: [([Int], [Float])], tops: Int = 1) throws -> [Blob] {
+        let layer = try makeLayer(yaml)
+        let bottom = bottoms.map { shape, values in
+            let blob = Blob(shape: shape)
+            blob.setData(values)
+            return blob
+        }
+        let top = (0..<tops).map { _ in Blob() }
+        try layer.setUp(bottom: bottom, top: top)
+        _ = layer.forward(bottom: bottom, top: top)
+        return top
+    }
+
+    @Test func concatAndSliceAreInverse() throws {
+        let joined = try forward("{name: c, type: Concat, axis: 1}", [([2, 1, 2], [1, 2, 3, 4]), ([2, 2, 2], [5, 6, 7, 8, 9, 10, 11, 12])])[0]
+        #expect(joined.shape == [2, 3, 2])
+        #expect(joined.dataArray == [1, 2, 5, 6, 7, 8, 3, 4, 9, 10, 11, 12])
+        let parts = try forward("{name: s, type: Slice, axis: 1, slice_point: [1]}", [(joined.shape, joined.dataArray)], tops: 2)
+        #expect(parts[0].dataArray == [1, 2, 3, 4] && parts[1].dataArray == [5, 6, 7, 8, 9, 10, 11, 12])
+        let halves = try forward("{name: s, type: Slice, axis: 0}", [([4], [1, 2, 3, 4])], tops: 2)
+        #expect(halves[0].dataArray == [1, 2] && halves[1].dataArray == [3, 4])
+    }
+
+    @Test(arguments: ["{name: e, type: Eltwise, operation: SUM, coeff: [0.5, -2, 1]}", "{name: e, type: Eltwise, operation: PROD}",
+                      "{name: e, type: Eltwise, operation: MAX}"])
+    func eltwiseGradients(_ yaml: String) throws {
+        let bottoms = [distinctBlob([2, 3, 2], spacing: 0.07, seed: 1), distinctBlob([2, 3, 2], spacing: 0.05, seed: 2), distinctBlob([2, 3, 2], spacing: 0.03, seed: 3)]
+        try expectGradientsMatch(try makeLayer(yaml), bottom: bottoms)
+    }
+
+    @Test func eltwiseValues() throws {
+        let a: ([Int], [Float]) = ([3], [1, -2, 3]), b: ([Int], [Float]) = ([3], [4, 5, -6])
+        #expect(try forward("{name: e, type: Eltwise, coeff: [1, -1]}", [a, b])[0].dataArray == [-3, -7, 9])
+        #expect(try forward("{name: e, type: Eltwise, operation: PROD}", [a, b])[0].dataArray == [4, -10, -18])
+        #expect(try forward("{name: e, type: Eltwise, operation: MAX}", [a, b])[0].dataArray == [4, 5, 3])
+    }
+
+    @Test(arguments: [
+        ("{name: c, type: Concat, axis: 2}", [[2, 3, 2], [2, 3, 3]]),
+        ("{name: f, type: Flatten}", [[2, 3, 2]]),
+        ("{name: r, type: Reshape, shape: [0, -1, 2]}", [[2, 3, 2]]),
+        ("{name: t, type: Tile, axis: 1, tiles: 3}", [[2, 3, 2]]),
+        ("{name: r, type: Reduction, operation: SUM, axis: 1, coeff: 2}", [[2, 3, 2]]),
+        ("{name: r, type: Reduction, operation: MEAN, axis: 1}", [[2, 3, 2]]),
+        ("{name: r, type: Reduction, operation: ASUM, axis: 0}", [[2, 3, 2]]),
+        ("{name: r, type: Reduction, operation: SUMSQ, axis: 2}", [[2, 3, 2]]),
+        ("{name: c, type: Crop, axis: 1, offset: [1, 0]}", [[2, 3, 4], [2, 2, 3]]),
+    ] as [(String, [[Int]])])
+    func gradients(_ yaml: String, _ shapes: [[Int]]) throws {
+        let layer = try makeLayer(yaml)
+        let bottoms = shapes.enumerated().map { index, shape in
+            let blob = randomBlob(shape, seed: UInt64(index + 1), range: 0.1...1)
+            blob.needsGradient = index == 0 || !yaml.contains("Crop")  // Crop's reference gets no gradient
+            return blob
+        }
+        try expectGradientsMatch(layer, bottom: bottoms)
+    }
+
+    @Test func sliceGradient() throws {
+        try expectGradientsMatch(try makeLayer("{name: s, type: Slice, axis: 1, slice_point: [1, 3]}"), bottom: [randomBlob([2, 4, 2])], topCount: 3)
+    }
+
+    @Test func reshapeFlattenTileValues() throws {
+        let values: [Float] = [1, 2, 3, 4, 5, 6]
+        #expect(try forward("{name: r, type: Reshape, shape: [-1, 2]}", [([1, 2, 3], values)])[0].shape == [3, 2])
+        #expect(try forward("{name: r, type: Reshape, shape: [3, 2], axis: 1}", [([1, 6], values)])[0].shape == [1, 3, 2])
+        #expect(try forward("{name: f, type: Flatten, axis: 1}", [([2, 1, 3], values)])[0].shape == [2, 3])
+        #expect(try forward("{name: t, type: Tile, axis: 0, tiles: 2}", [([3], [1, 2, 3])])[0].dataArray == [1, 2, 3, 1, 2, 3])
+        #expect { try forward("{name: r, type: Reshape, shape: [4, -1]}", [([1, 2, 3], values)]) } throws: { "\($0)".contains("cannot infer") }
+    }
+
+    @Test func cropTakesTheOffsetWindow() throws {
+        let image = (0..<16).map(Float.init)
+        let top = try forward("{name: c, type: Crop, axis: 2, offset: [1, 2]}", [([1, 1, 4, 4], image), ([1, 1, 2, 2], [0, 0, 0, 0])])[0]
+        #expect(top.shape == [1, 1, 2, 2] && top.dataArray == [6, 7, 10, 11])
+    }
+
+    @Test func reductionValues() throws {
+        let values: [Float] = [1, -2, 3, -4]
+        #expect(try forward("{name: r, type: Reduction, operation: SUM}", [([4], values)])[0].dataArray == [-2])
+        #expect(try forward("{name: r, type: Reduction, operation: ASUM, axis: 1}", [([2, 2], values)])[0].dataArray == [3, 7])
+        #expect(try forward("{name: r, type: Reduction, operation: SUMSQ, axis: 1, coeff: 0.5}", [([2, 2], values)])[0].dataArray == [2.5, 12.5])
+        #expect(try forward("{name: r, type: Reduction, operation: MEAN, axis: 1}", [([2, 2], values)])[0].dataArray == [-0.5, -0.5])
+    }
+
+    @Test func argMax() throws {
+        let scores: [Float] = [0.1, 0.7, 0.2, 0.9, 0.3, 0.3]
+        #expect(try forward("{name: a, type: ArgMax}", [([2, 3], scores)])[0].dataArray == [1, 0])
+        let both = try forward("{name: a, type: ArgMax, top_k: 2, out_max_val: true}", [([2, 3], scores)])[0]
+        #expect(both.shape == [2, 2, 2] && both.dataArray == [1, 2, 0.7, 0.2, 0, 1, 0.9, 0.3])
+        #expect(try forward("{name: a, type: ArgMax, axis: 0}", [([2, 3], scores)])[0].dataArray == [1, 0, 1])
+    }
+
+    @Test func embedLooksUpRows() throws {
+        let layer = try makeLayer("{name: e, type: Embed, num_output: 2, input_dim: 3, weight_filler: gaussian, bias_filler: gaussian}")
+        let indices = Blob(shape: [4])
+        indices.setData([2, 0, 2, 1])
+        let top = Blob()
+        try layer.setUp(bottom: [indices], top: [top])
+        _ = layer.forward(bottom: [indices], top: [top])
+        let w = layer.params[0].dataArray, b = layer.params[1].dataArray
+        #expect(top.shape == [4, 2])
+        #expect(Array(top.dataArray[0..<2]) == [w[4] + b[0], w[5] + b[1]])
+        // Gradients of the table and bias (the indices need none).
+        let results = GradientChecker().check(layer, bottom: [indices], top: [top], bottoms: [])
+        #expect(results.count == 2 && results.allSatisfy { $0.passed })
+    }
+}
