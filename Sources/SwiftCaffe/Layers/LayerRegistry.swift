@@ -34,6 +34,7 @@ public enum LayerRegistry {
 
     private static let builtIns: [String: any Layer.Type] = [
         "IDXData": IDXDataLayer.self,
+        "CSVData": CSVDataLayer.self,
         "Input": InputLayer.self,
         "InnerProduct": InnerProductLayer.self,
         "Convolution": ConvolutionLayer.self,

@@ -24,10 +24,10 @@ public final class IDXDataLayer: Layer, DataSource, StatefulLayer {
     private var sampleSize = 0
     public private(set) var sampleCount = 0
     public var labelMaximum: Int? { labels.isEmpty ? nil : Int(labels.max() ?? 0) }
-    private var order: [Int32] = []
-    public private(set) var position = 0
-    public private(set) var epoch = 0
-    private var rng: RandomGenerator
+    private let shuffleRNG: RandomGenerator
+    private var order: SampleOrder
+    public var position: Int { order.position }
+    public var epoch: Int { order.epoch }
 
     public var dataSource: DataSource? { self }
 
@@ -39,7 +39,8 @@ public final class IDXDataLayer: Layer, DataSource, StatefulLayer {
         scale = try spec.float("scale", default: 1)
         shuffle = try spec.bool("shuffle", default: false)
         labelNames = try spec.stringList("label_names")
-        rng = context.rng("\(spec.name)/shuffle")
+        shuffleRNG = context.rng("\(spec.name)/shuffle")
+        order = SampleOrder(count: 0, shuffle: false, rng: shuffleRNG)
     }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
@@ -73,8 +74,7 @@ public final class IDXDataLayer: Layer, DataSource, StatefulLayer {
             }
             labels = Array(labelFile.bytes)
         }
-        order = (0..<Int32(sampleCount)).map { $0 }
-        if shuffle { order.shuffle(using: &rng) }
+        order = SampleOrder(count: sampleCount, shuffle: shuffle, rng: shuffleRNG)
         top[0].reshape([batchSize] + sampleShape)
         if top.count == 2 { top[1].reshape([batchSize]) }
     }
@@ -85,49 +85,25 @@ public final class IDXDataLayer: Layer, DataSource, StatefulLayer {
         images.storage.withUnsafeBufferPointer { file in
             let values = file.baseAddress! + images.valuesOffset
             for item in 0..<batchSize {
-                let sample = Int(order[position])
+                let sample = order.next()
                 let source = values + sample * sampleSize
                 let target = data + item * sampleSize
                 for i in 0..<sampleSize { target[i] = Float(source[i]) * scale }
                 labelData?[item] = Float(labels[sample])
-                advance()
             }
         }
         return 0
     }
 
-    private func advance() {
-        position += 1
-        if position == sampleCount {
-            position = 0
-            epoch += 1
-            if shuffle { order.shuffle(using: &rng) }
-        }
-    }
+    public func rewind() { order.rewind() }
 
-    public func rewind() { position = 0 }
-
-    public func saveState() -> LayerState {
-        var state = LayerState()
-        state.values = ["position": "\(position)", "epoch": "\(epoch)", "rng": rng.stateDescription, "samples": "\(sampleCount)"]
-        state.arrays = ["order": order.map(Float.init)]
-        return state
-    }
+    public func saveState() -> LayerState { order.save() }
 
     public func restoreState(_ state: LayerState) throws {
-        guard let samples = state.values["samples"].flatMap(Int.init), samples == sampleCount,
-              let position = state.values["position"].flatMap(Int.init), (0..<sampleCount).contains(position),
-              let epoch = state.values["epoch"].flatMap(Int.init),
-              let rng = state.values["rng"].flatMap(RandomGenerator.init(stateDescription:)),
-              let order = state.arrays["order"], order.count == sampleCount,
-              order.allSatisfy({ $0 >= 0 && $0 < Float(sampleCount) }) else {
+        guard order.restore(state) else {
             throw error("the saved data position does not fit this data set (\(sampleCount) images)",
                         hint: "resume with the net file the snapshot was trained with")
         }
-        self.position = position
-        self.epoch = epoch
-        self.rng = rng
-        self.order = order.map { Int32($0) }
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}

@@ -1,0 +1,120 @@
+import Foundation
+
+/// Reads a numeric table from a CSV file and serves mini-batches, for tabular problems: top 0
+/// is the features (N×F, times `scale`), top 1 the label column (N). Keys: `source` (the
+/// file), `batch_size`, `label_column` (the 0-based column holding the label, −1 for the last;
+/// absent with one top: no labels), `header` (false: whether the first line names the
+/// columns), `delimiter` (","), `scale` (1), `shuffle` (false), `label_names`.
+///
+/// Every cell must be a number; a cell that is not, or a row with another number of cells,
+/// is an error naming the file, line and column.
+public final class CSVDataLayer: Layer, DataSource, StatefulLayer {
+    public let spec: LayerSpec
+    public var params: [Blob] = []
+    public static var bottomCount: ClosedRange<Int> { 0...0 }
+    public static var topCount: ClosedRange<Int> { 1...2 }
+
+    public let batchSize: Int
+    public let labelNames: [String]
+    let source: String
+    let labelColumn: Int?
+    let header: Bool
+    let delimiter: Character
+    let scale: Float
+    let shuffle: Bool
+    private let shuffleRNG: RandomGenerator
+    private var order: SampleOrder
+    private var features: [Float] = []
+    private var labels: [Float] = []
+    private var featureCount = 0
+    public private(set) var sampleCount = 0
+    public var position: Int { order.position }
+    public var labelMaximum: Int? { labels.isEmpty ? nil : Int(labels.max() ?? 0) }
+    public var dataSource: DataSource? { self }
+
+    public init(spec: LayerSpec, context: LayerContext) throws {
+        self.spec = spec
+        source = try spec.path("source")
+        batchSize = try spec.int("batch_size", in: 1...1_000_000)
+        labelColumn = try spec.optionalInt("label_column")
+        header = try spec.bool("header", default: false)
+        let delimiterText = try spec.string("delimiter", default: ",")
+        guard delimiterText.count == 1 else { throw spec.error("'delimiter' must be one character, found '\(delimiterText)'", at: spec.node("delimiter")) }
+        delimiter = delimiterText.first!
+        scale = try spec.float("scale", default: 1)
+        shuffle = try spec.bool("shuffle", default: false)
+        labelNames = try spec.stringList("label_names")
+        shuffleRNG = context.rng("\(spec.name)/shuffle")
+        order = SampleOrder(count: 0, shuffle: false, rng: shuffleRNG)
+    }
+
+    public func setUp(bottom: [Blob], top: [Blob]) throws {
+        if top.count == 2 && labelColumn == nil {
+            throw error("two tops (data, label) but no 'label_column'", hint: "add 'label_column: <index>' (-1 for the last column)")
+        }
+        guard let text = try? String(contentsOfFile: source, encoding: .utf8) else {
+            throw error("cannot read the CSV file '\(source)' (missing, unreadable or not UTF-8)")
+        }
+        var rows = 0
+        var width: Int?
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.isEmpty || (header && index == 0) { continue }
+            let cells = trimmed.split(separator: delimiter, omittingEmptySubsequences: false)
+            if width == nil {
+                width = cells.count
+                if let labelColumn, !(-cells.count..<cells.count).contains(labelColumn) {
+                    throw error("'label_column' is \(labelColumn) but '\(source)' has \(cells.count) columns")
+                }
+            }
+            guard cells.count == width else {
+                throw SwiftCaffeError("row has \(cells.count) cells, the first row \(width!)", at: FileLocation(file: source, line: index + 1, column: 1),
+                                      layer: spec.description, hint: "every row needs the same columns")
+            }
+            let label = labelColumn.map { $0 < 0 ? cells.count + $0 : $0 }
+            var column = 1
+            for (position, cell) in cells.enumerated() {
+                guard let value = Float(cell.trimmingCharacters(in: .whitespaces)), value.isFinite else {
+                    throw SwiftCaffeError("'\(cell)' is not a number", at: FileLocation(file: source, line: index + 1, column: column),
+                                          layer: spec.description, hint: header ? "only numbers after the header" : "if the first line names the columns, set header: true")
+                }
+                if position == label { labels.append(value) } else { features.append(value * scale) }
+                column += cell.count + 1
+            }
+            rows += 1
+        }
+        guard rows > 0, let width else { throw error("'\(source)' holds no rows") }
+        sampleCount = rows
+        featureCount = width - (labelColumn == nil ? 0 : 1)
+        guard featureCount > 0 else { throw error("'\(source)' has no feature columns besides the label") }
+        if top.count == 2, let bad = labels.first(where: { $0 < 0 || $0 != $0.rounded() }) {
+            throw error("label \(bad) in '\(source)' is not a class index (a whole number ≥ 0)",
+                        hint: "use a regression loss with the label as a feature, or fix the label column")
+        }
+        order = SampleOrder(count: sampleCount, shuffle: shuffle, rng: shuffleRNG)
+        top[0].reshape([batchSize, featureCount])
+        if top.count == 2 { top[1].reshape([batchSize]) }
+    }
+
+    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        let data = top[0].data
+        for item in 0..<batchSize {
+            let sample = order.next()
+            features.withUnsafeBufferPointer { (data + item * featureCount).update(from: $0.baseAddress! + sample * featureCount, count: featureCount) }
+            if top.count == 2 { top[1].data[item] = labels[sample] }
+        }
+        return 0
+    }
+
+    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}
+
+    public func rewind() { order.rewind() }
+
+    public func saveState() -> LayerState { order.save() }
+
+    public func restoreState(_ state: LayerState) throws {
+        guard order.restore(state) else {
+            throw error("the saved data position does not fit this data set (\(sampleCount) rows)", hint: "resume with the net file the snapshot was trained with")
+        }
+    }
+}
