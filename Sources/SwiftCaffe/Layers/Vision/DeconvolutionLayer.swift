@@ -1,0 +1,114 @@
+/// The transpose of Convolution (Caffe's `Deconvolution`, also called a fractionally strided
+/// or transposed convolution): each input value spreads a kernel-sized patch into a larger
+/// output, H_out = stride·(H − 1) + dilation·(kernel − 1) + 1 − 2·pad. Convolution's keys,
+/// with `group` 1. Weights are C_in × num_output × kh × kw, as in Caffe.
+///
+/// Forward is Convolution's backward pass for its input: columns = Wᵀ·x, then col2im into
+/// the output; backward is im2col of the output gradient and two GEMMs. One image at a time
+/// per thread, with per-thread scratch.
+public final class DeconvolutionLayer: Layer {
+    public let spec: LayerSpec
+    public var params: [Blob] = []
+    let numOutput: Int
+    let window: WindowKeys
+    let biasTerm: Bool
+    let weightFiller: FillerSpec
+    let biasFiller: FillerSpec
+    let context: LayerContext
+    /// The geometry of the output image, which the kernel slides over.
+    private var geometry = WindowGeometry(channels: 0, height: 0, width: 0, kernelH: 0, kernelW: 0)
+    private var batch = 0, inputChannels = 0, inputArea = 0
+    private var scratch: [(columns: Blob, gradients: Blob)] = []
+
+    public init(spec: LayerSpec, context: LayerContext) throws {
+        self.spec = spec
+        self.context = context
+        numOutput = try spec.int("num_output", in: 1...Int(Int32.max))
+        window = try WindowKeys(spec, kernelRequired: true, dilated: true)
+        biasTerm = try spec.bool("bias_term", default: true)
+        weightFiller = try spec.filler("weight_filler", default: .zero)
+        biasFiller = try spec.filler("bias_filler", default: .zero)
+        if try spec.int("group", default: 1, in: 1...1) != 1 { throw spec.error("group must be 1") }
+    }
+
+    private var volume: Int { numOutput * geometry.kernelH * geometry.kernelW }
+    public var forwardFLOPs: Int { batch * 2 * inputChannels * volume * inputArea }
+
+    public func setUp(bottom: [Blob], top: [Blob]) throws {
+        let x = bottom[0]
+        guard x.shape.count == 4 else { throw error("expects an N×C×H×W bottom, but '\(x.name)' is \(x.shapeDescription)") }
+        batch = x.shape[0]
+        inputChannels = x.shape[1]
+        inputArea = x.shape[2] * x.shape[3]
+        let probe = window.geometry(channels: numOutput, height: 0, width: 0)
+        let height = window.strideH * (x.shape[2] - 1) + probe.extentH - 2 * window.padH
+        let width = window.strideW * (x.shape[3] - 1) + probe.extentW - 2 * window.padW
+        guard height > 0, width > 0 else { throw error("the padding leaves no output (\(height)×\(width))", hint: "use a smaller pad") }
+        geometry = window.geometry(channels: numOutput, height: height, width: width)
+        guard geometry.outputH == x.shape[2], geometry.outputW == x.shape[3] else {
+            throw error("stride, kernel and pad do not map the \(x.shape[2])×\(x.shape[3]) input onto a whole output")
+        }
+        let weight = Blob(name: "\(name).weight", shape: [inputChannels, numOutput, geometry.kernelH, geometry.kernelW])
+        var rng = context.rng("\(name)/weights")
+        weightFiller.fill(weight, using: &rng)
+        params = [weight]
+        if biasTerm {
+            let bias = Blob(name: "\(name).bias", shape: [numOutput])
+            var biasRNG = context.rng("\(name)/bias")
+            biasFiller.fill(bias, using: &biasRNG)
+            params.append(bias)
+        }
+        top[0].reshape([batch, numOutput, height, width])
+        scratch = []
+    }
+
+    private func ensureScratch(_ chunks: Int) {
+        while scratch.count < chunks {
+            scratch.append((Blob(shape: [volume, inputArea]), Blob(shape: [inputChannels * volume + numOutput])))
+        }
+    }
+
+    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        let g = geometry, area = g.height * g.width, outSize = numOutput * area, inSize = inputChannels * inputArea
+        let w = params[0].data, bias = biasTerm ? params[1].data : nil
+        let volume = volume, channels = inputChannels, inputArea = inputArea, outputs = numOutput
+        ensureScratch(Parallel.chunkCount(for: batch))
+        let buffers = scratch.map(\.columns.data)
+        Parallel.forChunks(of: batch) { chunk, images in
+            let columns = buffers[chunk]
+            for n in images {
+                BLAS.gemm(transposeA: true, m: volume, n: inputArea, k: channels, a: w, b: bottom[0].data + n * inSize, c: columns)
+                let y = top[0].data + n * outSize
+                col2im(columns, g, y)
+                if let bias { for o in 0..<outputs { for i in 0..<area { y[o * area + i] += bias[o] } } }
+            }
+        }
+        return 0
+    }
+
+    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
+        let g = geometry, area = g.height * g.width, outSize = numOutput * area, inSize = inputChannels * inputArea
+        let w = params[0].data, volume = volume, channels = inputChannels, inputArea = inputArea, outputs = numOutput
+        let propagate = bottom[0].needsGradient, dx = propagate ? bottom[0].diff : nil
+        let chunks = Parallel.chunkCount(for: batch)
+        ensureScratch(chunks)
+        let buffers = scratch.map { ($0.columns.data, $0.gradients.data) }
+        for (_, gradients) in buffers.prefix(chunks) { gradients.update(repeating: 0, count: channels * volume + outputs) }
+        Parallel.forChunks(of: batch) { chunk, images in
+            let (columns, gradients) = buffers[chunk]
+            for n in images {
+                let dy = top[0].diff + n * outSize
+                im2col(dy, g, columns)
+                // dW (C_in × O·kh·kw) += x (C_in × HW) · columnsᵀ.
+                BLAS.gemm(transposeB: true, m: channels, n: volume, k: inputArea, a: bottom[0].data + n * inSize, b: columns, beta: 1, c: gradients)
+                for o in 0..<outputs { gradients[channels * volume + o] += sum(dy + o * area, count: area) }
+                if let dx { BLAS.gemm(m: channels, n: inputArea, k: volume, a: w, b: columns, c: dx + n * inSize) }
+            }
+        }
+        let dw = params[0].diff, db = biasTerm ? params[1].diff : nil
+        for (_, partial) in buffers.prefix(chunks) {
+            for i in 0..<(channels * volume) { dw[i] += partial[i] }
+            if let db { for o in 0..<outputs { db[o] += partial[channels * volume + o] } }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+/// Like Convolution, but with a separate (untied) filter at every output position: the layer
+/// between a fully connected one and a convolution, which neither Caffe nor PyTorch ships.
+/// Convolution's keys except `group` and `dilation`. Weights are
+/// (outH·outW·num_output) × (C·kh·kw), rows ordered by position then output (so the fillers'
+/// fan-in is C·kh·kw, as for a convolution); the bias, with `bias_term`, is num_output × outH·outW.
+///
+/// For each position p, the batch's patches at p form a (C·kh·kw) × N matrix and one GEMM with
+/// that position's filters gives all outputs there.
+public final class LocallyConnectedLayer: Layer {
+    public let spec: LayerSpec
+    public var params: [Blob] = []
+    let numOutput: Int
+    let window: WindowKeys
+    let biasTerm: Bool
+    let weightFiller: FillerSpec
+    let biasFiller: FillerSpec
+    let context: LayerContext
+    private var geometry = WindowGeometry(channels: 0, height: 0, width: 0, kernelH: 0, kernelW: 0)
+    private var batch = 0
+    /// The batch's columns: N × (C·kh·kw) × positions.
+    private var columns = Blob()
+    /// One position's patches (C·kh·kw × N) and outputs (O × N).
+    private var patches = Blob(), outputs = Blob()
+
+    public init(spec: LayerSpec, context: LayerContext) throws {
+        self.spec = spec
+        self.context = context
+        numOutput = try spec.int("num_output", in: 1...Int(Int32.max))
+        window = try WindowKeys(spec, kernelRequired: true)
+        biasTerm = try spec.bool("bias_term", default: true)
+        weightFiller = try spec.filler("weight_filler", default: .zero)
+        biasFiller = try spec.filler("bias_filler", default: .zero)
+    }
+
+    private var volume: Int { geometry.channels * geometry.kernelH * geometry.kernelW }
+    private var positions: Int { geometry.outputH * geometry.outputW }
+    public var forwardFLOPs: Int { batch * positions * numOutput * 2 * volume }
+
+    public func setUp(bottom: [Blob], top: [Blob]) throws {
+        let x = bottom[0]
+        guard x.shape.count == 4 else { throw error("expects an N×C×H×W bottom, but '\(x.name)' is \(x.shapeDescription)") }
+        batch = x.shape[0]
+        geometry = window.geometry(channels: x.shape[1], height: x.shape[2], width: x.shape[3])
+        guard geometry.outputH > 0, geometry.outputW > 0 else { throw error("the kernel does not fit the padded \(x.shape[2])×\(x.shape[3]) input") }
+        let weight = Blob(name: "\(name).weight", shape: [positions * numOutput, volume])
+        var rng = context.rng("\(name)/weights")
+        weightFiller.fill(weight, using: &rng)
+        params = [weight]
+        if biasTerm {
+            let bias = Blob(name: "\(name).bias", shape: [numOutput, positions])
+            var biasRNG = context.rng("\(name)/bias")
+            biasFiller.fill(bias, using: &biasRNG)
+            params.append(bias)
+        }
+        columns.reshape([batch, volume, positions])
+        patches.reshape([volume, batch])
+        outputs.reshape([numOutput, batch])
+        top[0].reshape([batch, numOutput, geometry.outputH, geometry.outputW])
+    }
+
+    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        let g = geometry, volume = volume, positions = positions, outputsPerImage = numOutput * positions
+        let inSize = bottom[0].count / batch, cols = columns.data, patch = patches.data, out = outputs.data
+        for n in 0..<batch { im2col(bottom[0].data + n * inSize, g, cols + n * volume * positions) }
+        for p in 0..<positions {
+            for k in 0..<volume { for n in 0..<batch { patch[k * batch + n] = cols[(n * volume + k) * positions + p] } }
+            BLAS.gemm(m: numOutput, n: batch, k: volume, a: params[0].data + p * numOutput * volume, b: patch, c: out)
+            for o in 0..<numOutput {
+                let b = biasTerm ? params[1].data[o * positions + p] : 0
+                for n in 0..<batch { top[0].data[n * outputsPerImage + o * positions + p] = out[o * batch + n] + b }
+            }
+        }
+        return 0
+    }
+
+    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
+        let g = geometry, volume = volume, positions = positions, outputsPerImage = numOutput * positions
+        let cols = columns.data, patch = patches.data, out = outputs.data, dy = top[0].diff
+        let propagate = bottom[0].needsGradient
+        for p in 0..<positions {
+            for o in 0..<numOutput { for n in 0..<batch { out[o * batch + n] = dy[n * outputsPerImage + o * positions + p] } }
+            if biasTerm { for o in 0..<numOutput { params[1].diff[o * positions + p] += sum(out + o * batch, count: batch) } }
+            for k in 0..<volume { for n in 0..<batch { patch[k * batch + n] = cols[(n * volume + k) * positions + p] } }
+            BLAS.gemm(transposeB: true, m: numOutput, n: volume, k: batch, a: out, b: patch, beta: 1, c: params[0].diff + p * numOutput * volume)
+            guard propagate else { continue }
+            // The patches' gradient, written back over this position's columns (read above).
+            BLAS.gemm(transposeA: true, m: volume, n: batch, k: numOutput, a: params[0].data + p * numOutput * volume, b: out, c: patch)
+            for k in 0..<volume { for n in 0..<batch { cols[(n * volume + k) * positions + p] = patch[k * batch + n] } }
+        }
+        guard propagate else { return }
+        let inSize = bottom[0].count / batch
+        for n in 0..<batch { col2im(cols + n * volume * positions, g, bottom[0].diff + n * inSize) }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+@testable import SwiftCaffe
+
+/// Deconvolution, Im2col, LocallyConnected and LRN.
+@Suite struct VisionCatalogTests {
+    @Test(arguments: [
+        "{name: d, type: Deconvolution, num_output: 3, kernel_size: 3, stride: 2, pad: 1, weight_filler: gaussian, bias_filler: gaussian}",
+        "{name: d, type: Deconvolution, num_output: 2, kernel_size: 2, stride: 2, weight_filler: gaussian}",
+        "{name: i, type: Im2col, kernel_size: 2, stride: 1, pad: 1}",
+        "{name: l, type: LocallyConnected, num_output: 3, kernel_size: 3, weight_filler: gaussian, bias_filler: gaussian}",
+        "{name: l, type: LocallyConnected, num_output: 2, kernel_size: 2, stride: 2, pad: 1, bias_term: false, weight_filler: gaussian}",
+        "{name: n, type: LRN, local_size: 3, alpha: 0.5, beta: 0.75}",
+        "{name: n, type: LRN, local_size: 3, alpha: 2, beta: 0.6, k: 2, norm_region: WITHIN_CHANNEL}",
+    ])
+    func gradients(_ yaml: String) throws {
+        try expectGradientsMatch(try makeLayer(yaml), bottom: [randomBlob([2, 3, 4, 4])])
+    }
+
+    @Test func deconvolutionSpreadsTheKernel() throws {
+        // One input value 2 through a 2×2 kernel (1 2 / 3 4) with stride 2: the kernel times 2.
+        let layer = try makeLayer("{name: d, type: Deconvolution, num_output: 1, kernel_size: 2, stride: 2, bias_term: false}")
+        let x = Blob(shape: [1, 1, 1, 2]), y = Blob()
+        x.setData([2, 1])
+        try layer.setUp(bottom: [x], top: [y])
+        layer.params[0].setData([1, 2, 3, 4])
+        _ = layer.forward(bottom: [x], top: [y])
+        #expect(y.shape == [1, 1, 2, 4])
+        #expect(y.dataArray == [2, 4, 1, 2, 6, 8, 3, 4])
+    }
+
+    @Test func im2colValues() throws {
+        let layer = try makeLayer("{name: i, type: Im2col, kernel_size: 2}")
+        let x = Blob(shape: [1, 1, 2, 3]), y = Blob()
+        x.setData([1, 2, 3, 4, 5, 6])
+        try layer.setUp(bottom: [x], top: [y])
+        _ = layer.forward(bottom: [x], top: [y])
+        // Rows: kernel taps (0,0) (0,1) (1,0) (1,1); columns: the two window positions.
+        #expect(y.shape == [1, 4, 1, 2] && y.dataArray == [1, 2, 2, 3, 4, 5, 5, 6])
+    }
+
+    /// With the same filter at every position, a locally connected layer is a convolution.
+    @Test func locallyConnectedWithTiedWeightsIsAConvolution() throws {
+        let local = try makeLayer("{name: l, type: LocallyConnected, num_output: 2, kernel_size: 3, pad: 1, bias_term: false}")
+        let conv = try makeLayer("{name: c, type: Convolution, num_output: 2, kernel_size: 3, pad: 1, bias_term: false, weight_filler: gaussian}")
+        let x = randomBlob([2, 3, 4, 4]), a = Blob(), b = Blob()
+        try local.setUp(bottom: [x], top: [a])
+        try conv.setUp(bottom: [x], top: [b])
+        let filter = conv.params[0].dataArray  // 2 × 27
+        local.params[0].setData((0..<16).flatMap { _ in filter })
+        _ = local.forward(bottom: [x], top: [a])
+        _ = conv.forward(bottom: [x], top: [b])
+        #expect(local.params[0].shape == [16 * 2, 27])
+        #expect(zip(a.dataArray, b.dataArray).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+
+    @Test func lrnValue() throws {
+        // One channel, local_size 1: s = 1 + 2² = 5, y = 2·5^−0.75.
+        let layer = try makeLayer("{name: n, type: LRN, local_size: 1}")
+        let x = Blob(shape: [1, 1, 1, 1]), y = Blob()
+        x.setData([2])
+        try layer.setUp(bottom: [x], top: [y])
+        _ = layer.forward(bottom: [x], top: [y])
+        #expect(abs(Double(y.data[0]) - 2 * pow(5, -0.75)) < 1e-6)
+        // Across 3 channels (1, 2, 3), the middle one: s = 1 + (1/3)(1 + 4 + 9).
+        let across = try makeLayer("{name: n, type: LRN, local_size: 3}")
+        let x3 = Blob(shape: [1, 3, 1, 1]), y3 = Blob()
+        x3.setData([1, 2, 3])
+        try across.setUp(bottom: [x3], top: [y3])
+        _ = across.forward(bottom: [x3], top: [y3])
+        #expect(abs(Double(y3.data[1]) - 2 * pow(1 + 14.0 / 3, -0.75)) < 1e-6)
+    }
+}
