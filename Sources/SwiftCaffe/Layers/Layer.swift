@@ -12,6 +12,15 @@ public struct LayerContext: Sendable {
     /// A generator for one purpose of one layer (e.g. `rng("conv1/weights")`). It depends on the
     /// seed and the name only, never on the order layers are built in.
     public func rng(_ stream: String) -> RandomGenerator { RandomGenerator(seed: seed, stream: stream) }
+
+    /// A parameter blob `<layer>.<role>` of `shape`, filled by `filler` from its own stream
+    /// `<layer>/<role>`.
+    public func parameter(_ layer: String, _ role: String, shape: [Int], filler: FillerSpec) -> Blob {
+        let blob = Blob(name: "\(layer).\(role)", shape: shape)
+        var generator = rng("\(layer)/\(role)")
+        filler.fill(blob, using: &generator)
+        return blob
+    }
 }
 
 /// The layer contract, Caffe's `layer.hpp` in Swift.

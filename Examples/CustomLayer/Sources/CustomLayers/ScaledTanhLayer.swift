@@ -34,12 +34,8 @@ public final class ScaledTanhLayer: Layer {
         channels = channelShared ? 1 : input.shape[1]
         outer = input.shape.first ?? 1
         inner = input.count / max(outer * channels, 1)
-        let scale = Blob(name: "\(name).scale", shape: [channels]), slope = Blob(name: "\(name).slope", shape: [channels])
-        var rng = context.rng("\(name)/scale")
-        scaleFiller.fill(scale, using: &rng)
-        rng = context.rng("\(name)/slope")
-        slopeFiller.fill(slope, using: &rng)
-        params = [scale, slope]
+        params = [context.parameter(name, "scale", shape: [channels], filler: scaleFiller),
+                  context.parameter(name, "slope", shape: [channels], filler: slopeFiller)]
         top[0].reshape(input.shape)
     }
 

@@ -23,16 +23,8 @@ public final class EmbedLayer: Layer {
     }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
-        let weight = Blob(name: "\(name).weight", shape: [inputDim, numOutput])
-        var rng = context.rng("\(name)/weights")
-        weightFiller.fill(weight, using: &rng)
-        params = [weight]
-        if biasTerm {
-            let bias = Blob(name: "\(name).bias", shape: [numOutput])
-            var biasRNG = context.rng("\(name)/bias")
-            biasFiller.fill(bias, using: &biasRNG)
-            params.append(bias)
-        }
+        params = [context.parameter(name, "weights", shape: [inputDim, numOutput], filler: weightFiller)]
+        if biasTerm { params.append(context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
         top[0].reshape(bottom[0].shape + [numOutput])
     }
 

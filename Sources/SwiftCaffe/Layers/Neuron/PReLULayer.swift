@@ -24,10 +24,7 @@ public final class PReLULayer: Layer {
         }
         channels = channelShared ? 1 : x.shape[1]
         inner = channelShared ? 1 : x.count(from: 2)
-        let slope = Blob(name: "\(name).slope", shape: [channels])
-        var rng = context.rng("\(name)/slope")
-        filler.fill(slope, using: &rng)
-        params = [slope]
+        params = [context.parameter(name, "slope", shape: [channels], filler: filler)]
         top[0].reshape(x.shape)
     }
 

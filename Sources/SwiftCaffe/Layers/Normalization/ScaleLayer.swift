@@ -44,17 +44,9 @@ public final class ScaleLayer: Layer {
                 throw error("the scale bottom '\(bottom[1].name)' holds \(bottom[1].count) values for \(dim) positions (\(scaleShape))")
             }
         } else {
-            let scale = Blob(name: "\(name).scale", shape: scaleShape)
-            var rng = context.rng("\(name)/scale")
-            filler.fill(scale, using: &rng)
-            params.append(scale)
+            params.append(context.parameter(name, "scale", shape: scaleShape, filler: filler))
         }
-        if biasTerm {
-            let bias = Blob(name: "\(name).bias", shape: scaleShape)
-            var rng = context.rng("\(name)/bias")
-            biasFiller.fill(bias, using: &rng)
-            params.append(bias)
-        }
+        if biasTerm { params.append(context.parameter(name, "bias", shape: scaleShape, filler: biasFiller)) }
         input.reshape(x.shape)
         top[0].reshape(x.shape)
     }

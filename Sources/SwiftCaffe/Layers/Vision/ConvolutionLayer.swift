@@ -67,16 +67,8 @@ public final class ConvolutionLayer: Layer {
         guard geometry.channels % groups == 0, numOutput % groups == 0 else {
             throw error("group \(groups) must divide both the \(geometry.channels) input channels and num_output \(numOutput)")
         }
-        let weight = Blob(name: "\(name).weight", shape: [numOutput, geometry.channels / groups, geometry.kernelH, geometry.kernelW])
-        var rng = context.rng("\(name)/weights")
-        weightFiller.fill(weight, using: &rng)
-        params = [weight]
-        if biasTerm {
-            let bias = Blob(name: "\(name).bias", shape: [numOutput])
-            var biasRNG = context.rng("\(name)/bias")
-            biasFiller.fill(bias, using: &biasRNG)
-            params.append(bias)
-        }
+        params = [context.parameter(name, "weights", shape: [numOutput, geometry.channels / groups, geometry.kernelH, geometry.kernelW], filler: weightFiller)]
+        if biasTerm { params.append(context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
         top[0].reshape([batch, numOutput, geometry.outputH, geometry.outputW])
         blockImages = max(1, min(batch, Self.blockColumnFloats / max(kernelVolume * outputArea, 1)))
         scratch = []

@@ -48,16 +48,8 @@ public final class DeconvolutionLayer: Layer {
         guard geometry.outputH == x.shape[2], geometry.outputW == x.shape[3] else {
             throw error("stride, kernel and pad do not map the \(x.shape[2])×\(x.shape[3]) input onto a whole output")
         }
-        let weight = Blob(name: "\(name).weight", shape: [inputChannels, numOutput, geometry.kernelH, geometry.kernelW])
-        var rng = context.rng("\(name)/weights")
-        weightFiller.fill(weight, using: &rng)
-        params = [weight]
-        if biasTerm {
-            let bias = Blob(name: "\(name).bias", shape: [numOutput])
-            var biasRNG = context.rng("\(name)/bias")
-            biasFiller.fill(bias, using: &biasRNG)
-            params.append(bias)
-        }
+        params = [context.parameter(name, "weights", shape: [inputChannels, numOutput, geometry.kernelH, geometry.kernelW], filler: weightFiller)]
+        if biasTerm { params.append(context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
         top[0].reshape([batch, numOutput, height, width])
         scratch = []
     }

@@ -30,16 +30,8 @@ public final class InnerProductLayer: Layer {
         }
         rows = input.count(from: 0, to: axis)
         inputs = input.count(from: axis)
-        let weight = Blob(name: "\(name).weight", shape: [numOutput, inputs])
-        var rng = context.rng("\(name)/weights")
-        weightFiller.fill(weight, using: &rng)
-        params = [weight]
-        if biasTerm {
-            let bias = Blob(name: "\(name).bias", shape: [numOutput])
-            var biasRNG = context.rng("\(name)/bias")
-            biasFiller.fill(bias, using: &biasRNG)
-            params.append(bias)
-        }
+        params = [context.parameter(name, "weights", shape: [numOutput, inputs], filler: weightFiller)]
+        if biasTerm { params.append(context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
         top[0].reshape(Array(input.shape[..<axis]) + [numOutput])
     }
 

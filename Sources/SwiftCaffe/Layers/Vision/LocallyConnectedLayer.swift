@@ -42,16 +42,8 @@ public final class LocallyConnectedLayer: Layer {
         batch = x.shape[0]
         geometry = window.geometry(channels: x.shape[1], height: x.shape[2], width: x.shape[3])
         guard geometry.outputH > 0, geometry.outputW > 0 else { throw error("the kernel does not fit the padded \(x.shape[2])×\(x.shape[3]) input") }
-        let weight = Blob(name: "\(name).weight", shape: [positions * numOutput, volume])
-        var rng = context.rng("\(name)/weights")
-        weightFiller.fill(weight, using: &rng)
-        params = [weight]
-        if biasTerm {
-            let bias = Blob(name: "\(name).bias", shape: [numOutput, positions])
-            var biasRNG = context.rng("\(name)/bias")
-            biasFiller.fill(bias, using: &biasRNG)
-            params.append(bias)
-        }
+        params = [context.parameter(name, "weights", shape: [positions * numOutput, volume], filler: weightFiller)]
+        if biasTerm { params.append(context.parameter(name, "bias", shape: [numOutput, positions], filler: biasFiller)) }
         columns.reshape([batch, volume, positions])
         patches.reshape([volume, batch])
         outputs.reshape([numOutput, batch])
