@@ -40,6 +40,7 @@ import Testing
         // v = 0.1·(0.5 + 0.1·1) = 0.06; w = 0.94. For b: v = 0.2·0.5 = 0.1; b = 0.9.
         #expect(abs(w.data[0] - 0.94) < 1e-6)
         #expect(abs(b.data[0] - 0.9) < 1e-6)
+        #expect(w.diffArray == [0] && b.diffArray == [0])  // consumed, ready to accumulate again
         w.setDiff([0.5])
         sgd.update(rate: 0.1, iteration: 1)
         // v = 0.9·0.06 + 0.1·(0.5 + 0.1·0.94) = 0.1134; w = 0.8266.
@@ -52,6 +53,7 @@ import Testing
         w.setDiff([5, 5])
         Solver(spec: try solver("{weight_decay: 0.1}"), parameters: [LearnableParameter(name: "w", blob: w, lrMult: 0, decayMult: 1)]).update(rate: 1, iteration: 0)
         #expect(w.dataArray == [1, 2])
+        #expect(w.diffArray == [0, 0])
     }
 
     @Test func inconsistentSettingsAreErrors() {

@@ -32,7 +32,8 @@ public final class Blob {
         diffStorage?.deallocate()
     }
 
-    /// The gradients, zero until written.
+    /// The gradients, zero until written. The first access allocates, so it is not
+    /// thread-safe: a kernel that splits work across threads reads it before splitting.
     public var diff: UnsafeMutablePointer<Float> {
         if let diffStorage { return diffStorage }
         let storage = UnsafeMutablePointer<Float>.allocate(capacity: capacity)

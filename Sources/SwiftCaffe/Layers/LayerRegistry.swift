@@ -32,7 +32,7 @@ public enum LayerRegistry {
         }
     }
 
-    private static let builtIns: [String: any Layer.Type] = [
+    private static var builtIns: [String: any Layer.Type] { [
         "IDXData": IDXDataLayer.self,
         "CSVData": CSVDataLayer.self,
         "Input": InputLayer.self,
@@ -79,5 +79,5 @@ public enum LayerRegistry {
         "Reduction": ReductionLayer.self,
         "ArgMax": ArgMaxLayer.self,
         "Embed": EmbedLayer.self,
-    ]
+    ] }
 }

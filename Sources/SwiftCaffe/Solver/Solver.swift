@@ -3,7 +3,8 @@ import Foundation
 /// Applies one update to a net's parameters from their gradients, with Caffe's order of steps:
 /// scale by 1/`iter_size`, clip to a global L2 norm (`clip_gradients`), add the L2 or L1
 /// weight-decay term (per parameter × `decay_mult`), then the rule of `type` with the learning
-/// rate × `lr_mult`. Parameters with `lr_mult: 0` are frozen.
+/// rate × `lr_mult`. Parameters with `lr_mult: 0` are frozen. The diffs are zeroed as they are
+/// consumed, ready for the next iteration's backward passes to accumulate into.
 ///
 /// The rules, with g the regularised gradient, lr the local rate and h, s the history buffers:
 ///
@@ -55,7 +56,11 @@ public final class Solver {
         let t = Float(iteration + 1)
         let adamCorrection = spec.type == .adam || spec.type == .adamW
             ? (1 - powf(spec.momentum2, t)).squareRoot() / (1 - powf(spec.momentum, t)) : 1
-        for (parameter, buffers) in zip(parameters, history) where parameter.lrMult > 0 {
+        for (parameter, buffers) in zip(parameters, history) {
+            guard parameter.lrMult > 0 else {
+                parameter.blob.zeroDiff()
+                continue
+            }
             let w = parameter.blob.data, g = parameter.blob.diff
             let h = buffers[0].data, s = buffers.count > 1 ? buffers[1].data : buffers[0].data
             let decay = spec.weightDecay * parameter.decayMult
@@ -64,32 +69,51 @@ public final class Solver {
             let decoupled = rule == .adamW
             let mu = spec.momentum, mu2 = spec.momentum2, rho = spec.rmsDecay, delta = spec.delta
             Parallel.forChunks(of: parameter.blob.count, minimumPerChunk: 1 << 15) { _, range in
-                for i in range {
+                /// The scaled, regularised gradient of element i; reading it also zeroes it
+                /// for the next iteration (the solver's job, done here to save a pass).
+                @inline(__always) func take(_ i: Int) -> Float {
                     var gradient = g[i] * scale
-                    if !decoupled && decay != 0 {
-                        gradient += decay * (l1 ? (w[i] > 0 ? 1 : (w[i] < 0 ? -1 : 0)) : w[i])
-                    }
-                    switch rule {
-                    case .sgd:
-                        h[i] = mu * h[i] + lr * gradient
+                    g[i] = 0
+                    if !decoupled && decay != 0 { gradient += decay * (l1 ? (w[i] > 0 ? 1 : (w[i] < 0 ? -1 : 0)) : w[i]) }
+                    return gradient
+                }
+                // One loop per rule, so that no element pays for choosing it.
+                switch rule {
+                case .sgd:
+                    for i in range {
+                        h[i] = mu * h[i] + lr * take(i)
                         w[i] -= h[i]
-                    case .nesterov:
+                    }
+                case .nesterov:
+                    for i in range {
                         let previous = h[i]
-                        h[i] = mu * h[i] + lr * gradient
+                        h[i] = mu * h[i] + lr * take(i)
                         w[i] -= (1 + mu) * h[i] - mu * previous
-                    case .adaGrad:
+                    }
+                case .adaGrad:
+                    for i in range {
+                        let gradient = take(i)
                         h[i] += gradient * gradient
                         w[i] -= lr * gradient / (h[i].squareRoot() + delta)
-                    case .rmsProp:
+                    }
+                case .rmsProp:
+                    for i in range {
+                        let gradient = take(i)
                         h[i] = rho * h[i] + (1 - rho) * gradient * gradient
                         w[i] -= lr * gradient / (h[i].squareRoot() + delta)
-                    case .adaDelta:
+                    }
+                case .adaDelta:
+                    for i in range {
+                        let gradient = take(i)
                         h[i] = mu * h[i] + (1 - mu) * gradient * gradient
                         let step = gradient * ((s[i] + delta) / (h[i] + delta)).squareRoot()
                         s[i] = mu * s[i] + (1 - mu) * step * step
                         w[i] -= lr * step
-                    case .adam, .adamW:
+                    }
+                case .adam, .adamW:
+                    for i in range {
                         if decoupled { w[i] -= lr * decay * w[i] }  // first, as PyTorch's AdamW
+                        let gradient = take(i)
                         h[i] = mu * h[i] + (1 - mu) * gradient
                         s[i] = mu2 * s[i] + (1 - mu2) * gradient * gradient
                         w[i] -= lr * adamCorrection * h[i] / (s[i].squareRoot() + delta)

@@ -115,9 +115,9 @@ public final class Trainer {
         let display = solverSpec.display, interval = solverSpec.testInterval
         var windowStart = Date(), windowImages = 0
         var lastTick = Date.distantPast
+        trainNet.zeroParameterDiffs()  // then the solver zeroes them as it applies them
         while iteration < maxIter {
             let started = Date()
-            trainNet.zeroParameterDiffs()
             var loss: Float = 0
             for _ in 0..<solverSpec.iterSize {
                 let passLoss = trainNet.forward()
