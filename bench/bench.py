@@ -50,7 +50,7 @@ def have_torch():
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--iterations", type=int, default=300)
+    parser.add_argument("--iterations", type=int, default=600)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--nets", nargs="+", default=["lenet", "mlp"])
     parser.add_argument("--no-build", action="store_true")

@@ -65,16 +65,19 @@ public final class Solver {
             let h = buffers[0].data, s = buffers.count > 1 ? buffers[1].data : buffers[0].data
             let decay = spec.weightDecay * parameter.decayMult
             let lr = rate * parameter.lrMult
-            let rule = spec.type, l1 = spec.regularization == .l1
-            let decoupled = rule == .adamW
+            let rule = spec.type, decoupled = rule == .adamW
+            // The weight-decay factor of each kind (0 for the kinds not in use).
+            let l2: Float = decoupled || spec.regularization == .l1 ? 0 : decay
+            let l1: Float = !decoupled && spec.regularization == .l1 ? decay : 0
             let mu = spec.momentum, mu2 = spec.momentum2, rho = spec.rmsDecay, delta = spec.delta
             Parallel.forChunks(of: parameter.blob.count, minimumPerChunk: 1 << 15) { _, range in
                 /// The scaled, regularised gradient of element i; reading it also zeroes it
                 /// for the next iteration (the solver's job, done here to save a pass).
+                /// Branch-free, so that the loops vectorise.
                 @inline(__always) func take(_ i: Int) -> Float {
-                    var gradient = g[i] * scale
+                    let x = w[i]
+                    let gradient = g[i] * scale + l2 * x + l1 * ((x > 0 ? 1 : 0) - (x < 0 ? 1 : 0))
                     g[i] = 0
-                    if !decoupled && decay != 0 { gradient += decay * (l1 ? (w[i] > 0 ? 1 : (w[i] < 0 ? -1 : 0)) : w[i]) }
                     return gradient
                 }
                 // One loop per rule, so that no element pays for choosing it.
