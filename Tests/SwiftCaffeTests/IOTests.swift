@@ -43,7 +43,11 @@ import Testing
         try whole.prefix(whole.count - 4).write(to: URL(fileURLWithPath: folder + "/truncated.safetensors"))
         try Data("not a weights file at all, just text".utf8).write(to: URL(fileURLWithPath: folder + "/foreign.safetensors"))
         try Data([1, 2]).write(to: URL(fileURLWithPath: folder + "/tiny.safetensors"))
-        for (name, mention) in [("truncated", "truncated"), ("foreign", "not a valid safetensors"), ("tiny", "2 bytes"), ("missing", "no such file")] {
+        let hugeHeader = Array(#"{"x.0":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]}}"#.utf8)
+        try Data(withUnsafeBytes(of: UInt64(hugeHeader.count).littleEndian) { Array($0) } + hugeHeader + [0, 0, 0, 0])
+            .write(to: URL(fileURLWithPath: folder + "/huge.safetensors"))
+        for (name, mention) in [("truncated", "truncated"), ("foreign", "not a valid safetensors"), ("tiny", "2 bytes"),
+                                ("missing", "no such file"), ("huge", "bad shape")] {
             do {
                 try net.loadWeights(from: folder + "/\(name).safetensors")
                 Issue.record("\(name): expected an error")
@@ -90,6 +94,9 @@ import Testing
         try writeIDX(folder + "/short", dimensions: [2, 2, 2], bytes: [1, 2, 3])
         #expect { try IDXFile(path: folder + "/zip") } throws: { "\($0)".contains("bad magic number") }
         #expect { try IDXFile(path: folder + "/short") } throws: { "\($0)".contains("truncated") }
+        // A header claiming 2³² × 2³² × 2³² bytes.
+        try Data([0, 0, 8, 3] + [UInt8](repeating: 255, count: 12) + [1, 2, 3]).write(to: URL(fileURLWithPath: folder + "/huge"))
+        #expect { try IDXFile(path: folder + "/huge") } throws: { "\($0)".contains("too large") }
     }
 
     func dataLayer(_ folder: String, extra: String = "") throws -> (IDXDataLayer, [Blob]) {

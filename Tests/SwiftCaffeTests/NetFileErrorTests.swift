@@ -175,4 +175,14 @@ import Testing
         expectError("layers:\n" + input + "  - {name: ip, type: InnerProduct, bottom: data, top: ip, num_output: 2, weight_filler: xavir}\n",
                     line: 3, mentions: ["not a filler type", "did you mean 'xavier'"])
     }
+
+    /// Sizes that would overflow or could never be allocated are errors, not traps.
+    @Test func absurdSizes() {
+        expectError("layers:\n  - {name: in, type: Input, top: data, shape: [2147483647, 2147483647, 2147483647]}\n",
+                    line: 2, mentions: ["too large"])
+        expectError("layers:\n" + input + "  - {name: r, type: Reshape, bottom: data, top: r, shape: [2147483647, 2147483647, 2147483647, -1]}\n",
+                    line: 3, mentions: ["too large"])
+        expectError("layers:\n" + input + "  - {name: ip, type: InnerProduct, bottom: data, top: ip, num_output: 2147483647}\n",
+                    line: 3, mentions: ["'num_output' is 2147483647, out of range"])
+    }
 }

@@ -94,3 +94,18 @@ public final class Blob {
     /// A human-readable shape such as `64x20x24x24`.
     public var shapeDescription: String { shape.isEmpty ? "scalar" : shape.map(String.init).joined(separator: "x") }
 }
+
+/// The number of elements of `shape`, or nil if it overflows or exceeds `limit` (2³¹ by
+/// default: 8 GB of floats). Shapes that come from files (an IDX header, a safetensors
+/// header, an `Input` or `Reshape` layer) go through this, so a hostile or mistaken number
+/// is an error instead of an arithmetic trap or an impossible allocation.
+public func checkedCount(_ shape: [Int], limit: Int = 1 << 31) -> Int? {
+    var count = 1
+    for dimension in shape {
+        guard dimension >= 0 else { return nil }
+        let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+        guard !overflow, product <= limit else { return nil }
+        count = product
+    }
+    return count
+}

@@ -34,7 +34,9 @@ public struct IDXFile: Sendable {
         dimensions = (0..<rank).map { d in
             (0..<4).reduce(0) { $0 << 8 | Int(raw[4 + 4 * d + $1]) }
         }
-        let expected = dimensions.reduce(1, *)
+        guard let expected = checkedCount(dimensions) else {
+            throw SwiftCaffeError("'\(path)' declares dimensions \(dimensions), too large to be real", hint: "the header is damaged")
+        }
         let payload = raw.count - 4 - 4 * rank
         guard payload == expected else {
             throw SwiftCaffeError("'\(path)' should hold \(expected) values for shape \(dimensions) but holds \(payload)",

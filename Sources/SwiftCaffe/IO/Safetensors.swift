@@ -67,8 +67,7 @@ public enum Safetensors {
                 throw bad("tensor '\(name)' lacks dtype, shape or data_offsets")
             }
             guard dtype == "F32" else { throw bad("tensor '\(name)' is \(dtype); SwiftCaffe reads F32 only") }
-            guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else { throw bad("tensor '\(name)' has a bad shape \(shape)") }
-            let count = shape.reduce(1, *)
+            guard let count = checkedCount(shape) else { throw bad("tensor '\(name)' has a bad shape \(shape)") }
             guard offsets[0] >= 0, offsets[1] <= payload, offsets[1] - offsets[0] == count * 4 else {
                 throw bad("tensor '\(name)' has byte range \(offsets) for \(count) values in \(payload) data bytes (truncated?)")
             }

@@ -14,8 +14,12 @@ public struct LayerContext: Sendable {
     public func rng(_ stream: String) -> RandomGenerator { RandomGenerator(seed: seed, stream: stream) }
 
     /// A parameter blob `<layer>.<role>` of `shape`, filled by `filler` from its own stream
-    /// `<layer>/<role>`.
-    public func parameter(_ layer: String, _ role: String, shape: [Int], filler: FillerSpec) -> Blob {
+    /// `<layer>/<role>`. A shape too large to allocate is an error, not a crash.
+    public func parameter(_ layer: String, _ role: String, shape: [Int], filler: FillerSpec) throws -> Blob {
+        guard checkedCount(shape) != nil else {
+            throw SwiftCaffeError("parameter '\(role)' of shape \(shape) is too large (over 2³¹ values)",
+                                  hint: "check num_output and the sizes of the layer's inputs")
+        }
         let blob = Blob(name: "\(layer).\(role)", shape: shape)
         var generator = rng("\(layer)/\(role)")
         filler.fill(blob, using: &generator)

@@ -34,8 +34,8 @@ public final class ScaledTanhLayer: Layer {
         channels = channelShared ? 1 : input.shape[1]
         outer = input.shape.first ?? 1
         inner = input.count / max(outer * channels, 1)
-        params = [context.parameter(name, "scale", shape: [channels], filler: scaleFiller),
-                  context.parameter(name, "slope", shape: [channels], filler: slopeFiller)]
+        params = [try context.parameter(name, "scale", shape: [channels], filler: scaleFiller),
+                  try context.parameter(name, "slope", shape: [channels], filler: slopeFiller)]
         top[0].reshape(input.shape)
     }
 

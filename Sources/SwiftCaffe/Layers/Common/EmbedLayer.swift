@@ -15,7 +15,7 @@ public final class EmbedLayer: Layer {
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
         self.context = context
-        numOutput = try spec.int("num_output", in: 1...Int(Int32.max))
+        numOutput = try spec.int("num_output", in: 1...(1 << 20))
         inputDim = try spec.int("input_dim", in: 1...Int(Int32.max))
         biasTerm = try spec.bool("bias_term", default: true)
         weightFiller = try spec.filler("weight_filler", default: FillerSpec(.uniform, min: -0.1, max: 0.1))
@@ -23,8 +23,8 @@ public final class EmbedLayer: Layer {
     }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
-        params = [context.parameter(name, "weights", shape: [inputDim, numOutput], filler: weightFiller)]
-        if biasTerm { params.append(context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
+        params = [try context.parameter(name, "weights", shape: [inputDim, numOutput], filler: weightFiller)]
+        if biasTerm { params.append(try context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
         top[0].reshape(bottom[0].shape + [numOutput])
     }
 

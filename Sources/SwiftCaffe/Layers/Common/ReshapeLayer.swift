@@ -33,7 +33,7 @@ public final class ReshapeLayer: Layer {
             }
         }
         var result = Array(shape[..<start]) + middle + Array(shape[end...])
-        let known = result.filter { $0 != -1 }.reduce(1, *)
+        guard let known = checkedCount(result.filter { $0 != -1 }) else { throw error("shape \(dims) is too large (over 2³¹ values)") }
         if let inferred = result.firstIndex(of: -1) {
             guard known > 0, bottom[0].count % known == 0 else {
                 throw error("cannot infer the -1 in \(dims): \(bottom[0].count) values do not divide by \(known)")

@@ -22,7 +22,11 @@ public final class InputLayer: Layer {
         guard shapes.count == 1 || shapes.count == top.count else {
             throw error("\(shapes.count) shapes for \(top.count) tops", hint: "give one shape, or one per top")
         }
-        for (index, blob) in top.enumerated() { blob.reshape(shapes[shapes.count == 1 ? 0 : index]) }
+        for (index, blob) in top.enumerated() {
+            let shape = shapes[shapes.count == 1 ? 0 : index]
+            guard checkedCount(shape) != nil else { throw error("shape \(shape) is too large (over 2³¹ values)") }
+            blob.reshape(shape)
+        }
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float { 0 }

@@ -24,7 +24,7 @@ public final class PReLULayer: Layer {
         }
         channels = channelShared ? 1 : x.shape[1]
         inner = channelShared ? 1 : x.count(from: 2)
-        params = [context.parameter(name, "slope", shape: [channels], filler: filler)]
+        params = [try context.parameter(name, "slope", shape: [channels], filler: filler)]
         top[0].reshape(x.shape)
     }
 

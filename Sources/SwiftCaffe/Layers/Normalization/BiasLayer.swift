@@ -28,7 +28,7 @@ public final class BiasLayer: Layer {
         outer = x.count(from: 0, to: axis)
         dim = x.count(from: axis, to: end)
         inner = x.count(from: end)
-        params = [context.parameter(name, "bias", shape: Array(x.shape[axis..<end]), filler: filler)]
+        params = [try context.parameter(name, "bias", shape: Array(x.shape[axis..<end]), filler: filler)]
         top[0].reshape(x.shape)
     }
 

@@ -44,9 +44,9 @@ public final class ScaleLayer: Layer {
                 throw error("the scale bottom '\(bottom[1].name)' holds \(bottom[1].count) values for \(dim) positions (\(scaleShape))")
             }
         } else {
-            params.append(context.parameter(name, "scale", shape: scaleShape, filler: filler))
+            params.append(try context.parameter(name, "scale", shape: scaleShape, filler: filler))
         }
-        if biasTerm { params.append(context.parameter(name, "bias", shape: scaleShape, filler: biasFiller)) }
+        if biasTerm { params.append(try context.parameter(name, "bias", shape: scaleShape, filler: biasFiller)) }
         input.reshape(x.shape)
         top[0].reshape(x.shape)
     }

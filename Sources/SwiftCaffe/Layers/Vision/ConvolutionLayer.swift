@@ -37,7 +37,7 @@ public final class ConvolutionLayer: Layer {
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
         self.context = context
-        numOutput = try spec.int("num_output", in: 1...Int(Int32.max))
+        numOutput = try spec.int("num_output", in: 1...(1 << 20))
         window = try WindowKeys(spec, kernelRequired: true, dilated: true)
         groups = try spec.int("group", default: 1, in: 1...Int(Int32.max))
         biasTerm = try spec.bool("bias_term", default: true)
@@ -67,8 +67,8 @@ public final class ConvolutionLayer: Layer {
         guard geometry.channels % groups == 0, numOutput % groups == 0 else {
             throw error("group \(groups) must divide both the \(geometry.channels) input channels and num_output \(numOutput)")
         }
-        params = [context.parameter(name, "weights", shape: [numOutput, geometry.channels / groups, geometry.kernelH, geometry.kernelW], filler: weightFiller)]
-        if biasTerm { params.append(context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
+        params = [try context.parameter(name, "weights", shape: [numOutput, geometry.channels / groups, geometry.kernelH, geometry.kernelW], filler: weightFiller)]
+        if biasTerm { params.append(try context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
         top[0].reshape([batch, numOutput, geometry.outputH, geometry.outputW])
         blockImages = max(1, min(batch, Self.blockColumnFloats / max(kernelVolume * outputArea, 1)))
         scratch = []

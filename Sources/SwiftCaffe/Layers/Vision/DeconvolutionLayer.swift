@@ -23,7 +23,7 @@ public final class DeconvolutionLayer: Layer {
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
         self.context = context
-        numOutput = try spec.int("num_output", in: 1...Int(Int32.max))
+        numOutput = try spec.int("num_output", in: 1...(1 << 20))
         window = try WindowKeys(spec, kernelRequired: true, dilated: true)
         biasTerm = try spec.bool("bias_term", default: true)
         weightFiller = try spec.filler("weight_filler", default: .zero)
@@ -48,8 +48,8 @@ public final class DeconvolutionLayer: Layer {
         guard geometry.outputH == x.shape[2], geometry.outputW == x.shape[3] else {
             throw error("stride, kernel and pad do not map the \(x.shape[2])×\(x.shape[3]) input onto a whole output")
         }
-        params = [context.parameter(name, "weights", shape: [inputChannels, numOutput, geometry.kernelH, geometry.kernelW], filler: weightFiller)]
-        if biasTerm { params.append(context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
+        params = [try context.parameter(name, "weights", shape: [inputChannels, numOutput, geometry.kernelH, geometry.kernelW], filler: weightFiller)]
+        if biasTerm { params.append(try context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
         top[0].reshape([batch, numOutput, height, width])
         scratch = []
     }

@@ -14,7 +14,7 @@ public final class InnerProductLayer: Layer {
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
         self.context = context
-        numOutput = try spec.int("num_output", in: 1...Int(Int32.max))
+        numOutput = try spec.int("num_output", in: 1...(1 << 20))
         biasTerm = try spec.bool("bias_term", default: true)
         axis = try spec.int("axis", default: 1, in: 0...7)
         weightFiller = try spec.filler("weight_filler", default: .zero)
@@ -30,8 +30,8 @@ public final class InnerProductLayer: Layer {
         }
         rows = input.count(from: 0, to: axis)
         inputs = input.count(from: axis)
-        params = [context.parameter(name, "weights", shape: [numOutput, inputs], filler: weightFiller)]
-        if biasTerm { params.append(context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
+        params = [try context.parameter(name, "weights", shape: [numOutput, inputs], filler: weightFiller)]
+        if biasTerm { params.append(try context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
         top[0].reshape(Array(input.shape[..<axis]) + [numOutput])
     }
 

@@ -25,7 +25,7 @@ public final class LocallyConnectedLayer: Layer {
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
         self.context = context
-        numOutput = try spec.int("num_output", in: 1...Int(Int32.max))
+        numOutput = try spec.int("num_output", in: 1...(1 << 20))
         window = try WindowKeys(spec, kernelRequired: true)
         biasTerm = try spec.bool("bias_term", default: true)
         weightFiller = try spec.filler("weight_filler", default: .zero)
@@ -42,8 +42,8 @@ public final class LocallyConnectedLayer: Layer {
         batch = x.shape[0]
         geometry = window.geometry(channels: x.shape[1], height: x.shape[2], width: x.shape[3])
         guard geometry.outputH > 0, geometry.outputW > 0 else { throw error("the kernel does not fit the padded \(x.shape[2])×\(x.shape[3]) input") }
-        params = [context.parameter(name, "weights", shape: [positions * numOutput, volume], filler: weightFiller)]
-        if biasTerm { params.append(context.parameter(name, "bias", shape: [numOutput, positions], filler: biasFiller)) }
+        params = [try context.parameter(name, "weights", shape: [positions * numOutput, volume], filler: weightFiller)]
+        if biasTerm { params.append(try context.parameter(name, "bias", shape: [numOutput, positions], filler: biasFiller)) }
         columns.reshape([batch, volume, positions])
         patches.reshape([volume, batch])
         outputs.reshape([numOutput, batch])
