@@ -94,7 +94,7 @@ private final class BrokenScaleLayer: Layer {
     let spec: LayerSpec
     var params: [Blob] = []
     init(spec: LayerSpec, context: LayerContext) { self.spec = spec }
-    func setUp(bottom: [Blob], top: [Blob]) throws { top[0].reshape(bottom[0].shape) }
+    func setUp(bottom: [Blob], top: [Blob]) throws { try top[0].reshape(bottom[0].shape) }
     func forward(bottom: [Blob], top: [Blob]) -> Float {
         for i in 0..<bottom[0].count { top[0].data[i] = 2 * bottom[0].data[i] }
         return 0

@@ -182,6 +182,10 @@ import Testing
                     line: 2, mentions: ["too large"])
         expectError("layers:\n" + input + "  - {name: r, type: Reshape, bottom: data, top: r, shape: [2147483647, 2147483647, 2147483647, -1]}\n",
                     line: 3, mentions: ["too large"])
+        expectError("layers:\n" + input + "  - {name: t, type: Tile, bottom: data, top: t, tiles: 2147483647}\n",
+                    line: 3, mentions: ["layer 't' (Tile)", "too large"])
+        expectError("layers:\n" + input + "  - {name: d, type: Deconvolution, bottom: data, top: d, num_output: 1, kernel_size: 2, stride: 2147483647}\n",
+                    line: 3, mentions: ["layer 'd' (Deconvolution)", "too large"])
         expectError("layers:\n" + input + "  - {name: ip, type: InnerProduct, bottom: data, top: ip, num_output: 2147483647}\n",
                     line: 3, mentions: ["'num_output' is 2147483647, out of range"])
     }

@@ -56,7 +56,7 @@ final class HalfGradientReLU: Layer {
     var params: [Blob] = []
     static var supportsInPlace: Bool { true }
     init(spec: LayerSpec, context: LayerContext) { self.spec = spec }
-    func setUp(bottom: [Blob], top: [Blob]) throws { top[0].reshape(bottom[0].shape) }
+    func setUp(bottom: [Blob], top: [Blob]) throws { try top[0].reshape(bottom[0].shape) }
     func forward(bottom: [Blob], top: [Blob]) -> Float {
         for i in 0..<bottom[0].count { top[0].data[i] = max(bottom[0].data[i], 0) }
         return 0

@@ -50,9 +50,13 @@ public final class Blob {
     }
 
     /// Changes the shape; contents are kept when the count is unchanged, zeroed when it grows.
-    public func reshape(_ newShape: [Int]) {
-        precondition(newShape.allSatisfy { $0 >= 0 }, "negative dimension in \(newShape)")
-        let newCount = newShape.reduce(1, *)
+    /// A shape that overflows or exceeds 2³¹ values (8 GB) is an error, not an allocation that
+    /// kills the process: every top a layer shapes from its keys passes through here.
+    public func reshape(_ newShape: [Int]) throws {
+        guard let newCount = checkedCount(newShape) else {
+            throw SwiftCaffeError("blob '\(name)' would have shape \(newShape), too large (over 2³¹ values)",
+                                  hint: "check the sizes, strides and counts that lead to it")
+        }
         if newCount > capacity {
             data.deallocate()
             diffStorage?.deallocate()
@@ -89,7 +93,6 @@ public final class Blob {
     }
 
     public func zeroDiff() { diff.update(repeating: 0, count: count) }
-    public func zeroData() { data.update(repeating: 0, count: count) }
 
     /// A human-readable shape such as `64x20x24x24`.
     public var shapeDescription: String { shape.isEmpty ? "scalar" : shape.map(String.init).joined(separator: "x") }

@@ -4,8 +4,6 @@ import Foundation
 public enum ProcessMemory {
     /// Peak resident set size (VmHWM) in bytes, or nil where /proc is unavailable.
     public static var peakResidentBytes: Int? { field("VmHWM") }
-    /// Current resident set size (VmRSS) in bytes.
-    public static var residentBytes: Int? { field("VmRSS") }
 
     private static func field(_ name: String) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }

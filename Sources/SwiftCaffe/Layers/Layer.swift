@@ -88,8 +88,6 @@ extension Layer {
 public protocol DataSource: AnyObject {
     var sampleCount: Int { get }
     var batchSize: Int { get }
-    /// Index of the next sample within the current pass (for resuming and reporting).
-    var position: Int { get }
     /// The largest label in the data set, if it has labels; the net checks it against the
     /// number of classes of every loss or accuracy layer the labels feed.
     var labelMaximum: Int? { get }

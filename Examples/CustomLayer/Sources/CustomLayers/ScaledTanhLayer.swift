@@ -36,7 +36,7 @@ public final class ScaledTanhLayer: Layer {
         inner = input.count / max(outer * channels, 1)
         params = [try context.parameter(name, "scale", shape: [channels], filler: scaleFiller),
                   try context.parameter(name, "slope", shape: [channels], filler: slopeFiller)]
-        top[0].reshape(input.shape)
+        try top[0].reshape(input.shape)
     }
 
     @inline(__always) private func channel(of index: Int) -> Int { channelShared ? 0 : (index / inner) % channels }

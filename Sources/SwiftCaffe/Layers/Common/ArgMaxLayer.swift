@@ -25,12 +25,12 @@ public final class ArgMaxLayer: Layer {
             inner = bottom[0].count(from: axis + 1)
             var result = shape
             result[axis] = topK
-            top[0].reshape(result)
+            try top[0].reshape(result)
         } else {
             outer = shape.first ?? 1
             channels = bottom[0].count / max(outer, 1)
             inner = 1
-            top[0].reshape([outer, outMaxValue ? 2 : 1, topK])
+            try top[0].reshape([outer, outMaxValue ? 2 : 1, topK])
         }
         guard topK <= channels else { throw error("top_k \(topK) exceeds the \(channels) values it picks from") }
     }

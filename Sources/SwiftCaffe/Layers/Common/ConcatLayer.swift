@@ -25,7 +25,7 @@ public final class ConcatLayer: Layer {
         sizes = bottom.map { $0.shape[axis] }
         var shape = first.shape
         shape[axis] = sizes.reduce(0, +)
-        top[0].reshape(shape)
+        try top[0].reshape(shape)
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

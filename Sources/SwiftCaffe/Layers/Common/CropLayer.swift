@@ -32,7 +32,7 @@ public final class CropLayer: Layer {
             starts[d] = offset
             shape[d] = b[d]
         }
-        top[0].reshape(shape)
+        try top[0].reshape(shape)
     }
 
     /// The bottom index of every top element, in order.

@@ -28,7 +28,7 @@ public final class EltwiseLayer: Layer {
         for blob in bottom.dropFirst() where blob.shape != bottom[0].shape {
             throw error("'\(blob.name)' (\(blob.shapeDescription)) and '\(bottom[0].name)' (\(bottom[0].shapeDescription)) differ in shape")
         }
-        top[0].reshape(bottom[0].shape)
+        try top[0].reshape(bottom[0].shape)
         winners = operation == .max ? [Int32](repeating: 0, count: bottom[0].count) : []
     }
 

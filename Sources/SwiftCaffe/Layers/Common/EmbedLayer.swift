@@ -25,7 +25,7 @@ public final class EmbedLayer: Layer {
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         params = [try context.parameter(name, "weights", shape: [inputDim, numOutput], filler: weightFiller)]
         if biasTerm { params.append(try context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
-        top[0].reshape(bottom[0].shape + [numOutput])
+        try top[0].reshape(bottom[0].shape + [numOutput])
     }
 
     private func row(_ value: Float) -> Int? {

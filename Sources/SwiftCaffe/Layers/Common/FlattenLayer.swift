@@ -16,7 +16,7 @@ public final class FlattenLayer: Layer {
         let axis = try canonicalAxis(requestedAxis, rank: shape.count, layer: self)
         let end = try canonicalAxis(requestedEnd, rank: shape.count, layer: self)
         guard axis <= end else { throw error("axis \(axis) comes after end_axis \(end)") }
-        top[0].reshape(Array(shape[..<axis]) + [shape[axis...end].reduce(1, *)] + Array(shape[(end + 1)...]))
+        try top[0].reshape(Array(shape[..<axis]) + [shape[axis...end].reduce(1, *)] + Array(shape[(end + 1)...]))
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

@@ -21,7 +21,7 @@ public final class ReductionLayer: Layer {
         let axis = try canonicalAxis(requestedAxis, rank: max(bottom[0].shape.count, 1), layer: self)
         outer = bottom[0].count(from: 0, to: axis)
         inner = bottom[0].count(from: axis)
-        top[0].reshape(Array(bottom[0].shape[..<axis]))
+        try top[0].reshape(Array(bottom[0].shape[..<axis]))
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

@@ -43,7 +43,7 @@ public final class ReshapeLayer: Layer {
         guard result.reduce(1, *) == bottom[0].count else {
             throw error("shape \(result) holds \(result.reduce(1, *)) values, but '\(bottom[0].name)' (\(bottom[0].shapeDescription)) has \(bottom[0].count)")
         }
-        top[0].reshape(result)
+        try top[0].reshape(result)
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

@@ -39,7 +39,7 @@ public final class SliceLayer: Layer {
         for (blob, size) in zip(top, sizes) {
             var shape = x.shape
             shape[axis] = size
-            blob.reshape(shape)
+            try blob.reshape(shape)
         }
     }
 

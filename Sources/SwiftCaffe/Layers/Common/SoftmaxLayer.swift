@@ -18,7 +18,7 @@ public final class SoftmaxLayer: Layer {
         outer = bottom[0].count(from: 0, to: axis)
         channels = bottom[0].shape[axis]
         inner = bottom[0].count(from: axis + 1)
-        top[0].reshape(bottom[0].shape)
+        try top[0].reshape(bottom[0].shape)
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

@@ -9,7 +9,7 @@ public final class SplitLayer: Layer {
     public init(spec: LayerSpec, context: LayerContext) throws { self.spec = spec }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
-        for blob in top { blob.reshape(bottom[0].shape) }
+        for blob in top { try blob.reshape(bottom[0].shape) }
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

@@ -18,7 +18,7 @@ public final class TileLayer: Layer {
         block = bottom[0].count(from: axis)
         var shape = bottom[0].shape
         shape[axis] *= tiles
-        top[0].reshape(shape)
+        try top[0].reshape(shape)
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

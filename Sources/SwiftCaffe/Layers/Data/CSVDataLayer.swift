@@ -28,7 +28,6 @@ public final class CSVDataLayer: Layer, DataSource, StatefulLayer {
     private var labels: [Float] = []
     private var featureCount = 0
     public private(set) var sampleCount = 0
-    public var position: Int { order.position }
     public var labelMaximum: Int? { labels.isEmpty ? nil : Int(labels.max() ?? 0) }
     public var dataSource: DataSource? { self }
 
@@ -92,8 +91,8 @@ public final class CSVDataLayer: Layer, DataSource, StatefulLayer {
                         hint: "use a regression loss with the label as a feature, or fix the label column")
         }
         order = SampleOrder(count: sampleCount, shuffle: shuffle, rng: shuffleRNG)
-        top[0].reshape([batchSize, featureCount])
-        if top.count == 2 { top[1].reshape([batchSize]) }
+        try top[0].reshape([batchSize, featureCount])
+        if top.count == 2 { try top[1].reshape([batchSize]) }
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

@@ -26,7 +26,6 @@ public final class IDXDataLayer: Layer, DataSource, StatefulLayer {
     public var labelMaximum: Int? { labels.isEmpty ? nil : Int(labels.max() ?? 0) }
     private let shuffleRNG: RandomGenerator
     private var order: SampleOrder
-    public var position: Int { order.position }
     public var epoch: Int { order.epoch }
 
     public var dataSource: DataSource? { self }
@@ -75,8 +74,8 @@ public final class IDXDataLayer: Layer, DataSource, StatefulLayer {
             labels = Array(labelFile.bytes)
         }
         order = SampleOrder(count: sampleCount, shuffle: shuffle, rng: shuffleRNG)
-        top[0].reshape([batchSize] + sampleShape)
-        if top.count == 2 { top[1].reshape([batchSize]) }
+        try top[0].reshape([batchSize] + sampleShape)
+        if top.count == 2 { try top[1].reshape([batchSize]) }
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

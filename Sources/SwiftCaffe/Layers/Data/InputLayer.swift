@@ -23,9 +23,7 @@ public final class InputLayer: Layer {
             throw error("\(shapes.count) shapes for \(top.count) tops", hint: "give one shape, or one per top")
         }
         for (index, blob) in top.enumerated() {
-            let shape = shapes[shapes.count == 1 ? 0 : index]
-            guard checkedCount(shape) != nil else { throw error("shape \(shape) is too large (over 2³¹ values)") }
-            blob.reshape(shape)
+            try blob.reshape(shapes[shapes.count == 1 ? 0 : index])
         }
     }
 

@@ -31,7 +31,7 @@ public final class AccuracyLayer: Layer, LabelConsumer {
         guard bottom[1].count == outer * inner else {
             throw error("the scores '\(bottom[0].name)' (\(bottom[0].shapeDescription)) need \(outer * inner) labels, but '\(bottom[1].name)' holds \(bottom[1].count)")
         }
-        top[0].reshape([])
+        try top[0].reshape([])
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

@@ -26,7 +26,7 @@ public final class ContrastiveLossLayer: Layer {
         dim = bottom[0].count / max(batch, 1)
         guard bottom[2].count == batch else { throw error("\(batch) pairs but \(bottom[2].count) similarity labels") }
         squaredDistance = [Float](repeating: 0, count: batch)
-        top[0].reshape([])
+        try top[0].reshape([])
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

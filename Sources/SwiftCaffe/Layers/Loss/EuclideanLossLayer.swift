@@ -13,8 +13,8 @@ public final class EuclideanLossLayer: Layer {
             throw error("'\(bottom[0].name)' (\(bottom[0].shapeDescription)) and '\(bottom[1].name)' (\(bottom[1].shapeDescription)) differ in size",
                         hint: "both bottoms must hold the same number of values")
         }
-        difference.reshape(bottom[0].shape)
-        top[0].reshape([])
+        try difference.reshape(bottom[0].shape)
+        try top[0].reshape([])
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

@@ -22,7 +22,7 @@ public final class HingeLossLayer: Layer, LabelConsumer {
         batch = bottom[0].shape.first ?? 1
         classCount = bottom[0].count / max(batch, 1)
         guard bottom[1].count == batch else { throw error("\(batch) score rows but \(bottom[1].count) labels") }
-        top[0].reshape([])
+        try top[0].reshape([])
     }
 
     private func margin(_ x: UnsafeMutablePointer<Float>, _ labels: UnsafeMutablePointer<Float>, _ n: Int, _ c: Int) -> (margin: Float, sign: Float) {

@@ -36,7 +36,7 @@ public final class InfogainLossLayer: Layer, LabelConsumer {
                 throw error("needs a \(classCount)×\(classCount) infogain matrix", hint: "add 'infogain_matrix: [[...], ...]' or a third bottom")
             }
         }
-        top[0].reshape([])
+        try top[0].reshape([])
     }
 
     private func h(_ bottom: [Blob], _ row: Int, _ column: Int) -> Float {

@@ -24,7 +24,7 @@ public final class SigmoidCrossEntropyLossLayer: Layer {
         guard bottom[0].count == bottom[1].count else {
             throw error("'\(bottom[0].name)' (\(bottom[0].shapeDescription)) and its targets '\(bottom[1].name)' (\(bottom[1].shapeDescription)) differ in size")
         }
-        top[0].reshape([])
+        try top[0].reshape([])
     }
 
     private func ignored(_ t: Float) -> Bool { ignoreLabel.map { Float($0) == t } ?? false }

@@ -40,9 +40,9 @@ public final class SoftmaxWithLossLayer: Layer, LabelConsumer {
             throw error("the scores '\(bottom[0].name)' (\(bottom[0].shapeDescription)) need \(outer * inner) labels, but '\(bottom[1].name)' holds \(bottom[1].count)",
                         hint: "the label blob must have one label per sample (and per position)")
         }
-        probabilities.reshape(bottom[0].shape)
-        top[0].reshape([])
-        if top.count == 2 { top[1].reshape(bottom[0].shape) }
+        try probabilities.reshape(bottom[0].shape)
+        try top[0].reshape([])
+        if top.count == 2 { try top[1].reshape(bottom[0].shape) }
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

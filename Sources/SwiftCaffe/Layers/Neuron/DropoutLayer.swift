@@ -18,7 +18,7 @@ public final class DropoutLayer: Layer, StatefulLayer {
     }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
-        top[0].reshape(bottom[0].shape)
+        try top[0].reshape(bottom[0].shape)
         mask = [Float](repeating: 1, count: bottom[0].count)
     }
 

@@ -28,7 +28,7 @@ public final class ElementwiseLayer<Function: ElementwiseFunction>: Layer {
     public var forwardFLOPs: Int { count }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
-        top[0].reshape(bottom[0].shape)
+        try top[0].reshape(bottom[0].shape)
         count = bottom[0].count
     }
 

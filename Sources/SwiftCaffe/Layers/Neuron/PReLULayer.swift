@@ -25,7 +25,7 @@ public final class PReLULayer: Layer {
         channels = channelShared ? 1 : x.shape[1]
         inner = channelShared ? 1 : x.count(from: 2)
         params = [try context.parameter(name, "slope", shape: [channels], filler: filler)]
-        top[0].reshape(x.shape)
+        try top[0].reshape(x.shape)
     }
 
     @inline(__always) private func channel(_ i: Int) -> Int { channelShared ? 0 : (i / inner) % channels }

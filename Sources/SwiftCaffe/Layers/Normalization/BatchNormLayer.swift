@@ -37,9 +37,9 @@ public final class BatchNormLayer: Layer {
         channels = input.shape[1]
         inner = input.count(from: 2)
         params = [Blob(name: "\(name).mean", shape: [channels]), Blob(name: "\(name).variance", shape: [channels]), Blob(name: "\(name).normaliser", shape: [1])]
-        normalized.reshape(input.shape)
+        try normalized.reshape(input.shape)
         inverseDeviation = [Float](repeating: 0, count: channels)
-        top[0].reshape(input.shape)
+        try top[0].reshape(input.shape)
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

@@ -29,7 +29,7 @@ public final class BiasLayer: Layer {
         dim = x.count(from: axis, to: end)
         inner = x.count(from: end)
         params = [try context.parameter(name, "bias", shape: Array(x.shape[axis..<end]), filler: filler)]
-        top[0].reshape(x.shape)
+        try top[0].reshape(x.shape)
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

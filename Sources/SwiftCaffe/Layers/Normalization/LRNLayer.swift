@@ -15,6 +15,8 @@ public final class LRNLayer: Layer {
     let region: Region
     private var shape: [Int] = []
     private var scale = Blob()
+    /// Backward scratch: dy·y/s per element, and its sum over the windows holding each element.
+    private var ratio = Blob(), accumulated = Blob()
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -29,8 +31,10 @@ public final class LRNLayer: Layer {
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         guard bottom[0].shape.count == 4 else { throw error("expects an N×C×H×W bottom, but '\(bottom[0].name)' is \(bottom[0].shapeDescription)") }
         shape = bottom[0].shape
-        scale.reshape(shape)
-        top[0].reshape(shape)
+        try scale.reshape(shape)
+        try ratio.reshape(shape)
+        try accumulated.reshape(shape)
+        try top[0].reshape(shape)
     }
 
     /// Calls `body(i, j)` for every pair where element j lies in element i's window.
@@ -77,9 +81,11 @@ public final class LRNLayer: Layer {
         guard bottom[0].needsGradient else { return }
         let x = bottom[0].data, y = top[0].data, dy = top[0].diff, dx = bottom[0].diff, s = scale.data
         let count = bottom[0].count
-        var ratio = [Float](repeating: 0, count: count)
-        for i in 0..<count { ratio[i] = dy[i] * y[i] / s[i] }
-        var accumulated = [Float](repeating: 0, count: count)
+        let ratio = ratio.data, accumulated = accumulated.data
+        for i in 0..<count {
+            ratio[i] = dy[i] * y[i] / s[i]
+            accumulated[i] = 0
+        }
         forEachNeighbour { i, j in accumulated[j] += ratio[i] }
         let factor = 2 * alpha * beta / divisor
         for j in 0..<count { dx[j] = dy[j] * powf(s[j], -beta) - factor * x[j] * accumulated[j] }

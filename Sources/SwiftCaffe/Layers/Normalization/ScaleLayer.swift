@@ -14,8 +14,9 @@ public final class ScaleLayer: Layer {
     let biasFiller: FillerSpec
     let context: LayerContext
     private var outer = 0, dim = 0, inner = 0
-    /// A copy of the bottom, since in place the top overwrites it and backward needs x for ds.
+    /// In place, a copy of the bottom: the top overwrites it and backward needs x for ds.
     private var input = Blob()
+    private var inPlace = false
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -47,15 +48,16 @@ public final class ScaleLayer: Layer {
             params.append(try context.parameter(name, "scale", shape: scaleShape, filler: filler))
         }
         if biasTerm { params.append(try context.parameter(name, "bias", shape: scaleShape, filler: biasFiller)) }
-        input.reshape(x.shape)
-        top[0].reshape(x.shape)
+        inPlace = top[0] === x
+        if inPlace { try input.reshape(x.shape) }
+        try top[0].reshape(x.shape)
     }
 
     private func scale(_ bottom: [Blob]) -> Blob { bottom.count == 2 ? bottom[1] : params[0] }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
         let x = bottom[0].data, y = top[0].data, s = scale(bottom).data
-        input.data.update(from: x, count: bottom[0].count)
+        if inPlace { input.data.update(from: x, count: bottom[0].count) }
         let b = biasTerm ? params[params.count - 1].data : nil
         for o in 0..<outer {
             for d in 0..<dim {
@@ -67,7 +69,7 @@ public final class ScaleLayer: Layer {
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
-        let dy = top[0].diff, x = input.data, scaleBlob = scale(bottom), s = scaleBlob.data
+        let dy = top[0].diff, x = inPlace ? input.data : bottom[0].data, s = scale(bottom).data
         let learnsScale = bottom.count == 1
         let ds: UnsafeMutablePointer<Float>? = learnsScale ? params[0].diff : (bottom[1].needsGradient ? bottom[1].diff : nil)
         if !learnsScale, let ds { ds.update(repeating: 0, count: dim) }

@@ -69,7 +69,7 @@ public final class ConvolutionLayer: Layer {
         }
         params = [try context.parameter(name, "weights", shape: [numOutput, geometry.channels / groups, geometry.kernelH, geometry.kernelW], filler: weightFiller)]
         if biasTerm { params.append(try context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
-        top[0].reshape([batch, numOutput, geometry.outputH, geometry.outputW])
+        try top[0].reshape([batch, numOutput, geometry.outputH, geometry.outputW])
         blockImages = max(1, min(batch, Self.blockColumnFloats / max(kernelVolume * outputArea, 1)))
         scratch = []
     }

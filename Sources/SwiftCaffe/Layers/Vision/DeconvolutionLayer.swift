@@ -50,7 +50,7 @@ public final class DeconvolutionLayer: Layer {
         }
         params = [try context.parameter(name, "weights", shape: [inputChannels, numOutput, geometry.kernelH, geometry.kernelW], filler: weightFiller)]
         if biasTerm { params.append(try context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
-        top[0].reshape([batch, numOutput, height, width])
+        try top[0].reshape([batch, numOutput, height, width])
         scratch = []
     }
 

@@ -19,7 +19,7 @@ public final class Im2colLayer: Layer {
         geometry = window.geometry(channels: x.shape[1], height: x.shape[2], width: x.shape[3])
         guard geometry.outputH > 0, geometry.outputW > 0 else { throw error("the window does not fit the \(x.shape[2])×\(x.shape[3]) input") }
         batch = x.shape[0]
-        top[0].reshape([batch, geometry.channels * geometry.kernelH * geometry.kernelW, geometry.outputH, geometry.outputW])
+        try top[0].reshape([batch, geometry.channels * geometry.kernelH * geometry.kernelW, geometry.outputH, geometry.outputW])
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

@@ -32,7 +32,7 @@ public final class InnerProductLayer: Layer {
         inputs = input.count(from: axis)
         params = [try context.parameter(name, "weights", shape: [numOutput, inputs], filler: weightFiller)]
         if biasTerm { params.append(try context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
-        top[0].reshape(Array(input.shape[..<axis]) + [numOutput])
+        try top[0].reshape(Array(input.shape[..<axis]) + [numOutput])
     }
 
     /// Each thread computes a block of columns of every product: of the top in forward, of the

@@ -44,10 +44,10 @@ public final class LocallyConnectedLayer: Layer {
         guard geometry.outputH > 0, geometry.outputW > 0 else { throw error("the kernel does not fit the padded \(x.shape[2])×\(x.shape[3]) input") }
         params = [try context.parameter(name, "weights", shape: [positions * numOutput, volume], filler: weightFiller)]
         if biasTerm { params.append(try context.parameter(name, "bias", shape: [numOutput, positions], filler: biasFiller)) }
-        columns.reshape([batch, volume, positions])
-        patches.reshape([volume, batch])
-        outputs.reshape([numOutput, batch])
-        top[0].reshape([batch, numOutput, geometry.outputH, geometry.outputW])
+        try columns.reshape([batch, volume, positions])
+        try patches.reshape([volume, batch])
+        try outputs.reshape([numOutput, batch])
+        try top[0].reshape([batch, numOutput, geometry.outputH, geometry.outputW])
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

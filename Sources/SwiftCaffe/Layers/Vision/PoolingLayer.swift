@@ -47,7 +47,7 @@ public final class PoolingLayer: Layer {
         batch = input.shape[0]
         pooledH = Self.pooledSize(g.height, kernel: g.kernelH, stride: g.strideH, pad: g.padH)
         pooledW = Self.pooledSize(g.width, kernel: g.kernelW, stride: g.strideW, pad: g.padW)
-        top[0].reshape([batch, g.channels, pooledH, pooledW])
+        try top[0].reshape([batch, g.channels, pooledH, pooledW])
         if method == .max {
             argmax?.deallocate()
             argmaxCount = top[0].count
