@@ -21,15 +21,13 @@ final class ProgressDisplay {
     func show(_ event: TrainingEvent) {
         guard !quiet else { return }
         switch event {
-        case let .iteration(iteration, maxIter, epoch, loss, rate, speed):
-            guard live else { return }
-            let eta = Double((maxIter - iteration) * batchImages) / max(speed, 1e-9)
-            let text = status(iteration, maxIter, epoch, loss, rate, speed) + "  ETA " + duration(eta)
-            print("\r\u{1B}[K" + text, terminator: "")
+        case let .progress(progress) where live:
+            let eta = Double((progress.maxIter - progress.iteration) * batchImages) / max(progress.imagesPerSecond, 1e-9)
+            print("\r\u{1B}[K" + status(progress) + "  ETA " + duration(eta), terminator: "")
             fflush(nil)
             lineShown = true
-        case let .progress(iteration, maxIter, epoch, loss, rate, speed):
-            if !live { permanent(status(iteration, maxIter, epoch, loss, rate, speed)) }
+        case let .progress(progress):
+            if progress.isDisplayed { permanent(status(progress)) }
         case let .test(result):
             permanent("test  iter \(result.iteration): " + describe(result))
             if verbose, let table = confusionTable(result) { permanent(table) }
@@ -49,8 +47,8 @@ final class ProgressDisplay {
         lineShown = false
     }
 
-    private func status(_ iteration: Int, _ maxIter: Int, _ epoch: Double, _ loss: Float, _ rate: Float, _ speed: Double) -> String {
-        String(format: "iter %6d/%d  epoch %5.2f  loss %.4f  lr %.6g  %6.0f img/s", iteration, maxIter, epoch, loss, rate, speed)
+    private func status(_ p: TrainingProgress) -> String {
+        String(format: "iter %6d/%d  epoch %5.2f  loss %.4f  lr %.6g  %6.0f img/s", p.iteration, p.maxIter, p.epoch, p.loss, p.learningRate, p.imagesPerSecond)
     }
 
     private func duration(_ seconds: Double) -> String {

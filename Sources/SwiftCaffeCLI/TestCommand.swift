@@ -31,7 +31,7 @@ struct TestCommand: ParsableCommand {
             guard !testNet.dataSources.isEmpty else {
                 throw SwiftCaffeError("the test net has no data layer", hint: "add a data layer with 'phase: test'")
             }
-            let result = Trainer.evaluate(testNet, iterations: iterations)
+            let result = testNet.evaluate(iterations: iterations)
             for output in result.outputs { printLine(String(format: "%@ = %.4f", output.name, output.value)) }
             printLine("\(result.images) images in \(result.batches) batches")
             if let table = confusionTable(result) { printLine("\n" + table) }

@@ -66,7 +66,7 @@ struct TrainCommand: ParsableCommand {
                                                                            seed: seed, output: output))
             if let resume { try trainer.resume(from: resume) }
             if let weights {
-                let kept = try trainer.initialize(fromWeights: weights, strict: strict)
+                let kept = try trainer.trainNet.loadWeights(from: weights, requireAll: strict)
                 if !kept.isEmpty && !quiet { printLine("not in \(weights), initialised by their fillers: \(kept.joined(separator: ", "))") }
             }
             let source = trainer.trainNet.dataSources[0]

@@ -63,6 +63,24 @@ import Testing
         #expect(before("feat", "feat_split") && before("feat_split", "squash") && before("feat_split", "cls"))
     }
 
+    /// A layer's spec names the blobs the net connects it to, Splits included, in both phases
+    /// (the test phase builds from the same file specs after the train phase rewired its own).
+    @Test func specsAgreeWithTheNetAboutBlobs() throws {
+        let spec = try NetSpec.parse(Self.branchy)
+        for phase in Phase.allCases {
+            let net = try Net(spec: spec, phase: phase)
+            for (index, layer) in net.layers.enumerated() {
+                #expect(layer.spec.bottoms == net.bottoms[index].map(\.name), "\(phase) \(layer.name)")
+                #expect(layer.spec.tops == net.tops[index].map(\.name), "\(phase) \(layer.name)")
+            }
+            let split = try #require(net.layer(named: "feat_split"))
+            #expect(split.spec.type == "Split" && split.spec.bottoms == ["feat"])
+            #expect(split.spec.location == spec.layers.first { $0.name == "feat" }!.location)
+        }
+        // The file's own specs still read what the file says.
+        #expect(spec.layers.first { $0.name == "cls" }!.bottoms == ["feat"])
+    }
+
     /// The whole net's parameter gradients, through the split, the in-place ReLU and both
     /// weighted losses, against finite differences of the net's loss.
     @Test func netGradientsMatchFiniteDifferences() throws {

@@ -18,10 +18,16 @@ import Testing
         }
     }
 
+    /// Threads split sums (a weight gradient adds up every image's products) and add the parts
+    /// in another order, and OpenBLAS picks its kernel's blocking by the matrix sizes, which
+    /// differ with the split. Products of both signs cancel, so that rounding can reach 1e-5 of
+    /// the result (1.3e-5 measured on an Intel Xeon's OpenBLAS kernel, under 1e-5 on AMD EPYC).
+    /// A real fault in the split (an image missed, counted twice or written to the wrong
+    /// place) is an error of order 1, so 1e-4 still catches it with a wide margin.
     func expectClose(_ a: [Float], _ b: [Float], _ what: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         #expect(a.count == b.count, sourceLocation: sourceLocation)
         let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($0), abs($1)) }.max() ?? 0
-        #expect(worst < 1e-5, "\(what): relative difference \(worst)", sourceLocation: sourceLocation)
+        #expect(worst < 1e-4, "\(what): relative difference \(worst)", sourceLocation: sourceLocation)
     }
 
     @Test(arguments: [

@@ -45,7 +45,7 @@ import Testing
         var losses: [Float] = []
         if let stopAt { trainer.shouldStop = { trainer.iteration >= stopAt } }
         let outcome = try trainer.run { event in
-            if case .progress(_, _, _, let loss, _, _) = event { losses.append(loss) }
+            if case .progress(let progress) = event, progress.isDisplayed { losses.append(progress.loss) }
         }
         return (losses, outcome)
     }
@@ -126,14 +126,14 @@ import Testing
         let yaml = try String(contentsOfFile: folder + "/net.yaml", encoding: .utf8).replacingOccurrences(of: "name: ip,", with: "name: head,")
         try yaml.write(toFile: folder + "/tuned.yaml", atomically: true, encoding: .utf8)
         let tuned = try Trainer(spec: try NetSpec.load(path: folder + "/tuned.yaml"), options: TrainingOptions(output: folder))
-        let kept = try tuned.initialize(fromWeights: folder + "/small_iter_1.safetensors", strict: false)
+        let kept = try tuned.trainNet.loadWeights(from: folder + "/small_iter_1.safetensors", requireAll: false)
         #expect(kept == ["head.0", "head.1"])
         #expect(tuned.trainNet.parameters[0].blob.dataArray == trainer.trainNet.parameters[0].blob.dataArray)
-        #expect { try tuned.initialize(fromWeights: folder + "/small_iter_1.safetensors", strict: true) } throws: { "\($0)".contains("head.0") }
+        #expect { try tuned.trainNet.loadWeights(from: folder + "/small_iter_1.safetensors", requireAll: true) } throws: { "\($0)".contains("head.0") }
         let wider = try String(contentsOfFile: folder + "/net.yaml", encoding: .utf8).replacingOccurrences(of: "num_output: 4, kernel_size", with: "num_output: 6, kernel_size")
         try wider.write(toFile: folder + "/wider.yaml", atomically: true, encoding: .utf8)
         let mismatched = try Trainer(spec: try NetSpec.load(path: folder + "/wider.yaml"), options: TrainingOptions(output: folder))
-        #expect { try mismatched.initialize(fromWeights: folder + "/small_iter_1.safetensors", strict: false) } throws: {
+        #expect { try mismatched.trainNet.loadWeights(from: folder + "/small_iter_1.safetensors", requireAll: false) } throws: {
             "\($0)".contains("layer 'conv' (Convolution)") && "\($0)".contains("[6, 1, 3, 3]")
         }
     }
@@ -181,7 +181,7 @@ import Testing
         }
         trainer.shouldStop = { Interrupts.requested }
         let outcome = try trainer.run { event in
-            if case .progress(let iteration, _, _, _, _, _) = event, iteration == 3 {
+            if case .progress(let progress) = event, progress.isDisplayed, progress.iteration == 3 {
                 // To the process, as Ctrl-C is; another thread may take it, so give it a moment.
                 kill(getpid(), SIGINT)
                 usleep(100_000)

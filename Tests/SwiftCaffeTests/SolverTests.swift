@@ -20,29 +20,29 @@ import Testing
             ("{lr_policy: sigmoid, base_lr: 0.01, gamma: -0.01, stepsize: 100}", 100, 0.005),
         ]
         for (yaml, iteration, expected) in cases {
-            let rate = try solver(yaml).learningRate(at: iteration, maxIter: 1000)
+            let rate = Solver(spec: try solver(yaml), parameters: [], maxIter: 1000).rate(at: iteration)
             #expect(abs(rate - expected) <= 1e-6 * max(1, expected * 1e3), "\(yaml) at \(iteration): \(rate), expected \(expected)")
         }
     }
 
     @Test func sgdStepWithMomentumAndDecay() throws {
-        let spec = try solver("{momentum: 0.9, weight_decay: 0.1}")
+        let spec = try solver("{momentum: 0.9, weight_decay: 0.1, base_lr: 0.1}")
         let w = Blob(shape: [1]), b = Blob(shape: [1])
         w.setData([1])
         b.setData([1])
         let sgd = Solver(spec: spec, parameters: [
-            LearnableParameter(name: "w", blob: w, lrMult: 1, decayMult: 1),
-            LearnableParameter(name: "b", blob: b, lrMult: 2, decayMult: 0),
-        ])
+            LearnableParameter(layer: "w", index: 0, blob: w, lrMult: 1, decayMult: 1),
+            LearnableParameter(layer: "b", index: 0, blob: b, lrMult: 2, decayMult: 0),
+        ], maxIter: 10)
         w.setDiff([0.5])
         b.setDiff([0.5])
-        sgd.update(rate: 0.1, iteration: 0)
+        sgd.update(iteration: 0)
         // v = 0.1·(0.5 + 0.1·1) = 0.06; w = 0.94. For b: v = 0.2·0.5 = 0.1; b = 0.9.
         #expect(abs(w.data[0] - 0.94) < 1e-6)
         #expect(abs(b.data[0] - 0.9) < 1e-6)
         #expect(w.diffArray == [0] && b.diffArray == [0])  // consumed, ready to accumulate again
         w.setDiff([0.5])
-        sgd.update(rate: 0.1, iteration: 1)
+        sgd.update(iteration: 1)
         // v = 0.9·0.06 + 0.1·(0.5 + 0.1·0.94) = 0.1134; w = 0.8266.
         #expect(abs(w.data[0] - 0.8266) < 1e-6)
     }
@@ -51,7 +51,8 @@ import Testing
         let w = Blob(shape: [2])
         w.setData([1, 2])
         w.setDiff([5, 5])
-        Solver(spec: try solver("{weight_decay: 0.1}"), parameters: [LearnableParameter(name: "w", blob: w, lrMult: 0, decayMult: 1)]).update(rate: 1, iteration: 0)
+        Solver(spec: try solver("{weight_decay: 0.1, base_lr: 1}"), parameters: [LearnableParameter(layer: "w", index: 0, blob: w, lrMult: 0, decayMult: 1)],
+               maxIter: 10).update(iteration: 0)
         #expect(w.dataArray == [1, 2])
         #expect(w.diffArray == [0, 0])
     }
@@ -77,10 +78,12 @@ import Testing
     func updateRules(_ yaml: String, rate: Float, afterOne: Double, afterTwo: Double) throws {
         let w = Blob(shape: [1])
         w.setData([1])
-        let rule = Solver(spec: try solver(yaml), parameters: [LearnableParameter(name: "w", blob: w, lrMult: 1, decayMult: 1)])
+        var spec = try solver(yaml)
+        spec.baseLR = rate
+        let rule = Solver(spec: spec, parameters: [LearnableParameter(layer: "w", index: 0, blob: w, lrMult: 1, decayMult: 1)], maxIter: 10)
         for (iteration, expected) in [afterOne, afterTwo].enumerated() {
             w.setDiff([0.5])
-            rule.update(rate: rate, iteration: iteration)
+            rule.update(iteration: iteration)
             #expect(abs(Double(w.data[0]) - expected) < 2e-6, "\(yaml) step \(iteration + 1): \(w.data[0]), expected \(expected)")
         }
     }
@@ -89,8 +92,8 @@ import Testing
         let w = Blob(shape: [2])
         w.setData([1, -1])
         w.setDiff([0.5, 0.5])
-        Solver(spec: try solver("{weight_decay: 0.1, regularization_type: L1}"),
-               parameters: [LearnableParameter(name: "w", blob: w, lrMult: 1, decayMult: 1)]).update(rate: 0.1, iteration: 0)
+        Solver(spec: try solver("{weight_decay: 0.1, regularization_type: L1, base_lr: 0.1}"),
+               parameters: [LearnableParameter(layer: "w", index: 0, blob: w, lrMult: 1, decayMult: 1)], maxIter: 10).update(iteration: 0)
         // g + 0.1·sign(w): 0.6 and 0.4.
         #expect(abs(w.data[0] - 0.94) < 1e-6 && abs(w.data[1] + 1.04) < 1e-6)
     }
@@ -99,20 +102,20 @@ import Testing
         let a = Blob(shape: [1]), b = Blob(shape: [1])
         a.setData([1]); b.setData([1])
         a.setDiff([3]); b.setDiff([4])  // norm 5, clipped to 1: (0.6, 0.8)
-        Solver(spec: try solver("{clip_gradients: 1}"), parameters: [
-            LearnableParameter(name: "a", blob: a, lrMult: 1, decayMult: 1), LearnableParameter(name: "b", blob: b, lrMult: 1, decayMult: 1),
-        ]).update(rate: 1, iteration: 0)
+        Solver(spec: try solver("{clip_gradients: 1, base_lr: 1}"), parameters: [
+            LearnableParameter(layer: "a", index: 0, blob: a, lrMult: 1, decayMult: 1), LearnableParameter(layer: "b", index: 0, blob: b, lrMult: 1, decayMult: 1),
+        ], maxIter: 10).update(iteration: 0)
         #expect(abs(a.data[0] - 0.4) < 1e-6 && abs(b.data[0] - 0.2) < 1e-6)
     }
 
     @Test func cosineAndWarmup() throws {
-        let cosine = try solver("{lr_policy: cosine, base_lr: 0.1}")
-        #expect(abs(cosine.learningRate(at: 0, maxIter: 100) - 0.1) < 1e-7)
-        #expect(abs(cosine.learningRate(at: 50, maxIter: 100) - 0.05) < 1e-7)
-        #expect(abs(cosine.learningRate(at: 100, maxIter: 100)) < 1e-7)
-        let warm = try solver("{lr_policy: fixed, base_lr: 0.1, warmup_iter: 10}")
-        #expect(abs(warm.learningRate(at: 0, maxIter: 100) - 0.01) < 1e-7)
-        #expect(abs(warm.learningRate(at: 4, maxIter: 100) - 0.05) < 1e-7)
-        #expect(abs(warm.learningRate(at: 50, maxIter: 100) - 0.1) < 1e-7)
+        let cosine = Solver(spec: try solver("{lr_policy: cosine, base_lr: 0.1}"), parameters: [], maxIter: 100)
+        #expect(abs(cosine.rate(at: 0) - 0.1) < 1e-7)
+        #expect(abs(cosine.rate(at: 50) - 0.05) < 1e-7)
+        #expect(abs(cosine.rate(at: 100)) < 1e-7)
+        let warm = Solver(spec: try solver("{lr_policy: fixed, base_lr: 0.1, warmup_iter: 10}"), parameters: [], maxIter: 100)
+        #expect(abs(warm.rate(at: 0) - 0.01) < 1e-7)
+        #expect(abs(warm.rate(at: 4) - 0.05) < 1e-7)
+        #expect(abs(warm.rate(at: 50) - 0.1) < 1e-7)
     }
 }

@@ -16,7 +16,7 @@ struct TrainingTests {
         let trainer = try Trainer(spec: spec, options: TrainingOptions(maxIter: iterations, seed: seed, output: try temporaryFolder()))
         var losses: [Float] = []
         try trainer.run { event in
-            if case .progress(_, _, _, let loss, _, _) = event { losses.append(loss) }
+            if case .progress(let progress) = event, progress.isDisplayed { losses.append(progress.loss) }
         }
         return losses
     }
@@ -63,7 +63,7 @@ struct TrainingTests {
         #expect(spec.name == "LogReg")
         let trainer = try Trainer(spec: spec)
         #expect(trainer.maxIter == 7)
-        #expect(trainer.learningRate(at: 3) == 0.05)
+        #expect(trainer.solver.rate(at: 3) == 0.05)
     }
 
     @Test func commandLineTrainsThenTests() throws {

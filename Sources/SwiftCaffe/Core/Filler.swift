@@ -5,6 +5,8 @@ import Foundation
 /// `xavier` draws from U(-a, a) with a = sqrt(3 / n) and `msra` from N(0, 2 / n), where n is
 /// the fan-in (default), fan-out or their average (`variance_norm`). As in Caffe, for a blob
 /// of shape (num, ...) the fan-in is count / num and the fan-out count / dim(1).
+///
+/// Net files write a filler as a bare name or a mapping; `Spec/FillerSpec+YAML.swift` reads them.
 public struct FillerSpec: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable { case constant, uniform, gaussian, xavier, msra }
     public enum VarianceNorm: String, Sendable, CaseIterable { case fanIn = "FAN_IN", fanOut = "FAN_OUT", average = "AVERAGE" }
@@ -27,30 +29,6 @@ public struct FillerSpec: Sendable, Equatable {
     }
 
     public static let zero = FillerSpec(.constant)
-
-    init(_ node: YAMLNode, key: String, owner: SpecMapping) throws {
-        let kinds = Kind.allCases.map(\.rawValue)
-        if let name = node.scalar {
-            guard let kind = Kind(rawValue: name.lowercased()) else {
-                throw owner.error("'\(key)' is '\(name)', not a filler type", at: node,
-                                  hint: nearest(name, in: kinds).map { "did you mean '\($0)'?" } ?? "use one of \(kinds.joined(separator: ", "))")
-            }
-            self.init(kind)
-            return
-        }
-        let mapping = try SpecMapping(node, owner: owner.owner, baseDirectory: owner.baseDirectory)
-        self.init(Kind(rawValue: try mapping.choice("type", from: kinds))!)
-        value = try mapping.float("value", default: 0)
-        min = try mapping.float("min", default: 0)
-        max = try mapping.float("max", default: 1)
-        mean = try mapping.float("mean", default: 0)
-        std = try mapping.float("std", default: 1, in: 0...Float.greatestFiniteMagnitude)
-        varianceNorm = VarianceNorm(rawValue: try mapping.choice("variance_norm", from: VarianceNorm.allCases.map(\.rawValue), default: "FAN_IN"))!
-        try mapping.rejectUnknownKeys()
-        if kind == .uniform && min > max {
-            throw owner.error("'\(key)': min \(min) is above max \(max)", at: node, hint: "swap them")
-        }
-    }
 
     /// Fills `blob.data` according to this spec.
     public func fill(_ blob: Blob, using rng: inout RandomGenerator) {

@@ -57,3 +57,15 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
         return mean + std * Float(radius * cos(2 * Double.pi * u2))
     }
 }
+
+extension RandomGenerator {
+    /// The state as text, for solver-state files.
+    public var stateDescription: String { "\(state.0) \(state.1) \(state.2) \(state.3)" }
+
+    public init?(stateDescription text: String) {
+        let words = text.split(separator: " ").compactMap { UInt64($0) }
+        guard words.count == 4 else { return nil }
+        self.init(seed: 0)
+        state = (words[0], words[1], words[2], words[3])
+    }
+}

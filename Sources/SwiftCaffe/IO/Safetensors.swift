@@ -3,9 +3,7 @@ import Foundation
 /// Reads and writes the safetensors format, so numpy and PyTorch users can open our weights:
 /// an 8-byte little-endian header length, a JSON header mapping each tensor name to its
 /// dtype, shape and byte range, then the raw little-endian data.
-///
-/// SwiftCaffe names a parameter `<layer>.<index>`: `conv1.0` is conv1's weight, `conv1.1` its
-/// bias, in Caffe's blob order.
+/// It knows tensors, not nets: `Net/NetWeights.swift` maps them to parameters by name.
 public enum Safetensors {
     public struct Tensor: Equatable {
         public var shape: [Int]
@@ -81,35 +79,5 @@ public enum Safetensors {
             tensors[name] = Tensor(shape: shape, values: values)
         }
         return (tensors, metadata)
-    }
-}
-
-extension Net {
-    /// Saves every learnable parameter as `<layer>.<index>`, atomically.
-    public func saveWeights(to path: String, metadata: [String: String] = [:]) throws {
-        let tensors = parameters.map { ($0.name, $0.blob.shape, UnsafeBufferPointer(start: $0.blob.data, count: $0.blob.count)) }
-        try AtomicFile.write(try Safetensors.encode(tensors, metadata: metadata), to: path)
-    }
-
-    /// Loads parameters by name. Every parameter of the net must be in the file with the same
-    /// shape; a mismatch names the layer and both shapes.
-    public func loadWeights(from path: String) throws {
-        let (tensors, _) = try Safetensors.read(path: path)
-        for parameter in parameters {
-            let layerName = String(parameter.name.split(separator: ".").dropLast().joined(separator: "."))
-            let owner = layer(named: layerName)
-            guard let tensor = tensors[parameter.name] else {
-                let known = tensors.keys.sorted()
-                throw SwiftCaffeError("the weights file '\(path)' has no tensor '\(parameter.name)'", at: owner?.spec.location,
-                                      layer: owner?.spec.description,
-                                      hint: known.isEmpty ? "the file holds no tensors" : "it holds \(known.prefix(8).joined(separator: ", "))\(known.count > 8 ? ", ..." : ""); was it trained with this net?")
-            }
-            guard tensor.shape == parameter.blob.shape else {
-                throw SwiftCaffeError("'\(parameter.name)' in '\(path)' has shape \(tensor.shape), but the net expects \(parameter.blob.shape)",
-                                      at: owner?.spec.location, layer: owner?.spec.description,
-                                      hint: "the weights come from a different net")
-            }
-            parameter.blob.setData(tensor.values)
-        }
     }
 }

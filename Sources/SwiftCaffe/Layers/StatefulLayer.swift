@@ -14,15 +14,3 @@ public protocol StatefulLayer: Layer {
     /// Throws when the state does not fit the layer (another data set, another batch size).
     func restoreState(_ state: LayerState) throws
 }
-
-extension RandomGenerator {
-    /// The state as text, for solver-state files.
-    public var stateDescription: String { "\(state.0) \(state.1) \(state.2) \(state.3)" }
-
-    public init?(stateDescription text: String) {
-        let words = text.split(separator: " ").compactMap { UInt64($0) }
-        guard words.count == 4 else { return nil }
-        self.init(seed: 0)
-        state = (words[0], words[1], words[2], words[3])
-    }
-}

@@ -22,13 +22,6 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// y = alpha · op(A) · x + beta · y with A M×N row-major.
-    @inline(__always)
-    public static func gemv(transpose: Bool = false, m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>,
-                            x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>) {
-        cblas_sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(n), x, 1, beta, y, 1)
-    }
-
     /// The number of threads OpenBLAS uses for one call.
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }

@@ -1,10 +1,23 @@
 /// A learnable parameter with the solver settings it was declared with.
 public struct LearnableParameter {
-    /// `layer.index`, the name it has in weight files.
-    public var name: String
+    /// The layer that owns it (the first one, when several share it by name).
+    public var layer: String
+    /// Its position in the layer's `params`, Caffe's blob order.
+    public var index: Int
     public var blob: Blob
     public var lrMult: Float
     public var decayMult: Float
+
+    public init(layer: String, index: Int, blob: Blob, lrMult: Float, decayMult: Float) {
+        self.layer = layer
+        self.index = index
+        self.blob = blob
+        self.lrMult = lrMult
+        self.decayMult = decayMult
+    }
+
+    /// `<layer>.<index>`, the name it has in weight files and solver states.
+    public var name: String { "\(layer).\(index)" }
 }
 
 /// A net for one phase: layers in execution order, their blobs, forward and backward passes.
@@ -176,7 +189,7 @@ public final class Net {
         for layer in layers {
             for (index, blob) in layer.params.enumerated() where seen.insert(ObjectIdentifier(blob)).inserted {
                 let settings = layer.spec.param(index)
-                parameters.append(LearnableParameter(name: "\(layer.name).\(index)", blob: blob,
+                parameters.append(LearnableParameter(layer: layer.name, index: index, blob: blob,
                                                      lrMult: layer.isLearnable(parameter: index) ? settings.lrMult : 0,
                                                      decayMult: settings.decayMult))
             }

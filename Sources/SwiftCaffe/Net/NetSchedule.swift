@@ -1,9 +1,9 @@
-/// One step of a net's forward pass: a layer and the blob names it reads and writes, after
-/// implicit Split layers have been inserted.
+/// One step of a net's forward pass: a layer's spec, whose bottoms and tops are the blob names
+/// it reads and writes once implicit Split layers have been inserted.
 public struct ScheduledLayer {
     public var spec: LayerSpec
-    public var bottoms: [String]
-    public var tops: [String]
+    public var bottoms: [String] { spec.bottoms }
+    public var tops: [String] { spec.tops }
 }
 
 /// Turns a net file's layers, in any order, into an execution order.
@@ -79,7 +79,7 @@ public enum NetSchedule {
         }
 
         // Insert a Split after the final writer of every blob with several readers.
-        var scheduled = order.map { ScheduledLayer(spec: specs[$0], bottoms: specs[$0].bottoms, tops: specs[$0].tops) }
+        var scheduled = order.map { ScheduledLayer(spec: specs[$0]) }
         var readers: [String: [(layer: Int, slot: Int)]] = [:]
         for (position, layer) in scheduled.enumerated() {
             for (slot, bottom) in layer.bottoms.enumerated() where !layer.tops.contains(bottom) {
@@ -90,10 +90,14 @@ public enum NetSchedule {
         for blob in readers.keys.sorted() {
             guard let uses = readers[blob], uses.count > 1 else { continue }
             let splitTops = uses.indices.map { "\(blob)_split_\($0)" }
-            for (use, top) in zip(uses, splitTops) { scheduled[use.layer].bottoms[use.slot] = top }
+            for (use, top) in zip(uses, splitTops) {
+                var bottoms = scheduled[use.layer].bottoms
+                bottoms[use.slot] = top
+                scheduled[use.layer].spec = scheduled[use.layer].spec.rewired(bottoms: bottoms)
+            }
             let lastWriter = order.firstIndex(of: writers(blob).last!)!
-            let spec = try splitSpec(name: "\(blob)_split", bottom: blob, tops: splitTops, file: specs[order[lastWriter]].location.file)
-            splits.append((lastWriter, ScheduledLayer(spec: spec, bottoms: [blob], tops: splitTops)))
+            let split = LayerSpec(name: "\(blob)_split", type: "Split", bottoms: [blob], tops: splitTops, at: specs[order[lastWriter]].location)
+            splits.append((lastWriter, ScheduledLayer(spec: split)))
         }
         for split in splits.sorted(by: { $0.after > $1.after }) {
             scheduled.insert(split.layer, at: split.after + 1)
@@ -119,15 +123,5 @@ public enum NetSchedule {
             }
             path.append(next)
         }
-    }
-
-    static func splitSpec(name: String, bottom: String, tops: [String], file: String) throws -> LayerSpec {
-        let here = FileLocation(file: file, line: 0, column: 0)
-        func scalar(_ text: String) -> YAMLNode { YAMLNode(.scalar(text, quoted: false), at: here) }
-        let node = YAMLNode(.mapping([
-            (scalar("name"), scalar(name)), (scalar("type"), scalar("Split")),
-            (scalar("bottom"), scalar(bottom)), (scalar("top"), YAMLNode(.sequence(tops.map(scalar)), at: here)),
-        ]), at: here)
-        return try LayerSpec(node, index: 0, baseDirectory: "")
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 
-/// Applies one update to a net's parameters from their gradients, with Caffe's order of steps:
+/// Applies one update to a net's parameters from their gradients at the learning rate its
+/// schedule gives for the iteration (`rate(at:)`, `LearningRatePolicy.swift`), with Caffe's
+/// order of steps:
 /// scale by 1/`iter_size`, clip to a global L2 norm (`clip_gradients`), add the L2 or L1
 /// weight-decay term (per parameter × `decay_mult`), then the rule of `type` with the learning
 /// rate × `lr_mult`. Parameters with `lr_mult: 0` are frozen. The diffs are zeroed as they are
@@ -21,13 +23,16 @@ import Foundation
 public final class Solver {
     public let spec: SolverSpec
     public let parameters: [LearnableParameter]
+    /// The run's length, which the `poly` and `cosine` schedules decay towards.
+    public let maxIter: Int
     /// History buffers: one per parameter for SGD, Nesterov, AdaGrad and RMSProp, two for
     /// AdaDelta, Adam and AdamW. Saved in snapshots.
     public private(set) var history: [[Blob]]
 
-    public init(spec: SolverSpec, parameters: [LearnableParameter]) {
+    public init(spec: SolverSpec, parameters: [LearnableParameter], maxIter: Int) {
         self.spec = spec
         self.parameters = parameters
+        self.maxIter = maxIter
         let buffers = spec.type.historyCount
         history = parameters.map { parameter in
             (0..<buffers).map { Blob(name: "\(parameter.name).history\($0)", shape: parameter.blob.shape) }
@@ -46,8 +51,11 @@ public final class Solver {
         return total.squareRoot()
     }
 
-    /// Updates every parameter from its accumulated diff. `iteration` counts from 0.
-    public func update(rate: Float, iteration: Int) {
+    /// Updates every parameter from its accumulated diff at the scheduled rate, which it
+    /// returns. `iteration` counts from 0.
+    @discardableResult
+    public func update(iteration: Int) -> Float {
+        let rate = rate(at: iteration)
         var scale: Float = spec.iterSize > 1 ? 1 / Float(spec.iterSize) : 1
         if spec.clipGradients > 0 {
             let norm = Float(gradientNorm()) * scale
@@ -124,5 +132,28 @@ public final class Solver {
                 }
             }
         }
+        return rate
+    }
+}
+
+extension Solver {
+    /// The history buffers as named arrays (`<param>.history<k>`), for the solver-state file.
+    func historyArrays() -> [(name: String, shape: [Int], values: [Float])] {
+        zip(parameters, history).flatMap { parameter, buffers in
+            buffers.enumerated().map { ("\(parameter.name).history\($0)", $1.shape, $1.dataArray) }
+        }
+    }
+
+    /// Restores the buffers `historyArrays()` saved; returns the name of the first one that is
+    /// missing or has another shape (the file is from another net), nil on success.
+    func restoreHistory(from tensors: [String: Safetensors.Tensor]) -> String? {
+        for (parameter, buffers) in zip(parameters, history) {
+            for (index, buffer) in buffers.enumerated() {
+                let name = "\(parameter.name).history\(index)"
+                guard let tensor = tensors[name], tensor.shape == buffer.shape else { return name }
+                buffer.setData(tensor.values)
+            }
+        }
+        return nil
     }
 }

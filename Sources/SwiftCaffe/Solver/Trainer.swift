@@ -1,11 +1,22 @@
 import Foundation
 
+/// Where a run stands after an iteration.
+public struct TrainingProgress: Sendable {
+    public var iteration: Int
+    public var maxIter: Int
+    public var epoch: Double
+    /// The displayed loss: the mean of the last `average_loss` iteration losses.
+    public var loss: Float
+    public var learningRate: Float
+    public var imagesPerSecond: Double
+    /// True every `display` iterations and at the end (these go to the log and to plain
+    /// output); false for the live updates between, at most ten a second.
+    public var isDisplayed: Bool
+}
+
 /// What a training run reports as it goes; the command line turns these into output.
 public enum TrainingEvent {
-    /// After every iteration: the displayed (smoothed) loss so far, for live progress lines.
-    case iteration(iteration: Int, maxIter: Int, epoch: Double, loss: Float, learningRate: Float, imagesPerSecond: Double)
-    /// Every `display` iterations: the mean of the last `average_loss` losses.
-    case progress(iteration: Int, maxIter: Int, epoch: Double, loss: Float, learningRate: Float, imagesPerSecond: Double)
+    case progress(TrainingProgress)
     case test(TestResult)
     case snapshot(weights: String, state: String)
 }
@@ -74,7 +85,6 @@ public final class Trainer {
         trainNet = try Net(spec: spec, phase: .train, seed: seed)
         let hasTestLayers = spec.layers.contains { $0.phase == .test }
         testNet = hasTestLayers ? try Net(spec: spec, phase: .test, seed: seed, sharingParametersWith: trainNet) : nil
-        solver = Solver(spec: solverSpec, parameters: trainNet.parameters)
 
         guard let source = trainNet.dataSources.first else {
             throw SwiftCaffeError("the train net has no data layer", at: spec.layers.first?.location,
@@ -91,6 +101,7 @@ public final class Trainer {
         } else {
             throw SwiftCaffeError("the solver sets neither 'epochs' nor 'max_iter'", hint: "add 'epochs: N' to the solver section or pass --epochs N")
         }
+        solver = Solver(spec: solverSpec, parameters: trainNet.parameters, maxIter: maxIter)
         let configured = solverSpec.snapshotPrefix ?? "runs/\(spec.name.lowercased())"
         let base = URL(fileURLWithPath: configured).lastPathComponent
         let folder = options.output ?? URL(fileURLWithPath: configured).deletingLastPathComponent().path
@@ -98,8 +109,6 @@ public final class Trainer {
     }
 
     public var epoch: Double { Double(iteration * batchSize * solverSpec.iterSize) / Double(epochSize) }
-
-    public func learningRate(at iteration: Int) -> Float { solverSpec.learningRate(at: iteration, maxIter: maxIter) }
 
     public var logPath: String { prefix + "_log.csv" }
 
@@ -125,8 +134,7 @@ public final class Trainer {
                 trainNet.backward()
                 loss += passLoss / Float(solverSpec.iterSize)
             }
-            let rate = learningRate(at: iteration)
-            solver.update(rate: rate, iteration: iteration)
+            let rate = solver.update(iteration: iteration)
             iteration += 1
             windowImages += batchSize * solverSpec.iterSize
             recentLosses.append(loss)
@@ -134,12 +142,13 @@ public final class Trainer {
             trainingSeconds += Date().timeIntervalSince(started)
 
             let speed = Double(windowImages) / max(Date().timeIntervalSince(windowStart), 1e-9)
-            if Date().timeIntervalSince(lastTick) > 0.1 {
-                report(.iteration(iteration: iteration, maxIter: maxIter, epoch: epoch, loss: smoothedLoss, learningRate: rate, imagesPerSecond: speed))
+            let displayed = (display > 0 && iteration % display == 0) || iteration == maxIter
+            if displayed || Date().timeIntervalSince(lastTick) > 0.1 {
+                report(.progress(TrainingProgress(iteration: iteration, maxIter: maxIter, epoch: epoch, loss: smoothedLoss,
+                                                  learningRate: rate, imagesPerSecond: speed, isDisplayed: displayed)))
                 lastTick = Date()
             }
-            if (display > 0 && iteration % display == 0) || iteration == maxIter {
-                report(.progress(iteration: iteration, maxIter: maxIter, epoch: epoch, loss: smoothedLoss, learningRate: rate, imagesPerSecond: speed))
+            if displayed {
                 log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds, learningRate: rate, trainLoss: smoothedLoss)
                 windowStart = Date()
                 windowImages = 0
@@ -167,14 +176,14 @@ public final class Trainer {
     /// Scores the test net (whole test set unless the solver's `test_iter` says otherwise).
     public func test() throws -> TestResult {
         guard let testNet else { throw SwiftCaffeError("the net has no test-phase layers to test with") }
-        return Trainer.evaluate(testNet, iterations: solverSpec.testIter, iteration: iteration)
+        return testNet.evaluate(iterations: solverSpec.testIter, iteration: iteration)
     }
 
     /// The error for a non-finite loss, naming the first layer that went wrong: one whose
     /// parameters are no longer finite (the update diverged), or the first whose output is
     /// not finite although its inputs are.
     func divergence(loss: Float) -> SwiftCaffeError {
-        let hint = "lower base_lr (now \(learningRate(at: iteration))) or set clip_gradients; the last snapshot on disk is from before this"
+        let hint = "lower base_lr (now \(solver.rate(at: iteration))) or set clip_gradients; the last snapshot on disk is from before this"
         for (index, layer) in trainNet.layers.enumerated() {
             if let parameter = layer.params.firstIndex(where: { !allFinite($0.data, $0.count) }) {
                 return layer.error("its parameter \(parameter) became non-finite by iteration \(iteration) (loss \(loss)): the updates diverged", hint: hint)

@@ -37,3 +37,37 @@ public final class TrainingLog {
         handle.write(Data(row.utf8))
     }
 }
+
+extension TrainingLog {
+    /// One row of a log; cells that do not apply to the row are nil.
+    public struct Row: Equatable, Sendable {
+        public var iteration: Int
+        public var epoch: Double
+        public var seconds: Double
+        public var learningRate: Double?
+        public var trainLoss: Double?
+        public var testLoss: Double?
+        public var testAccuracy: Double?
+    }
+
+    /// Reads a log written by `swiftcaffe train`; anything else is an error naming the file and line.
+    public static func read(path: String) throws -> [Row] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw SwiftCaffeError("cannot read the log '\(path)'")
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        guard lines.first.map(String.init) == header else {
+            throw SwiftCaffeError("'\(path)' is not a SwiftCaffe training log", at: FileLocation(file: path, line: 1, column: 1),
+                                  hint: "its first line should be '\(header)'")
+        }
+        return try lines.enumerated().dropFirst().map { index, line in
+            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+            guard cells.count == 7, let iteration = cells[0].flatMap(Int.init(exactly:)), let epoch = cells[1], let seconds = cells[2] else {
+                throw SwiftCaffeError("malformed row", at: FileLocation(file: path, line: index + 1, column: 1),
+                                      hint: "each row has 7 comma-separated cells, the first three numbers")
+            }
+            return Row(iteration: iteration, epoch: epoch, seconds: seconds, learningRate: cells[3],
+                       trainLoss: cells[4], testLoss: cells[5], testAccuracy: cells[6])
+        }
+    }
+}

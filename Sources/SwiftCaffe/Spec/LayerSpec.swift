@@ -54,6 +54,31 @@ public final class LayerSpec: SpecMapping, CustomStringConvertible {
         if has("loss_weight") { lossWeights = try floatList("loss_weight") }
     }
 
+    /// A spec the net makes itself for a layer no file names (an implicit Split), placed at
+    /// `location` so that an error in it points at the layer that made it necessary.
+    init(name: String, type: String, bottoms: [String], tops: [String], at location: FileLocation) {
+        self.name = name
+        self.type = type
+        super.init(emptyAt: location, owner: "layer '\(name)' (\(type))")
+        self.bottoms = bottoms
+        self.tops = tops
+    }
+
+    private init(copying other: LayerSpec, bottoms: [String]) {
+        name = other.name
+        type = other.type
+        super.init(copying: other)
+        self.bottoms = bottoms
+        tops = other.tops
+        phase = other.phase
+        params = other.params
+        lossWeights = other.lossWeights
+    }
+
+    /// This spec reading other blobs: where a blob feeds several layers, the net reconnects
+    /// each reader to its own top of the Split it inserts, and the spec says so too.
+    func rewired(bottoms: [String]) -> LayerSpec { LayerSpec(copying: self, bottoms: bottoms) }
+
     public var description: String { owner ?? name }
 
     /// Settings of the `index`-th learnable parameter (defaults when the file gives fewer).

@@ -34,9 +34,7 @@ public struct NetSpec {
         self.file = file
         name = try top.string("name", default: URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent)
         guard let layerList = top.node("layers") else {
-            var error = top.missing("layers", "list")
-            if error.message.hasPrefix("missing") { error.hint = "list the net's layers under 'layers:', one '- name: ...' entry each" }
-            throw error
+            throw top.missing("layers", "list", hint: "list the net's layers under 'layers:', one '- name: ...' entry each")
         }
         guard let items = layerList.sequence else {
             throw SwiftCaffeError("'layers' expects a list of layers, found \(layerList.kindDescription)", at: layerList.location,

@@ -27,6 +27,23 @@ public class SpecMapping {
         self.pairs = pairs
     }
 
+    /// A mapping with no keys, for specs the framework makes itself (an implicit Split).
+    init(emptyAt location: FileLocation, owner: String?) {
+        node = YAMLNode(.mapping([]), at: location)
+        self.owner = owner
+        baseDirectory = ""
+        pairs = []
+    }
+
+    /// A copy that remembers the keys already asked for, so unknown-key checking carries over.
+    init(copying other: SpecMapping) {
+        node = other.node
+        owner = other.owner
+        baseDirectory = other.baseDirectory
+        pairs = other.pairs
+        askedKeys = other.askedKeys
+    }
+
     public var location: FileLocation { node.location }
 
     /// All keys written in the file, in order.
@@ -47,13 +64,14 @@ public class SpecMapping {
     }
 
     /// A required key is absent. If an unknown key looks like a typo of it, that typo is the
-    /// real problem, so the error points at the typo instead.
-    public func missing(_ key: String, _ what: String) -> SwiftCaffeError {
+    /// real problem, so the error points at the typo instead; otherwise the hint is `hint`, or
+    /// by default a line to add.
+    public func missing(_ key: String, _ what: String, hint: String? = nil) -> SwiftCaffeError {
         for (written, _) in pairs {
             guard let name = written.scalar, !askedKeys.contains(name), nearest(name, in: [key]) != nil else { continue }
             return SwiftCaffeError("unknown key '\(name)'", at: written.location, layer: owner, hint: "did you mean '\(key)'?")
         }
-        return error("missing required key '\(key)'", hint: "add '\(key): <\(what)>'")
+        return error("missing required key '\(key)'", hint: hint ?? "add '\(key): <\(what)>'")
     }
 
     // MARK: Scalars

@@ -61,13 +61,15 @@ import SwiftCaffe
             net.blobs["x"]!.data[i] = x
             net.blobs["target"]!.data[i] = -2 * tanh(1.5 * x)  // a = -2, b = 1.5 (or 2, -1.5) to be learned
         }
-        let solver = Solver(spec: SolverSpec(), parameters: net.parameters)
+        var settings = SolverSpec()
+        settings.baseLR = 0.1
+        let solver = Solver(spec: settings, parameters: net.parameters, maxIter: 2000)
         let before = net.forward()
         for iteration in 0..<2000 {
             net.zeroParameterDiffs()
             net.forward()
             net.backward()
-            solver.update(rate: 0.1, iteration: iteration)
+            solver.update(iteration: iteration)
         }
         #expect(net.forward() < before / 100)
         let a = net.parameters[0].blob.dataArray, b = net.parameters[1].blob.dataArray

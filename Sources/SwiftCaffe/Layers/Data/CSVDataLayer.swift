@@ -8,43 +8,34 @@ import Foundation
 ///
 /// Every cell must be a number; a cell that is not, or a row with another number of cells,
 /// is an error naming the file, line and column.
-public final class CSVDataLayer: Layer, DataSource, StatefulLayer {
+public final class CSVDataLayer: Layer, DatasetLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
-    public static var bottomCount: ClosedRange<Int> { 0...0 }
-    public static var topCount: ClosedRange<Int> { 1...2 }
+    static let sampleNoun = "rows"
 
-    public let batchSize: Int
-    public let labelNames: [String]
+    let keys: DatasetKeys
     let source: String
     let labelColumn: Int?
     let header: Bool
     let delimiter: Character
     let scale: Float
-    let shuffle: Bool
-    private let shuffleRNG: RandomGenerator
-    private var order: SampleOrder
+    var order: SampleOrder
     private var features: [Float] = []
     private var labels: [Float] = []
     private var featureCount = 0
-    public private(set) var sampleCount = 0
     public var labelMaximum: Int? { labels.isEmpty ? nil : Int(labels.max() ?? 0) }
-    public var dataSource: DataSource? { self }
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
         source = try spec.path("source")
-        batchSize = try spec.int("batch_size", in: 1...1_000_000)
+        keys = try DatasetKeys(spec, context: context)
         labelColumn = try spec.optionalInt("label_column")
         header = try spec.bool("header", default: false)
         let delimiterText = try spec.string("delimiter", default: ",")
         guard delimiterText.count == 1 else { throw spec.error("'delimiter' must be one character, found '\(delimiterText)'", at: spec.node("delimiter")) }
         delimiter = delimiterText.first!
         scale = try spec.float("scale", default: 1)
-        shuffle = try spec.bool("shuffle", default: false)
-        labelNames = try spec.stringList("label_names")
-        shuffleRNG = context.rng("\(spec.name)/shuffle")
-        order = SampleOrder(count: 0, shuffle: false, rng: shuffleRNG)
+        order = keys.order(count: 0)
     }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
@@ -83,14 +74,13 @@ public final class CSVDataLayer: Layer, DataSource, StatefulLayer {
             rows += 1
         }
         guard rows > 0, let width else { throw error("'\(source)' holds no rows") }
-        sampleCount = rows
         featureCount = width - (labelColumn == nil ? 0 : 1)
         guard featureCount > 0 else { throw error("'\(source)' has no feature columns besides the label") }
         if top.count == 2, let bad = labels.first(where: { $0 < 0 || $0 != $0.rounded() }) {
             throw error("label \(bad) in '\(source)' is not a class index (a whole number ≥ 0)",
                         hint: "use a regression loss with the label as a feature, or fix the label column")
         }
-        order = SampleOrder(count: sampleCount, shuffle: shuffle, rng: shuffleRNG)
+        order = keys.order(count: rows)
         try top[0].reshape([batchSize, featureCount])
         if top.count == 2 { try top[1].reshape([batchSize]) }
     }
@@ -103,17 +93,5 @@ public final class CSVDataLayer: Layer, DataSource, StatefulLayer {
             if top.count == 2 { top[1].data[item] = labels[sample] }
         }
         return 0
-    }
-
-    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}
-
-    public func rewind() { order.rewind() }
-
-    public func saveState() -> LayerState { order.save() }
-
-    public func restoreState(_ state: LayerState) throws {
-        guard order.restore(state) else {
-            throw error("the saved data position does not fit this data set (\(sampleCount) rows)", hint: "resume with the net file the snapshot was trained with")
-        }
     }
 }

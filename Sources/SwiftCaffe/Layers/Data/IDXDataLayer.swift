@@ -5,41 +5,30 @@
 /// The data set stays in memory as the files' bytes and is converted per batch, which keeps
 /// memory at a quarter of a Float32 copy. With `shuffle: true` the order is a new seeded
 /// permutation for every pass; batches wrap around the end of a pass as in Caffe.
-public final class IDXDataLayer: Layer, DataSource, StatefulLayer {
+public final class IDXDataLayer: Layer, DatasetLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
-    public static var bottomCount: ClosedRange<Int> { 0...0 }
-    public static var topCount: ClosedRange<Int> { 1...2 }
+    static let sampleNoun = "images"
 
-    public let batchSize: Int
+    let keys: DatasetKeys
     let scale: Float
-    let shuffle: Bool
-    /// Class names by label (`label_names:`), for confusion matrices.
-    public let labelNames: [String]
     let imagesPath: String
     let labelsPath: String?
     private var images = IDXFile.empty
     private var labels: [UInt8] = []
     private var sampleShape: [Int] = []
     private var sampleSize = 0
-    public private(set) var sampleCount = 0
     public var labelMaximum: Int? { labels.isEmpty ? nil : Int(labels.max() ?? 0) }
-    private let shuffleRNG: RandomGenerator
-    private var order: SampleOrder
+    var order: SampleOrder
     public var epoch: Int { order.epoch }
-
-    public var dataSource: DataSource? { self }
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
         imagesPath = try spec.path("images")
         labelsPath = spec.has("labels") ? try spec.path("labels") : nil
-        batchSize = try spec.int("batch_size", in: 1...1_000_000)
+        keys = try DatasetKeys(spec, context: context)
         scale = try spec.float("scale", default: 1)
-        shuffle = try spec.bool("shuffle", default: false)
-        labelNames = try spec.stringList("label_names")
-        shuffleRNG = context.rng("\(spec.name)/shuffle")
-        order = SampleOrder(count: 0, shuffle: false, rng: shuffleRNG)
+        order = keys.order(count: 0)
     }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
@@ -53,7 +42,7 @@ public final class IDXDataLayer: Layer, DataSource, StatefulLayer {
         guard imageFile.dimensions.count >= 2 else {
             throw error("images file '\(imagesPath)' is \(imageFile.dimensions.count)-D; expected N×H×W or N×C×H×W")
         }
-        sampleCount = imageFile.dimensions[0]
+        let sampleCount = imageFile.dimensions[0]
         sampleShape = Array(imageFile.dimensions.dropFirst())
         if sampleShape.count == 2 { sampleShape.insert(1, at: 0) }
         sampleSize = sampleShape.reduce(1, *)
@@ -73,7 +62,7 @@ public final class IDXDataLayer: Layer, DataSource, StatefulLayer {
             }
             labels = Array(labelFile.bytes)
         }
-        order = SampleOrder(count: sampleCount, shuffle: shuffle, rng: shuffleRNG)
+        order = keys.order(count: sampleCount)
         try top[0].reshape([batchSize] + sampleShape)
         if top.count == 2 { try top[1].reshape([batchSize]) }
     }
@@ -93,17 +82,4 @@ public final class IDXDataLayer: Layer, DataSource, StatefulLayer {
         }
         return 0
     }
-
-    public func rewind() { order.rewind() }
-
-    public func saveState() -> LayerState { order.save() }
-
-    public func restoreState(_ state: LayerState) throws {
-        guard order.restore(state) else {
-            throw error("the saved data position does not fit this data set (\(sampleCount) images)",
-                        hint: "resume with the net file the snapshot was trained with")
-        }
-    }
-
-    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}
 }

@@ -16,12 +16,8 @@
 public final class ConvolutionLayer: Layer {
     public let spec: LayerSpec
     public var params: [Blob] = []
-    let numOutput: Int
+    let keys: ConvolutionKeys
     let groups: Int
-    let window: WindowKeys
-    let biasTerm: Bool
-    let weightFiller: FillerSpec
-    let biasFiller: FillerSpec
     let context: LayerContext
     private var geometry = WindowGeometry(channels: 0, height: 0, width: 0, kernelH: 0, kernelW: 0)
     private var batch = 0
@@ -37,12 +33,8 @@ public final class ConvolutionLayer: Layer {
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
         self.context = context
-        numOutput = try spec.int("num_output", in: 1...(1 << 20))
-        window = try WindowKeys(spec, kernelRequired: true, dilated: true)
+        keys = try ConvolutionKeys(spec, dilated: true)
         groups = try spec.int("group", default: 1, in: 1...Int(Int32.max))
-        biasTerm = try spec.bool("bias_term", default: true)
-        weightFiller = try spec.filler("weight_filler", default: .zero)
-        biasFiller = try spec.filler("bias_filler", default: .zero)
     }
 
     /// Rows of the unrolled columns (all channels), and those one group's outputs read.
@@ -50,7 +42,7 @@ public final class ConvolutionLayer: Layer {
     private var groupVolume: Int { kernelVolume / groups }
     private var outputArea: Int { geometry.outputH * geometry.outputW }
 
-    public var forwardFLOPs: Int { batch * numOutput * outputArea * (2 * groupVolume + (biasTerm ? 1 : 0)) }
+    public var forwardFLOPs: Int { batch * keys.numOutput * outputArea * (2 * groupVolume + (keys.biasTerm ? 1 : 0)) }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         let input = bottom[0]
@@ -59,17 +51,16 @@ public final class ConvolutionLayer: Layer {
                         hint: "put a Reshape before it, or use InnerProduct for flat inputs")
         }
         batch = input.shape[0]
-        geometry = window.geometry(channels: input.shape[1], height: input.shape[2], width: input.shape[3])
+        geometry = keys.window.geometry(channels: input.shape[1], height: input.shape[2], width: input.shape[3])
         guard geometry.height + 2 * geometry.padH >= geometry.extentH, geometry.width + 2 * geometry.padW >= geometry.extentW else {
             throw error("the \(geometry.extentH)×\(geometry.extentW) kernel is larger than the padded \(geometry.height)×\(geometry.width) input '\(input.name)'",
                         hint: "use a smaller kernel_size or dilation, or more pad")
         }
-        guard geometry.channels % groups == 0, numOutput % groups == 0 else {
-            throw error("group \(groups) must divide both the \(geometry.channels) input channels and num_output \(numOutput)")
+        guard geometry.channels % groups == 0, keys.numOutput % groups == 0 else {
+            throw error("group \(groups) must divide both the \(geometry.channels) input channels and num_output \(keys.numOutput)")
         }
-        params = [try context.parameter(name, "weights", shape: [numOutput, geometry.channels / groups, geometry.kernelH, geometry.kernelW], filler: weightFiller)]
-        if biasTerm { params.append(try context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
-        try top[0].reshape([batch, numOutput, geometry.outputH, geometry.outputW])
+        params = try keys.parameters(of: name, context: context, weightShape: [keys.numOutput, geometry.channels / groups, geometry.kernelH, geometry.kernelW], biasShape: [keys.numOutput])
+        try top[0].reshape([batch, keys.numOutput, geometry.outputH, geometry.outputW])
         blockImages = max(1, min(batch, Self.blockColumnFloats / max(kernelVolume * outputArea, 1)))
         scratch = []
     }
@@ -78,8 +69,8 @@ public final class ConvolutionLayer: Layer {
     private func ensureScratch(_ chunks: Int) {
         let width = blockImages * outputArea
         while scratch.count < chunks {
-            scratch.append((Blob(shape: [kernelVolume, width]), Blob(shape: [numOutput, width]),
-                            Blob(shape: [kernelVolume * numOutput + numOutput])))
+            scratch.append((Blob(shape: [kernelVolume, width]), Blob(shape: [keys.numOutput, width]),
+                            Blob(shape: [kernelVolume * keys.numOutput + keys.numOutput])))
         }
     }
 
@@ -97,9 +88,9 @@ public final class ConvolutionLayer: Layer {
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
-        let g = geometry, area = outputArea, outputs = numOutput
+        let g = geometry, area = outputArea, outputs = keys.numOutput
         let input = bottom[0].data, output = top[0].data
-        let weights = params[0].data, bias = biasTerm ? params[1].data : nil
+        let weights = params[0].data, bias = keys.biasTerm ? params[1].data : nil
         let inputSize = g.channels * g.height * g.width
         let groups = groups, perGroup = outputs / groups, groupVolume = groupVolume
         ensureScratch(Parallel.chunkCount(for: batch))
@@ -124,7 +115,7 @@ public final class ConvolutionLayer: Layer {
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
-        let g = geometry, area = outputArea, outputs = numOutput
+        let g = geometry, area = outputArea, outputs = keys.numOutput
         let input = bottom[0].data, topDiff = top[0].diff, weights = params[0].data
         let groups = groups, perGroup = outputs / groups, groupVolume = groupVolume
         let propagate = bottom[0].needsGradient, inputDiff = propagate ? bottom[0].diff : nil
@@ -161,7 +152,7 @@ public final class ConvolutionLayer: Layer {
             }
             for (slot, n) in images.enumerated() { col2im(columns + slot * area, g, inputDiff + n * inputSize, rowStride: width) }
         }
-        let weightDiff = params[0].diff, biasDiff = biasTerm ? params[1].diff : nil
+        let weightDiff = params[0].diff, biasDiff = keys.biasTerm ? params[1].diff : nil
         for (_, _, partial) in buffers.prefix(chunks) {
             for o in 0..<outputs {
                 let row = weightDiff + o * groupVolume

@@ -9,11 +9,7 @@
 public final class DeconvolutionLayer: Layer {
     public let spec: LayerSpec
     public var params: [Blob] = []
-    let numOutput: Int
-    let window: WindowKeys
-    let biasTerm: Bool
-    let weightFiller: FillerSpec
-    let biasFiller: FillerSpec
+    let keys: ConvolutionKeys
     let context: LayerContext
     /// The geometry of the output image, which the kernel slides over.
     private var geometry = WindowGeometry(channels: 0, height: 0, width: 0, kernelH: 0, kernelW: 0)
@@ -23,15 +19,11 @@ public final class DeconvolutionLayer: Layer {
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
         self.context = context
-        numOutput = try spec.int("num_output", in: 1...(1 << 20))
-        window = try WindowKeys(spec, kernelRequired: true, dilated: true)
-        biasTerm = try spec.bool("bias_term", default: true)
-        weightFiller = try spec.filler("weight_filler", default: .zero)
-        biasFiller = try spec.filler("bias_filler", default: .zero)
+        keys = try ConvolutionKeys(spec, dilated: true)
         if try spec.int("group", default: 1, in: 1...1) != 1 { throw spec.error("group must be 1") }
     }
 
-    private var volume: Int { numOutput * geometry.kernelH * geometry.kernelW }
+    private var volume: Int { keys.numOutput * geometry.kernelH * geometry.kernelW }
     public var forwardFLOPs: Int { batch * 2 * inputChannels * volume * inputArea }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
@@ -40,30 +32,29 @@ public final class DeconvolutionLayer: Layer {
         batch = x.shape[0]
         inputChannels = x.shape[1]
         inputArea = x.shape[2] * x.shape[3]
-        let probe = window.geometry(channels: numOutput, height: 0, width: 0)
-        let height = window.strideH * (x.shape[2] - 1) + probe.extentH - 2 * window.padH
-        let width = window.strideW * (x.shape[3] - 1) + probe.extentW - 2 * window.padW
+        let probe = keys.window.geometry(channels: keys.numOutput, height: 0, width: 0)
+        let height = keys.window.strideH * (x.shape[2] - 1) + probe.extentH - 2 * keys.window.padH
+        let width = keys.window.strideW * (x.shape[3] - 1) + probe.extentW - 2 * keys.window.padW
         guard height > 0, width > 0 else { throw error("the padding leaves no output (\(height)×\(width))", hint: "use a smaller pad") }
-        geometry = window.geometry(channels: numOutput, height: height, width: width)
+        geometry = keys.window.geometry(channels: keys.numOutput, height: height, width: width)
         guard geometry.outputH == x.shape[2], geometry.outputW == x.shape[3] else {
             throw error("stride, kernel and pad do not map the \(x.shape[2])×\(x.shape[3]) input onto a whole output")
         }
-        params = [try context.parameter(name, "weights", shape: [inputChannels, numOutput, geometry.kernelH, geometry.kernelW], filler: weightFiller)]
-        if biasTerm { params.append(try context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
-        try top[0].reshape([batch, numOutput, height, width])
+        params = try keys.parameters(of: name, context: context, weightShape: [inputChannels, keys.numOutput, geometry.kernelH, geometry.kernelW], biasShape: [keys.numOutput])
+        try top[0].reshape([batch, keys.numOutput, height, width])
         scratch = []
     }
 
     private func ensureScratch(_ chunks: Int) {
         while scratch.count < chunks {
-            scratch.append((Blob(shape: [volume, inputArea]), Blob(shape: [inputChannels * volume + numOutput])))
+            scratch.append((Blob(shape: [volume, inputArea]), Blob(shape: [inputChannels * volume + keys.numOutput])))
         }
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
-        let g = geometry, area = g.height * g.width, outSize = numOutput * area, inSize = inputChannels * inputArea
-        let w = params[0].data, bias = biasTerm ? params[1].data : nil
-        let volume = volume, channels = inputChannels, inputArea = inputArea, outputs = numOutput
+        let g = geometry, area = g.height * g.width, outSize = keys.numOutput * area, inSize = inputChannels * inputArea
+        let w = params[0].data, bias = keys.biasTerm ? params[1].data : nil
+        let volume = volume, channels = inputChannels, inputArea = inputArea, outputs = keys.numOutput
         ensureScratch(Parallel.chunkCount(for: batch))
         let buffers = scratch.map(\.columns.data)
         Parallel.forChunks(of: batch) { chunk, images in
@@ -79,8 +70,8 @@ public final class DeconvolutionLayer: Layer {
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
-        let g = geometry, area = g.height * g.width, outSize = numOutput * area, inSize = inputChannels * inputArea
-        let w = params[0].data, volume = volume, channels = inputChannels, inputArea = inputArea, outputs = numOutput
+        let g = geometry, area = g.height * g.width, outSize = keys.numOutput * area, inSize = inputChannels * inputArea
+        let w = params[0].data, volume = volume, channels = inputChannels, inputArea = inputArea, outputs = keys.numOutput
         let propagate = bottom[0].needsGradient, dx = propagate ? bottom[0].diff : nil
         let chunks = Parallel.chunkCount(for: batch)
         ensureScratch(chunks)
@@ -97,7 +88,7 @@ public final class DeconvolutionLayer: Layer {
                 if let dx { BLAS.gemm(m: channels, n: inputArea, k: volume, a: w, b: columns, c: dx + n * inSize) }
             }
         }
-        let dw = params[0].diff, db = biasTerm ? params[1].diff : nil
+        let dw = params[0].diff, db = keys.biasTerm ? params[1].diff : nil
         for (_, partial) in buffers.prefix(chunks) {
             for i in 0..<(channels * volume) { dw[i] += partial[i] }
             if let db { for o in 0..<outputs { db[o] += partial[channels * volume + o] } }

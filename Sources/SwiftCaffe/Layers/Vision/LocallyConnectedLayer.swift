@@ -9,11 +9,7 @@
 public final class LocallyConnectedLayer: Layer {
     public let spec: LayerSpec
     public var params: [Blob] = []
-    let numOutput: Int
-    let window: WindowKeys
-    let biasTerm: Bool
-    let weightFiller: FillerSpec
-    let biasFiller: FillerSpec
+    let keys: ConvolutionKeys
     let context: LayerContext
     private var geometry = WindowGeometry(channels: 0, height: 0, width: 0, kernelH: 0, kernelW: 0)
     private var batch = 0
@@ -25,40 +21,35 @@ public final class LocallyConnectedLayer: Layer {
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
         self.context = context
-        numOutput = try spec.int("num_output", in: 1...(1 << 20))
-        window = try WindowKeys(spec, kernelRequired: true)
-        biasTerm = try spec.bool("bias_term", default: true)
-        weightFiller = try spec.filler("weight_filler", default: .zero)
-        biasFiller = try spec.filler("bias_filler", default: .zero)
+        keys = try ConvolutionKeys(spec, dilated: false)
     }
 
     private var volume: Int { geometry.channels * geometry.kernelH * geometry.kernelW }
     private var positions: Int { geometry.outputH * geometry.outputW }
-    public var forwardFLOPs: Int { batch * positions * numOutput * 2 * volume }
+    public var forwardFLOPs: Int { batch * positions * keys.numOutput * 2 * volume }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         let x = bottom[0]
         guard x.shape.count == 4 else { throw error("expects an N×C×H×W bottom, but '\(x.name)' is \(x.shapeDescription)") }
         batch = x.shape[0]
-        geometry = window.geometry(channels: x.shape[1], height: x.shape[2], width: x.shape[3])
+        geometry = keys.window.geometry(channels: x.shape[1], height: x.shape[2], width: x.shape[3])
         guard geometry.outputH > 0, geometry.outputW > 0 else { throw error("the kernel does not fit the padded \(x.shape[2])×\(x.shape[3]) input") }
-        params = [try context.parameter(name, "weights", shape: [positions * numOutput, volume], filler: weightFiller)]
-        if biasTerm { params.append(try context.parameter(name, "bias", shape: [numOutput, positions], filler: biasFiller)) }
+        params = try keys.parameters(of: name, context: context, weightShape: [positions * keys.numOutput, volume], biasShape: [keys.numOutput, positions])
         try columns.reshape([batch, volume, positions])
         try patches.reshape([volume, batch])
-        try outputs.reshape([numOutput, batch])
-        try top[0].reshape([batch, numOutput, geometry.outputH, geometry.outputW])
+        try outputs.reshape([keys.numOutput, batch])
+        try top[0].reshape([batch, keys.numOutput, geometry.outputH, geometry.outputW])
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
-        let g = geometry, volume = volume, positions = positions, outputsPerImage = numOutput * positions
+        let g = geometry, volume = volume, positions = positions, outputsPerImage = keys.numOutput * positions
         let inSize = bottom[0].count / batch, cols = columns.data, patch = patches.data, out = outputs.data
         for n in 0..<batch { im2col(bottom[0].data + n * inSize, g, cols + n * volume * positions) }
         for p in 0..<positions {
             for k in 0..<volume { for n in 0..<batch { patch[k * batch + n] = cols[(n * volume + k) * positions + p] } }
-            BLAS.gemm(m: numOutput, n: batch, k: volume, a: params[0].data + p * numOutput * volume, b: patch, c: out)
-            for o in 0..<numOutput {
-                let b = biasTerm ? params[1].data[o * positions + p] : 0
+            BLAS.gemm(m: keys.numOutput, n: batch, k: volume, a: params[0].data + p * keys.numOutput * volume, b: patch, c: out)
+            for o in 0..<keys.numOutput {
+                let b = keys.biasTerm ? params[1].data[o * positions + p] : 0
                 for n in 0..<batch { top[0].data[n * outputsPerImage + o * positions + p] = out[o * batch + n] + b }
             }
         }
@@ -66,17 +57,17 @@ public final class LocallyConnectedLayer: Layer {
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
-        let g = geometry, volume = volume, positions = positions, outputsPerImage = numOutput * positions
+        let g = geometry, volume = volume, positions = positions, outputsPerImage = keys.numOutput * positions
         let cols = columns.data, patch = patches.data, out = outputs.data, dy = top[0].diff
         let propagate = bottom[0].needsGradient
         for p in 0..<positions {
-            for o in 0..<numOutput { for n in 0..<batch { out[o * batch + n] = dy[n * outputsPerImage + o * positions + p] } }
-            if biasTerm { for o in 0..<numOutput { params[1].diff[o * positions + p] += sum(out + o * batch, count: batch) } }
+            for o in 0..<keys.numOutput { for n in 0..<batch { out[o * batch + n] = dy[n * outputsPerImage + o * positions + p] } }
+            if keys.biasTerm { for o in 0..<keys.numOutput { params[1].diff[o * positions + p] += sum(out + o * batch, count: batch) } }
             for k in 0..<volume { for n in 0..<batch { patch[k * batch + n] = cols[(n * volume + k) * positions + p] } }
-            BLAS.gemm(transposeB: true, m: numOutput, n: volume, k: batch, a: out, b: patch, beta: 1, c: params[0].diff + p * numOutput * volume)
+            BLAS.gemm(transposeB: true, m: keys.numOutput, n: volume, k: batch, a: out, b: patch, beta: 1, c: params[0].diff + p * keys.numOutput * volume)
             guard propagate else { continue }
             // The patches' gradient, written back over this position's columns (read above).
-            BLAS.gemm(transposeA: true, m: volume, n: batch, k: numOutput, a: params[0].data + p * numOutput * volume, b: out, c: patch)
+            BLAS.gemm(transposeA: true, m: volume, n: batch, k: keys.numOutput, a: params[0].data + p * keys.numOutput * volume, b: out, c: patch)
             for k in 0..<volume { for n in 0..<batch { cols[(n * volume + k) * positions + p] = patch[k * batch + n] } }
         }
         guard propagate else { return }

@@ -25,11 +25,7 @@ extension Trainer {
             "training_seconds": "\(trainingSeconds)", "testing_seconds": "\(testingSeconds)",
         ]
         var arrays: [(String, [Int], [Float])] = [("recent_losses", [recentLosses.count], recentLosses)]
-        for (parameter, buffers) in zip(solver.parameters, solver.history) {
-            for (index, buffer) in buffers.enumerated() {
-                arrays.append(("\(parameter.name).history\(index)", buffer.shape, buffer.dataArray))
-            }
-        }
+        arrays += solver.historyArrays().map { ($0.name, $0.shape, $0.values) }
         for case let layer as any StatefulLayer in trainNet.layers {
             let saved = layer.saveState()
             for (key, value) in saved.values { metadata["layer/\(layer.name)/\(key)"] = value }
@@ -58,14 +54,8 @@ extension Trainer {
         let weights = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(weightsName).path
         try trainNet.loadWeights(from: weights)
 
-        for (parameter, buffers) in zip(solver.parameters, solver.history) {
-            for (index, buffer) in buffers.enumerated() {
-                let name = "\(parameter.name).history\(index)"
-                guard let tensor = tensors[name], tensor.shape == buffer.shape else {
-                    throw bad("its solver history '\(name)' is missing or has another shape", hint: "resume with the net file the snapshot was trained with")
-                }
-                buffer.setData(tensor.values)
-            }
+        if let name = solver.restoreHistory(from: tensors) {
+            throw bad("its solver history '\(name)' is missing or has another shape", hint: "resume with the net file the snapshot was trained with")
         }
         for case let layer as any StatefulLayer in trainNet.layers {
             var state = LayerState()
@@ -80,33 +70,6 @@ extension Trainer {
         trainingSeconds = metadata["training_seconds"].flatMap(Double.init) ?? 0
         testingSeconds = metadata["testing_seconds"].flatMap(Double.init) ?? 0
         log = try TrainingLog(path: logPath, resumingAt: saved)
-    }
-
-    /// Initialises from trained weights (fine-tuning): parameters are matched by name; a shape
-    /// mismatch is an error naming the layer; with `strict`, so is a parameter the file lacks.
-    /// Returns the names of the parameters that kept their initial values.
-    @discardableResult
-    public func initialize(fromWeights path: String, strict: Bool) throws -> [String] {
-        let (tensors, _) = try Safetensors.read(path: path)
-        var missing: [String] = []
-        for parameter in trainNet.parameters {
-            guard let tensor = tensors[parameter.name] else {
-                missing.append(parameter.name)
-                continue
-            }
-            guard tensor.shape == parameter.blob.shape else {
-                let layer = trainNet.layer(named: String(parameter.name.split(separator: ".").dropLast().joined(separator: ".")))
-                throw SwiftCaffeError("'\(parameter.name)' in '\(path)' has shape \(tensor.shape), but the net expects \(parameter.blob.shape)",
-                                      at: layer?.spec.location, layer: layer?.spec.description,
-                                      hint: "rename the layer to train it from scratch, or fix its num_output")
-            }
-            parameter.blob.setData(tensor.values)
-        }
-        if strict && !missing.isEmpty {
-            throw SwiftCaffeError("the weights file '\(path)' has no \(missing.joined(separator: ", "))",
-                                  hint: "drop --strict to initialise these from their fillers")
-        }
-        return missing
     }
 }
 

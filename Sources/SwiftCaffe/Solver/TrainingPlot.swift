@@ -21,25 +21,12 @@ public struct TrainingPlot {
     public init(logs: [String], axis: Axis) throws {
         self.axis = axis
         runs = try logs.map { path in
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw SwiftCaffeError("cannot read the log '\(path)'")
-            }
-            let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-            guard lines.first.map(String.init) == TrainingLog.header else {
-                throw SwiftCaffeError("'\(path)' is not a SwiftCaffe training log", at: FileLocation(file: path, line: 1, column: 1),
-                                      hint: "its first line should be '\(TrainingLog.header)'")
-            }
             var run = Run(name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
-            for (index, line) in lines.enumerated().dropFirst() {
-                let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
-                guard cells.count == 7, let iteration = cells[0], let seconds = cells[2] else {
-                    throw SwiftCaffeError("malformed row", at: FileLocation(file: path, line: index + 1, column: 1),
-                                          hint: "each row has 7 comma-separated cells")
-                }
-                let x = axis == .iteration ? iteration : seconds
-                if let loss = cells[4], loss.isFinite { run.train.append((x, loss)) }
-                if let loss = cells[5], loss.isFinite { run.testLoss.append((x, loss)) }
-                if let accuracy = cells[6], accuracy.isFinite { run.testAccuracy.append((x, accuracy)) }
+            for row in try TrainingLog.read(path: path) {
+                let x = axis == .iteration ? Double(row.iteration) : row.seconds
+                if let loss = row.trainLoss, loss.isFinite { run.train.append((x, loss)) }
+                if let loss = row.testLoss, loss.isFinite { run.testLoss.append((x, loss)) }
+                if let accuracy = row.testAccuracy, accuracy.isFinite { run.testAccuracy.append((x, accuracy)) }
             }
             return run
         }

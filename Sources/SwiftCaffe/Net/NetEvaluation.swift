@@ -23,10 +23,12 @@ public struct TestResult {
     }
 }
 
-extension Trainer {
-    /// Runs `net` forward over its data set (or `iterations` batches), averages its scalar
-    /// outputs and counts predictions against labels.
-    public static func evaluate(_ net: Net, iterations: Int? = nil, iteration: Int = 0) -> TestResult {
+extension Net {
+    /// Runs forward over the data set (or `iterations` batches), averages the scalar outputs
+    /// and counts predictions against labels. `iteration` labels the result (the training
+    /// iteration the weights are from). Used by `swiftcaffe test` and by tests during training.
+    public func evaluate(iterations: Int? = nil, iteration: Int = 0) -> TestResult {
+        let net = self
         let source = net.dataSources.first
         source?.rewind()
         let batch = source?.batchSize ?? 1
@@ -60,7 +62,7 @@ extension Trainer {
     }
 
     /// Adds one batch's argmax predictions (classes along axis 1) to the confusion matrix.
-    private static func count(scores: Blob, labels: Blob, classes: Int, ignore: Int?, into confusion: inout [[Int]]?) {
+    private func count(scores: Blob, labels: Blob, classes: Int, ignore: Int?, into confusion: inout [[Int]]?) {
         guard scores.shape.count >= 2, scores.shape[1] == classes else { return }
         let outer = scores.shape[0], inner = scores.count / (outer * classes)
         guard labels.count == outer * inner else { return }

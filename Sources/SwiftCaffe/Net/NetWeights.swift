@@ -1,0 +1,44 @@
+/// A net's weights in and out of safetensors files, by parameter name.
+///
+/// A parameter is named `<layer>.<index>` (`conv1.0` is conv1's weight, `conv1.1` its bias, in
+/// Caffe's blob order). One loader serves every caller: `test` and resuming require every
+/// parameter; fine-tuning (`train --weights`) lets the ones the file lacks keep their fillers
+/// unless `--strict`. A tensor of the wrong shape is always an error naming the layer.
+extension Net {
+    /// Saves every learnable parameter as `<layer>.<index>`, atomically.
+    public func saveWeights(to path: String, metadata: [String: String] = [:]) throws {
+        let tensors = parameters.map { ($0.name, $0.blob.shape, UnsafeBufferPointer(start: $0.blob.data, count: $0.blob.count)) }
+        try AtomicFile.write(try Safetensors.encode(tensors, metadata: metadata), to: path)
+    }
+
+    /// Loads parameters by name and returns the names of those the file lacks, which keep
+    /// their values. With `requireAll` (the default) a missing parameter is an error instead.
+    @discardableResult
+    public func loadWeights(from path: String, requireAll: Bool = true) throws -> [String] {
+        let (tensors, _) = try Safetensors.read(path: path)
+        var missing: [String] = []
+        for parameter in parameters {
+            let owner = layer(named: parameter.layer)
+            guard let tensor = tensors[parameter.name] else {
+                missing.append(parameter.name)
+                continue
+            }
+            guard tensor.shape == parameter.blob.shape else {
+                throw SwiftCaffeError("'\(parameter.name)' in '\(path)' has shape \(tensor.shape), but the net expects \(parameter.blob.shape)",
+                                      at: owner?.spec.location, layer: owner?.spec.description,
+                                      hint: requireAll ? "the weights come from a different net"
+                                          : "rename the layer to train it from scratch, or fix its num_output")
+            }
+            parameter.blob.setData(tensor.values)
+        }
+        if requireAll, let first = missing.first {
+            let owner = layer(named: parameters.first { $0.name == first }?.layer ?? "")
+            let known = tensors.keys.sorted()
+            throw SwiftCaffeError("the weights file '\(path)' has no tensor\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", "))",
+                                  at: owner?.spec.location, layer: owner?.spec.description,
+                                  hint: known.isEmpty ? "the file holds no tensors"
+                                      : "it holds \(known.prefix(8).joined(separator: ", "))\(known.count > 8 ? ", ..." : ""); was it trained with this net?")
+        }
+        return missing
+    }
+}
