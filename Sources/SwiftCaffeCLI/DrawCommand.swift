@@ -27,7 +27,7 @@ struct DrawCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let spec = try NetSpec.load(path: net)
-            let graph = NetDiagram.dot(try Net(spec: spec, phase: phase))
+            let graph = NetDiagram.dot(try Net(spec: spec, phase: phase, allocating: false))
             let format = URL(fileURLWithPath: output).pathExtension.lowercased()
             if format == "dot" || format == "gv" {
                 try AtomicFile.write(Array(graph.utf8), to: output)

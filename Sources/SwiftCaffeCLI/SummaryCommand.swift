@@ -17,7 +17,7 @@ struct SummaryCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let spec = try NetSpec.load(path: net)
-            let built = try Net(spec: spec, phase: phase)
+            let built = try Net(spec: spec, phase: phase, allocating: false)
             printLine("\(spec.name) (\(phase) phase)")
             printLine(NetSummary(built).table)
         }

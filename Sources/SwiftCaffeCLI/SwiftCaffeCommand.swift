@@ -19,9 +19,18 @@ struct RuntimeOptions: ParsableArguments {
     @Option(help: "Threads for BLAS and SwiftCaffe's own kernels (default: all cores).")
     var threads: Int?
 
-    /// Runs a subcommand's `body` with the requested thread count, reporting its errors.
+    @Option(name: .customLong("memory-limit"), help: "Refuse nets that would take the process past this much memory, e.g. 4G or 512M (default: physical memory and ulimit -v).")
+    var memoryLimit: String?
+
+    /// Runs a subcommand's `body` with the requested thread count and memory limit, reporting its errors.
     func run(_ body: () throws -> Void) throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024") }
+        if let memoryLimit {
+            guard let bytes = MemoryBudget.parse(memoryLimit) else {
+                throw ValidationError("--memory-limit '\(bounded(memoryLimit))' is not a size; write it like 4G, 512M or 1000000")
+            }
+            MemoryBudget.limit = bytes
+        }
         try Parallel.withThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount) {
             try reportingErrors(body)
         }
@@ -31,6 +40,9 @@ struct RuntimeOptions: ParsableArguments {
 /// Runs `body`, printing a SwiftCaffeError as the one-line `file:line:col: error: ...` message
 /// and exiting with status 1 instead of a stack trace.
 func reportingErrors(_ body: () throws -> Void) throws {
+    // A write past a file-size limit (`ulimit -f`) then fails with EFBIG and becomes an error
+    // naming the file, like a full disk, instead of a signal that kills the process mid-write.
+    signal(SIGXFSZ, SIG_IGN)
     do {
         try body()
     } catch let error as SwiftCaffeError {
@@ -42,4 +54,12 @@ func reportingErrors(_ body: () throws -> Void) throws {
 func printLine(_ text: String) {
     print(text)
     fflush(nil)  // all streams; `stdout` itself is not concurrency-safe to name in Swift 6
+}
+
+/// A value from the command line quoted in a message, cut to a readable length.
+func bounded(_ text: String) -> String { text.count > 80 ? String(text.prefix(80)) + "…" : text }
+
+/// Prints a net's warnings on standard error.
+func printWarnings(of net: Net) {
+    for warning in net.warnings { FileHandle.standardError.write(Data((warning + "\n").utf8)) }
 }

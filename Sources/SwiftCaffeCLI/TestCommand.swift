@@ -27,11 +27,12 @@ struct TestCommand: ParsableCommand {
         try runtime.run {
             let spec = try NetSpec.load(path: net)
             let testNet = try Net(spec: spec, phase: .test)
+            printWarnings(of: testNet)
             try testNet.loadWeights(from: weights)
             guard !testNet.dataSources.isEmpty else {
                 throw SwiftCaffeError("the test net has no data layer", hint: "add a data layer with 'phase: test'")
             }
-            let result = testNet.evaluate(iterations: iterations)
+            let result = try testNet.evaluate(iterations: iterations)
             for output in result.outputs { printLine(String(format: "%@ = %.4f", output.name, output.value)) }
             printLine("\(result.images) images in \(result.batches) batches")
             if let table = confusionTable(result) { printLine("\n" + table) }

@@ -35,7 +35,7 @@ struct TimeCommand: ParsableCommand {
             let spec = try NetSpec.load(path: net)
             let phase = Phase(rawValue: self.phase)!
             let net = try Net(spec: spec, phase: phase, seed: spec.solver?.randomSeed ?? 1)
-            let timing = LayerTiming.measure(net, iterations: iterations, warmup: warmup, backward: phase == .train)
+            let timing = try LayerTiming.measure(net, iterations: iterations, warmup: warmup, backward: phase == .train)
             let batch = net.dataSources.first?.batchSize ?? net.tops.first?.first?.shape.first ?? 1
             printLine(timing.table(net: net, batchSize: batch))
         }

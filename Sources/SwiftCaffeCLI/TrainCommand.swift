@@ -64,6 +64,8 @@ struct TrainCommand: ParsableCommand {
             let spec = try NetSpec.load(path: net)
             let trainer = try Trainer(spec: spec, options: TrainingOptions(epochs: epochs, maxIter: maxIter, baseLR: baseLR,
                                                                            seed: seed, output: output))
+            printWarnings(of: trainer.trainNet)
+            if let testNet = trainer.testNet { printWarnings(of: testNet) }
             if let resume { try trainer.resume(from: resume) }
             if let weights {
                 let kept = try trainer.trainNet.loadWeights(from: weights, requireAll: strict)

@@ -41,7 +41,7 @@ import Testing
         for net in [forward, backward] {
             fillInputs(net)
             net.zeroParameterDiffs()
-            net.forward()
+            try net.forward()
             net.backward()
         }
         #expect(forward.currentLoss == backward.currentLoss)
@@ -87,7 +87,7 @@ import Testing
         let net = try Net(spec: try NetSpec.parse(Self.branchy), phase: .train, seed: 3)
         fillInputs(net)
         net.zeroParameterDiffs()
-        net.forward()
+        try net.forward()
         net.backward()
         let step: Float = 1e-2
         for parameter in net.parameters {
@@ -95,9 +95,9 @@ import Testing
             for i in 0..<parameter.blob.count {
                 let original = parameter.blob.data[i]
                 parameter.blob.data[i] = original + step
-                let plus = Double(net.forward())
+                let plus = Double(try net.forward())
                 parameter.blob.data[i] = original - step
-                let minus = Double(net.forward())
+                let minus = Double(try net.forward())
                 parameter.blob.data[i] = original
                 let numeric = Float((plus - minus) / Double(2 * step))
                 let scale = max(abs(numeric), abs(analytic[i]), 1)
@@ -114,7 +114,7 @@ import Testing
         for net in [inPlace, outOfPlace] {
             fillInputs(net)
             net.zeroParameterDiffs()
-            net.forward()
+            try net.forward()
             net.backward()
         }
         #expect(inPlace.currentLoss == outOfPlace.currentLoss)
@@ -138,7 +138,7 @@ import Testing
         #expect(net.blobs["label"]!.needsGradient == false)
         #expect(net.blobs["conv"]!.needsGradient == true)
         fillInputs(net)
-        net.forward()
+        try net.forward()
         net.backward()
         #expect(net.blobs["data"]!.diffArray.allSatisfy { $0 == 0 })
     }
@@ -146,7 +146,7 @@ import Testing
     @Test func lossWeightsScaleTheLoss() throws {
         let net = try Net(spec: try NetSpec.parse(Self.branchy), phase: .train)
         fillInputs(net)
-        let total = net.forward()
+        let total = try net.forward()
         let expected = net.blobs["loss"]!.data[0] + 0.5 * net.blobs["aux_loss"]!.data[0]
         #expect(abs(total - expected) < 1e-6)
     }
@@ -169,16 +169,16 @@ import Testing
         var rng = RandomGenerator(seed: 1)
         for name in ["a", "b", "target"] { for i in 0..<net.blobs[name]!.count { net.blobs[name]!.data[i] = rng.uniform(-1, 1) } }
         net.zeroParameterDiffs()
-        net.forward()
+        try net.forward()
         net.backward()
         let weight = net.parameters[0].blob
         let analytic = weight.diffArray
         for i in 0..<weight.count {
             let original = weight.data[i]
             weight.data[i] = original + 1e-2
-            let plus = Double(net.forward())
+            let plus = Double(try net.forward())
             weight.data[i] = original - 1e-2
-            let minus = Double(net.forward())
+            let minus = Double(try net.forward())
             weight.data[i] = original
             let numeric = Float((plus - minus) / 2e-2)
             #expect(abs(numeric - analytic[i]) <= 2e-3 * max(1, abs(numeric)), "[\(i)]: analytic \(analytic[i]), numeric \(numeric)")

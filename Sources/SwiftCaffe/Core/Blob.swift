@@ -6,14 +6,21 @@
 /// larger count than it ever held, so the training loop, which reshapes to the same shape
 /// every iteration, never allocates. `diff` is allocated on first use: a test net, which
 /// never runs backward, holds values only.
+///
+/// A *deferred* blob (`Blob(deferred:)`) has a shape but no memory until `allocate()` or the
+/// first read of `data`: a net shapes all its blobs first, adds up what they will take and
+/// refuses a net that does not fit before any of it is allocated (`MemoryBudget`); `summary`
+/// and `draw` never allocate at all. A parameter's filler runs when its memory arrives.
 public final class Blob {
     /// The blob's name in the net (the `top` name that produced it).
     public let name: String
     public private(set) var shape: [Int]
     public private(set) var count: Int
     private var capacity: Int
-    public private(set) var data: UnsafeMutablePointer<Float>
+    private var storage: UnsafeMutablePointer<Float>?
     private var diffStorage: UnsafeMutablePointer<Float>?
+    /// Runs once on the values when a deferred blob gets its memory (a parameter's filler).
+    private var initializer: ((Blob) -> Void)?
     /// Whether some layer upstream has a learnable parameter, so backward must compute this
     /// blob's gradient. Data and labels have none; the net sets this while building.
     public var needsGradient = false
@@ -23,7 +30,41 @@ public final class Blob {
         self.shape = shape
         self.count = shape.reduce(1, *)
         self.capacity = max(count, 1)
-        data = Self.allocateZeroed(capacity)
+        storage = Self.allocateZeroed(capacity)
+    }
+
+    /// A blob whose memory waits for `allocate()` (or the first read of `data`), then holds
+    /// zeros, or what `initializer` writes.
+    public init(deferred name: String, shape: [Int] = [], initializer: ((Blob) -> Void)? = nil) {
+        self.name = name
+        self.shape = shape
+        self.count = checkedCount(shape) ?? 0
+        self.capacity = 0
+        self.initializer = initializer
+    }
+
+    /// The values. Reading them allocates a deferred blob, which is not thread-safe: the net
+    /// allocates its blobs before it runs, so kernels only ever see allocated ones.
+    public var data: UnsafeMutablePointer<Float> {
+        if let storage { return storage }
+        return allocate()
+    }
+
+    /// Whether the values have memory yet.
+    public var isAllocated: Bool { storage != nil }
+
+    /// Gives a deferred blob its memory (zeros, then its initializer); does nothing to one that has it.
+    @discardableResult
+    public func allocate() -> UnsafeMutablePointer<Float> {
+        if let storage { return storage }
+        capacity = max(count, 1)
+        let values = Self.allocateZeroed(capacity)
+        storage = values
+        if let initializer {
+            self.initializer = nil
+            initializer(self)
+        }
+        return values
     }
 
     /// Zeroed memory on a 64-byte boundary: a cache line, and an AVX-512 vector, so kernels
@@ -36,7 +77,7 @@ public final class Blob {
     }
 
     deinit {
-        data.deallocate()
+        storage?.deallocate()
         diffStorage?.deallocate()
     }
 
@@ -44,6 +85,7 @@ public final class Blob {
     /// thread-safe: a kernel that splits work across threads reads it before splitting.
     public var diff: UnsafeMutablePointer<Float> {
         if let diffStorage { return diffStorage }
+        capacity = max(capacity, count, 1)
         let storage = Self.allocateZeroed(capacity)
         diffStorage = storage
         return storage
@@ -57,12 +99,15 @@ public final class Blob {
             throw SwiftCaffeError("blob '\(name)' would have shape \(newShape), too large (over 2³¹ values)",
                                   hint: "check the sizes, strides and counts that lead to it")
         }
-        if newCount > capacity {
-            data.deallocate()
+        if newCount > capacity, let old = storage {
+            old.deallocate()
             diffStorage?.deallocate()
             diffStorage = nil
             capacity = newCount
-            data = Self.allocateZeroed(capacity)
+            storage = Self.allocateZeroed(capacity)
+        } else if newCount > capacity {
+            diffStorage?.deallocate()  // deferred: memory comes with allocate()
+            diffStorage = nil
         }
         shape = newShape
         count = newCount
@@ -96,19 +141,4 @@ public final class Blob {
 
     /// A human-readable shape such as `64x20x24x24`.
     public var shapeDescription: String { shape.isEmpty ? "scalar" : shape.map(String.init).joined(separator: "x") }
-}
-
-/// The number of elements of `shape`, or nil if it overflows or exceeds `limit` (2³¹ by
-/// default: 8 GB of floats). Shapes that come from files (an IDX header, a safetensors
-/// header, an `Input` or `Reshape` layer) go through this, so a hostile or mistaken number
-/// is an error instead of an arithmetic trap or an impossible allocation.
-public func checkedCount(_ shape: [Int], limit: Int = 1 << 31) -> Int? {
-    var count = 1
-    for dimension in shape {
-        guard dimension >= 0 else { return nil }
-        let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-        guard !overflow, product <= limit else { return nil }
-        count = product
-    }
-    return count
 }

@@ -62,9 +62,11 @@ extension RandomGenerator {
     /// The state as text, for solver-state files.
     public var stateDescription: String { "\(state.0) \(state.1) \(state.2) \(state.3)" }
 
+    /// nil unless `text` is four numbers, not all zero (xoshiro's one state that never leaves
+    /// zero: a shuffle drawing from it would loop forever).
     public init?(stateDescription text: String) {
         let words = text.split(separator: " ").compactMap { UInt64($0) }
-        guard words.count == 4 else { return nil }
+        guard words.count == 4, words.contains(where: { $0 != 0 }) else { return nil }
         self.init(seed: 0)
         state = (words[0], words[1], words[2], words[3])
     }

@@ -27,10 +27,10 @@ public struct SwiftCaffeError: Error, Sendable, CustomStringConvertible {
     public var hint: String?
 
     public init(_ message: String, at location: FileLocation? = nil, layer: String? = nil, hint: String? = nil) {
-        self.message = message
+        self.message = bounded(message)
         self.location = location
-        self.layer = layer
-        self.hint = hint
+        self.layer = layer.map { bounded($0) }
+        self.hint = hint.map { bounded($0) }
     }
 
     public var description: String {
@@ -43,6 +43,13 @@ public struct SwiftCaffeError: Error, Sendable, CustomStringConvertible {
         return text
     }
 
+    /// The same error with when it happened, e.g. "at iteration 12", after its message.
+    public func during(_ moment: String) -> SwiftCaffeError {
+        var copy = self
+        copy.message += " (\(moment))"
+        return copy
+    }
+
     /// The same error attributed to a layer, unless it already names one.
     public func inLayer(_ layer: String, at location: FileLocation?) -> SwiftCaffeError {
         var copy = self
@@ -50,4 +57,14 @@ public struct SwiftCaffeError: Error, Sendable, CustomStringConvertible {
         if copy.location == nil { copy.location = location }
         return copy
     }
+}
+
+/// Error text quotes what the user wrote, which may be a 40 MB scalar: keep the head and the
+/// tail of anything longer than a screenful, so a message stays a message.
+func bounded(_ text: String, limit: Int = 1000) -> String {
+    guard text.utf8.count > limit else { return text }
+    let characters = Array(text)
+    guard characters.count > limit else { return text }
+    let head = String(characters[..<(limit * 3 / 4)]), tail = String(characters[(characters.count - limit / 4)...])
+    return head + " …(\(characters.count - limit) characters cut)… " + tail
 }

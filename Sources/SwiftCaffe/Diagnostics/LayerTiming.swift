@@ -10,10 +10,10 @@ public struct LayerTiming {
     public var backwardTotal: Double
 
     /// Runs `warmup` untimed iterations, then `iterations` timed ones; all times in seconds per iteration.
-    public static func measure(_ net: Net, iterations: Int, warmup: Int, backward: Bool) -> LayerTiming {
+    public static func measure(_ net: Net, iterations: Int, warmup: Int, backward: Bool) throws -> LayerTiming {
         let count = net.layers.count
         for _ in 0..<warmup {
-            net.forward()
+            try net.forward()
             if backward { net.zeroParameterDiffs(); net.backward() }
         }
         var forward = [Double](repeating: 0, count: count)

@@ -22,7 +22,7 @@ public enum NetGradientCheck {
             throw SwiftCaffeError("no layer named '\(only)' in the \(phase) net",
                                   hint: nearest(only, in: net.layers.map(\.name)).map { "did you mean '\($0)'?" })
         }
-        net.forward()
+        try net.forward()
         var rng = RandomGenerator(seed: seed, stream: "gradcheck")
         var reports: [Report] = []
         for (index, original) in net.layers.enumerated() {

@@ -21,8 +21,10 @@ public struct NetSummary {
     public var totalFLOPs: Int
     public var totalActivationBytes: Int
     public var batchSize: Int?
+    public var memory: MemoryPlan
 
     public init(_ net: Net) {
+        memory = net.memoryPlan
         var counted: Set<ObjectIdentifier> = []
         var seenParameters: Set<ObjectIdentifier> = []
         rows = net.layers.indices.map { index in
@@ -65,6 +67,7 @@ public struct NetSummary {
         if let batchSize, batchSize > 0 {
             lines.append("per image: \(humanCount(totalFLOPs / batchSize)) FLOPs forward; batch \(batchSize)")
         }
+        lines.append("memory: \(humanBytes(memory.totalBytes)) (parameters \(humanBytes(memory.parameterBytes)), activations \(humanBytes(memory.activationBytes)), gradients \(humanBytes(memory.gradientBytes))), layers' scratch buffers aside")
         return lines.joined(separator: "\n")
     }
 }
@@ -86,11 +89,4 @@ func humanCount(_ value: Int) -> String {
     if v >= 1e6 { return String(format: "%.2f M", v / 1e6) }
     if v >= 1e3 { return String(format: "%.1f k", v / 1e3) }
     return "\(value)"
-}
-
-func humanBytes(_ value: Int) -> String {
-    let v = Double(value)
-    if v >= 1_048_576 { return String(format: "%.2f MB", v / 1_048_576) }
-    if v >= 1024 { return String(format: "%.1f KB", v / 1024) }
-    return "\(value) B"
 }

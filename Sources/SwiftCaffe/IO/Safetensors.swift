@@ -66,11 +66,14 @@ public enum Safetensors {
             }
             guard dtype == "F32" else { throw bad("tensor '\(name)' is \(dtype); SwiftCaffe reads F32 only") }
             guard let count = checkedCount(shape) else { throw bad("tensor '\(name)' has a bad shape \(shape)") }
-            guard offsets[0] >= 0, offsets[1] <= payload, offsets[1] - offsets[0] == count * 4 else {
+            // Each offset is checked against the payload before any arithmetic, so numbers near
+            // ±2⁶³ in a damaged header cannot overflow.
+            let (start, end) = (offsets[0], offsets[1])
+            guard (0...payload).contains(start), (start...payload).contains(end), end - start == count * 4 else {
                 throw bad("tensor '\(name)' has byte range \(offsets) for \(count) values in \(payload) data bytes (truncated?)")
             }
             var values = [Float](repeating: 0, count: count)
-            let base = dataStart + offsets[0]
+            let base = dataStart + start
             for i in 0..<count {
                 let p = base + 4 * i
                 let bits = UInt32(bytes[p]) | UInt32(bytes[p + 1]) << 8 | UInt32(bytes[p + 2]) << 16 | UInt32(bytes[p + 3]) << 24

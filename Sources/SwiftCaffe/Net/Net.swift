@@ -24,7 +24,9 @@ public struct LearnableParameter {
 ///
 /// Building one parses nothing; it takes a `NetSpec`, keeps the layers of its phase, schedules
 /// them (`NetSchedule`), creates the blobs, sets every layer up in order and decides which
-/// blobs need gradients, so that backward skips what cannot affect the loss.
+/// blobs need gradients, so that backward skips what cannot affect the loss. Setting up only
+/// shapes the blobs; the net then adds up the memory they need (`memoryPlan`), refuses a net
+/// that does not fit (`MemoryBudget`) and only then allocates and fills them.
 public final class Net {
     public let name: String
     public let phase: Phase
@@ -34,15 +36,24 @@ public final class Net {
     public private(set) var blobs: [String: Blob] = [:]
     public private(set) var parameters: [LearnableParameter] = []
     /// Tops that count towards the loss, with their weights.
-    private var lossTops: [(blob: Blob, weight: Float)] = []
+    public private(set) var lossTops: [(blob: Blob, weight: Float)] = []
     /// Whether backward runs for each layer.
     private var runsBackward: [Bool] = []
+    /// The index bottoms each layer's forward needs checked (empty for most layers).
+    private var indexChecks: [[IndexBottom]] = []
     /// Blob names no layer reads: the net's outputs (loss, accuracy, ...), in execution order.
     public private(set) var outputNames: [String] = []
+    /// What the blobs take once allocated.
+    public private(set) var memoryPlan = MemoryPlan()
+    /// Things that are allowed but rarely meant (a batch larger than its data set), for the
+    /// command line to show; the library never prints.
+    public private(set) var warnings: [String] = []
 
     /// Builds the `phase` net of `spec`. With `sharingParametersWith`, layers of the same name
     /// use the other net's parameter blobs (the test net shares the train net's weights).
-    public init(spec: NetSpec, phase: Phase, seed: UInt64 = 1, sharingParametersWith other: Net? = nil) throws {
+    /// With `allocating: false` the blobs keep their shapes but get no memory, which is all
+    /// `summary` and `draw` need.
+    public init(spec: NetSpec, phase: Phase, seed: UInt64 = 1, sharingParametersWith other: Net? = nil, allocating: Bool = true) throws {
         name = spec.name
         self.phase = phase
         let specs = spec.layers.filter { $0.phase == nil || $0.phase == phase }
@@ -61,7 +72,7 @@ public final class Net {
             bottoms.append(step.bottoms.map { blobs[$0]! })
             tops.append(step.tops.map { name in
                 if let existing = blobs[name] { return existing }  // in place
-                let blob = Blob(name: name)
+                let blob = Blob(deferred: name)
                 blobs[name] = blob
                 return blob
             })
@@ -73,6 +84,9 @@ public final class Net {
             try shareNamedParameters(of: layer, registry: &namedParameters)
             if let other { try shareParameters(of: layer, with: other) }
         }
+        indexChecks = layers.indices.map { index in
+            ((layers[index] as? any IndexConsumer)?.indexBottoms ?? []).filter { $0.slot < bottoms[index].count }
+        }
         try checkLabels(schedule)
         try collectLosses(schedule)
         decideGradients()
@@ -81,6 +95,17 @@ public final class Net {
         var outputs: [String] = []
         for step in schedule { for top in step.tops where !read.contains(top) && !outputs.contains(top) { outputs.append(top) } }
         outputNames = outputs
+        for layer in layers {
+            guard let data = layer.dataSource, data.batchSize > data.sampleCount else { continue }
+            warnings.append("\(layer.spec.location): warning: \(layer.spec.description): batch_size \(data.batchSize) is larger than its \(data.sampleCount) samples; "
+                            + "each batch wraps around the data set (as in Caffe) and holds some samples twice")
+        }
+        memoryPlan = MemoryPlan(self, phase: phase)
+        if allocating {
+            try memoryPlan.checkFits(self)
+            for blob in blobs.values { blob.allocate() }
+            for layer in layers { for parameter in layer.params { parameter.allocate() } }
+        }
     }
 
     private func checkCounts(_ layer: any Layer, _ step: ScheduledLayer) throws {
@@ -196,11 +221,27 @@ public final class Net {
         }
     }
 
-    /// Runs every layer forward and returns the weighted loss.
+    /// Runs every layer forward and returns the weighted loss. Throws, before the layer runs,
+    /// when a bottom that holds indices holds something else (see `IndexConsumer`).
     @discardableResult
-    public func forward() -> Float {
-        for index in layers.indices { _ = layers[index].forward(bottom: bottoms[index], top: tops[index]) }
+    public func forward() throws -> Float {
+        for index in layers.indices {
+            if !indexChecks[index].isEmpty { try checkIndices(at: index) }
+            _ = layers[index].forward(bottom: bottoms[index], top: tops[index])
+        }
         return currentLoss
+    }
+
+    private func checkIndices(at index: Int) throws {
+        for check in indexChecks[index] {
+            let blob = bottoms[index][check.slot], values = blob.data
+            for i in 0..<blob.count {
+                let value = values[i]
+                if let whole = Int(whole: value, in: Int.min...Int.max), whole == check.skip || check.range.contains(whole) { continue }
+                throw layers[index].error("its bottom '\(blob.name)' holds \(value) at position \(i), not a \(check.what) in \(check.range.lowerBound)...\(check.range.upperBound - 1)",
+                                          hint: "\(check.what)s must be whole numbers in that range; check the data and any layer that computes '\(blob.name)'")
+            }
+        }
     }
 
     /// The weighted loss of the last forward pass.
@@ -249,6 +290,11 @@ public final class Net {
     }
 
     public func layer(named name: String) -> (any Layer)? { layers.first { $0.name == name } }
+
+    /// The layer that writes `blob` last (its creator, or the last layer working on it in place).
+    public func producer(of blob: Blob) -> (any Layer)? {
+        tops.indices.last { tops[$0].contains { $0 === blob } }.map { layers[$0] }
+    }
 
     /// The data layers (those that define an epoch).
     public var dataSources: [DataSource] { layers.compactMap(\.dataSource) }

@@ -27,7 +27,7 @@ extension Net {
     /// Runs forward over the data set (or `iterations` batches), averages the scalar outputs
     /// and counts predictions against labels. `iteration` labels the result (the training
     /// iteration the weights are from). Used by `swiftcaffe test` and by tests during training.
-    public func evaluate(iterations: Int? = nil, iteration: Int = 0) -> TestResult {
+    public func evaluate(iterations: Int? = nil, iteration: Int = 0) throws -> TestResult {
         let net = self
         let source = net.dataSources.first
         source?.rewind()
@@ -40,7 +40,7 @@ extension Net {
         var sums: [Double] = []
         var names: [String] = []
         for _ in 0..<batches {
-            net.forward()
+            try net.forward()
             let outputs = net.scalarOutputs
             if sums.isEmpty {
                 names = outputs.map(\.name)

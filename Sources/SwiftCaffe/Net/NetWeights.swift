@@ -3,7 +3,8 @@
 /// A parameter is named `<layer>.<index>` (`conv1.0` is conv1's weight, `conv1.1` its bias, in
 /// Caffe's blob order). One loader serves every caller: `test` and resuming require every
 /// parameter; fine-tuning (`train --weights`) lets the ones the file lacks keep their fillers
-/// unless `--strict`. A tensor of the wrong shape is always an error naming the layer.
+/// unless `--strict`. A tensor of the wrong shape, or holding NaN or ±∞ (which would score
+/// nonsense without a word), is always an error naming the tensor and its layer.
 extension Net {
     /// Saves every learnable parameter as `<layer>.<index>`, atomically.
     public func saveWeights(to path: String, metadata: [String: String] = [:]) throws {
@@ -28,6 +29,11 @@ extension Net {
                                       at: owner?.spec.location, layer: owner?.spec.description,
                                       hint: requireAll ? "the weights come from a different net"
                                           : "rename the layer to train it from scratch, or fix its num_output")
+            }
+            if let bad = tensor.values.firstIndex(where: { !$0.isFinite }) {
+                throw SwiftCaffeError("'\(parameter.name)' in '\(path)' holds \(tensor.values[bad]) at position \(bad)",
+                                      at: owner?.spec.location, layer: owner?.spec.description,
+                                      hint: "weights must be finite numbers; the file comes from a run that diverged, or is damaged")
             }
             parameter.blob.setData(tensor.values)
         }

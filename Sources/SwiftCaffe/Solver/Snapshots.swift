@@ -44,13 +44,17 @@ extension Trainer {
             SwiftCaffeError("cannot resume from '\(path)': \(why)", hint: hint)
         }
         guard metadata["format"] == Self.stateFormat else { throw bad("it is not a SwiftCaffe solver state") }
-        guard let saved = metadata["iteration"].flatMap(Int.init), saved >= 0 else { throw bad("it has no iteration") }
+        guard let saved = metadata["iteration"].flatMap({ Int(wholeText: $0, in: 0...SolverSpec.iterationLimit) }) else {
+            throw bad("it has no iteration, or one out of range")
+        }
         guard metadata["solver"] == solverSpec.type.rawValue else {
             throw bad("it was written by the \(metadata["solver"] ?? "?") solver, this net uses \(solverSpec.type.rawValue)",
                       hint: "resume with the solver the snapshot was trained with")
         }
         guard saved <= maxIter else { throw bad("it is at iteration \(saved), past this run's \(maxIter)", hint: "raise --max-iter or --epochs") }
-        guard let weightsName = metadata["weights"] else { throw bad("it does not name its weights file") }
+        guard let weightsName = metadata["weights"], !weightsName.isEmpty, !weightsName.contains("/") else {
+            throw bad("it does not name its weights file (a file beside it)")
+        }
         let weights = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(weightsName).path
         try trainNet.loadWeights(from: weights)
 
@@ -67,14 +71,15 @@ extension Trainer {
         }
         recentLosses = tensors["recent_losses"]?.values ?? []
         iteration = saved
-        trainingSeconds = metadata["training_seconds"].flatMap(Double.init) ?? 0
-        testingSeconds = metadata["testing_seconds"].flatMap(Double.init) ?? 0
+        func seconds(_ key: String) -> Double { metadata[key].flatMap(Double.init).flatMap { $0.isFinite && $0 >= 0 ? $0 : nil } ?? 0 }
+        trainingSeconds = seconds("training_seconds")
+        testingSeconds = seconds("testing_seconds")
         log = try TrainingLog(path: logPath, resumingAt: saved)
     }
 }
 
 /// Calls `body` with buffer pointers to each array (they must outlive the encoding).
-private func withBuffers<R>(_ arrays: [(String, [Int], [Float])], _ body: ([(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)]) throws -> R) rethrows -> R {
+func withBuffers<R>(_ arrays: [(String, [Int], [Float])], _ body: ([(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)]) throws -> R) rethrows -> R {
     var pointers: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] = []
     var storage: [UnsafeMutableBufferPointer<Float>] = []
     defer { storage.forEach { $0.deallocate() } }

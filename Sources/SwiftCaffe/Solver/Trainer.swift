@@ -93,10 +93,23 @@ public final class Trainer {
         batchSize = source.batchSize
         epochSize = source.sampleCount
         let imagesPerIteration = batchSize * solverSpec.iterSize
+        let limit = SolverSpec.iterationLimit
         let epochs = options.epochs ?? (options.maxIter == nil ? solverSpec.epochs : nil)
         if let epochs {
-            maxIter = max(1, Int((epochs * Double(epochSize) / Double(imagesPerIteration)).rounded(.up)))
+            // In Double, then checked: --epochs 1e300 is a number of iterations no Int holds.
+            let iterations = (epochs * Double(epochSize) / Double(imagesPerIteration)).rounded(.up)
+            guard let whole = Int(whole: max(1, iterations), in: 1...limit) else {
+                let source = options.epochs != nil ? "--epochs \(epochs)" : "\(epochs) epochs"
+                throw SwiftCaffeError("\(source) of \(epochSize) samples in batches of \(imagesPerIteration) is \(iterations) iterations, more than the \(limit) a run may have",
+                                      at: options.epochs == nil ? solverSpec.epochsLocation : nil,
+                                      hint: "train for fewer epochs")
+            }
+            maxIter = whole
         } else if let iterations = options.maxIter ?? solverSpec.maxIter {
+            // The file's max_iter is range-checked where it is read; the flag's is checked here.
+            guard (1...limit).contains(iterations) else {
+                throw SwiftCaffeError("--max-iter \(iterations) is out of range", hint: "use a value in [1, \(limit)]")
+            }
             maxIter = iterations
         } else {
             throw SwiftCaffeError("the solver sets neither 'epochs' nor 'max_iter'", hint: "add 'epochs: N' to the solver section or pass --epochs N")
@@ -108,7 +121,7 @@ public final class Trainer {
         prefix = URL(fileURLWithPath: folder).appendingPathComponent(base).path
     }
 
-    public var epoch: Double { Double(iteration * batchSize * solverSpec.iterSize) / Double(epochSize) }
+    public var epoch: Double { Double(iteration) * Double(batchSize * solverSpec.iterSize) / Double(epochSize) }
 
     public var logPath: String { prefix + "_log.csv" }
 
@@ -120,6 +133,7 @@ public final class Trainer {
     /// is false.
     @discardableResult
     public func run(logging: Bool = true, report: (TrainingEvent) -> Void = { _ in }) throws -> TrainingOutcome {
+        AtomicFile.removeStaleTemporaries(in: URL(fileURLWithPath: prefix).deletingLastPathComponent().path)
         if logging && log == nil { log = try TrainingLog(path: logPath) }
         let display = solverSpec.display, interval = solverSpec.testInterval
         var windowStart = Date(), windowImages = 0
@@ -129,7 +143,8 @@ public final class Trainer {
             let started = Date()
             var loss: Float = 0
             for _ in 0..<solverSpec.iterSize {
-                let passLoss = trainNet.forward()
+                let passLoss: Float
+                do { passLoss = try trainNet.forward() } catch let error as SwiftCaffeError { throw error.during("at iteration \(iteration + 1)") }
                 guard passLoss.isFinite else { throw divergence(loss: passLoss) }
                 trainNet.backward()
                 loss += passLoss / Float(solverSpec.iterSize)
@@ -149,7 +164,7 @@ public final class Trainer {
                 lastTick = Date()
             }
             if displayed {
-                log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds, learningRate: rate, trainLoss: smoothedLoss)
+                try log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds, learningRate: rate, trainLoss: smoothedLoss)
                 windowStart = Date()
                 windowImages = 0
             }
@@ -158,7 +173,7 @@ public final class Trainer {
                 let result = try test()
                 testingSeconds += Date().timeIntervalSince(testStart)
                 report(.test(result))
-                log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds,
+                try log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds,
                             testLoss: result.loss, testAccuracy: result.accuracy)
                 windowStart = Date()
                 windowImages = 0
@@ -176,23 +191,38 @@ public final class Trainer {
     /// Scores the test net (whole test set unless the solver's `test_iter` says otherwise).
     public func test() throws -> TestResult {
         guard let testNet else { throw SwiftCaffeError("the net has no test-phase layers to test with") }
-        return testNet.evaluate(iterations: solverSpec.testIter, iteration: iteration)
+        do {
+            return try testNet.evaluate(iterations: solverSpec.testIter, iteration: iteration)
+        } catch let error as SwiftCaffeError {
+            throw error.during("testing at iteration \(iteration)")
+        }
     }
 
     /// The error for a non-finite loss, naming the first layer that went wrong: one whose
-    /// parameters are no longer finite (the update diverged), or the first whose output is
-    /// not finite although its inputs are.
+    /// parameters are no longer finite (the updates diverged), the first whose output is not
+    /// finite although its inputs are, or a loss top whose `loss_weight` carries a finite loss
+    /// past Float's range. Only after updates have run is the learning rate a suspect.
     func divergence(loss: Float) -> SwiftCaffeError {
-        let hint = "lower base_lr (now \(solver.rate(at: iteration))) or set clip_gradients; the last snapshot on disk is from before this"
+        let updated = iteration > 0
+        let rateHint = "lower base_lr (now \(solver.rate(at: iteration))) or set clip_gradients; the last snapshot on disk is from before this"
         for (index, layer) in trainNet.layers.enumerated() {
             if let parameter = layer.params.firstIndex(where: { !allFinite($0.data, $0.count) }) {
-                return layer.error("its parameter \(parameter) became non-finite by iteration \(iteration) (loss \(loss)): the updates diverged", hint: hint)
+                return layer.error("its parameter \(parameter) became non-finite by iteration \(iteration) (loss \(loss)): the updates diverged", hint: rateHint)
             }
             if let top = trainNet.tops[index].first(where: { !allFinite($0.data, $0.count) }) {
-                return layer.error("produced a non-finite value in '\(top.name)' at iteration \(iteration) from finite inputs and parameters: the values grew until they overflowed", hint: hint)
+                let value = (0..<top.count).lazy.map { top.data[$0] }.first { !$0.isFinite } ?? .nan
+                return layer.error("produced \(value) in '\(top.name)' at iteration \(iteration + 1) from finite inputs and parameters",
+                                   hint: updated ? "the values grew until they overflowed; \(rateHint)"
+                                       : "no update has run yet, so the net computes it as written: check this layer's inputs and keys (a Log of 0, a Power with a negative exponent, ...)")
             }
         }
-        return SwiftCaffeError("the loss became \(loss) at iteration \(iteration)", hint: hint)
+        for (blob, weight) in trainNet.lossTops {
+            let sum = (0..<blob.count).reduce(Float(0)) { $0 + blob.data[$1] }
+            guard !(weight * sum).isFinite, let layer = trainNet.producer(of: blob) else { continue }
+            return layer.error("its loss '\(blob.name)' is \(sum), which times loss_weight \(weight) is \(weight * sum)",
+                               hint: "use a loss_weight that keeps the weighted loss within Float's range (±3.4e38)")
+        }
+        return SwiftCaffeError("the loss became \(loss) at iteration \(iteration + 1)", hint: updated ? rateHint : nil)
     }
 }
 

@@ -12,12 +12,24 @@ public struct NetSpec {
 
     /// Loads a net file, or a solver file (a mapping with `net:`) together with the net it names.
     public static func load(path: String) throws -> NetSpec {
+        try load(path: path, including: [])
+    }
+
+    /// `including`: the solver files whose `net:` led here, outermost first, so that a file
+    /// that names itself, or a longer cycle of files, is an error rather than endless recursion.
+    private static func load(path: String, including: [(file: String, key: FileLocation)]) throws -> NetSpec {
+        let identity = URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
+        if let start = including.firstIndex(where: { $0.file == identity }) {
+            let chain = (including[start...].map(\.file) + [identity]).map { "'\($0)'" }.joined(separator: " → ")
+            throw SwiftCaffeError("'net' leads back to a file already being read: \(chain)", at: including.last!.key,
+                                  hint: "point 'net' at the file with the layers")
+        }
         let root = try YAMLParser.parse(fileAt: path)
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let top = try SpecMapping(root, owner: nil, baseDirectory: folder)
         if top.writtenKeys.contains("net") && !top.writtenKeys.contains("layers") {
             let netPath = try top.path("net")
-            var spec = try load(path: netPath)
+            var spec = try load(path: netPath, including: including + [(identity, top.node("net")!.location)])
             spec.solver = try SolverSpec(top)
             try top.rejectUnknownKeys()
             return spec

@@ -24,6 +24,8 @@ public struct SolverSpec: Sendable {
     public var maxIter: Int?
     /// Stop after this many passes over the training set.
     public var epochs: Double?
+    /// Where `epochs` is written, for errors that only the data set's size reveals.
+    public var epochsLocation: FileLocation?
     /// Test every this many iterations (and at the end); 0 tests only at the end.
     public var testInterval: Int = 0
     /// Batches per test; nil tests the whole test set.
@@ -48,7 +50,13 @@ public struct SolverSpec: Sendable {
 
     public init() {}
 
+    /// The most iterations any count may name (max_iter, snapshot, stepsize, ...): 2⁴⁰, about
+    /// a trillion, years of training; it keeps every product of iterations, batch and
+    /// `iter_size` far inside an Int and exact in a Double.
+    public static let iterationLimit = 1 << 40
+
     public init(_ mapping: SpecMapping) throws {
+        let iterations = 0...Self.iterationLimit
         type = Kind(rawValue: try mapping.choice("type", from: Kind.allCases.map(\.rawValue), default: "SGD"))!
         baseLR = try mapping.float("base_lr", default: type == .adaDelta ? 1 : (type == .adam || type == .adamW ? 0.001 : 0.01), in: 0...1e6)
         // Caffe's defaults: Adam's β₁ is `momentum` (0.9); AdaDelta's decay is `momentum` (0.95).
@@ -65,8 +73,8 @@ public struct SolverSpec: Sendable {
         clipGradients = try mapping.float("clip_gradients", default: 0, in: -1...Float.greatestFiniteMagnitude)
         iterSize = try mapping.int("iter_size", default: 1, in: 1...1_000_000)
         averageLoss = try mapping.int("average_loss", default: 1, in: 1...1_000_000)
-        warmupIter = try mapping.int("warmup_iter", default: 0, in: 0...Int.max)
-        snapshot = try mapping.int("snapshot", default: 0, in: 0...Int.max)
+        warmupIter = try mapping.int("warmup_iter", default: 0, in: iterations)
+        snapshot = try mapping.int("snapshot", default: 0, in: iterations)
         if [.adaGrad, .rmsProp].contains(type) && momentum != 0 {
             throw mapping.error("\(type.rawValue) does not use 'momentum'", at: mapping.node("momentum"), hint: "remove 'momentum' (Caffe rejects it too)")
         }
@@ -78,14 +86,15 @@ public struct SolverSpec: Sendable {
         lrPolicy = Policy(rawValue: try mapping.choice("lr_policy", from: Policy.allCases.map(\.rawValue), default: "fixed"))!
         gamma = try mapping.float("gamma", default: 0.1)
         power = try mapping.float("power", default: 1)
-        stepSize = try mapping.int("stepsize", default: 0, in: 0...Int.max)
-        stepValues = try mapping.intList("stepvalue", in: 1...Int.max)
-        maxIter = try mapping.optionalInt("max_iter", in: 1...Int.max)
+        stepSize = try mapping.int("stepsize", default: 0, in: iterations)
+        stepValues = try mapping.intList("stepvalue", in: 1...Self.iterationLimit)
+        maxIter = try mapping.optionalInt("max_iter", in: 1...Self.iterationLimit)
         epochs = try mapping.optionalFloat("epochs", in: 0...1e6).map(Double.init)
+        epochsLocation = mapping.node("epochs")?.location
         if epochs == 0 { throw mapping.error("'epochs' is 0", at: mapping.node("epochs"), hint: "train for a positive number of epochs") }
-        testInterval = try mapping.int("test_interval", default: 0, in: 0...Int.max)
-        testIter = try mapping.optionalInt("test_iter", in: 1...Int.max)
-        display = try mapping.int("display", default: 100, in: 0...Int.max)
+        testInterval = try mapping.int("test_interval", default: 0, in: iterations)
+        testIter = try mapping.optionalInt("test_iter", in: 1...Self.iterationLimit)
+        display = try mapping.int("display", default: 100, in: iterations)
         randomSeed = try mapping.optionalInt("random_seed", in: 0...Int.max).map { UInt64($0) }
         snapshotPrefix = try mapping.optionalString("snapshot_prefix").map { SpecMapping.resolve($0, against: mapping.baseDirectory) }
 

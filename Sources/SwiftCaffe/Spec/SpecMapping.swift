@@ -87,7 +87,7 @@ public class SpecMapping {
     }
 
     static func int(_ value: YAMLNode, key: String, in range: ClosedRange<Int>?, owner: SpecMapping) throws -> Int {
-        guard let text = value.scalar, let number = Int(text.replacingOccurrences(of: "_", with: "")) else {
+        guard let text = value.scalar, let number = Int(wholeText: text) else {
             throw owner.error("'\(key)' expects a whole number, found \(value.kindDescription)", at: value)
         }
         if let range, !range.contains(number) {
@@ -211,7 +211,10 @@ private func describe<T>(_ range: ClosedRange<T>) -> String {
 }
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
+/// Words longer than any name are not typos of one: they are skipped, which also keeps the
+/// quadratic distance off a 40 MB scalar.
 public func nearest(_ word: String, in candidates: [String]) -> String? {
+    guard word.utf8.count <= 64 else { return nil }
     let lowered = word.lowercased()
     var best: (name: String, distance: Int)?
     for candidate in candidates {

@@ -64,14 +64,14 @@ import SwiftCaffe
         var settings = SolverSpec()
         settings.baseLR = 0.1
         let solver = Solver(spec: settings, parameters: net.parameters, maxIter: 2000)
-        let before = net.forward()
+        let before = try net.forward()
         for iteration in 0..<2000 {
             net.zeroParameterDiffs()
-            net.forward()
+            try net.forward()
             net.backward()
             solver.update(iteration: iteration)
         }
-        #expect(net.forward() < before / 100)
+        #expect(try net.forward() < before / 100)
         let a = net.parameters[0].blob.dataArray, b = net.parameters[1].blob.dataArray
         for c in 0..<2 { #expect(abs(a[c] * b[c] + 3) < 0.05, "a·b = \(a[c] * b[c]), expected -3") }
     }

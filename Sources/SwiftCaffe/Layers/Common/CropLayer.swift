@@ -11,7 +11,7 @@ public final class CropLayer: Layer {
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
         requestedAxis = try spec.int("axis", default: 2)
-        offsets = try spec.intList("offset", in: 0...Int.max)
+        offsets = try spec.intList("offset", in: 0...Int(Int32.max))
     }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {

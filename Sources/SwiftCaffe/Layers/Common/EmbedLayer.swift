@@ -1,8 +1,9 @@
 /// A lookup table (Caffe's `Embed`): each bottom value is an index in 0..<`input_dim` and
 /// becomes that row of a learned `input_dim` × `num_output` matrix (plus a learned bias with
-/// `bias_term`, default true). Top shape: the bottom's shape + [num_output]. An index out of
-/// range gives a zero row (the net cannot stop mid-pass) — check the data.
-public final class EmbedLayer: Layer {
+/// `bias_term`, default true). Top shape: the bottom's shape + [num_output]. The net checks
+/// every index before the layer runs (`IndexConsumer`); called directly, an index that is not
+/// a whole number in range gives a zero row.
+public final class EmbedLayer: Layer, IndexConsumer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let numOutput: Int
@@ -28,10 +29,9 @@ public final class EmbedLayer: Layer {
         try top[0].reshape(bottom[0].shape + [numOutput])
     }
 
-    private func row(_ value: Float) -> Int? {
-        let index = Int(value)
-        return Float(index) == value && (0..<inputDim).contains(index) ? index : nil
-    }
+    public var indexBottoms: [IndexBottom] { [IndexBottom(slot: 0, range: 0..<inputDim, what: "embedding index")] }
+
+    private func row(_ value: Float) -> Int? { Int(whole: value, in: 0...(inputDim - 1)) }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
         let w = params[0].data, b = biasTerm ? params[1].data : nil

@@ -6,8 +6,9 @@ import Foundation
 /// absent with one top: no labels), `header` (false: whether the first line names the
 /// columns), `delimiter` (","), `scale` (1), `shuffle` (false), `label_names`.
 ///
-/// Every cell must be a number; a cell that is not, or a row with another number of cells,
-/// is an error naming the file, line and column.
+/// Every cell must be a finite number; a cell that is not, a label that is not a class index
+/// (a whole number from 0 to 2²⁴, exact in a Float), or a row with another number of cells is
+/// an error naming the file, line and column. Lines may end in LF or CRLF.
 public final class CSVDataLayer: Layer, DatasetLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
@@ -23,7 +24,7 @@ public final class CSVDataLayer: Layer, DatasetLayer {
     private var features: [Float] = []
     private var labels: [Float] = []
     private var featureCount = 0
-    public var labelMaximum: Int? { labels.isEmpty ? nil : Int(labels.max() ?? 0) }
+    public var labelMaximum: Int? { labels.max().flatMap { Int(whole: $0) } }
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -47,7 +48,9 @@ public final class CSVDataLayer: Layer, DatasetLayer {
         }
         var rows = 0
         var width: Int?
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Split on any line break: "\r\n" is one Character in Swift, so splitting on "\n" alone
+        // would see a CRLF file as a single line.
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty || (header && index == 0) { continue }
             let cells = trimmed.split(separator: delimiter, omittingEmptySubsequences: false)
@@ -64,11 +67,23 @@ public final class CSVDataLayer: Layer, DatasetLayer {
             let label = labelColumn.map { $0 < 0 ? cells.count + $0 : $0 }
             var column = 1
             for (position, cell) in cells.enumerated() {
+                let here = FileLocation(file: source, line: index + 1, column: column)
                 guard let value = Float(cell.trimmingCharacters(in: .whitespaces)), value.isFinite else {
-                    throw SwiftCaffeError("'\(cell)' is not a number", at: FileLocation(file: source, line: index + 1, column: column),
+                    throw SwiftCaffeError("'\(cell)' is not a number", at: here,
                                           layer: spec.description, hint: header ? "only numbers after the header" : "if the first line names the columns, set header: true")
                 }
-                if position == label { labels.append(value) } else { features.append(value * scale) }
+                if position == label {
+                    if top.count == 2, Int(whole: value, in: 0...(1 << 24)) == nil {
+                        throw SwiftCaffeError("label \(cell) is not a class index (a whole number from 0 to 2²⁴)", at: here, layer: spec.description,
+                                              hint: "use a regression loss with the label as a feature, or fix the label column")
+                    }
+                    labels.append(value)
+                } else {
+                    guard (value * scale).isFinite else {
+                        throw SwiftCaffeError("\(cell) times scale \(scale) is not a finite Float", at: here, layer: spec.description, hint: "lower 'scale' or the value")
+                    }
+                    features.append(value * scale)
+                }
                 column += cell.count + 1
             }
             rows += 1
@@ -76,10 +91,6 @@ public final class CSVDataLayer: Layer, DatasetLayer {
         guard rows > 0, let width else { throw error("'\(source)' holds no rows") }
         featureCount = width - (labelColumn == nil ? 0 : 1)
         guard featureCount > 0 else { throw error("'\(source)' has no feature columns besides the label") }
-        if top.count == 2, let bad = labels.first(where: { $0 < 0 || $0 != $0.rounded() }) {
-            throw error("label \(bad) in '\(source)' is not a class index (a whole number ≥ 0)",
-                        hint: "use a regression loss with the label as a feature, or fix the label column")
-        }
         order = keys.order(count: rows)
         try top[0].reshape([batchSize, featureCount])
         if top.count == 2 { try top[1].reshape([batchSize]) }

@@ -40,12 +40,14 @@ struct SampleOrder {
 
     /// Restores a saved order; false when it does not fit this data set.
     mutating func restore(_ state: LayerState) -> Bool {
-        guard let samples = state.values["samples"].flatMap(Int.init), samples == count,
-              let position = state.values["position"].flatMap(Int.init), (0..<count).contains(position),
-              let epoch = state.values["epoch"].flatMap(Int.init),
+        // Every number is a file's, so each is range-checked: an epoch near Int.max would
+        // overflow at the end of the next pass.
+        guard let samples = state.values["samples"].flatMap({ Int(wholeText: $0) }), samples == count, count > 0,
+              let position = state.values["position"].flatMap({ Int(wholeText: $0, in: 0...(count - 1)) }),
+              let epoch = state.values["epoch"].flatMap({ Int(wholeText: $0, in: 0...SolverSpec.iterationLimit) }),
               let rng = state.values["rng"].flatMap(RandomGenerator.init(stateDescription:)),
               let order = state.arrays["order"], order.count == count,
-              order.allSatisfy({ $0 >= 0 && $0 < Float(count) }) else { return false }
+              order.allSatisfy({ Int(whole: $0, in: 0...(count - 1)) != nil }) else { return false }
         self.position = position
         self.epoch = epoch
         self.rng = rng

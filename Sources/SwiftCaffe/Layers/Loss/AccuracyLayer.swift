@@ -15,7 +15,7 @@ public final class AccuracyLayer: Layer, LabelConsumer {
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
-        topK = try spec.int("top_k", default: 1, in: 1...Int.max)
+        topK = try spec.int("top_k", default: 1, in: 1...Int(Int32.max))
         ignoreLabel = try spec.optionalInt("ignore_label")
         requestedAxis = try spec.int("axis", default: 1)
     }
@@ -39,7 +39,7 @@ public final class AccuracyLayer: Layer, LabelConsumer {
         var correct = 0, counted = 0
         for o in 0..<outer {
             for i in 0..<inner {
-                let label = Int(labels[o * inner + i])
+                let label = Int(label: labels[o * inner + i])
                 if label == ignoreLabel { continue }
                 counted += 1
                 guard label >= 0 && label < classCount else { continue }

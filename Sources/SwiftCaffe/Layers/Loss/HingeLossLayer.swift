@@ -26,7 +26,7 @@ public final class HingeLossLayer: Layer, LabelConsumer {
     }
 
     private func margin(_ x: UnsafeMutablePointer<Float>, _ labels: UnsafeMutablePointer<Float>, _ n: Int, _ c: Int) -> (margin: Float, sign: Float) {
-        let sign: Float = Int(labels[n]) == c ? 1 : -1
+        let sign: Float = Int(label: labels[n]) == c ? 1 : -1
         return (max(0, 1 - sign * x[n * classCount + c]), sign)
     }
 

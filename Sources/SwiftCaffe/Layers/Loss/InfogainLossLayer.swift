@@ -47,7 +47,7 @@ public final class InfogainLossLayer: Layer, LabelConsumer {
         let p = bottom[0].data
         var loss: Float = 0
         for n in 0..<batch {
-            let label = min(max(Int(bottom[1].data[n]), 0), classCount - 1)
+            let label = min(max(Int(label: bottom[1].data[n]), 0), classCount - 1)
             for k in 0..<classCount { loss -= h(bottom, label, k) * logf(max(p[n * classCount + k], Self.minimumProbability)) }
         }
         top[0].data[0] = loss / Float(batch)
@@ -58,7 +58,7 @@ public final class InfogainLossLayer: Layer, LabelConsumer {
         guard bottom[0].needsGradient else { return }
         let p = bottom[0].data, dp = bottom[0].diff, scale = top[0].diff[0] / Float(batch)
         for n in 0..<batch {
-            let label = min(max(Int(bottom[1].data[n]), 0), classCount - 1)
+            let label = min(max(Int(label: bottom[1].data[n]), 0), classCount - 1)
             for k in 0..<classCount {
                 let i = n * classCount + k
                 dp[i] = -scale * h(bottom, label, k) / max(p[i], Self.minimumProbability)

@@ -52,7 +52,7 @@ public final class SoftmaxWithLossLayer: Layer, LabelConsumer {
         var valid = 0
         for o in 0..<outer {
             for i in 0..<inner {
-                let label = Int(labels[o * inner + i])
+                let label = Int(label: labels[o * inner + i])
                 if label == ignoreLabel { continue }
                 let k = min(max(label, 0), classCount - 1)  // range checked by the net at build time
                 loss -= logf(max(p[(o * classCount + k) * inner + i], Float.leastNormalMagnitude))
@@ -76,7 +76,7 @@ public final class SoftmaxWithLossLayer: Layer, LabelConsumer {
         let scale = top[0].diff[0] / normalizer
         for o in 0..<outer {
             for i in 0..<inner {
-                let label = Int(labels[o * inner + i])
+                let label = Int(label: labels[o * inner + i])
                 let ignored = label == ignoreLabel
                 for c in 0..<classCount {
                     let k = (o * classCount + c) * inner + i

@@ -33,9 +33,16 @@ public final class DeconvolutionLayer: Layer {
         inputChannels = x.shape[1]
         inputArea = x.shape[2] * x.shape[3]
         let probe = keys.window.geometry(channels: keys.numOutput, height: 0, width: 0)
-        let height = keys.window.strideH * (x.shape[2] - 1) + probe.extentH - 2 * keys.window.padH
-        let width = keys.window.strideW * (x.shape[3] - 1) + probe.extentW - 2 * keys.window.padW
-        guard height > 0, width > 0 else { throw error("the padding leaves no output (\(height)×\(width))", hint: "use a smaller pad") }
+        // In Double: stride, size and dilated kernel are each up to 2³¹, their sum can pass 2⁶³.
+        func outputSize(_ input: Int, stride: Int, extent: Int, pad: Int) -> Double {
+            Double(stride) * Double(input - 1) + Double(extent) - 2 * Double(pad)
+        }
+        let heightValue = outputSize(x.shape[2], stride: keys.window.strideH, extent: probe.extentH, pad: keys.window.padH)
+        let widthValue = outputSize(x.shape[3], stride: keys.window.strideW, extent: probe.extentW, pad: keys.window.padW)
+        guard heightValue > 0, widthValue > 0 else { throw error("the padding leaves no output (\(heightValue)×\(widthValue))", hint: "use a smaller pad") }
+        guard let height = Int(whole: heightValue, in: 1...Int(Int32.max)), let width = Int(whole: widthValue, in: 1...Int(Int32.max)) else {
+            throw error("the output would be \(heightValue)×\(widthValue), too large", hint: "use a smaller stride, kernel or dilation")
+        }
         geometry = keys.window.geometry(channels: keys.numOutput, height: height, width: width)
         guard geometry.outputH == x.shape[2], geometry.outputW == x.shape[3] else {
             throw error("stride, kernel and pad do not map the \(x.shape[2])×\(x.shape[3]) input onto a whole output")

@@ -2,6 +2,11 @@
 /// (`ceil`), a window that would start inside the bottom/right padding is dropped, and an
 /// average divides by the window's size clipped to the padded image (padding counts, the
 /// area beyond it does not). `global_pooling: true` pools each whole plane to 1×1.
+///
+/// One deliberate difference: Caffe drops a window that starts past the input only when there
+/// is padding, so a stride larger than the kernel (kernel 2, stride 9 on 8×8) leaves it a last
+/// window with no input at all (−FLT_MAX for MAX, a division by zero for AVE). Here every
+/// window starts inside the input, padding or not.
 public final class PoolingLayer: Layer {
     public enum Method: String, CaseIterable { case max = "MAX", ave = "AVE" }
 
@@ -55,10 +60,11 @@ public final class PoolingLayer: Layer {
         }
     }
 
-    /// Caffe's output size: ceil division, minus a last window that would start in the padding.
+    /// Caffe's output size: ceil division, minus a last window that would start in the padding
+    /// or past the input (its start, (pooled − 1)·stride − pad, must be below `size`).
     static func pooledSize(_ size: Int, kernel: Int, stride: Int, pad: Int) -> Int {
         var pooled = (size + 2 * pad - kernel + stride - 1) / stride + 1
-        if pad > 0 && (pooled - 1) * stride >= size + pad { pooled -= 1 }
+        while pooled > 1 && (pooled - 1) * stride >= size + pad { pooled -= 1 }
         return pooled
     }
 

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+@testable import SwiftCaffe
+
+/// No input crashes `swiftcaffe`, hangs it or gets an error that does not say where: a few
+/// hundred mutated inputs of every kind per `swift test` (`FUZZ_CASES` cases per kind, default
+/// 40, seed `FUZZ_SEED`, default a new one each run and printed), then every input the fuzzer
+/// ever caught (`FuzzCorpus/`), replayed as it was.
+@Suite(.serialized) struct FuzzTests {
+    /// The `swiftcaffe` executable `swift test` built beside the test bundle.
+    static var binary: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("swiftcaffe").path
+    }
+
+    static var corpus: String { repositoryRoot + "/Tests/SwiftCaffeTests/FuzzCorpus" }
+
+    @Test(.enabled(if: fashionMNISTInstalled)) func mutatedInputsNeverCrash() throws {
+        let binary = try #require(FileManager.default.isExecutableFile(atPath: Self.binary) ? Self.binary : nil,
+                                  "build the command line first: swift build")
+        let environment = ProcessInfo.processInfo.environment
+        let perKind = environment["FUZZ_CASES"].flatMap { Int($0) } ?? 40
+        let seed = environment["FUZZ_SEED"].flatMap { UInt64($0) } ?? UInt64(Date().timeIntervalSince1970 * 1000)
+        let folder = try temporaryFolder()
+        var fuzzer = Fuzzer(binary: binary, repository: repositoryRoot, root: folder, seed: seed)
+        let base = try fuzzer.prepareBase()
+
+        var cases: [Fuzzer.Case] = []
+        for kind in Fuzzer.Kind.allCases {
+            // Training cases are slower; summaries take the larger share.
+            let count = kind == .netSummary ? perKind * 2 : perKind
+            for number in 0..<count { cases.append(try fuzzer.makeCase(kind, number: number, base: base)) }
+        }
+        let results = Results(count: cases.count)
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let started = Date()
+        let (runner, all) = (fuzzer, cases)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for index in stride(from: worker, to: all.count, by: workers) { results.set(index, runner.execute(all[index])) }
+        }
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+
+        let finished = results.all
+        print(Self.report(finished, seed: seed, seconds: Date().timeIntervalSince(started), peakKiB: Int(usage.ru_maxrss)))
+        for result in finished where result.outcome.isFailure {
+            let kept = try keep(result)
+            Issue.record("\(result.fuzzCase.kind.rawValue) case \(result.fuzzCase.number) (seed \(seed)): \(result.outcome); kept in \(kept)\n\(result.output.suffix(1500))")
+        }
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    /// Every input that once failed, run again as it was kept: each folder holds `command`
+    /// (the arguments, one per line, `$CASE` standing for the folder) and the files.
+    @Test func corpusOfPastFailures() throws {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: Self.corpus) else { return }
+        let binary = try #require(FileManager.default.isExecutableFile(atPath: Self.binary) ? Self.binary : nil)
+        let folder = try temporaryFolder()
+        let fuzzer = Fuzzer(binary: binary, repository: repositoryRoot, root: folder, seed: 0)
+        for entry in entries.sorted() where !entry.hasPrefix(".") {
+            let source = Self.corpus + "/" + entry, copy = folder + "/" + entry
+            try FileManager.default.copyItem(atPath: source, toPath: copy)
+            let command = try String(contentsOfFile: copy + "/command", encoding: .utf8)
+                .replacingOccurrences(of: "$CASE", with: copy).replacingOccurrences(of: "$REPOSITORY", with: repositoryRoot)
+                .split(separator: "\n").map(String.init)
+            let (outcome, output) = fuzzer.run([binary] + command)
+            #expect(!outcome.isFailure, "\(entry): \(outcome)\n\(output.suffix(1500))")
+        }
+    }
+
+    /// The results of cases run on several threads.
+    final class Results: @unchecked Sendable {
+        private var values: [Fuzzer.Result?]
+        private let lock = NSLock()
+
+        init(count: Int) { values = Array(repeating: nil, count: count) }
+
+        func set(_ index: Int, _ result: Fuzzer.Result) {
+            lock.lock()
+            values[index] = result
+            lock.unlock()
+        }
+
+        var all: [Fuzzer.Result] { values.compactMap { $0 } }
+    }
+
+    /// Copies a failing case into the corpus so that it is replayed from now on.
+    func keep(_ result: Fuzzer.Result) throws -> String {
+        let name = "\(result.fuzzCase.kind.rawValue)-\(UUID().uuidString.prefix(8))"
+        let target = Self.corpus + "/" + name
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        var arguments = result.fuzzCase.arguments
+        for file in result.fuzzCase.files {
+            let copy = target + "/" + URL(fileURLWithPath: file).lastPathComponent
+            try FileManager.default.copyItem(atPath: file, toPath: copy)
+        }
+        arguments = arguments.map { $0.replacingOccurrences(of: result.fuzzCase.folder, with: "$CASE") }
+        try arguments.joined(separator: "\n").write(toFile: target + "/command", atomically: true, encoding: .utf8)
+        return target
+    }
+
+    static func report(_ results: [Fuzzer.Result], seed: UInt64, seconds: Double, peakKiB: Int) -> String {
+        var lines = ["fuzz seed \(seed): \(results.count) cases in \(String(format: "%.1f", seconds)) s, peak memory of a case \(peakKiB / 1024) MB"]
+        for kind in Fuzzer.Kind.allCases {
+            let mine = results.filter { $0.fuzzCase.kind == kind }
+            func count(_ test: (Fuzzer.Outcome) -> Bool) -> Int { mine.filter { test($0.outcome) }.count }
+            let crashes = count { if case .crashed = $0 { true } else { false } }
+            let hangs = count { $0 == .hung }
+            let unlocated = count { if case .unlocatedError = $0 { true } else { false } }
+            lines.append("  \(kind.rawValue): \(mine.count) cases, \(count { $0 == .ran }) ran, \(count { $0 == .locatedError }) located errors, "
+                + "\(crashes) crashes, \(hangs) hangs, \(unlocated) unlocated errors")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,337 @@
+import Foundation
+@testable import SwiftCaffe
+
+/// A mutation fuzzer for everything a user can hand `swiftcaffe`: net files, weights, solver
+/// states, IDX and CSV data. Each case mutates a valid input from the shipped nets and data,
+/// runs the real `swiftcaffe` binary on it in its own process under an address-space limit
+/// and a timeout, and classifies the outcome. A signal (a Swift trap, a stack overflow, an
+/// allocation abort), a hang or an error that does not say where it comes from is a failure;
+/// a clean run or a located error is a pass.
+///
+/// `FuzzTests` runs a few hundred cases in `swift test`; `scripts/fuzz.sh` runs thousands.
+/// Every failing input is copied to `Tests/SwiftCaffeTests/FuzzCorpus/`, where `FuzzTests`
+/// replays it on every run from then on.
+struct Fuzzer: Sendable {
+    enum Kind: String, CaseIterable, Sendable {
+        case netSummary = "net-summary", netTraining = "net-train", weights, state, idx, csv
+    }
+
+    enum Outcome: Equatable, Sendable {
+        case ran, locatedError
+        case crashed(signal: Int32), hung, unlocatedError(String)
+
+        var isFailure: Bool { !(self == .ran || self == .locatedError) }
+    }
+
+    struct Case: Sendable {
+        var kind: Kind
+        var number: Int
+        var folder: String
+        var arguments: [String]
+        /// The files the case mutated (kept in the corpus when it fails).
+        var files: [String]
+    }
+
+    struct Result: Sendable {
+        var fuzzCase: Case
+        var outcome: Outcome
+        var output: String
+    }
+
+    let binary: String
+    /// The checkout, whose nets and data the cases start from.
+    let repository: String
+    /// Where the cases are written.
+    let root: String
+    /// The address-space limit for every case (`ulimit -v`), in KiB.
+    var addressSpaceKiB = 4 << 20
+    var timeout: TimeInterval = 30
+    var rng: RandomGenerator
+
+    init(binary: String, repository: String, root: String, seed: UInt64) {
+        self.binary = binary
+        self.repository = repository
+        self.root = root
+        rng = RandomGenerator(seed: seed, stream: "fuzz")
+    }
+
+    // MARK: The valid inputs mutations start from
+
+    /// The shipped Fashion-MNIST nets, their data cut to 64 images, the iris table, and the
+    /// weights and state of a two-iteration LeNet run: written once into `root/base`.
+    func prepareBase() throws -> String {
+        let base = root + "/base"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let source = "/usr/share/datasets/fashion-mnist/"
+        for (split, file) in [("train", "train"), ("t10k", "t10k")] {
+            let images = try IDXFile(path: source + "\(file)-images-idx3-ubyte.gz")
+            let labels = try IDXFile(path: source + "\(file)-labels-idx1-ubyte.gz")
+            try writeIDX(base + "/\(split)-images", dimensions: [64, 28, 28], bytes: Array(images.bytes.prefix(64 * 784)))
+            try writeIDX(base + "/\(split)-labels", dimensions: [64], bytes: Array(labels.bytes.prefix(64)))
+            try gzip(base + "/\(split)-labels")
+        }
+        for net in ["lenet", "mlp", "logreg", "fashion_bn", "inception_mini", "residual"] {
+            var text = try String(contentsOfFile: repository + "/nets/\(net).yaml", encoding: .utf8)
+            text = text.replacingOccurrences(of: source + "train-images-idx3-ubyte.gz", with: base + "/train-images")
+                .replacingOccurrences(of: source + "train-labels-idx1-ubyte.gz", with: base + "/train-labels.gz")
+                .replacingOccurrences(of: source + "t10k-images-idx3-ubyte.gz", with: base + "/t10k-images")
+                .replacingOccurrences(of: source + "t10k-labels-idx1-ubyte.gz", with: base + "/t10k-labels.gz")
+            text = text.replacingOccurrences(of: #"batch_size: \d+"#, with: "batch_size: 8", options: .regularExpression)
+            try text.write(toFile: base + "/\(net).yaml", atomically: true, encoding: .utf8)
+        }
+        for table in ["train", "test"] {
+            try FileManager.default.copyItem(atPath: repository + "/data/iris/\(table).csv", toPath: base + "/iris-\(table).csv")
+        }
+        let iris = try String(contentsOfFile: repository + "/nets/iris_mlp.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "../data/iris/train.csv", with: base + "/iris-train.csv")
+            .replacingOccurrences(of: "../data/iris/test.csv", with: base + "/iris-test.csv")
+        try iris.write(toFile: base + "/iris_mlp.yaml", atomically: true, encoding: .utf8)
+        let (status, output) = run([binary, "train", base + "/lenet.yaml", "--max-iter", "2", "--output", base + "/run", "--threads", "1", "--quiet"])
+        guard status == .ran else { throw SwiftCaffeError("the fuzzer's base run failed: \(output)") }
+        return base
+    }
+
+    // MARK: Cases
+
+    mutating func makeCase(_ kind: Kind, number: Int, base: String) throws -> Case {
+        let folder = root + "/\(kind.rawValue)-\(number)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let nets = ["lenet", "mlp", "logreg", "fashion_bn", "inception_mini", "residual", "iris_mlp"]
+        let output = ["--output", folder + "/out", "--threads", "1", "--quiet"]
+        switch kind {
+        case .netSummary, .netTraining:
+            let net = nets[Int(rng.next() % UInt64(nets.count))]
+            var text = try String(contentsOfFile: base + "/\(net).yaml", encoding: .utf8)
+            for _ in 0...(rng.next() % 3) { text = mutateText(text) }
+            let path = folder + "/net.yaml"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let arguments = kind == .netSummary ? ["summary", path] : ["train", path, "--max-iter", "2"] + output
+            return Case(kind: kind, number: number, folder: folder, arguments: arguments, files: [path])
+        case .weights:
+            let path = folder + "/weights.safetensors"
+            try Data(mutateSafetensors(try bytes(base + "/run/lenet_iter_2.safetensors"))).write(to: URL(fileURLWithPath: path))
+            let arguments = rng.next() % 2 == 0 ? ["test", base + "/lenet.yaml", "--weights", path, "--iterations", "1"]
+                : ["train", base + "/lenet.yaml", "--weights", path, "--max-iter", "1"] + output
+            return Case(kind: kind, number: number, folder: folder, arguments: arguments, files: [path])
+        case .state:
+            // The state names its weights file beside it.
+            try FileManager.default.copyItem(atPath: base + "/run/lenet_iter_2.safetensors", toPath: folder + "/lenet_iter_2.safetensors")
+            let path = folder + "/lenet_iter_2.solverstate"
+            try Data(mutateSafetensors(try bytes(base + "/run/lenet_iter_2.solverstate"))).write(to: URL(fileURLWithPath: path))
+            return Case(kind: kind, number: number, folder: folder, arguments: ["train", base + "/lenet.yaml", "--resume", path, "--max-iter", "4"] + output, files: [path])
+        case .idx:
+            let names = ["train-images", "train-labels.gz"]
+            let name = names[Int(rng.next() % 2)]
+            let path = folder + "/\(name)"
+            let original = try bytes(base + "/\(name)")
+            try Data(name.hasSuffix(".gz") && rng.next() % 2 == 0 ? mutateBytes(original) : try mutateIDX(name.hasSuffix(".gz") ? gunzip(original) : original, gzipped: name.hasSuffix(".gz")))
+                .write(to: URL(fileURLWithPath: path))
+            let other = names.first { $0 != name }!
+            try FileManager.default.copyItem(atPath: base + "/\(other)", toPath: folder + "/\(other)")
+            let net = try String(contentsOfFile: base + "/lenet.yaml", encoding: .utf8)
+                .replacingOccurrences(of: base + "/train-images", with: folder + "/train-images")
+                .replacingOccurrences(of: base + "/train-labels.gz", with: folder + "/train-labels.gz")
+            try net.write(toFile: folder + "/net.yaml", atomically: true, encoding: .utf8)
+            return Case(kind: kind, number: number, folder: folder, arguments: ["train", folder + "/net.yaml", "--max-iter", "2"] + output, files: [path, folder + "/net.yaml"])
+        case .csv:
+            let path = folder + "/iris-train.csv"
+            var text = try String(contentsOfFile: base + "/iris-train.csv", encoding: .utf8)
+            for _ in 0...(rng.next() % 3) { text = mutateTable(text) }
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let net = try String(contentsOfFile: base + "/iris_mlp.yaml", encoding: .utf8).replacingOccurrences(of: base + "/iris-train.csv", with: path)
+            try net.write(toFile: folder + "/net.yaml", atomically: true, encoding: .utf8)
+            return Case(kind: kind, number: number, folder: folder, arguments: ["train", folder + "/net.yaml", "--max-iter", "2"] + output, files: [path, folder + "/net.yaml"])
+        }
+    }
+
+    func execute(_ fuzzCase: Case) -> Result {
+        let (outcome, output) = run([binary] + fuzzCase.arguments)
+        return Result(fuzzCase: fuzzCase, outcome: outcome, output: output)
+    }
+
+    // MARK: Mutations
+
+    /// Numbers at the edges of every range a file's number passes through.
+    static let interestingNumbers = [
+        "0", "-1", "1", "2", "3", "7", "9", "64", "65536", "2147483647", "2147483648", "4294967296",
+        "9223372036854775807", "-9223372036854775808", "99999999999999999999", "1e30", "1e300", "-1e30", "0.5",
+        "-0.5", ".nan", ".inf", "-.inf", "1e-45", "-2147483648",
+    ]
+    static let insertedLines = [
+        "    stride: 9", "    pad: 3", "    group: 2", "    dilation: 2", "    axis: -1", "    loss_weight: 1e38",
+        "    phase: test", "    kernel_size: 2", "    stride: 65536", "    num_output: 100000", "    shuffle: true",
+        "  - {name: log, type: Log, bottom: label, top: label}", "  - {name: exp, type: Exp, bottom: label, top: label}",
+        "  - {name: big, type: InnerProduct, bottom: data, top: big, num_output: 1048576}", "net: net.yaml", "  iter_size: 1000000",
+        "  - {name: tile, type: Tile, bottom: data, top: tiled, tiles: 2147483647}", "\t", "  - &a {name: a}", "  - *a",
+    ]
+
+    mutating func pick<T>(_ items: [T]) -> T { items[Int(rng.next() % UInt64(items.count))] }
+
+    /// One edit of a net file's text: a number replaced by an edge value, a word by another
+    /// or by a very long one, a line deleted, duplicated, swapped or inserted, or a cut.
+    mutating func mutateText(_ text: String) -> String {
+        var lines = text.components(separatedBy: "\n")
+        guard !lines.isEmpty else { return text }
+        let line = Int(rng.next() % UInt64(lines.count))
+        switch rng.next() % 8 {
+        case 0, 1, 2:
+            lines[line] = replaceToken(in: lines[line], pattern: #"-?\d+(\.\d+)?(e-?\d+)?"#) { fuzzer in fuzzer.pick(Self.interestingNumbers) }
+        case 3:
+            let words = text.matches(of: #/[A-Za-z_]\w+/#).map { String($0.output) }
+            lines[line] = replaceToken(in: lines[line], pattern: #"[A-Za-z_]\w+"#) { fuzzer in
+                fuzzer.rng.next() % 8 == 0 ? String(repeating: "x", count: fuzzer.rng.next() % 4 == 0 ? 200_000 : 100) : fuzzer.pick(words.isEmpty ? ["x"] : words)
+            }
+        case 4: lines.remove(at: line)
+        case 5: lines.insert(lines[line], at: line)
+        case 6: lines.insert(pick(Self.insertedLines), at: line)
+        default:
+            let other = Int(rng.next() % UInt64(lines.count))
+            lines.swapAt(line, other)
+        }
+        if rng.next() % 20 == 0 { return String(lines.joined(separator: "\n").prefix(Int(rng.next() % UInt64(text.count + 1)))) }
+        return lines.joined(separator: "\n")
+    }
+
+    mutating func replaceToken(in line: String, pattern: String, with make: (inout Fuzzer) -> String) -> String {
+        let ranges = line.ranges(of: try! Regex(pattern))
+        guard !ranges.isEmpty else { return line }
+        var copy = line
+        copy.replaceSubrange(ranges[Int(rng.next() % UInt64(ranges.count))], with: make(&self))
+        return copy
+    }
+
+    /// A table edit: a cell set to an edge value or text, a row cut short or doubled, CRLF line ends.
+    mutating func mutateTable(_ text: String) -> String {
+        var rows = text.components(separatedBy: "\n")
+        let row = Int(rng.next() % UInt64(rows.count))
+        var cells = rows[row].components(separatedBy: ",")
+        switch rng.next() % 6 {
+        case 0, 1: cells[Int(rng.next() % UInt64(cells.count))] = pick(Self.interestingNumbers + ["abc", "", " ", "1e30", "-0", "nan", "inf"])
+        case 2: cells.removeLast()
+        case 3: cells.append("1")
+        case 4: return text.replacingOccurrences(of: "\n", with: "\r\n")
+        default: rows.insert(rows[row], at: row)
+        }
+        rows[row] = cells.joined(separator: ",")
+        return rows.joined(separator: "\n")
+    }
+
+    /// A safetensors edit: a number in the JSON header set to an edge value, the header length
+    /// changed, bytes flipped, or the file cut.
+    mutating func mutateSafetensors(_ original: [UInt8]) -> [UInt8] {
+        var bytes = original
+        let headerLength = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        switch rng.next() % 5 {
+        case 0, 1:
+            guard let header = String(bytes: bytes[8..<(8 + headerLength)], encoding: .utf8) else { return mutateBytes(bytes) }
+            let edited = replaceToken(in: header, pattern: #"-?\d+(\.\d+)?(e-?\d+)?"#) { fuzzer in fuzzer.pick(Self.interestingNumbers.filter { !$0.contains("nan") && !$0.contains("inf") } + ["1e999", "-1", "0.5"]) }
+            var json = Array(edited.utf8)
+            while json.count % 8 != 0 { json.append(UInt8(ascii: " ")) }
+            var result: [UInt8] = []
+            withUnsafeBytes(of: UInt64(json.count).littleEndian) { result.append(contentsOf: $0) }
+            return result + json + bytes[(8 + headerLength)...]
+        case 2:
+            let value = UInt64(pick(["0", "1", "7", "4294967296", "9223372036854775807", "18446744073709551615", "\(headerLength - 1)", "\(headerLength + 8)"]))!
+            withUnsafeBytes(of: value.littleEndian) { for i in 0..<8 { bytes[i] = $0[i] } }
+            return bytes
+        default:
+            return mutateBytes(bytes)
+        }
+    }
+
+    /// An IDX edit: a dimension set to an edge value, the type or rank byte changed, the file
+    /// cut or extended; re-gzipped when the original was.
+    mutating func mutateIDX(_ original: [UInt8], gzipped: Bool) throws -> [UInt8] {
+        var bytes = original
+        let rank = Int(bytes[3])
+        switch rng.next() % 4 {
+        case 0, 1:
+            let dimension = Int(rng.next() % UInt64(rank))
+            let value = UInt32(pick(["0", "1", "63", "65", "255", "65536", "16777216", "2147483647", "4294967295"]))!
+            for b in 0..<4 { bytes[4 + 4 * dimension + b] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(3 - b))) }
+        case 2: bytes[Int(rng.next() % 4)] = UInt8(truncatingIfNeeded: rng.next())
+        default: bytes = mutateBytes(bytes)
+        }
+        return gzipped ? try gzipBytes(bytes) : bytes
+    }
+
+    /// Flips bytes, cuts the end, or appends garbage.
+    mutating func mutateBytes(_ original: [UInt8]) -> [UInt8] {
+        var bytes = original
+        switch rng.next() % 3 {
+        case 0:
+            for _ in 0...(rng.next() % 8) where !bytes.isEmpty { bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+        case 1: bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count + 1))))
+        default: bytes += (0..<(rng.next() % 64 + 1)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        }
+        return bytes
+    }
+
+    // MARK: Running
+
+    /// Runs `command` under the address-space limit and the timeout; a pass is a clean exit or
+    /// exit status 1 with a message that names a file (`path:line:column: error:`), a layer,
+    /// one of the input files or the command-line option it is about.
+    func run(_ command: [String]) -> (Outcome, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "ulimit -v \(addressSpaceKiB); exec \"$@\"", "sh"] + command
+        let outputFile = root + "/.output-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: outputFile, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: outputFile) }
+        guard let handle = FileHandle(forWritingAtPath: outputFile) else { return (.unlocatedError("cannot capture output"), "") }
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch { return (.unlocatedError("cannot start: \(error)"), "") }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        let hung = process.isRunning
+        if hung { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        try? handle.close()
+        let output = (try? String(contentsOfFile: outputFile, encoding: .utf8)).map { String($0.prefix(4000)) } ?? ""
+        if hung { return (.hung, output) }
+        if process.terminationReason == .uncaughtSignal { return (.crashed(signal: process.terminationStatus), output) }
+        switch process.terminationStatus {
+        case 0: return (.ran, output)
+        case 1 where Self.isLocated(output): return (.locatedError, output)
+        default: return (.unlocatedError(String(output.suffix(300))), output)
+        }
+    }
+
+    /// Whether an error message says where its problem is.
+    static func isLocated(_ output: String) -> Bool {
+        guard let line = output.split(separator: "\n").first(where: { $0.contains("error:") }) else { return false }
+        return line.contains(try! Regex(#"^[^ ]+:\d+:\d+: error:"#)) || line.contains("layer '") || line.contains("'/") || line.contains("error: --")
+    }
+
+    // MARK: Files
+
+    func bytes(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw SwiftCaffeError("cannot read '\(path)'") }
+        return [UInt8](data)
+    }
+
+    func gzip(_ path: String) throws {
+        try Data(gzipBytes(try bytes(path))).write(to: URL(fileURLWithPath: path + ".gz"))
+    }
+
+    func gzipBytes(_ input: [UInt8]) throws -> [UInt8] { try pipe(input, through: ["gzip", "-c"]) }
+    func gunzip(_ input: [UInt8]) throws -> [UInt8] { try pipe(input, through: ["gzip", "-dc"]) }
+
+    private func pipe(_ input: [UInt8], through command: [String]) throws -> [UInt8] {
+        let source = root + "/.pipe-\(UUID().uuidString)"
+        try Data(input).write(to: URL(fileURLWithPath: source))
+        defer { try? FileManager.default.removeItem(atPath: source) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = command + [source]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return [UInt8](data)
+    }
+}
