@@ -50,21 +50,29 @@ import Testing
     }
 
     /// Every input that once failed, run again as it was kept: each folder holds `command`
-    /// (the arguments, one per line, `$CASE` standing for the folder) and the files.
-    @Test func corpusOfPastFailures() throws {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: Self.corpus) else { return }
+    /// (the arguments, one per line) and the case's files, with `$CASE` standing for the
+    /// folder and `$BASE` for the unmutated inputs, which are made anew for the replay.
+    @Test(.enabled(if: fashionMNISTInstalled)) func corpusOfPastFailures() throws {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: Self.corpus), !entries.isEmpty else { return }
         let binary = try #require(FileManager.default.isExecutableFile(atPath: Self.binary) ? Self.binary : nil)
         let folder = try temporaryFolder()
         let fuzzer = Fuzzer(binary: binary, repository: repositoryRoot, root: folder, seed: 0)
+        let base = try fuzzer.prepareBase()
         for entry in entries.sorted() where !entry.hasPrefix(".") {
-            let source = Self.corpus + "/" + entry, copy = folder + "/" + entry
-            try FileManager.default.copyItem(atPath: source, toPath: copy)
-            let command = try String(contentsOfFile: copy + "/command", encoding: .utf8)
-                .replacingOccurrences(of: "$CASE", with: copy).replacingOccurrences(of: "$REPOSITORY", with: repositoryRoot)
-                .split(separator: "\n").map(String.init)
-            let (outcome, output) = fuzzer.run([binary] + command)
+            let copy = folder + "/" + entry
+            try FileManager.default.copyItem(atPath: Self.corpus + "/" + entry, toPath: copy)
+            for name in try FileManager.default.contentsOfDirectory(atPath: copy) {
+                guard let text = try? String(contentsOfFile: copy + "/" + name, encoding: .utf8), text.contains("$") else { continue }
+                try Self.expand(text, case: copy, base: base).write(toFile: copy + "/" + name, atomically: true, encoding: .utf8)
+            }
+            let command = Self.expand(try String(contentsOfFile: copy + "/command", encoding: .utf8), case: copy, base: base)
+            let (outcome, output) = fuzzer.run([binary] + command.split(separator: "\n").map(String.init))
             #expect(!outcome.isFailure, "\(entry): \(outcome)\n\(output.suffix(1500))")
         }
+    }
+
+    static func expand(_ text: String, case folder: String, base: String) -> String {
+        text.replacingOccurrences(of: "$CASE", with: folder).replacingOccurrences(of: "$BASE", with: base)
     }
 
     /// The results of cases run on several threads.
@@ -83,18 +91,24 @@ import Testing
         var all: [Fuzzer.Result] { values.compactMap { $0 } }
     }
 
-    /// Copies a failing case into the corpus so that it is replayed from now on.
+    /// Copies a failing case into the corpus so that it is replayed from now on: its files
+    /// (not its output) and its command, with its folder and the base folder made symbolic.
     func keep(_ result: Fuzzer.Result) throws -> String {
-        let name = "\(result.fuzzCase.kind.rawValue)-\(UUID().uuidString.prefix(8))"
-        let target = Self.corpus + "/" + name
+        let fuzzCase = result.fuzzCase
+        let target = Self.corpus + "/\(fuzzCase.kind.rawValue)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-        var arguments = result.fuzzCase.arguments
-        for file in result.fuzzCase.files {
-            let copy = target + "/" + URL(fileURLWithPath: file).lastPathComponent
-            try FileManager.default.copyItem(atPath: file, toPath: copy)
+        func symbolic(_ text: String) -> String {
+            text.replacingOccurrences(of: fuzzCase.folder, with: "$CASE").replacingOccurrences(of: fuzzCase.base, with: "$BASE")
         }
-        arguments = arguments.map { $0.replacingOccurrences(of: result.fuzzCase.folder, with: "$CASE") }
-        try arguments.joined(separator: "\n").write(toFile: target + "/command", atomically: true, encoding: .utf8)
+        for name in try FileManager.default.contentsOfDirectory(atPath: fuzzCase.folder) where name != "out" {
+            let source = fuzzCase.folder + "/" + name
+            if let text = try? String(contentsOfFile: source, encoding: .utf8) {
+                try symbolic(text).write(toFile: target + "/" + name, atomically: true, encoding: .utf8)
+            } else {
+                try FileManager.default.copyItem(atPath: source, toPath: target + "/" + name)
+            }
+        }
+        try symbolic(fuzzCase.arguments.joined(separator: "\n")).write(toFile: target + "/command", atomically: true, encoding: .utf8)
         return target
     }
 

@@ -26,10 +26,11 @@ struct Fuzzer: Sendable {
     struct Case: Sendable {
         var kind: Kind
         var number: Int
+        /// Everything the case wrote is here (its mutated files, its output); the unmutated
+        /// inputs it also reads are in the base folder.
         var folder: String
+        var base: String
         var arguments: [String]
-        /// The files the case mutated (kept in the corpus when it fails).
-        var files: [String]
     }
 
     struct Result: Sendable {
@@ -45,7 +46,9 @@ struct Fuzzer: Sendable {
     let root: String
     /// The address-space limit for every case (`ulimit -v`), in KiB.
     var addressSpaceKiB = 4 << 20
-    var timeout: TimeInterval = 30
+    /// Generous, for a debug build on a loaded machine: the inputs ask for little work (64
+    /// images, two iterations), so a case that runs this long is stuck, not busy.
+    var timeout: TimeInterval = 60
     var rng: RandomGenerator
 
     init(binary: String, repository: String, root: String, seed: UInt64) {
@@ -106,19 +109,19 @@ struct Fuzzer: Sendable {
             let path = folder + "/net.yaml"
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             let arguments = kind == .netSummary ? ["summary", path] : ["train", path, "--max-iter", "2"] + output
-            return Case(kind: kind, number: number, folder: folder, arguments: arguments, files: [path])
+            return Case(kind: kind, number: number, folder: folder, base: base, arguments: arguments)
         case .weights:
             let path = folder + "/weights.safetensors"
             try Data(mutateSafetensors(try bytes(base + "/run/lenet_iter_2.safetensors"))).write(to: URL(fileURLWithPath: path))
             let arguments = rng.next() % 2 == 0 ? ["test", base + "/lenet.yaml", "--weights", path, "--iterations", "1"]
                 : ["train", base + "/lenet.yaml", "--weights", path, "--max-iter", "1"] + output
-            return Case(kind: kind, number: number, folder: folder, arguments: arguments, files: [path])
+            return Case(kind: kind, number: number, folder: folder, base: base, arguments: arguments)
         case .state:
             // The state names its weights file beside it.
             try FileManager.default.copyItem(atPath: base + "/run/lenet_iter_2.safetensors", toPath: folder + "/lenet_iter_2.safetensors")
             let path = folder + "/lenet_iter_2.solverstate"
             try Data(mutateSafetensors(try bytes(base + "/run/lenet_iter_2.solverstate"))).write(to: URL(fileURLWithPath: path))
-            return Case(kind: kind, number: number, folder: folder, arguments: ["train", base + "/lenet.yaml", "--resume", path, "--max-iter", "4"] + output, files: [path])
+            return Case(kind: kind, number: number, folder: folder, base: base, arguments: ["train", base + "/lenet.yaml", "--resume", path, "--max-iter", "4"] + output)
         case .idx:
             let names = ["train-images", "train-labels.gz"]
             let name = names[Int(rng.next() % 2)]
@@ -132,7 +135,7 @@ struct Fuzzer: Sendable {
                 .replacingOccurrences(of: base + "/train-images", with: folder + "/train-images")
                 .replacingOccurrences(of: base + "/train-labels.gz", with: folder + "/train-labels.gz")
             try net.write(toFile: folder + "/net.yaml", atomically: true, encoding: .utf8)
-            return Case(kind: kind, number: number, folder: folder, arguments: ["train", folder + "/net.yaml", "--max-iter", "2"] + output, files: [path, folder + "/net.yaml"])
+            return Case(kind: kind, number: number, folder: folder, base: base, arguments: ["train", folder + "/net.yaml", "--max-iter", "2"] + output)
         case .csv:
             let path = folder + "/iris-train.csv"
             var text = try String(contentsOfFile: base + "/iris-train.csv", encoding: .utf8)
@@ -140,7 +143,7 @@ struct Fuzzer: Sendable {
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             let net = try String(contentsOfFile: base + "/iris_mlp.yaml", encoding: .utf8).replacingOccurrences(of: base + "/iris-train.csv", with: path)
             try net.write(toFile: folder + "/net.yaml", atomically: true, encoding: .utf8)
-            return Case(kind: kind, number: number, folder: folder, arguments: ["train", folder + "/net.yaml", "--max-iter", "2"] + output, files: [path, folder + "/net.yaml"])
+            return Case(kind: kind, number: number, folder: folder, base: base, arguments: ["train", folder + "/net.yaml", "--max-iter", "2"] + output)
         }
     }
 
@@ -161,7 +164,7 @@ struct Fuzzer: Sendable {
         "    stride: 9", "    pad: 3", "    group: 2", "    dilation: 2", "    axis: -1", "    loss_weight: 1e38",
         "    phase: test", "    kernel_size: 2", "    stride: 65536", "    num_output: 100000", "    shuffle: true",
         "  - {name: log, type: Log, bottom: label, top: label}", "  - {name: exp, type: Exp, bottom: label, top: label}",
-        "  - {name: big, type: InnerProduct, bottom: data, top: big, num_output: 1048576}", "net: net.yaml", "  iter_size: 1000000",
+        "  - {name: big, type: InnerProduct, bottom: data, top: big, num_output: 1048576}", "net: net.yaml", "  iter_size: 1000",
         "  - {name: tile, type: Tile, bottom: data, top: tiled, tiles: 2147483647}", "\t", "  - &a {name: a}", "  - *a",
     ]
 
