@@ -29,6 +29,7 @@ let package = Package(
             dependencies: ["SwiftCaffe", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "swiftcaffe", dependencies: ["SwiftCaffeCLI"]),
-        .testTarget(name: "SwiftCaffeTests", dependencies: ["SwiftCaffe", "SwiftCaffeCLI"]),
+        // FuzzCorpus/ holds inputs the fuzzer caught, replayed by FuzzTests (data, not sources).
+        .testTarget(name: "SwiftCaffeTests", dependencies: ["SwiftCaffe", "SwiftCaffeCLI"], exclude: ["FuzzCorpus"]),
     ]
 )

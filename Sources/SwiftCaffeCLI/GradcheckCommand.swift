@@ -32,7 +32,9 @@ struct GradcheckCommand: ParsableCommand {
     func validate() throws {
         if !(step > 0 && step.isFinite) { throw ValidationError("--step must be positive") }
         if !(tolerance > 0 && tolerance.isFinite) { throw ValidationError("--tolerance must be positive") }
-        if batch < 1 || maxElements < 1 { throw ValidationError("--batch and --max-elements must be at least 1") }
+        if !(1...1_000_000).contains(batch) || !(1...1_000_000_000).contains(maxElements) {
+            throw ValidationError("--batch must be in [1, 1000000] and --max-elements in [1, 1000000000]")
+        }
     }
 
     func run() throws {

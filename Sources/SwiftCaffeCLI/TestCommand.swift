@@ -20,7 +20,9 @@ struct TestCommand: ParsableCommand {
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
-        if let iterations, iterations < 1 { throw ValidationError("--iterations must be at least 1") }
+        if let iterations, !(1...SolverSpec.iterationLimit).contains(iterations) {
+            throw ValidationError("--iterations must be in [1, \(SolverSpec.iterationLimit)]")
+        }
     }
 
     func run() throws {

@@ -25,8 +25,9 @@ struct TimeCommand: ParsableCommand {
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
-        if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
-        if warmup < 0 { throw ValidationError("--warmup must not be negative") }
+        let limit = SolverSpec.iterationLimit
+        if !(1...limit).contains(iterations) { throw ValidationError("--iterations must be in [1, \(limit)]") }
+        if !(0...limit).contains(warmup) { throw ValidationError("--warmup must be in [0, \(limit)]") }
         if Phase(rawValue: phase) == nil { throw ValidationError("--phase must be train or test") }
     }
 

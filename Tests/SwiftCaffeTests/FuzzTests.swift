@@ -5,11 +5,14 @@ import Testing
 /// No input crashes `swiftcaffe`, hangs it or gets an error that does not say where: a few
 /// hundred mutated inputs of every kind per `swift test` (`FUZZ_CASES` cases per kind, default
 /// 40, seed `FUZZ_SEED`, default a new one each run and printed), then every input the fuzzer
-/// ever caught (`FuzzCorpus/`), replayed as it was.
+/// ever caught (`FuzzCorpus/`), replayed as it was. Failures are kept in the corpus unless
+/// `FUZZ_KEEP=0`.
 @Suite(.serialized) struct FuzzTests {
-    /// The `swiftcaffe` executable `swift test` built beside the test bundle.
+    /// The `swiftcaffe` executable `swift test` built beside the test bundle, or `FUZZ_BINARY`
+    /// (to fuzz a release build, or an older one to see what the fuzzer finds in it).
     static var binary: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("swiftcaffe").path
+        ProcessInfo.processInfo.environment["FUZZ_BINARY"]
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("swiftcaffe").path
     }
 
     static var corpus: String { repositoryRoot + "/Tests/SwiftCaffeTests/FuzzCorpus" }
@@ -42,8 +45,9 @@ import Testing
 
         let finished = results.all
         print(Self.report(finished, seed: seed, seconds: Date().timeIntervalSince(started), peakKiB: Int(usage.ru_maxrss)))
+        let keeping = environment["FUZZ_KEEP"] != "0"
         for result in finished where result.outcome.isFailure {
-            let kept = try keep(result)
+            let kept = keeping ? try keep(result) : "(not kept)"
             Issue.record("\(result.fuzzCase.kind.rawValue) case \(result.fuzzCase.number) (seed \(seed)): \(result.outcome); kept in \(kept)\n\(result.output.suffix(1500))")
         }
         try? FileManager.default.removeItem(atPath: folder)
@@ -58,7 +62,7 @@ import Testing
         let folder = try temporaryFolder()
         let fuzzer = Fuzzer(binary: binary, repository: repositoryRoot, root: folder, seed: 0)
         let base = try fuzzer.prepareBase()
-        for entry in entries.sorted() where !entry.hasPrefix(".") {
+        for entry in entries.sorted() where FileManager.default.fileExists(atPath: Self.corpus + "/\(entry)/command") {
             let copy = folder + "/" + entry
             try FileManager.default.copyItem(atPath: Self.corpus + "/" + entry, toPath: copy)
             for name in try FileManager.default.contentsOfDirectory(atPath: copy) {

@@ -121,7 +121,7 @@ struct Fuzzer: Sendable {
             try FileManager.default.copyItem(atPath: base + "/run/lenet_iter_2.safetensors", toPath: folder + "/lenet_iter_2.safetensors")
             let path = folder + "/lenet_iter_2.solverstate"
             try Data(mutateSafetensors(try bytes(base + "/run/lenet_iter_2.solverstate"))).write(to: URL(fileURLWithPath: path))
-            return Case(kind: kind, number: number, folder: folder, base: base, arguments: ["train", base + "/lenet.yaml", "--resume", path, "--max-iter", "4"] + output)
+            return Case(kind: kind, number: number, folder: folder, base: base, arguments: ["train", base + "/lenet.yaml", "--resume", path, "--max-iter", "12"] + output)
         case .idx:
             let names = ["train-images", "train-labels.gz"]
             let name = names[Int(rng.next() % 2)]
@@ -160,12 +160,46 @@ struct Fuzzer: Sendable {
         "9223372036854775807", "-9223372036854775808", "99999999999999999999", "1e30", "1e300", "-1e30", "0.5",
         "-0.5", ".nan", ".inf", "-.inf", "1e-45", "-2147483648",
     ]
+    static let insertedKeys = [
+        "stride: 9", "stride: 65536", "pad: 3", "pad: 2147483647", "kernel_size: 2", "kernel_size: 65536", "dilation: 65536",
+        "group: 3", "axis: -1", "axis: 7", "num_output: 1048576", "num_output: 65536", "loss_weight: 1e38", "loss_weight: -3e38",
+        "phase: test", "top_k: 65536", "tiles: 65536", "global_pooling: true", "pool: AVE", "bias_term: false", "ignore_label: -1",
+        "lr_mult: 0", "param: [{name: shared}]", "scale: 1e38", "batch_size: 1000000", "shuffle: true", "label_names: [a]",
+    ]
     static let insertedLines = [
         "    stride: 9", "    pad: 3", "    group: 2", "    dilation: 2", "    axis: -1", "    loss_weight: 1e38",
         "    phase: test", "    kernel_size: 2", "    stride: 65536", "    num_output: 100000", "    shuffle: true",
         "  - {name: log, type: Log, bottom: label, top: label}", "  - {name: exp, type: Exp, bottom: label, top: label}",
         "  - {name: big, type: InnerProduct, bottom: data, top: big, num_output: 1048576}", "net: net.yaml", "  iter_size: 1000",
         "  - {name: tile, type: Tile, bottom: data, top: tiled, tiles: 2147483647}", "\t", "  - &a {name: a}", "  - *a",
+        // Layers of every kind with edge values, wherever they land.
+        "  - {name: f1, type: Deconvolution, bottom: data, top: f1, num_output: 2, kernel_size: 3, stride: 65536}",
+        "  - {name: f2, type: Crop, bottom: [data, data], top: f2, offset: 2147483647}",
+        "  - {name: f3, type: Slice, bottom: data, top: [f3a, f3b], axis: 1, slice_point: 1}",
+        "  - {name: f4, type: Reshape, bottom: data, top: f4, shape: [0, -1, 7]}",
+        "  - {name: f5, type: LRN, bottom: data, top: f5, local_size: 2147483647}",
+        "  - {name: f6, type: ArgMax, bottom: data, top: f6, top_k: 2147483647}",
+        "  - {name: f7, type: Pooling, bottom: data, top: f7, kernel_size: 3, stride: 2, pad: 2}",
+        "  - {name: f8, type: Convolution, bottom: data, top: f8, num_output: 2, kernel_size: 3, dilation: 2147483647}",
+        "  - {name: f9, type: Im2col, bottom: data, top: f9, kernel_size: 28, stride: 1}",
+        "  - {name: f10, type: LocallyConnected, bottom: data, top: f10, num_output: 1, kernel_size: 27}",
+        "  - {name: f11, type: Reduction, bottom: data, top: f11, axis: 3, operation: ASUM}",
+        "  - {name: f12, type: Embed, bottom: label, top: f12, input_dim: 3, num_output: 2}",
+        "  - {name: f13, type: Tile, bottom: data, top: f13, axis: -1, tiles: 65536}",
+        "  - {name: f14, type: Concat, bottom: [data, data], top: f14, axis: 3}",
+        "  - {name: f15, type: BatchNorm, bottom: data, top: f15}",
+        "  - {name: f16, type: Softmax, bottom: data, top: f16, axis: -1}",
+        "  - {name: f17, type: Accuracy, bottom: [data, label], top: f17, top_k: 65536}",
+        "  - {name: f18, type: InfogainLoss, bottom: [data, label], top: f18}",
+        "  - {name: f19, type: HingeLoss, bottom: [data, label], top: f19}",
+        "  - {name: f20, type: ContrastiveLoss, bottom: [data, data, label], top: f20}",
+        "  - {name: f21, type: Flatten, bottom: data, top: f21, axis: 2, end_axis: 1}",
+        "  - {name: f22, type: Eltwise, bottom: [data, data], top: f22, operation: SUM, coeff: [1e38, 1e38]}",
+        "  - {name: f23, type: PReLU, bottom: data, top: f23, channel_shared: true}",
+        "  - {name: f24, type: Dropout, bottom: data, top: data, dropout_ratio: 1}",
+        "  - {name: f25, type: SigmoidCrossEntropyLoss, bottom: [data, data], top: f25, loss_weight: -1}",
+        "  - {name: f26, type: Scale, bottom: [data, label], top: f26, axis: 0}",
+        "  - {name: f27, type: Bias, bottom: data, top: f27, axis: 1, num_axes: -1}",
     ]
 
     mutating func pick<T>(_ items: [T]) -> T { items[Int(rng.next() % UInt64(items.count))] }
@@ -176,7 +210,11 @@ struct Fuzzer: Sendable {
         var lines = text.components(separatedBy: "\n")
         guard !lines.isEmpty else { return text }
         let line = Int(rng.next() % UInt64(lines.count))
-        switch rng.next() % 8 {
+        switch rng.next() % 10 {
+        case 8, 9:
+            // A key with an edge value added to a layer written as a one-line mapping.
+            guard let close = lines[line].lastIndex(of: "}"), lines[line].contains("{name:") else { break }
+            lines[line].insert(contentsOf: ", " + pick(Self.insertedKeys), at: close)
         case 0, 1, 2:
             lines[line] = replaceToken(in: lines[line], pattern: #"-?\d+(\.\d+)?(e-?\d+)?"#) { fuzzer in fuzzer.pick(Self.interestingNumbers) }
         case 3:
@@ -209,7 +247,10 @@ struct Fuzzer: Sendable {
         let row = Int(rng.next() % UInt64(rows.count))
         var cells = rows[row].components(separatedBy: ",")
         switch rng.next() % 6 {
-        case 0, 1: cells[Int(rng.next() % UInt64(cells.count))] = pick(Self.interestingNumbers + ["abc", "", " ", "1e30", "-0", "nan", "inf"])
+        case 0, 1:
+            // The label (last) column half the time: it becomes an index.
+            let column = rng.next() % 2 == 0 ? cells.count - 1 : Int(rng.next() % UInt64(cells.count))
+            cells[column] = pick(Self.interestingNumbers + ["abc", "", " ", "1e30", "-0", "nan", "inf", "2.5", "-3"])
         case 2: cells.removeLast()
         case 3: cells.append("1")
         case 4: return text.replacingOccurrences(of: "\n", with: "\r\n")

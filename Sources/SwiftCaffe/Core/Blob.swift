@@ -100,6 +100,10 @@ public final class Blob {
                                   hint: "check the sizes, strides and counts that lead to it")
         }
         if newCount > capacity, let old = storage {
+            // A blob that already has memory grows now: a layer's own buffer (the net's blobs
+            // are deferred and planned), so it is checked against the budget here.
+            try MemoryBudget.require((newCount + (diffStorage == nil ? 0 : newCount)) * MemoryLayout<Float>.stride,
+                                     for: name.isEmpty ? "a buffer of shape \(newShape)" : "blob '\(name)' of shape \(newShape)")
             old.deallocate()
             diffStorage?.deallocate()
             diffStorage = nil

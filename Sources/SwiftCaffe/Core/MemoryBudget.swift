@@ -29,6 +29,22 @@ public enum MemoryBudget {
         return best
     }
 
+    /// Throws unless `bytes` more fit in the budget; `what` names them in the message (e.g.
+    /// "blob 'conv1'"). For allocations a layer makes for itself, which the net's plan does
+    /// not count.
+    public static func require(_ bytes: Int, for what: String) throws {
+        let (available, bound) = Self.available()
+        guard bytes > available else { return }
+        throw SwiftCaffeError("\(what) needs \(humanBytes(bytes)), but the process can take only \(humanBytes(available)) more (\(bound))",
+                              hint: "lower the batch_size or the layer's sizes, or allow more memory (--memory-limit, ulimit -v)")
+    }
+
+    /// `require` for a count of Floats computed in Double, so that a product of sizes from a
+    /// file cannot overflow on its way here.
+    public static func require(floats: Double, for what: String) throws {
+        try require(Int(whole: (floats * Double(MemoryLayout<Float>.stride)).rounded(.up), in: 0...Int.max) ?? .max, for: what)
+    }
+
     /// Mapped and resident bytes from /proc/self/statm (zeros where it is unavailable).
     private static func usage(pageSize: Int) -> (mapped: Int, resident: Int) {
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return (0, 0) }

@@ -19,7 +19,6 @@ public enum Parallel {
     /// use different counts.
     @TaskLocal public static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    /// Runs `body` with `count` threads for every layer it runs.
     /// Runs `body` with `count` threads for every layer it runs. It also makes the calling
     /// thread flush denormals to zero, as every chunk's thread does (see CFloatEnvironment).
     public static func withThreads<Result>(_ count: Int, _ body: () throws -> Result) rethrows -> Result {

@@ -15,6 +15,7 @@ struct DatasetKeys {
     }
 
     /// The order to serve `count` samples in: seeded passes, reshuffled each pass if asked.
+    /// Sample indices are 32-bit: a layer refuses a larger data set before it gets here.
     func order(count: Int) -> SampleOrder { SampleOrder(count: count, shuffle: shuffle, rng: shuffleRNG) }
 }
 

@@ -48,6 +48,9 @@ public final class IDXDataLayer: Layer, DatasetLayer {
         sampleSize = sampleShape.reduce(1, *)
         images = imageFile
         guard sampleCount > 0 else { throw error("images file '\(imagesPath)' holds no images") }
+        guard sampleCount < Int(Int32.max) else {
+            throw error("images file '\(imagesPath)' holds \(sampleCount) images; SwiftCaffe numbers samples with 32 bits", hint: "split the data set")
+        }
         if top.count == 2, let labelsPath {
             let labelFile: IDXFile
             do { labelFile = try IDXFile(path: labelsPath) } catch let error as SwiftCaffeError {

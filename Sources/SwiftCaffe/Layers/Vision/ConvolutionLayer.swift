@@ -62,6 +62,9 @@ public final class ConvolutionLayer: Layer {
         params = try keys.parameters(of: name, context: context, weightShape: [keys.numOutput, geometry.channels / groups, geometry.kernelH, geometry.kernelW], biasShape: [keys.numOutput])
         try top[0].reshape([batch, keys.numOutput, geometry.outputH, geometry.outputW])
         blockImages = max(1, min(batch, Self.blockColumnFloats / max(kernelVolume * outputArea, 1)))
+        let width = Double(blockImages * outputArea), volume = Double(kernelVolume), outputs = Double(keys.numOutput)
+        try MemoryBudget.require(floats: Double(Parallel.chunkCount(for: batch)) * (volume * width + outputs * width + volume * outputs + outputs),
+                                 for: "its per-thread scratch")
         scratch = []
     }
 

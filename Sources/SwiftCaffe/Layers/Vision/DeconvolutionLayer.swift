@@ -49,6 +49,9 @@ public final class DeconvolutionLayer: Layer {
         }
         params = try keys.parameters(of: name, context: context, weightShape: [inputChannels, keys.numOutput, geometry.kernelH, geometry.kernelW], biasShape: [keys.numOutput])
         try top[0].reshape([batch, keys.numOutput, height, width])
+        let perThread = Double(volume) * Double(inputArea) + Double(inputChannels) * Double(volume) + Double(keys.numOutput)
+        try MemoryBudget.require(floats: Double(Parallel.chunkCount(for: batch)) * perThread, for: "its per-thread scratch")
+        guard checkedCount([volume, inputArea]) != nil else { throw error("its scratch of \(volume)×\(inputArea) values is too large", hint: "use a smaller kernel or input") }
         scratch = []
     }
 
