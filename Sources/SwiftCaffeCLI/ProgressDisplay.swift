@@ -22,7 +22,7 @@ final class ProgressDisplay {
         guard !quiet else { return }
         switch event {
         case let .progress(progress) where live:
-            let eta = Double((progress.maxIter - progress.iteration) * batchImages) / max(progress.imagesPerSecond, 1e-9)
+            let eta = Double(progress.maxIter - progress.iteration) * Double(batchImages) / max(progress.imagesPerSecond, 1e-9)
             print("\r\u{1B}[K" + status(progress) + "  ETA " + duration(eta), terminator: "")
             fflush(nil)
             lineShown = true
@@ -52,7 +52,7 @@ final class ProgressDisplay {
     }
 
     private func duration(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
+        guard let s = Int(whole: seconds.rounded(), in: 0...(1 << 40)) else { return "–" }  // no estimate yet
         return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
     }
 }

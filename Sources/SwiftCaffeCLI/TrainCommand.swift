@@ -76,7 +76,7 @@ struct TrainCommand: ParsableCommand {
                                           live: isatty(1) != 0 && !verbose, quiet: quiet, verbose: verbose)
             if !quiet {
                 printLine("\(spec.name): \(trainer.maxIter) iterations of \(source.batchSize * trainer.solverSpec.iterSize) images "
-                    + "(\(String(format: "%.2f", Double(trainer.maxIter * source.batchSize * trainer.solverSpec.iterSize) / Double(source.sampleCount))) epochs of \(source.sampleCount)), "
+                    + "(\(String(format: "%.2f", Double(trainer.maxIter) * Double(source.batchSize * trainer.solverSpec.iterSize) / Double(source.sampleCount))) epochs of \(source.sampleCount)), "
                     + "\(trainer.solverSpec.type.rawValue), seed \(trainer.seed), \(Parallel.threads) thread(s)"
                     + (trainer.iteration > 0 ? ", resuming at iteration \(trainer.iteration)" : ""))
             }
@@ -88,7 +88,7 @@ struct TrainCommand: ParsableCommand {
                 display.show(event)
             }
             display.finish()
-            let images = Double(trainer.iteration * source.batchSize * trainer.solverSpec.iterSize)
+            let images = Double(trainer.iteration) * Double(source.batchSize * trainer.solverSpec.iterSize)
             let peak = ProcessMemory.peakResidentBytes.map { String(format: ", peak memory %.0f MB", Double($0) / 1e6) } ?? ""
             printLine(String(format: "trained %d iterations in %.1f s (%.0f images/s; %.1f s per epoch; testing %.1f s)%@",
                              trainer.iteration, trainer.trainingSeconds, images / max(trainer.trainingSeconds, 1e-9),

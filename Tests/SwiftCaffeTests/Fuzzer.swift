@@ -2,7 +2,7 @@ import Foundation
 @testable import SwiftCaffe
 
 /// A mutation fuzzer for everything a user can hand `swiftcaffe`: net files, weights, solver
-/// states, IDX and CSV data. Each case mutates a valid input from the shipped nets and data,
+/// states, IDX and CSV data, training logs (to `plot`). Each case mutates a valid input from the shipped nets and data,
 /// runs the real `swiftcaffe` binary on it in its own process under an address-space limit
 /// and a timeout, and classifies the outcome. A signal (a Swift trap, a stack overflow, an
 /// allocation abort), a hang or an error that does not say where it comes from is a failure;
@@ -13,7 +13,7 @@ import Foundation
 /// replays it on every run from then on.
 struct Fuzzer: Sendable {
     enum Kind: String, CaseIterable, Sendable {
-        case netSummary = "net-summary", netTraining = "net-train", weights, state, idx, csv
+        case netSummary = "net-summary", netTraining = "net-train", weights, state, idx, csv, log
     }
 
     enum Outcome: Equatable, Sendable {
@@ -89,6 +89,7 @@ struct Fuzzer: Sendable {
             .replacingOccurrences(of: "../data/iris/train.csv", with: base + "/iris-train.csv")
             .replacingOccurrences(of: "../data/iris/test.csv", with: base + "/iris-test.csv")
         try iris.write(toFile: base + "/iris_mlp.yaml", atomically: true, encoding: .utf8)
+        // Two iterations with a log row and a test each: the weights, state and log cases start from these.
         let (status, output) = run([binary, "train", base + "/lenet.yaml", "--max-iter", "2", "--output", base + "/run", "--threads", "1", "--quiet"])
         guard status == .ran else { throw SwiftCaffeError("the fuzzer's base run failed: \(output)") }
         return base
@@ -136,6 +137,13 @@ struct Fuzzer: Sendable {
                 .replacingOccurrences(of: base + "/train-labels.gz", with: folder + "/train-labels.gz")
             try net.write(toFile: folder + "/net.yaml", atomically: true, encoding: .utf8)
             return Case(kind: kind, number: number, folder: folder, base: base, arguments: ["train", folder + "/net.yaml", "--max-iter", "2"] + output)
+        case .log:
+            let path = folder + "/run_log.csv"
+            var text = try String(contentsOfFile: base + "/run/lenet_log.csv", encoding: .utf8)
+            for _ in 0...(rng.next() % 3) { text = mutateTable(text) }
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let axis = rng.next() % 2 == 0 ? "iteration" : "seconds"
+            return Case(kind: kind, number: number, folder: folder, base: base, arguments: ["plot", path, "-o", folder + "/curves.svg", "--x", axis])
         case .csv:
             let path = folder + "/iris-train.csv"
             var text = try String(contentsOfFile: base + "/iris-train.csv", encoding: .utf8)

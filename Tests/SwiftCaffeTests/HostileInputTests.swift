@@ -242,6 +242,18 @@ import Testing
         }
     }
 
+    /// Seconds near 1e17 one double apart: the tick step (5) is below half the spacing of
+    /// doubles there (16), so value + step == value and the axis ticks looped forever (the
+    /// binary before issue 9 hangs on this log). Run in its own process so a regression times out.
+    @Test func plotsOfLogsWithExtremeValues() throws {
+        let folder = try temporaryFolder()
+        let rows = ["1,0.1,1e17,0.01,1,,", "2,0.2,100000000000000016,0.01,2,,", "3,0.3,100000000000000016,,,1e308,-1e308"]
+        try ([TrainingLog.header] + rows).joined(separator: "\n").write(toFile: folder + "/run_log.csv", atomically: true, encoding: .utf8)
+        let (outcome, output) = runner.run([FuzzTests.binary, "plot", folder + "/run_log.csv", "-o", folder + "/curves.svg", "--x", "seconds"])
+        #expect(outcome == .ran, "\(outcome): \(output.suffix(400))")
+        #expect(FileManager.default.fileExists(atPath: folder + "/curves.svg"))
+    }
+
     // MARK: Quietly wrong
 
     @Test func nonFiniteWeightsAreRefusedAtLoad() throws {

@@ -136,7 +136,7 @@ public final class Trainer {
         AtomicFile.removeStaleTemporaries(in: URL(fileURLWithPath: prefix).deletingLastPathComponent().path)
         if logging && log == nil { log = try TrainingLog(path: logPath) }
         let display = solverSpec.display, interval = solverSpec.testInterval
-        var windowStart = Date(), windowImages = 0
+        var windowStart = Date(), windowImages = 0.0
         var lastTick = Date.distantPast
         trainNet.zeroParameterDiffs()  // then the solver zeroes them as it applies them
         while iteration < maxIter {
@@ -151,12 +151,12 @@ public final class Trainer {
             }
             let rate = solver.update(iteration: iteration)
             iteration += 1
-            windowImages += batchSize * solverSpec.iterSize
+            windowImages += Double(batchSize * solverSpec.iterSize)
             recentLosses.append(loss)
             if recentLosses.count > solverSpec.averageLoss { recentLosses.removeFirst() }
             trainingSeconds += Date().timeIntervalSince(started)
 
-            let speed = Double(windowImages) / max(Date().timeIntervalSince(windowStart), 1e-9)
+            let speed = windowImages / max(Date().timeIntervalSince(windowStart), 1e-9)
             let displayed = (display > 0 && iteration % display == 0) || iteration == maxIter
             if displayed || Date().timeIntervalSince(lastTick) > 0.1 {
                 report(.progress(TrainingProgress(iteration: iteration, maxIter: maxIter, epoch: epoch, loss: smoothedLoss,

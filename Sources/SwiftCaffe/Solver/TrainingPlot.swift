@@ -138,8 +138,10 @@ private func niceTicks(_ low: Double, _ high: Double) -> [Double] {
     let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
     var ticks: [Double] = []
     var value = (low / step).rounded(.up) * step
-    while value <= high + step * 1e-9 {
+    // Bounded: next to values like 1e17 a step can vanish in rounding (value + step == value).
+    while value <= high + step * 1e-9 && ticks.count < 20 {
         ticks.append(value)
+        guard value + step > value else { break }
         value += step
     }
     return ticks
