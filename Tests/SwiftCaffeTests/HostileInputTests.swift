@@ -53,7 +53,7 @@ import Testing
         let trainer = try Trainer(spec: spec, options: TrainingOptions(output: folder))
         try trainer.run(logging: false)
         let path = folder + "/small_iter_2.solverstate"
-        var (tensors, metadata) = try Safetensors.read(path: path)
+        let (tensors, metadata) = try Safetensors.read(path: path)
         for (key, value) in [("layer/data/epoch", "9223372036854775807"), ("iteration", "9223372036854775807"), ("layer/data/rng", "0 0 0 0")] {
             var edited = metadata
             edited[key] = value
@@ -63,7 +63,6 @@ import Testing
             let resumed = try Trainer(spec: spec, options: TrainingOptions(maxIter: 4, output: folder))
             #expect(throws: SwiftCaffeError.self, "\(key) = \(value)") { try resumed.resume(from: path) }
         }
-        (tensors, metadata) = ([:], [:])
     }
 
     @Test func safetensorsOffsetsNearTheEdgesOfInt() throws {
