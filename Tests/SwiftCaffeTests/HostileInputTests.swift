@@ -179,6 +179,23 @@ import Testing
         expectLocatedError(["time", folder + "/deep.yaml", "--phase", "test", "--iterations", "1"], mentions: ["deep.yaml:", "error: layer '", "the test net needs"])
     }
 
+    /// Files read whole (CSV tables, safetensors) are checked against the budget first: a
+    /// 2 GB (sparse) table under --memory-limit 1G is a located error, not an abort.
+    @Test func wholeFileReadsAreBudgeted() throws {
+        let folder = try temporaryFolder()
+        FileManager.default.createFile(atPath: folder + "/big.csv", contents: nil)
+        let handle = try #require(FileHandle(forWritingAtPath: folder + "/big.csv"))
+        try handle.truncate(atOffset: 2 << 30)
+        try handle.close()
+        try "layers:\n  - {name: t, type: CSVData, top: [data], source: big.csv, batch_size: 2}\n".write(toFile: folder + "/net.yaml", atomically: true, encoding: .utf8)
+        expectLocatedError(["time", folder + "/net.yaml", "--phase", "test", "--memory-limit", "1G"],
+                           mentions: ["net.yaml:2:5: error: layer 't' (CSVData): reading '\(folder)/big.csv' needs 6.00 GB"])
+        let (small, _) = try SnapshotTests().smallNet(solver: "{base_lr: 0.05, max_iter: 1}")
+        try FileManager.default.moveItem(atPath: folder + "/big.csv", toPath: folder + "/w.safetensors")
+        expectLocatedError(["train", small + "/net.yaml", "--weights", folder + "/w.safetensors", "--output", small, "--memory-limit", "1G"],
+                           mentions: ["error: reading '\(folder)/w.safetensors' needs 6.00 GB"])
+    }
+
     /// A gzip file whose IDX header promises far more than deflate can expand its bytes to is
     /// refused after reading the header, without inflating the rest.
     @Test func gzipBombsAreRefusedFromTheHeader() throws {

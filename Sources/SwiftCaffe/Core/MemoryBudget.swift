@@ -32,11 +32,20 @@ public enum MemoryBudget {
     /// Throws unless `bytes` more fit in the budget; `what` names them in the message (e.g.
     /// "blob 'conv1'"). For allocations a layer makes for itself, which the net's plan does
     /// not count.
-    public static func require(_ bytes: Int, for what: String) throws {
+    public static func require(_ bytes: Int, for what: String,
+                               hint: String = "lower the batch_size or the layer's sizes, or allow more memory (--memory-limit, ulimit -v)") throws {
         let (available, bound) = Self.available()
         guard bytes > available else { return }
-        throw SwiftCaffeError("\(what) needs \(humanBytes(bytes)), but the process can take only \(humanBytes(available)) more (\(bound))",
-                              hint: "lower the batch_size or the layer's sizes, or allow more memory (--memory-limit, ulimit -v)")
+        throw SwiftCaffeError("\(what) needs \(humanBytes(bytes)), but the process can take only \(humanBytes(available)) more (\(bound))", hint: hint)
+    }
+
+    /// `require` for a file read whole, which takes `copies` times its size while it is parsed
+    /// (the bytes, and what they become). A missing file passes: its reader says so.
+    public static func require(toRead path: String, copies: Int, for what: String) throws {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let size = (attributes[.size] as? NSNumber)?.intValue else { return }
+        try require(size.multipliedReportingOverflow(by: copies).overflow ? .max : size * copies, for: what,
+                    hint: "is it the right file? If so, allow more memory (--memory-limit, ulimit -v)")
     }
 
     /// `require` for a count of Floats computed in Double, so that a product of sizes from a

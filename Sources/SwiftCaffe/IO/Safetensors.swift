@@ -35,6 +35,8 @@ public enum Safetensors {
     /// Parses a safetensors file; anything truncated, foreign or inconsistent is an error
     /// naming the file, never a crash.
     public static func read(path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        // The file's bytes, their copy as an array, and the tensors decoded from them.
+        try MemoryBudget.require(toRead: path, copies: 3, for: "reading '\(path)'")
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SwiftCaffeError("cannot read the weights file '\(path)': no such file or not readable")
         }

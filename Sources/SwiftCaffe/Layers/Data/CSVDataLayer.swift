@@ -43,6 +43,8 @@ public final class CSVDataLayer: Layer, DatasetLayer {
         if top.count == 2 && labelColumn == nil {
             throw error("two tops (data, label) but no 'label_column'", hint: "add 'label_column: <index>' (-1 for the last column)")
         }
+        // The text, and the Floats parsed from it (at most one per two characters).
+        try MemoryBudget.require(toRead: source, copies: 3, for: "reading '\(source)'")
         guard let text = try? String(contentsOfFile: source, encoding: .utf8) else {
             throw error("cannot read the CSV file '\(source)' (missing, unreadable or not UTF-8)")
         }
