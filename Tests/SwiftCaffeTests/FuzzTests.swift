@@ -5,7 +5,7 @@ import Testing
 /// No input crashes `swiftcaffe`, hangs it or gets an error that does not say where: a few
 /// hundred mutated inputs of every kind per `swift test` (`FUZZ_CASES` cases per kind, default
 /// 40, seed `FUZZ_SEED`, default 1 so that the suite is the same on every run; new seeds are
-/// for `scripts/fuzz.sh`), then every input the fuzzer ever caught (`FuzzCorpus/`), replayed
+/// for `scripts/fuzz.sh`; `FUZZ_KINDS=layer,csv` picks kinds), then every input the fuzzer ever caught (`FuzzCorpus/`), replayed
 /// as it was. Failures are kept in the corpus unless `FUZZ_KEEP=0`.
 @Suite(.serialized) struct FuzzTests {
     /// The `swiftcaffe` executable `swift test` built beside the test bundle, or `FUZZ_BINARY`
@@ -28,7 +28,8 @@ import Testing
         let base = try fuzzer.prepareBase()
 
         var cases: [Fuzzer.Case] = []
-        for kind in Fuzzer.Kind.allCases {
+        let kinds = environment["FUZZ_KINDS"].map { $0.split(separator: ",").compactMap { Fuzzer.Kind(rawValue: String($0)) } } ?? Fuzzer.Kind.allCases
+        for kind in kinds {
             // Training cases are slower; summaries take the larger share.
             let count = kind == .netSummary ? perKind * 2 : perKind
             for number in 0..<count { cases.append(try fuzzer.makeCase(kind, number: number, base: base)) }
@@ -70,8 +71,9 @@ import Testing
                 try Self.expand(text, case: copy, base: base).write(toFile: copy + "/" + name, atomically: true, encoding: .utf8)
             }
             let command = Self.expand(try String(contentsOfFile: copy + "/command", encoding: .utf8), case: copy, base: base)
-            let (outcome, output) = fuzzer.run([binary] + command.split(separator: "\n").map(String.init))
-            #expect(!outcome.isFailure, "\(entry): \(outcome)\n\(output.suffix(1500))")
+            let replay = Fuzzer.Case(kind: .netTraining, number: 0, folder: copy, base: base, arguments: command.split(separator: "\n").map(String.init))
+            let result = fuzzer.execute(replay)
+            #expect(!result.outcome.isFailure, "\(entry): \(result.outcome)\n\(result.output.suffix(1500))")
         }
     }
 
@@ -118,14 +120,15 @@ import Testing
 
     static func report(_ results: [Fuzzer.Result], seed: UInt64, seconds: Double, peakKiB: Int) -> String {
         var lines = ["fuzz seed \(seed): \(results.count) cases in \(String(format: "%.1f", seconds)) s, peak memory of a case \(peakKiB / 1024) MB"]
-        for kind in Fuzzer.Kind.allCases {
+        for kind in Fuzzer.Kind.allCases where results.contains(where: { $0.fuzzCase.kind == kind }) {
             let mine = results.filter { $0.fuzzCase.kind == kind }
             func count(_ test: (Fuzzer.Outcome) -> Bool) -> Int { mine.filter { test($0.outcome) }.count }
             let crashes = count { if case .crashed = $0 { true } else { false } }
             let hangs = count { $0 == .hung }
             let unlocated = count { if case .unlocatedError = $0 { true } else { false } }
+            let slow = count { $0 == .slow }
             lines.append("  \(kind.rawValue): \(mine.count) cases, \(count { $0 == .ran }) ran, \(count { $0 == .locatedError }) located errors, "
-                + "\(crashes) crashes, \(hangs) hangs, \(unlocated) unlocated errors")
+                + (slow > 0 ? "\(slow) slow (over a GFLOP a pass), " : "") + "\(crashes) crashes, \(hangs) hangs, \(unlocated) unlocated errors")
         }
         return lines.joined(separator: "\n")
     }

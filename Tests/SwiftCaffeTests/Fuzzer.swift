@@ -13,14 +13,17 @@ import Foundation
 /// replays it on every run from then on.
 struct Fuzzer: Sendable {
     enum Kind: String, CaseIterable, Sendable {
-        case netSummary = "net-summary", netTraining = "net-train", weights, state, idx, csv, log
+        case netSummary = "net-summary", netTraining = "net-train", netGradcheck = "net-gradcheck", layer, weights, state, idx, csv, log
     }
 
     enum Outcome: Equatable, Sendable {
         case ran, locatedError
+        /// Ran past the timeout on a net whose forward pass alone is over a GFLOP: busy with
+        /// what the input asked for (a mutated num_output of 65536), not stuck.
+        case slow
         case crashed(signal: Int32), hung, unlocatedError(String)
 
-        var isFailure: Bool { !(self == .ran || self == .locatedError) }
+        var isFailure: Bool { !(self == .ran || self == .locatedError || self == .slow) }
     }
 
     struct Case: Sendable {
@@ -103,14 +106,24 @@ struct Fuzzer: Sendable {
         let nets = ["lenet", "mlp", "logreg", "fashion_bn", "inception_mini", "residual", "iris_mlp"]
         let output = ["--output", folder + "/out", "--threads", "1", "--quiet"]
         switch kind {
-        case .netSummary, .netTraining:
+        case .netSummary, .netTraining, .netGradcheck:
             let net = nets[Int(rng.next() % UInt64(nets.count))]
             var text = try String(contentsOfFile: base + "/\(net).yaml", encoding: .utf8)
             for _ in 0...(rng.next() % 3) { text = mutateText(text) }
             let path = folder + "/net.yaml"
             try text.write(toFile: path, atomically: true, encoding: .utf8)
-            let arguments = kind == .netSummary ? ["summary", path] : ["train", path, "--max-iter", "2"] + output
+            let arguments = switch kind {
+            case .netSummary: ["summary", path]
+            // Every layer's backward on the mutated keys, a few elements each.
+            case .netGradcheck: ["gradcheck", path, "--batch", "1", "--max-elements", "8", "--threads", "1"]
+            default: ["train", path, "--max-iter", "2"] + output
+            }
             return Case(kind: kind, number: number, folder: folder, base: base, arguments: arguments)
+        case .layer:
+            let path = folder + "/net.yaml"
+            try randomLayerNet().write(toFile: path, atomically: true, encoding: .utf8)
+            return Case(kind: kind, number: number, folder: folder, base: base,
+                        arguments: ["gradcheck", path, "--batch", "2", "--max-elements", "8", "--threads", "1"])
         case .weights:
             let path = folder + "/weights.safetensors"
             try Data(mutateSafetensors(try bytes(base + "/run/lenet_iter_2.safetensors"))).write(to: URL(fileURLWithPath: path))
@@ -156,8 +169,22 @@ struct Fuzzer: Sendable {
     }
 
     func execute(_ fuzzCase: Case) -> Result {
-        let (outcome, output) = run([binary] + fuzzCase.arguments)
+        var (outcome, output) = run([binary] + fuzzCase.arguments)
+        if outcome == .hung, let net = fuzzCase.arguments.first(where: { $0.hasSuffix(".yaml") }), let flops = forwardFLOPs(net), flops >= 1e9 {
+            outcome = .slow
+        }
         return Result(fuzzCase: fuzzCase, outcome: outcome, output: output)
+    }
+
+    /// The forward FLOPs of one batch of `net`'s train phase, from `summary` (which allocates
+    /// nothing, so it answers quickly for any size).
+    func forwardFLOPs(_ net: String) -> Double? {
+        let (outcome, output) = run([binary, "summary", net])
+        guard outcome == .ran, let line = output.split(separator: "\n").first(where: { $0.hasPrefix("per image: ") }) else { return nil }
+        let words = line.split(separator: " ")  // per image: 1.23 G FLOPs forward; batch 64
+        guard words.count >= 8, let value = Double(words[2]), let batch = Double(words[words.count - 1]) else { return nil }
+        let scale: Double = switch words[3] { case "G": 1e9; case "M": 1e6; case "k": 1e3; default: 1 }
+        return value * scale * batch
     }
 
     // MARK: Mutations
@@ -211,6 +238,61 @@ struct Fuzzer: Sendable {
     ]
 
     mutating func pick<T>(_ items: [T]) -> T { items[Int(rng.next() % UInt64(items.count))] }
+
+    static let layerKeys = [
+        "kernel_size", "stride", "pad", "num_output", "axis", "end_axis", "num_axes", "offset", "shape", "slice_point",
+        "tiles", "top_k", "local_size", "alpha", "beta", "k", "operation", "coeff", "pool", "group", "dilation",
+        "bias_term", "input_dim", "power", "scale", "shift", "base", "negative_slope", "threshold", "min", "max",
+        "dropout_ratio", "eps", "use_global_stats", "moving_average_fraction", "margin", "norm", "ignore_label",
+        "normalization", "channel_shared", "out_max_val", "global_pooling", "norm_region", "legacy_version", "transpose",
+    ]
+    static let layerValues = [
+        "0", "1", "2", "3", "-1", "-2", "5", "65536", "2147483647", "1e30", "-1e30", "0.5", "1e-30", "true", "false",
+        "MAX", "AVE", "SUM", "PROD", "ASUM", "SUMSQ", "MEAN", "L1", "L2", "VALID", "FULL", "NONE", "BATCH_SIZE",
+        "ACROSS_CHANNELS", "WITHIN_CHANNEL", "[1, 2]", "[0, -1]", "[2147483647]", "[]", "[0, 0, 0, 0, 0]",
+    ]
+
+    /// The keys a layer type reads: built once with only the keys most layers require, its
+    /// spec remembers every key the layer asked for (layers read all their keys up front).
+    static func knownKeys(of type: String) -> [String] {
+        let probe = "{name: l, type: \(type), num_output: 2, kernel_size: 1, input_dim: 4, tiles: 2}"
+        guard let spec = try? LayerSpec(try YAMLParser.parse(probe, file: "probe"), index: 0, baseDirectory: "") else { return [] }
+        _ = try? LayerRegistry.make(spec, context: LayerContext(phase: .train, seed: 1))
+        let common: Set = ["name", "type", "bottom", "top", "phase", "param", "loss_weight"]
+        return spec.askedKeys.filter { !common.contains($0) }
+    }
+
+    /// A net of one random layer type after an Input of random small shapes (data, a second
+    /// data blob of the same shape and labels), given up to four keys with edge values, for
+    /// `gradcheck`: every layer's set-up, forward and backward on shapes and keys no shipped
+    /// net uses.
+    mutating func randomLayerNet() -> String {
+        let rank = rng.next() % 4 == 0 ? Int(rng.next() % 3) + 1 : 4
+        let shape = (0..<rank).map { _ in Int(rng.next() % 4) + 1 }
+        let types = LayerRegistry.typeNames.filter { !["IDXData", "CSVData", "Input"].contains($0) }
+        let type = pick(types)
+        // As many bottoms as the type takes (mostly), the first the data, then data, another
+        // blob of its shape, or the labels.
+        let accepted = LayerRegistry.type(named: type)?.bottomCount ?? 1...1
+        let count = rng.next() % 8 == 0 ? Int(rng.next() % 3) + 1 : min(accepted.lowerBound + Int(rng.next() % 2), min(accepted.upperBound, 3))
+        let bottoms = ["data"] + (1..<max(count, 1)).map { _ in pick(["data", "other", "label", "label"]) }
+        let known = Self.knownKeys(of: type)
+        var keys: [String] = []
+        for _ in 0..<(rng.next() % 4) {
+            let key = known.isEmpty || rng.next() % 8 == 0 ? pick(Self.layerKeys) : pick(known)
+            let value = rng.next() % 2 == 0 ? "\(Int(rng.next() % 4))" : pick(Self.layerValues)
+            keys.append("\(key): \(value)")
+        }
+        if known.contains("num_output") && !keys.contains(where: { $0.hasPrefix("num_output") }) { keys.append("num_output: \(Int(rng.next() % 4) + 1)") }
+        if known.contains("kernel_size") && !keys.contains(where: { $0.hasPrefix("kernel_size") }) { keys.append("kernel_size: \(Int(rng.next() % 3) + 1)") }
+        let tops = rng.next() % 4 == 0 ? "[out, out2]" : "out"
+        return """
+        layers:
+          - {name: in, type: Input, top: [data, other, label], shape: [\(shape), \(shape), [\(shape[0])]]}
+          - {name: l, type: \(type), bottom: [\(bottoms.joined(separator: ", "))], top: \(tops)\(keys.map { ", " + $0 }.joined())}
+
+        """
+    }
 
     /// One edit of a net file's text: a number replaced by an edge value, a word by another
     /// or by a very long one, a line deleted, duplicated, swapped or inserted, or a cut.
@@ -342,12 +424,15 @@ struct Fuzzer: Sendable {
         if hung { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         try? handle.close()
-        let output = (try? String(contentsOfFile: outputFile, encoding: .utf8)).map { String($0.prefix(4000)) } ?? ""
+        // The head (where errors are) and the tail (where verdicts are) of what it printed.
+        let output = (try? String(contentsOfFile: outputFile, encoding: .utf8)).map { $0.count > 8000 ? $0.prefix(4000) + "\n…\n" + $0.suffix(4000) : $0 } ?? ""
         if hung { return (.hung, output) }
         if process.terminationReason == .uncaughtSignal { return (.crashed(signal: process.terminationStatus), output) }
         switch process.terminationStatus {
         case 0: return (.ran, output)
         case 1 where Self.isLocated(output): return (.locatedError, output)
+        // gradcheck's verdict on a mutated net (extreme keys defeat finite differences): a report, not an error.
+        case 1 where command.dropFirst().first == "gradcheck" && output.contains("gradient check FAILED"): return (.ran, output)
         default: return (.unlocatedError(String(output.suffix(300))), output)
         }
     }
