@@ -69,9 +69,9 @@ struct Fuzzer: Sendable {
         let base = root + "/base"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         let source = "/usr/share/datasets/fashion-mnist/"
-        for (split, file) in [("train", "train"), ("t10k", "t10k")] {
-            let images = try IDXFile(path: source + "\(file)-images-idx3-ubyte.gz")
-            let labels = try IDXFile(path: source + "\(file)-labels-idx1-ubyte.gz")
+        for split in ["train", "t10k"] {
+            let images = try IDXFile(path: source + "\(split)-images-idx3-ubyte.gz")
+            let labels = try IDXFile(path: source + "\(split)-labels-idx1-ubyte.gz")
             try writeIDX(base + "/\(split)-images", dimensions: [64, 28, 28], bytes: Array(images.bytes.prefix(64 * 784)))
             try writeIDX(base + "/\(split)-labels", dimensions: [64], bytes: Array(labels.bytes.prefix(64)))
             try gzip(base + "/\(split)-labels")
