@@ -52,7 +52,15 @@ struct GradcheckCommand: ParsableCommand {
             for row in [header] + rows {
                 printLine(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
             }
+            // The adjoint test of forward against reverse mode, per layer.
+            printLine("")
+            for report in reports {
+                let verdict = report.adjoint.map { String(format: "adjoint test: relative error %.2e  %@", $0.relativeError, $0.passed ? "pass" : "FAIL") }
+                    ?? "adjoint test: no forward mode (not checked)"
+                printLine(report.layer.padding(toLength: widths[0], withPad: " ", startingAt: 0) + "  " + verdict)
+            }
             for report in reports { for result in report.results where !result.passed { printLine("\(report.layer): \(result)") } }
+            for report in reports { if let adjoint = report.adjoint, !adjoint.passed { printLine("\(report.layer): adjoint test: \(adjoint)") } }
             failed = reports.contains { !$0.passed }
             printLine(failed ? "gradient check FAILED" : "all \(reports.count) layers pass")
         }

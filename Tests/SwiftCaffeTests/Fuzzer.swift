@@ -411,7 +411,7 @@ struct Fuzzer: Sendable {
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", "ulimit -v \(addressSpaceKiB); exec \"$@\"", "sh"] + command
         let outputFile = root + "/.output-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: outputFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputFile, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outputFile) }
         guard let handle = FileHandle(forWritingAtPath: outputFile) else { return (.unlocatedError("cannot capture output"), "") }
         process.standardOutput = handle

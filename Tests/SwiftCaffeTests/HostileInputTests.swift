@@ -183,7 +183,7 @@ import Testing
     /// 2 GB (sparse) table under --memory-limit 1G is a located error, not an abort.
     @Test func wholeFileReadsAreBudgeted() throws {
         let folder = try temporaryFolder()
-        FileManager.default.createFile(atPath: folder + "/big.csv", contents: nil)
+        _ = FileManager.default.createFile(atPath: folder + "/big.csv", contents: nil)
         let handle = try #require(FileHandle(forWritingAtPath: folder + "/big.csv"))
         try handle.truncate(atOffset: 2 << 30)
         try handle.close()

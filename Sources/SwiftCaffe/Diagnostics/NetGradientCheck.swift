@@ -6,13 +6,16 @@
 /// samples of its bottoms, with the net's parameter values; bottoms that need a gradient get
 /// random values of magnitude 0.05 to 1 and random sign (real activations hold exact ties and
 /// zeros, the kinks of max pooling and ReLU; keeping away from 0 keeps a step of 0.01 off the
-/// usual kink), the rest (images, labels) keep their real values.
+/// usual kink), the rest (images, labels) keep their real values. A layer with forward mode
+/// (`TangentLayer`) also gets the adjoint test (`AdjointCheck`) on the same copy.
 public enum NetGradientCheck {
     public struct Report {
         public var layer: String
         public var type: String
         public var results: [GradientChecker.Result]
-        public var passed: Bool { results.allSatisfy(\.passed) }
+        /// nil: the layer has no forward mode (reported, not failed).
+        public var adjoint: AdjointCheck.Result?
+        public var passed: Bool { results.allSatisfy(\.passed) && (adjoint?.passed ?? true) }
     }
 
     public static func run(_ spec: NetSpec, phase: Phase = .train, layer only: String? = nil, batch: Int = 2,
@@ -43,7 +46,9 @@ public enum NetGradientCheck {
             for (mine, theirs) in zip(layer.params, original.params) where mine.shape == theirs.shape {
                 mine.setData(theirs.dataArray)
             }
-            reports.append(Report(layer: original.name, type: original.spec.type, results: checker.check(layer, bottom: bottoms, top: tops)))
+            let results = checker.check(layer, bottom: bottoms, top: tops)
+            let adjoint = (layer as? any TangentLayer).map { AdjointCheck().check($0, bottom: bottoms, top: tops) }
+            reports.append(Report(layer: original.name, type: original.spec.type, results: results, adjoint: adjoint))
         }
         return reports
     }

@@ -225,11 +225,14 @@ public final class Net {
     /// when a bottom that holds indices holds something else (see `IndexConsumer`).
     @discardableResult
     public func forward() throws -> Float {
-        for index in layers.indices {
-            if !indexChecks[index].isEmpty { try checkIndices(at: index) }
-            _ = layers[index].forward(bottom: bottoms[index], top: tops[index])
-        }
+        for index in layers.indices { try forwardLayerChecked(at: index) }
         return currentLoss
+    }
+
+    /// One layer's forward, after checking its index bottoms.
+    func forwardLayerChecked(at index: Int) throws {
+        if !indexChecks[index].isEmpty { try checkIndices(at: index) }
+        _ = layers[index].forward(bottom: bottoms[index], top: tops[index])
     }
 
     private func checkIndices(at index: Int) throws {

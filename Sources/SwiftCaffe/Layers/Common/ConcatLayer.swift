@@ -1,5 +1,5 @@
 /// Joins bottoms of equal shape except along `axis` (1) into one top (Caffe's `Concat`).
-public final class ConcatLayer: Layer {
+public final class ConcatLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var bottomCount: ClosedRange<Int> { 1...Int.max }
@@ -49,5 +49,10 @@ public final class ConcatLayer: Layer {
             }
             offset += chunk
         }
+    }
+
+    /// The tangents are joined as the values are.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        _ = forward(bottom: bottomTangent, top: topTangent)
     }
 }

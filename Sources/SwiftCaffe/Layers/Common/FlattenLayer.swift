@@ -1,6 +1,6 @@
 /// Merges axes `axis` (1) through `end_axis` (−1) into one (Caffe's `Flatten`): N×C×H×W
 /// becomes N×(C·H·W). The values are copied unchanged.
-public final class FlattenLayer: Layer {
+public final class FlattenLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let requestedAxis: Int, requestedEnd: Int
@@ -26,5 +26,10 @@ public final class FlattenLayer: Layer {
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
         if bottom[0].needsGradient { bottom[0].diff.update(from: top[0].diff, count: top[0].count) }
+    }
+
+    /// The values are copied, so are their tangents.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        topTangent[0].data.update(from: bottomTangent[0].data, count: bottom[0].count)
     }
 }

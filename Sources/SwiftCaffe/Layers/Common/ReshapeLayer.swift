@@ -1,7 +1,7 @@
 /// Gives the bottom a new shape with the same values (Caffe's `Reshape`). In `shape`, 0 copies
 /// the bottom's dimension at that place and −1 (at most once) is inferred from the count.
 /// `axis` (0) and `num_axes` (−1: to the end) select the bottom axes that `shape` replaces.
-public final class ReshapeLayer: Layer {
+public final class ReshapeLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let dims: [Int]
@@ -53,5 +53,10 @@ public final class ReshapeLayer: Layer {
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
         if bottom[0].needsGradient { bottom[0].diff.update(from: top[0].diff, count: top[0].count) }
+    }
+
+    /// The values are copied, so are their tangents.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        topTangent[0].data.update(from: bottomTangent[0].data, count: bottom[0].count)
     }
 }

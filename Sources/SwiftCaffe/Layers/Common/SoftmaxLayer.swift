@@ -1,5 +1,5 @@
 /// Softmax along `axis` (default 1, the channels).
-public final class SoftmaxLayer: Layer {
+public final class SoftmaxLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var supportsInPlace: Bool { true }
@@ -38,6 +38,22 @@ public final class SoftmaxLayer: Layer {
                 for c in 0..<channels {
                     let k = base + c * inner + i
                     dx[k] = y[k] * (dy[k] - dot)
+                }
+            }
+        }
+    }
+
+    /// ẏ = y ⊙ (ẋ − Σ_c y·ẋ), per position (the Jacobian is symmetric: backward's formula).
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let y = top[0].data, dx = bottomTangent[0].data, dy = topTangent[0].data
+        for o in 0..<outer {
+            let base = o * channels * inner
+            for i in 0..<inner {
+                var dot: Float = 0
+                for c in 0..<channels { dot += dx[base + c * inner + i] * y[base + c * inner + i] }
+                for c in 0..<channels {
+                    let k = base + c * inner + i
+                    dy[k] = y[k] * (dx[k] - dot)
                 }
             }
         }

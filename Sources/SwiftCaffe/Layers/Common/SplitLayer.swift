@@ -1,7 +1,7 @@
 /// Copies one bottom to several tops and sums their diffs in backward. The net inserts it
 /// wherever one blob feeds several layers, which is how gradients from every consumer of a
 /// blob are added up (layers overwrite bottom diffs, so each consumer needs its own copy).
-public final class SplitLayer: Layer {
+public final class SplitLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var topCount: ClosedRange<Int> { 1...Int.max }
@@ -25,5 +25,10 @@ public final class SplitLayer: Layer {
             let dy = blob.diff
             for i in 0..<count { dx[i] += dy[i] }
         }
+    }
+
+    /// Every top is the bottom, so every top's tangent is the bottom's.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        for blob in topTangent { blob.data.update(from: bottomTangent[0].data, count: bottom[0].count) }
     }
 }

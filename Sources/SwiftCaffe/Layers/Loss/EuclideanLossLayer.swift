@@ -1,5 +1,5 @@
 /// Σ (a − b)² / (2N), N the batch size (Caffe's `EuclideanLoss`); gradients flow to both bottoms.
-public final class EuclideanLossLayer: Layer {
+public final class EuclideanLossLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var bottomCount: ClosedRange<Int> { 2...2 }
@@ -36,5 +36,13 @@ public final class EuclideanLossLayer: Layer {
             let dx = blob.diff
             for i in 0..<difference.count { dx[i] = sign * scale * d[i] }
         }
+    }
+
+    /// d/dv of Σ (a − b)² / 2N is Σ (a − b)(ȧ − ḃ) / N.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let d = difference.data, da = bottomTangent[0].data, db = bottomTangent[1].data
+        var sum: Float = 0
+        for i in 0..<difference.count { sum += d[i] * (da[i] - db[i]) }
+        topTangent[0].data[0] = sum / Float(bottom[0].num)
     }
 }

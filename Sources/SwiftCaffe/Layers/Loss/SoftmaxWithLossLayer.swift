@@ -6,7 +6,7 @@ import Foundation
 ///
 /// `normalization`: VALID (default) divides by the number of labels not equal to
 /// `ignore_label`, BATCH_SIZE by the outer count, FULL by all positions, NONE not at all.
-public final class SoftmaxWithLossLayer: Layer, LabelConsumer {
+public final class SoftmaxWithLossLayer: Layer, LabelConsumer, TangentLayer {
     public enum Normalization: String, CaseIterable { case valid = "VALID", batchSize = "BATCH_SIZE", full = "FULL", none = "NONE" }
 
     public let spec: LayerSpec
@@ -84,5 +84,25 @@ public final class SoftmaxWithLossLayer: Layer, LabelConsumer {
                 }
             }
         }
+    }
+
+    /// L̇ = −Σ (ẋ_label − Σ_c p_c·ẋ_c) / normaliser over the counted positions; the
+    /// probabilities' tangent, if they are a top, is softmax's: ṗ = p ⊙ (ẋ − Σ_c p_c·ẋ_c).
+    /// (Backward, like Caffe's, sends no gradient back from the probabilities top.)
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let p = probabilities.data, labels = bottom[1].data, dx = bottomTangent[0].data
+        let dp = topTangent.count == 2 ? topTangent[1].data : nil
+        var loss: Float = 0
+        for o in 0..<outer {
+            for i in 0..<inner {
+                var mean: Float = 0
+                for c in 0..<classCount { mean += p[(o * classCount + c) * inner + i] * dx[(o * classCount + c) * inner + i] }
+                if let dp { for c in 0..<classCount { let k = (o * classCount + c) * inner + i; dp[k] = p[k] * (dx[k] - mean) } }
+                let label = Int(label: labels[o * inner + i])
+                guard label != ignoreLabel, (0..<classCount).contains(label) else { continue }
+                loss -= dx[(o * classCount + label) * inner + i] - mean
+            }
+        }
+        topTangent[0].data[0] = loss / normalizer
     }
 }

@@ -1,7 +1,7 @@
 /// Dropout: in the train phase each element is kept with probability 1 − `dropout_ratio`
 /// (0.5) and scaled by 1 / (1 − ratio), so the test phase, which passes values through
 /// unchanged, sees the same expected value. The mask's random stream is saved in snapshots.
-public final class DropoutLayer: Layer, StatefulLayer {
+public final class DropoutLayer: Layer, StatefulLayer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var supportsInPlace: Bool { true }
@@ -53,5 +53,11 @@ public final class DropoutLayer: Layer, StatefulLayer {
             throw error("the saved dropout state is damaged")
         }
         rng = saved
+    }
+
+    /// The tangent is masked and scaled as the values were, by the mask of the last forward.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let dx = bottomTangent[0].data, dy = topTangent[0].data
+        for i in 0..<top[0].count { dy[i] = training ? dx[i] * mask[i] : dx[i] }
     }
 }

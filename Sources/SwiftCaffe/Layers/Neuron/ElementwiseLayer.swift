@@ -12,8 +12,9 @@ public protocol ElementwiseFunction {
     static var derivativeUsesOutputOnly: Bool { get }
 }
 
-/// A neuron layer: top = f(bottom) element by element, bottom diff = top diff · f′.
-public final class ElementwiseLayer<Function: ElementwiseFunction>: Layer {
+/// A neuron layer: top = f(bottom) element by element, bottom diff = top diff · f′, top
+/// tangent = f′ · bottom tangent.
+public final class ElementwiseLayer<Function: ElementwiseFunction>: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var supportsInPlace: Bool { Function.derivativeUsesOutputOnly }
@@ -46,6 +47,14 @@ public final class ElementwiseLayer<Function: ElementwiseFunction>: Layer {
         let y = top[0].data, dy = top[0].diff, dx = bottom[0].diff, f = function
         Parallel.forChunks(of: count, minimumPerChunk: 1 << 14) { _, range in
             for i in range { dx[i] = dy[i] * f.derivative(x: x[i], y: y[i]) }
+        }
+    }
+
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let x = Function.derivativeUsesOutputOnly ? top[0].data : bottom[0].data
+        let y = top[0].data, dx = bottomTangent[0].data, dy = topTangent[0].data, f = function
+        Parallel.forChunks(of: count, minimumPerChunk: 1 << 14) { _, range in
+            for i in range { dy[i] = f.derivative(x: x[i], y: y[i]) * dx[i] }
         }
     }
 }

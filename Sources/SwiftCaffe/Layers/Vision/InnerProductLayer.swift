@@ -1,6 +1,6 @@
 /// A fully connected layer: top = bottom · Wᵀ + b, with the bottom flattened from `axis` on
 /// (Caffe's `InnerProduct`). W is num_output × K, b is num_output.
-public final class InnerProductLayer: Layer {
+public final class InnerProductLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let numOutput: Int
@@ -73,6 +73,20 @@ public final class InnerProductLayer: Layer {
         Parallel.forChunks(of: inputs, minimumPerChunk: 16) { _, columns in
             BLAS.gemm(m: batchRows, n: columns.count, k: outputs, a: topDiff, lda: outputs,
                       b: weights + columns.lowerBound, ldb: inputs, c: inputDiff + columns.lowerBound, ldc: inputs)
+        }
+    }
+
+    /// ẏ = ẋ·Wᵀ, plus x·Ẇᵀ + ḃ when the parameters move.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let outputs = numOutput, inputs = inputs, rows = rows
+        let input = bottom[0].data, inputTangent = bottomTangent[0].data, output = topTangent[0].data, weights = params[0].data
+        BLAS.gemm(transposeB: true, m: rows, n: outputs, k: inputs, a: inputTangent, lda: inputs, b: weights, ldb: inputs, c: output, ldc: outputs)
+        guard let parameterTangent else { return }
+        BLAS.gemm(transposeB: true, m: rows, n: outputs, k: inputs, a: input, lda: inputs, b: parameterTangent[0].data, ldb: inputs,
+                  beta: 1, c: output, ldc: outputs)
+        if biasTerm {
+            let bias = parameterTangent[1].data
+            for r in 0..<rows { for o in 0..<outputs { output[r * outputs + o] += bias[o] } }
         }
     }
 }

@@ -1,0 +1,144 @@
+import Testing
+@testable import SwiftCaffe
+
+/// Forward mode against reverse mode: for the layers that can push tangents, ⟨J·v, w⟩ from
+/// `forwardTangent` equals ⟨v, Jᵀ·w⟩ from `backward` to Float's precision (sums of a few
+/// hundred products, accumulated in Double, differ by rounding only: 1e-5 relative).
+@Suite struct TangentTests {
+    func adjoint(_ yaml: String, bottoms: [Blob], inPlace: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let layer = try makeLayer(yaml)
+        let tangentLayer = try #require(layer as? any TangentLayer, "\(yaml) has no forward mode", sourceLocation: sourceLocation)
+        let top = inPlace ? [bottoms[0]] : (0..<max(1, Swift.type(of: layer).topCount.lowerBound)).map { _ in Blob() }
+        try layer.setUp(bottom: bottoms, top: top)
+        let result = AdjointCheck().check(tangentLayer, bottom: bottoms, top: top)
+        #expect(result.relativeError < 1e-5, "\(yaml): \(result)", sourceLocation: sourceLocation)
+        #expect(abs(result.forwardMode) > 1e-3, "\(yaml): a zero test proves nothing: \(result)", sourceLocation: sourceLocation)
+    }
+
+    @Test(arguments: [
+        "{name: f, type: ReLU}", "{name: f, type: ReLU, negative_slope: 0.1}", "{name: f, type: Sigmoid}", "{name: f, type: TanH}",
+        "{name: f, type: ELU}", "{name: f, type: AbsVal}", "{name: f, type: Power, power: 2, scale: 0.5, shift: 2}", "{name: f, type: Exp}",
+        "{name: f, type: Log, shift: 3}", "{name: f, type: BNLL}", "{name: f, type: Clip, min: -0.5, max: 0.5}", "{name: f, type: Swish}",
+    ])
+    func neuronFunctions(_ yaml: String) throws {
+        try adjoint(yaml, bottoms: [randomBlob([2, 3, 4, 5], range: -2...2)])
+    }
+
+    /// In place, the tangent overwrites its bottom's tangent as the value overwrites the bottom.
+    @Test func inPlaceReLU() throws {
+        try adjoint("{name: f, type: ReLU}", bottoms: [randomBlob([4, 6], range: -2...2)], inPlace: true)
+    }
+
+    /// ReLU exactly at its kink, where finite differences are meaningless: both modes take
+    /// the same branch, so the adjoint test still holds exactly.
+    @Test func reluAtItsKink() throws {
+        let bottom = randomBlob([4, 6], range: -2...2)
+        for i in stride(from: 0, to: bottom.count, by: 3) { bottom.data[i] = 0 }
+        try adjoint("{name: f, type: ReLU}", bottoms: [bottom])
+    }
+
+    @Test func innerProductWithParameterDirections() throws {
+        try adjoint("{name: ip, type: InnerProduct, num_output: 5, weight_filler: gaussian, bias_filler: gaussian}", bottoms: [randomBlob([3, 2, 4])])
+        try adjoint("{name: ip, type: InnerProduct, num_output: 5, bias_term: false, weight_filler: gaussian}", bottoms: [randomBlob([3, 8])])
+    }
+
+    @Test func euclideanLossAndSplit() throws {
+        try adjoint("{name: l, type: EuclideanLoss}", bottoms: [randomBlob([3, 4]), randomBlob([3, 4], seed: 9)])
+        let split = try makeLayer("{name: s, type: Split}")
+        let bottom = randomBlob([2, 5]), tops = [Blob(), Blob(), Blob()]
+        try split.setUp(bottom: [bottom], top: tops)
+        let result = AdjointCheck().check(try #require(split as? any TangentLayer), bottom: [bottom], top: tops)
+        #expect(result.relativeError < 1e-5, "\(result)")
+    }
+
+    /// The whole net: a parameter direction pushed forward through a branch (an implicit
+    /// Split), an in-place Sigmoid and two weighted losses gives the same derivative of the
+    /// loss as the gradient that backward computes, dotted with that direction.
+    @Test func wholeNetForwardModeMatchesBackward() throws {
+        let yaml = """
+        layers:
+          - {name: in, type: Input, top: [x, t1, t2], shape: [[3, 6], [3, 4], [3, 2]]}
+          - {name: ip1, type: InnerProduct, bottom: x, top: h, num_output: 4, weight_filler: gaussian, bias_filler: gaussian}
+          - {name: act, type: Sigmoid, bottom: h, top: h}
+          - {name: l1, type: EuclideanLoss, bottom: [h, t1], top: loss1}
+          - {name: ip2, type: InnerProduct, bottom: h, top: o, num_output: 2, weight_filler: gaussian}
+          - {name: squash, type: TanH, bottom: o, top: o2}
+          - {name: l2, type: EuclideanLoss, bottom: [o2, t2], top: loss2, loss_weight: 0.5}
+        """
+        let net = try Net(spec: try NetSpec.parse(yaml), phase: .train)
+        var rng = RandomGenerator(seed: 5)
+        for name in ["x", "t1", "t2"] { for i in 0..<net.blobs[name]!.count { net.blobs[name]!.data[i] = rng.uniform(-1, 1) } }
+        let directions = net.parameters.map { p in (0..<p.blob.count).map { _ in rng.uniform(-1, 1) } }
+
+        let tangents = try net.forwardTangents(parameters: directions)
+        let forwardMode = net.lossTangent(tangents)
+
+        net.zeroParameterDiffs()
+        try net.forward()
+        net.backward()
+        var reverseMode = 0.0
+        for (parameter, direction) in zip(net.parameters, directions) {
+            for i in 0..<parameter.blob.count { reverseMode += Double(direction[i]) * Double(parameter.blob.diff[i]) }
+        }
+        #expect(abs(forwardMode) > 1e-3)
+        #expect(abs(forwardMode - reverseMode) / max(abs(forwardMode), abs(reverseMode)) < 1e-5, "\(forwardMode) vs \(reverseMode)")
+        // The implicit Split passed the same tangent to both readers of h.
+        #expect(tangents["h_split_0"]!.dataArray == tangents["h_split_1"]!.dataArray)
+    }
+
+    /// A net with a layer that has no forward mode says which one.
+    @Test func aLayerWithoutForwardModeIsNamed() throws {
+        let net = try Net(spec: try NetSpec.parse("""
+        layers:
+          - {name: in, type: Input, top: [x], shape: [[2, 1, 4, 4]]}
+          - {name: lrn, type: LRN, bottom: x, top: y}
+        """), phase: .train)
+        #expect { try net.forwardTangents(inputs: ["x": [Float](repeating: 1, count: 32)]) } throws: {
+            "\($0)".contains("layer 'lrn' (LRN): cannot push tangents")
+        }
+    }
+
+    @Test func shapeAndRoutingLayers() throws {
+        try adjoint("{name: f, type: Flatten}", bottoms: [randomBlob([2, 3, 2, 2])])
+        try adjoint("{name: r, type: Reshape, shape: [0, -1, 2]}", bottoms: [randomBlob([2, 3, 2, 2])])
+        try adjoint("{name: c, type: Concat, axis: 1}", bottoms: [randomBlob([2, 3, 2]), randomBlob([2, 1, 2], seed: 8)])
+        try adjoint("{name: d, type: Dropout, dropout_ratio: 0.3}", bottoms: [randomBlob([4, 5])])
+    }
+
+    @Test func softmaxAndItsLoss() throws {
+        try adjoint("{name: s, type: Softmax}", bottoms: [randomBlob([3, 4, 2])])
+        try adjoint("{name: s, type: Softmax}", bottoms: [randomBlob([3, 5])], inPlace: true)
+        let labels = labelBlob(count: 6, classes: 4)
+        try adjoint("{name: l, type: SoftmaxWithLoss}", bottoms: [randomBlob([3, 4, 2]), labels])
+        labels.data[2] = 7  // ignored below: ignore_label
+        try adjoint("{name: l, type: SoftmaxWithLoss, ignore_label: 7, normalization: FULL}", bottoms: [randomBlob([3, 4, 2]), labels])
+    }
+
+    /// A backward with a planted mistake fails the test: it is not vacuous.
+    @Test func aWrongBackwardFails() throws {
+        let layer = try makeLayer("{name: f, type: Sigmoid}") as! any TangentLayer
+        let bottom = randomBlob([3, 4]), top = Blob()
+        try layer.setUp(bottom: [bottom], top: [top])
+        let wrong = WrongBackward(inner: layer)
+        let result = AdjointCheck().check(wrong, bottom: [bottom], top: [top])
+        #expect(result.relativeError > 1e-2, "\(result)")
+    }
+}
+
+/// A layer that forwards to `inner` but doubles one element of the bottom's gradient.
+final class WrongBackward: TangentLayer {
+    let inner: any TangentLayer
+    var spec: LayerSpec { inner.spec }
+    var params: [Blob] { get { inner.params } set { inner.params = newValue } }
+    init(inner: any TangentLayer) { self.inner = inner }
+    required init(spec: LayerSpec, context: LayerContext) throws { throw SwiftCaffeError("WrongBackward wraps a layer the test built") }
+    func setUp(bottom: [Blob], top: [Blob]) throws { try inner.setUp(bottom: bottom, top: top) }
+    func forward(bottom: [Blob], top: [Blob]) -> Float { inner.forward(bottom: bottom, top: top) }
+    func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
+        inner.backward(topDiff: top, bottomDiff: bottom)
+        bottom[0].diff[1] *= 2
+    }
+    func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        inner.forwardTangent(bottom: bottom, bottomTangent: bottomTangent, top: top, topTangent: topTangent, parameterTangent: parameterTangent)
+    }
+}
