@@ -114,6 +114,23 @@ import Testing
         try adjoint("{name: l, type: SoftmaxWithLoss, ignore_label: 7, normalization: FULL}", bottoms: [randomBlob([3, 4, 2]), labels])
     }
 
+    @Test func convolutionWithParameterDirections() throws {
+        try adjoint("{name: c, type: Convolution, num_output: 4, kernel_size: 3, pad: 1, stride: 2, weight_filler: gaussian, bias_filler: gaussian}",
+                    bottoms: [randomBlob([2, 3, 7, 7])])
+        try adjoint("{name: c, type: Convolution, num_output: 4, kernel_size: 2, group: 2, dilation: 2, bias_term: false, weight_filler: gaussian}",
+                    bottoms: [randomBlob([3, 4, 6, 6])])
+    }
+
+    /// MAX pooling with ties (equal values in a window): forward mode follows the same winner
+    /// backward does, so the test holds exactly where finite differences cannot say.
+    @Test(arguments: ["MAX", "AVE"])
+    func pooling(_ method: String) throws {
+        let bottom = randomBlob([2, 3, 6, 6])
+        for i in stride(from: 0, to: bottom.count, by: 2) { bottom.data[i + 1] = bottom.data[i] }  // ties in every window
+        try adjoint("{name: p, type: Pooling, pool: \(method), kernel_size: 3, stride: 2, pad: 1}", bottoms: [bottom])
+        try adjoint("{name: p, type: Pooling, pool: \(method), kernel_size: 2, stride: 2}", bottoms: [bottom])
+    }
+
     /// A backward with a planted mistake fails the test: it is not vacuous.
     @Test func aWrongBackwardFails() throws {
         let layer = try makeLayer("{name: f, type: Sigmoid}") as! any TangentLayer

@@ -13,7 +13,7 @@
 /// Backward unrolls each block again rather than keeping the batch's columns (as Caffe does),
 /// which costs little in cache and saves their memory. Each thread sums its weight gradient
 /// into its own buffer; the buffers are added at the end.
-public final class ConvolutionLayer: Layer {
+public final class ConvolutionLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let keys: ConvolutionKeys
@@ -91,9 +91,15 @@ public final class ConvolutionLayer: Layer {
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        convolve(bottom[0].data, weights: params[0].data, bias: keys.biasTerm ? params[1].data : nil, into: top[0].data, adding: false)
+        return 0
+    }
+
+    /// output (=, or += when `adding`) input ∗ weights + bias, for the whole batch. Forward
+    /// runs it once; forward mode twice, since ẏ = ẋ ∗ W + x ∗ Ẇ + ḃ.
+    private func convolve(_ input: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
+                          into output: UnsafeMutablePointer<Float>, adding: Bool) {
         let g = geometry, area = outputArea, outputs = keys.numOutput
-        let input = bottom[0].data, output = top[0].data
-        let weights = params[0].data, bias = keys.biasTerm ? params[1].data : nil
         let inputSize = g.channels * g.height * g.width
         let groups = groups, perGroup = outputs / groups, groupVolume = groupVolume
         ensureScratch(Parallel.chunkCount(for: batch))
@@ -110,11 +116,22 @@ public final class ConvolutionLayer: Layer {
                 for o in 0..<outputs {
                     let source = product + o * width + slot * area, target = output + (n * outputs + o) * area
                     let b = bias?[o] ?? 0
-                    for i in 0..<area { target[i] = source[i] + b }
+                    if adding {
+                        for i in 0..<area { target[i] += source[i] + b }
+                    } else {
+                        for i in 0..<area { target[i] = source[i] + b }
+                    }
                 }
             }
         }
-        return 0
+    }
+
+    /// ẏ = ẋ ∗ W, plus x ∗ Ẇ + ḃ when the parameters move.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        convolve(bottomTangent[0].data, weights: params[0].data, bias: nil, into: topTangent[0].data, adding: false)
+        guard let parameterTangent else { return }
+        convolve(bottom[0].data, weights: parameterTangent[0].data, bias: keys.biasTerm ? parameterTangent[1].data : nil,
+                 into: topTangent[0].data, adding: true)
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {

@@ -7,7 +7,7 @@
 /// is padding, so a stride larger than the kernel (kernel 2, stride 9 on 8×8) leaves it a last
 /// window with no input at all (−FLT_MAX for MAX, a division by zero for AVE). Here every
 /// window starts inside the input, padding or not.
-public final class PoolingLayer: Layer {
+public final class PoolingLayer: Layer, TangentLayer {
     public enum Method: String, CaseIterable { case max = "MAX", ave = "AVE" }
 
     public let spec: LayerSpec
@@ -178,6 +178,23 @@ public final class PoolingLayer: Layer {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// MAX: each output's tangent is its window winner's, as forward chose it. AVE is linear:
+    /// the tangent is the average of the window's tangents, which forward computes.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        guard method == .max, let argmax else {
+            _ = forward(bottom: bottomTangent, top: topTangent)
+            return
+        }
+        let inArea = geometry.height * geometry.width, outArea = pooledH * pooledW
+        let input = bottomTangent[0].data, output = topTangent[0].data
+        Parallel.forChunks(of: batch * geometry.channels, minimumPerChunk: 8) { _, planes in
+            for plane in planes {
+                let source = input + plane * inArea, target = output + plane * outArea, winners = argmax + plane * outArea
+                for out in 0..<outArea { target[out] = source[Int(winners[out])] }
             }
         }
     }
