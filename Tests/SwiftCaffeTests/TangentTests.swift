@@ -131,6 +131,20 @@ import Testing
         try adjoint("{name: p, type: Pooling, pool: \(method), kernel_size: 2, stride: 2}", bottoms: [bottom])
     }
 
+    @Test func eltwise() throws {
+        for operation in ["SUM", "PROD", "MAX"] {
+            try adjoint("{name: e, type: Eltwise, operation: \(operation)}", bottoms: [randomBlob([2, 3, 4]), randomBlob([2, 3, 4], seed: 8), randomBlob([2, 3, 4], seed: 9)])
+        }
+        try adjoint("{name: e, type: Eltwise, operation: SUM, coeff: [0.5, -2]}", bottoms: [randomBlob([2, 5]), randomBlob([2, 5], seed: 8)])
+    }
+
+    @Test func scaleAndBias() throws {
+        try adjoint("{name: s, type: Scale, bias_term: true, filler: gaussian, bias_filler: gaussian}", bottoms: [randomBlob([2, 3, 2, 2])])
+        try adjoint("{name: s, type: Scale, filler: gaussian}", bottoms: [randomBlob([2, 3, 2, 2])], inPlace: true)
+        try adjoint("{name: s, type: Scale, axis: 0, num_axes: 2}", bottoms: [randomBlob([2, 3, 4]), randomBlob([2, 3], seed: 8)])
+        try adjoint("{name: b, type: Bias, filler: gaussian}", bottoms: [randomBlob([2, 3, 2, 2])], inPlace: true)
+    }
+
     /// A backward with a planted mistake fails the test: it is not vacuous.
     @Test func aWrongBackwardFails() throws {
         let layer = try makeLayer("{name: f, type: Sigmoid}") as! any TangentLayer

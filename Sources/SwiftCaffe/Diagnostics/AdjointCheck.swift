@@ -44,6 +44,8 @@ public struct AdjointCheck {
         let w = top.map { random($0) }
         for (blob, weight) in zip(top, w) { blob.diff.update(from: weight.data, count: blob.count) }
         for parameter in layer.params { parameter.zeroDiff() }
+        // A bottom backward does not reach (Accuracy's scores) then reads as a zero gradient.
+        for blob in bottom where blob.needsGradient && !top.contains(where: { $0 === blob }) { blob.zeroDiff() }
         layer.backward(topDiff: top, bottomDiff: bottom)
         let bottomTangent = bottom.map { random($0, zero: !$0.needsGradient) }
         // Statistics that the solver does not learn (BatchNorm's) get no direction: backward

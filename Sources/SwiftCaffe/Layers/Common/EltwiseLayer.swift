@@ -1,6 +1,6 @@
 /// Combines bottoms of one shape element by element (Caffe's `Eltwise`): `operation` SUM
 /// (weighted by `coeff`, default all 1), PROD or MAX (the gradient goes to the largest).
-public final class EltwiseLayer: Layer {
+public final class EltwiseLayer: Layer, TangentLayer {
     public enum Operation: String, CaseIterable { case sum = "SUM", prod = "PROD", max = "MAX" }
 
     public let spec: LayerSpec
@@ -78,6 +78,31 @@ public final class EltwiseLayer: Layer {
             case .max:
                 for i in 0..<count { dx[i] = winners[i] == Int32(index) ? dy[i] : 0 }
             }
+        }
+    }
+
+    /// SUM: the weighted sum of the tangents; PROD: the product rule; MAX: the winner's tangent.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let dy = topTangent[0].data, count = top[0].count
+        switch operation {
+        case .sum:
+            for i in 0..<count { dy[i] = 0 }
+            for (index, tangent) in bottomTangent.enumerated() {
+                let c = coefficient(index), dx = tangent.data
+                for i in 0..<count { dy[i] += c * dx[i] }
+            }
+        case .prod:
+            for i in 0..<count {
+                var sum: Float = 0
+                for (index, tangent) in bottomTangent.enumerated() {
+                    var others: Float = 1
+                    for (j, other) in bottom.enumerated() where j != index { others *= other.data[i] }
+                    sum += tangent.data[i] * others
+                }
+                dy[i] = sum
+            }
+        case .max:
+            for i in 0..<count { dy[i] = bottomTangent[Int(winners[i])].data[i] }
         }
     }
 }

@@ -1,6 +1,6 @@
 /// y = x + b with a learned b broadcast along axes `axis` ..< `axis + num_axes` (Caffe's
 /// `Bias`; default: one value per channel), filled by `filler` (constant 0).
-public final class BiasLayer: Layer {
+public final class BiasLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var supportsInPlace: Bool { true }
@@ -49,5 +49,16 @@ public final class BiasLayer: Layer {
             for d in 0..<dim { db[d] += sum(dy + (o * dim + d) * inner, count: inner) }
         }
         if bottom[0].needsGradient && bottom[0].diff != dy { bottom[0].diff.update(from: dy, count: bottom[0].count) }
+    }
+
+    /// ẏ = ẋ + ḃ.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let dx = bottomTangent[0].data, dy = topTangent[0].data, db = parameterTangent?[0].data
+        for o in 0..<outer {
+            for d in 0..<dim {
+                let offset = (o * dim + d) * inner, shift = db?[d] ?? 0
+                for i in 0..<inner { dy[offset + i] = dx[offset + i] + shift }
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 /// (Caffe's `Scale`; default: one value per channel). s is learned, filled by `filler`
 /// (constant 1), or, with a second bottom, taken from it (and its gradient passed back).
 /// `bias_term: true` adds a learned b (`bias_filler`, constant 0): Caffe's Scale + Bias.
-public final class ScaleLayer: Layer {
+public final class ScaleLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var bottomCount: ClosedRange<Int> { 1...2 }
@@ -89,6 +89,20 @@ public final class ScaleLayer: Layer {
                     let factor = s[d]
                     for i in 0..<inner { dx[offset + i] = dy[offset + i] * factor }
                 }
+            }
+        }
+    }
+
+    /// ẏ = ẋ·s + x·ṡ + ḃ, with ṡ the scale bottom's tangent or the scale parameter's.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let x = inPlace ? input.data : bottom[0].data, s = scale(bottom).data
+        let dx = bottomTangent[0].data, dy = topTangent[0].data
+        let ds: UnsafeMutablePointer<Float>? = bottom.count == 2 ? bottomTangent[1].data : parameterTangent?[0].data
+        let db = biasTerm ? parameterTangent?[parameterTangent!.count - 1].data : nil
+        for o in 0..<outer {
+            for d in 0..<dim {
+                let offset = (o * dim + d) * inner, factor = s[d], slope = ds?[d] ?? 0, shift = db?[d] ?? 0
+                for i in 0..<inner { dy[offset + i] = dx[offset + i] * factor + x[offset + i] * slope + shift }
             }
         }
     }
