@@ -5,10 +5,10 @@ import Testing
 /// `forwardTangent` equals ⟨v, Jᵀ·w⟩ from `backward` to Float's precision (sums of a few
 /// hundred products, accumulated in Double, differ by rounding only: 1e-5 relative).
 @Suite struct TangentTests {
-    func adjoint(_ yaml: String, bottoms: [Blob], inPlace: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func adjoint(_ yaml: String, bottoms: [Blob], tops: Int = 1, inPlace: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let layer = try makeLayer(yaml)
         let tangentLayer = try #require(layer as? any TangentLayer, "\(yaml) has no forward mode", sourceLocation: sourceLocation)
-        let top = inPlace ? [bottoms[0]] : (0..<max(1, Swift.type(of: layer).topCount.lowerBound)).map { _ in Blob() }
+        let top = inPlace ? [bottoms[0]] : (0..<tops).map { _ in Blob() }
         try layer.setUp(bottom: bottoms, top: top)
         let result = AdjointCheck().check(tangentLayer, bottom: bottoms, top: top)
         #expect(result.relativeError < 1e-5, "\(yaml): \(result)", sourceLocation: sourceLocation)
@@ -143,6 +143,16 @@ import Testing
         try adjoint("{name: s, type: Scale, filler: gaussian}", bottoms: [randomBlob([2, 3, 2, 2])], inPlace: true)
         try adjoint("{name: s, type: Scale, axis: 0, num_axes: 2}", bottoms: [randomBlob([2, 3, 4]), randomBlob([2, 3], seed: 8)])
         try adjoint("{name: b, type: Bias, filler: gaussian}", bottoms: [randomBlob([2, 3, 2, 2])], inPlace: true)
+    }
+
+    @Test func linearLayersAndReductions() throws {
+        try adjoint("{name: s, type: Slice, axis: 1, slice_point: [1, 3]}", bottoms: [randomBlob([2, 4, 3])], tops: 3)
+        try adjoint("{name: c, type: Crop, axis: 2, offset: [1, 2]}", bottoms: [randomBlob([2, 3, 6, 6]), randomBlob([2, 3, 3, 3], seed: 8)])
+        try adjoint("{name: t, type: Tile, axis: 1, tiles: 3}", bottoms: [randomBlob([2, 3, 2])])
+        try adjoint("{name: i, type: Im2col, kernel_size: 3, stride: 2, pad: 1}", bottoms: [randomBlob([2, 2, 5, 5])])
+        for operation in ["SUM", "MEAN", "ASUM", "SUMSQ"] {
+            try adjoint("{name: r, type: Reduction, operation: \(operation), axis: 1, coeff: 0.5}", bottoms: [randomBlob([3, 4, 2])])
+        }
     }
 
     /// A backward with a planted mistake fails the test: it is not vacuous.

@@ -1,6 +1,6 @@
 /// Crops the first bottom to the shape of the second from axis `axis` (2) on, starting at
 /// `offset` (one value for every cropped axis, or one each; default 0). Caffe's `Crop`.
-public final class CropLayer: Layer {
+public final class CropLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var bottomCount: ClosedRange<Int> { 2...2 }
@@ -64,5 +64,10 @@ public final class CropLayer: Layer {
         let dx = bottom[0].diff, dy = top[0].diff
         bottom[0].zeroDiff()
         forEachPair(top[0], bottom[0]) { t, b in dx[b] = dy[t] }
+    }
+
+    /// The layer is linear: the tops' tangents are the forward pass applied to the bottoms' tangents.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        _ = forward(bottom: bottomTangent, top: topTangent)
     }
 }

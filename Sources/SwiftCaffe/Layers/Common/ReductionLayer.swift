@@ -1,6 +1,6 @@
 /// Reduces all axes from `axis` (0) on to one number per leading index (Caffe's
 /// `Reduction`): `operation` SUM, ASUM (Σ|x|), SUMSQ (Σx²) or MEAN, times `coeff` (1).
-public final class ReductionLayer: Layer {
+public final class ReductionLayer: Layer, TangentLayer {
     public enum Operation: String, CaseIterable { case sum = "SUM", asum = "ASUM", sumsq = "SUMSQ", mean = "MEAN" }
 
     public let spec: LayerSpec
@@ -53,6 +53,25 @@ public final class ReductionLayer: Layer {
                 case .sumsq: 2 * g * x[k]
                 }
             }
+        }
+    }
+
+    /// ẏ = coeff · Σ f′(x)·ẋ over the reduced axes (f′ = 1, 1/n, sign x or 2x).
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let x = bottom[0].data, dx = bottomTangent[0].data
+        for o in 0..<outer {
+            var total: Float = 0
+            for i in 0..<inner {
+                let k = o * inner + i
+                let slope: Float = switch operation {
+                case .sum: 1
+                case .mean: 1 / Float(inner)
+                case .asum: x[k] > 0 ? 1 : (x[k] < 0 ? -1 : 0)
+                case .sumsq: 2 * x[k]
+                }
+                total += dx[k] * slope
+            }
+            topTangent[0].data[o] = coefficient * total
         }
     }
 }

@@ -1,6 +1,6 @@
 /// Cuts a bottom along `axis` (1) into several tops (Caffe's `Slice`): at the indices in
 /// `slice_point`, or into equal parts when none are given.
-public final class SliceLayer: Layer {
+public final class SliceLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var topCount: ClosedRange<Int> { 1...Int.max }
@@ -61,5 +61,10 @@ public final class SliceLayer: Layer {
             for o in 0..<outer { (bottom[0].diff + o * total + offset).update(from: blob.diff + o * chunk, count: chunk) }
             offset += chunk
         }
+    }
+
+    /// The layer is linear: the tops' tangents are the forward pass applied to the bottoms' tangents.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        _ = forward(bottom: bottomTangent, top: topTangent)
     }
 }

@@ -1,5 +1,5 @@
 /// Repeats the bottom `tiles` times along `axis` (1) (Caffe's `Tile`).
-public final class TileLayer: Layer {
+public final class TileLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let requestedAxis: Int
@@ -39,5 +39,10 @@ public final class TileLayer: Layer {
                 for i in 0..<block { target[i] += source[i] }
             }
         }
+    }
+
+    /// The layer is linear: the tops' tangents are the forward pass applied to the bottoms' tangents.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        _ = forward(bottom: bottomTangent, top: topTangent)
     }
 }

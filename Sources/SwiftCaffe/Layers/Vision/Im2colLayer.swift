@@ -1,7 +1,7 @@
 /// Unrolls every kernel window of each image into a column, as Convolution does internally
 /// (Caffe's `Im2col`): top N × (C·kh·kw) × outH × outW. Convolution's window keys
 /// (`kernel_size`, `stride`, `pad`, `dilation` and their `_h`/`_w` forms).
-public final class Im2colLayer: Layer {
+public final class Im2colLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let window: WindowKeys
@@ -32,5 +32,10 @@ public final class Im2colLayer: Layer {
         guard bottom[0].needsGradient else { return }
         let inSize = bottom[0].count / batch, outSize = top[0].count / batch
         for n in 0..<batch { col2im(top[0].diff + n * outSize, geometry, bottom[0].diff + n * inSize) }
+    }
+
+    /// The layer is linear: the tops' tangents are the forward pass applied to the bottoms' tangents.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        _ = forward(bottom: bottomTangent, top: topTangent)
     }
 }
