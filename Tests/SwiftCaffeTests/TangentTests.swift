@@ -155,6 +155,23 @@ import Testing
         }
     }
 
+    @Test func preluEmbedAndIndexOutputs() throws {
+        try adjoint("{name: p, type: PReLU, filler: gaussian}", bottoms: [randomBlob([2, 3, 2, 2])])
+        try adjoint("{name: p, type: PReLU, channel_shared: true}", bottoms: [randomBlob([2, 3, 4])])
+        let ids = Blob(shape: [4])
+        ids.setData([0, 2, 1, 2])
+        try adjoint("{name: e, type: Embed, input_dim: 3, num_output: 4, weight_filler: gaussian, bias_filler: gaussian}", bottoms: [ids])
+        // Indices and accuracies: no derivative in either mode (both sides are exactly 0).
+        for (yaml, bottoms) in [("{name: a, type: ArgMax, top_k: 2}", [randomBlob([3, 5])]),
+                                ("{name: a, type: Accuracy}", [randomBlob([4, 3]), labelBlob(count: 4, classes: 3)])] {
+            let layer = try makeLayer(yaml) as! any TangentLayer
+            let top = Blob()
+            try layer.setUp(bottom: bottoms, top: [top])
+            let result = AdjointCheck().check(layer, bottom: bottoms, top: [top])
+            #expect(result.forwardMode == 0 && result.reverseMode == 0, "\(yaml): \(result)")
+        }
+    }
+
     /// A backward with a planted mistake fails the test: it is not vacuous.
     @Test func aWrongBackwardFails() throws {
         let layer = try makeLayer("{name: f, type: Sigmoid}") as! any TangentLayer

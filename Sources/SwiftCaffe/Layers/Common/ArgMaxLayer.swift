@@ -1,7 +1,7 @@
 /// The indices of the `top_k` (1) largest values (Caffe's `ArgMax`). Along `axis` when given
 /// (that axis becomes top_k long); otherwise over each sample's values, giving N×1×top_k, or
 /// N×2×top_k with `out_max_val: true` (indices, then values). No gradient.
-public final class ArgMaxLayer: Layer {
+public final class ArgMaxLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let topK: Int
@@ -58,4 +58,10 @@ public final class ArgMaxLayer: Layer {
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}
+
+    /// Its outputs are indices or counts, constant between ties, and like backward it passes
+    /// no derivative back: the tangents are zero.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        for tangent in topTangent { tangent.data.update(repeating: 0, count: tangent.count) }
+    }
 }

@@ -3,7 +3,7 @@
 /// `bias_term`, default true). Top shape: the bottom's shape + [num_output]. The net checks
 /// every index before the layer runs (`IndexConsumer`); called directly, an index that is not
 /// a whole number in range gives a zero row.
-public final class EmbedLayer: Layer, IndexConsumer {
+public final class EmbedLayer: Layer, IndexConsumer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let numOutput: Int
@@ -52,6 +52,18 @@ public final class EmbedLayer: Layer, IndexConsumer {
             let source = top[0].diff + n * numOutput
             if let r = row(bottom[0].data[n]) { for o in 0..<numOutput { dw[r * numOutput + o] += source[o] } }
             if let db { for o in 0..<numOutput { db[o] += source[o] } }
+        }
+    }
+
+    /// The indices have no tangent; a row moves only with the table: ẏ = Ẇ[index] + ḃ.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let dy = topTangent[0].data
+        dy.update(repeating: 0, count: topTangent[0].count)
+        guard let parameterTangent else { return }
+        let dw = parameterTangent[0].data, db = biasTerm ? parameterTangent[1].data : nil
+        for n in 0..<bottom[0].count {
+            guard let r = row(bottom[0].data[n]) else { continue }
+            for o in 0..<numOutput { dy[n * numOutput + o] = dw[r * numOutput + o] + (db?[o] ?? 0) }
         }
     }
 }

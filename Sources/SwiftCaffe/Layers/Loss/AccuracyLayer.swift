@@ -3,7 +3,7 @@
 ///
 /// Ties rank the lower class index first, as an argmax does. Caffe counts a tie in the
 /// label's favour, which scores an untrained net with all-equal outputs as 100 % accurate.
-public final class AccuracyLayer: Layer, LabelConsumer {
+public final class AccuracyLayer: Layer, LabelConsumer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var bottomCount: ClosedRange<Int> { 2...2 }
@@ -57,4 +57,10 @@ public final class AccuracyLayer: Layer, LabelConsumer {
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}
+
+    /// Its outputs are indices or counts, constant between ties, and like backward it passes
+    /// no derivative back: the tangents are zero.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        for tangent in topTangent { tangent.data.update(repeating: 0, count: tangent.count) }
+    }
 }

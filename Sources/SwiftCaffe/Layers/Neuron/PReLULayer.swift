@@ -1,6 +1,6 @@
 /// PReLU: max(x, 0) + a·min(x, 0) with a learned slope a per channel (axis 1), or one for the
 /// whole blob with `channel_shared: true`; a is filled by `filler` (constant 0.25).
-public final class PReLULayer: Layer {
+public final class PReLULayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let channelShared: Bool
@@ -43,6 +43,15 @@ public final class PReLULayer: Layer {
             let c = channel(i)
             if x[i] <= 0 { da[c] += dy[i] * x[i] }
             dx?[i] = x[i] > 0 ? dy[i] : a[c] * dy[i]
+        }
+    }
+
+    /// ẏ = ẋ above 0, a·ẋ + ȧ·x below.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let x = bottom[0].data, dx = bottomTangent[0].data, dy = topTangent[0].data, a = params[0].data, da = parameterTangent?[0].data
+        for i in 0..<bottom[0].count {
+            let c = channel(i)
+            dy[i] = x[i] > 0 ? dx[i] : a[c] * dx[i] + (da?[c] ?? 0) * x[i]
         }
     }
 }
