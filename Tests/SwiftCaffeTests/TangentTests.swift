@@ -172,6 +172,23 @@ import Testing
         }
     }
 
+    @Test func losses() throws {
+        let labels = labelBlob(count: 4, classes: 3)
+        try adjoint("{name: h, type: HingeLoss}", bottoms: [randomBlob([4, 3]), labels])
+        try adjoint("{name: h, type: HingeLoss, norm: L2}", bottoms: [randomBlob([4, 3]), labels])
+        let targets = randomBlob([4, 3], seed: 12, range: 0...1)
+        targets.needsGradient = false
+        try adjoint("{name: s, type: SigmoidCrossEntropyLoss}", bottoms: [randomBlob([4, 3]), targets])
+        try adjoint("{name: i, type: InfogainLoss, infogain_matrix: [[1, 0.5, 0], [0, 1, 0.2], [0.1, 0, 1]]}",
+                    bottoms: [randomBlob([4, 3], range: 0.05...1), labels])
+        let similar = Blob(shape: [4])
+        similar.setData([1, 0, 0, 1])
+        for legacy in [false, true] {
+            try adjoint("{name: c, type: ContrastiveLoss, margin: 2, legacy_version: \(legacy)}",
+                        bottoms: [randomBlob([4, 3]), randomBlob([4, 3], seed: 8), similar])
+        }
+    }
+
     /// A backward with a planted mistake fails the test: it is not vacuous.
     @Test func aWrongBackwardFails() throws {
         let layer = try makeLayer("{name: f, type: Sigmoid}") as! any TangentLayer

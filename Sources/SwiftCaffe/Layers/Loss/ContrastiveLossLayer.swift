@@ -2,7 +2,7 @@
 /// y (N, 1 = similar). With d = ‖a − b‖,
 /// loss = Σ [y·d² + (1−y)·max(margin − d, 0)²] / 2N, or with `legacy_version: true`
 /// Σ [y·d² + (1−y)·max(margin − d², 0)] / 2N. `margin` defaults to 1.
-public final class ContrastiveLossLayer: Layer {
+public final class ContrastiveLossLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var bottomCount: ClosedRange<Int> { 3...3 }
@@ -73,5 +73,29 @@ public final class ContrastiveLossLayer: Layer {
                 for i in 0..<dim { dx[n * dim + i] = beta * (a[n * dim + i] - b[n * dim + i]) }
             }
         }
+    }
+
+    /// L̇ = Σ_n c_n·⟨a − b, ȧ − ḃ⟩ / N, with backward's factor c_n per pair (Caffe's, whose
+    /// 1e-4 in (margin − d) / (d + 1e-4) keeps a pair at distance 0 finite), so that the two
+    /// modes are adjoint exactly. The similarity labels are held fixed.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let a = bottom[0].data, b = bottom[1].data, y = bottom[2].data, da = bottomTangent[0].data, db = bottomTangent[1].data
+        var sum: Float = 0
+        for n in 0..<batch {
+            let d2 = squaredDistance[n]
+            var factor: Float = 0
+            if y[n] != 0 {
+                factor = 1
+            } else if legacy {
+                factor = margin - d2 > 0 ? -1 : 0
+            } else {
+                let d = d2.squareRoot()
+                factor = margin - d > 0 ? -(margin - d) / (d + 1e-4) : 0
+            }
+            var projection: Float = 0
+            for i in 0..<dim { projection += (a[n * dim + i] - b[n * dim + i]) * (da[n * dim + i] - db[n * dim + i]) }
+            sum += factor * projection
+        }
+        topTangent[0].data[0] = sum / Float(batch)
     }
 }

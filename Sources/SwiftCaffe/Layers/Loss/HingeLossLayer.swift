@@ -1,7 +1,7 @@
 /// One-versus-all hinge loss (Caffe's `HingeLoss`): with y = +1 for the label's class and −1
 /// for the others, loss = Σ max(0, 1 − y·x) / N (`norm: L1`, default) or Σ max(0, 1 − y·x)² / N
 /// (`norm: L2`). Bottoms: scores N×C and labels N.
-public final class HingeLossLayer: Layer, LabelConsumer {
+public final class HingeLossLayer: Layer, LabelConsumer, TangentLayer {
     public enum Norm: String, CaseIterable { case l1 = "L1", l2 = "L2" }
 
     public let spec: LayerSpec
@@ -51,5 +51,18 @@ public final class HingeLossLayer: Layer, LabelConsumer {
                 dx[n * classCount + c] = m > 0 ? -sign * scale * (norm == .l1 ? 1 : 2 * m) : 0
             }
         }
+    }
+
+    /// L̇ = Σ over positive margins of −y·(1 or 2·margin)·ẋ / N.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let dx = bottomTangent[0].data
+        var sum: Float = 0
+        for n in 0..<batch {
+            for c in 0..<classCount {
+                let (m, sign) = margin(bottom[0].data, bottom[1].data, n, c)
+                if m > 0 { sum -= sign * (norm == .l1 ? 1 : 2 * m) * dx[n * classCount + c] }
+            }
+        }
+        topTangent[0].data[0] = sum / Float(batch)
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// weighted by an infogain matrix H (the identity gives the plain log loss). Bottoms: the
 /// probabilities N×C (a Softmax's output), the labels N, and optionally H as a third bottom;
 /// otherwise H is written in the layer as `infogain_matrix: [[...], ...]` (C rows of C).
-public final class InfogainLossLayer: Layer, LabelConsumer {
+public final class InfogainLossLayer: Layer, LabelConsumer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var bottomCount: ClosedRange<Int> { 2...3 }
@@ -64,5 +64,20 @@ public final class InfogainLossLayer: Layer, LabelConsumer {
                 dp[i] = -scale * h(bottom, label, k) / max(p[i], Self.minimumProbability)
             }
         }
+    }
+
+    /// L̇ = −Σ H[label, k]·ṗ_k / max(p_k, ε) / N; the matrix, as a bottom, is held fixed
+    /// (backward sends it no gradient).
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let p = bottom[0].data, dp = bottomTangent[0].data
+        var sum: Float = 0
+        for n in 0..<batch {
+            let label = min(max(Int(label: bottom[1].data[n]), 0), classCount - 1)
+            for k in 0..<classCount {
+                let i = n * classCount + k
+                sum -= h(bottom, label, k) * dp[i] / max(p[i], Self.minimumProbability)
+            }
+        }
+        topTangent[0].data[0] = sum / Float(batch)
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 /// loss = −Σ [t·log σ(x) + (1−t)·log(1−σ(x))] / normaliser, computed as
 /// max(x, 0) − x·t + log(1 + e^−|x|) so large scores cannot overflow. `normalization` VALID
 /// (default: targets not equal to `ignore_label`), BATCH_SIZE, FULL or NONE.
-public final class SigmoidCrossEntropyLossLayer: Layer {
+public final class SigmoidCrossEntropyLossLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var bottomCount: ClosedRange<Int> { 2...2 }
@@ -52,5 +52,14 @@ public final class SigmoidCrossEntropyLossLayer: Layer {
         let x = bottom[0].data, t = bottom[1].data, dx = bottom[0].diff
         let scale = top[0].diff[0] / normaliser
         for i in 0..<bottom[0].count { dx[i] = ignored(t[i]) ? 0 : (1 / (1 + expf(-x[i])) - t[i]) * scale }
+    }
+
+    /// L̇ = Σ (σ(x) − t)·ẋ / normaliser over the counted targets. The targets are held fixed,
+    /// as backward holds them (it sends them no gradient, as in Caffe).
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let x = bottom[0].data, t = bottom[1].data, dx = bottomTangent[0].data
+        var sum: Float = 0
+        for i in 0..<bottom[0].count where !ignored(t[i]) { sum += (1 / (1 + expf(-x[i])) - t[i]) * dx[i] }
+        topTangent[0].data[0] = sum / normaliser
     }
 }
