@@ -189,6 +189,12 @@ import Testing
         }
     }
 
+    @Test func batchNorm() throws {
+        try adjoint("{name: b, type: BatchNorm}", bottoms: [randomBlob([4, 3, 2, 2])])
+        try adjoint("{name: b, type: BatchNorm}", bottoms: [randomBlob([4, 3, 2])], inPlace: true)
+        try adjoint("{name: b, type: BatchNorm, use_global_stats: true}", bottoms: [randomBlob([4, 3, 2, 2])])
+    }
+
     /// A backward with a planted mistake fails the test: it is not vacuous.
     @Test func aWrongBackwardFails() throws {
         let layer = try makeLayer("{name: f, type: Sigmoid}") as! any TangentLayer

@@ -8,7 +8,7 @@ import Foundation
 /// s ← f·s + 1, m ← f·m + μ, v ← f·v + σ²·n/(n−1), f = `moving_average_fraction`. With
 /// `use_global_stats: true` (the default in the test phase) μ = m/s and σ² = v/s. The blobs
 /// are saved with the weights and shared with the test net, but never touched by the solver.
-public final class BatchNormLayer: Layer {
+public final class BatchNormLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var supportsInPlace: Bool { true }
@@ -88,27 +88,38 @@ public final class BatchNormLayer: Layer {
     /// global statistics are constants, so dx = dy / √(σ²+eps).
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
         guard bottom[0].needsGradient else { return }
-        let dy = top[0].diff, dx = bottom[0].diff, xHat = normalized.data
+        applyJacobian(top[0].diff, into: bottom[0].diff)
+    }
+
+    /// The Jacobian is symmetric (inverse deviation × (I − 11ᵀ/m − x̂x̂ᵀ/m) per channel), so
+    /// forward mode applies to the tangent what backward applies to the gradient.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        applyJacobian(bottomTangent[0].data, into: topTangent[0].data)
+    }
+
+    /// target = J·source, per channel, in place if they are one buffer (the means are taken first).
+    private func applyJacobian(_ source: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>) {
+        let xHat = normalized.data
         let stride = channels * inner
         let count = Float(outer * inner)
         for c in 0..<channels {
-            var meanDy: Float = 0, meanDyXHat: Float = 0
+            var mean: Float = 0, meanTimesXHat: Float = 0
             if !useGlobalStats {
                 for n in 0..<outer {
                     let offset = n * stride + c * inner
                     for i in 0..<inner {
-                        meanDy += dy[offset + i]
-                        meanDyXHat += dy[offset + i] * xHat[offset + i]
+                        mean += source[offset + i]
+                        meanTimesXHat += source[offset + i] * xHat[offset + i]
                     }
                 }
-                meanDy /= count
-                meanDyXHat /= count
+                mean /= count
+                meanTimesXHat /= count
             }
             let inverse = inverseDeviation[c]
             for n in 0..<outer {
                 let offset = n * stride + c * inner
                 for i in 0..<inner {
-                    dx[offset + i] = (dy[offset + i] - meanDy - xHat[offset + i] * meanDyXHat) * inverse
+                    target[offset + i] = (source[offset + i] - mean - xHat[offset + i] * meanTimesXHat) * inverse
                 }
             }
         }
