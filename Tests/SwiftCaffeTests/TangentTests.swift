@@ -86,15 +86,17 @@ import Testing
         #expect(tangents["h_split_0"]!.dataArray == tangents["h_split_1"]!.dataArray)
     }
 
-    /// A net with a layer that has no forward mode says which one.
+    /// A net with a layer that has no forward mode (a custom layer that does not adopt
+    /// TangentLayer) says which one.
     @Test func aLayerWithoutForwardModeIsNamed() throws {
+        LayerRegistry.register(NoTangentLayer.self, as: "NoTangentForTest")
         let net = try Net(spec: try NetSpec.parse("""
         layers:
-          - {name: in, type: Input, top: [x], shape: [[2, 1, 4, 4]]}
-          - {name: lrn, type: LRN, bottom: x, top: y}
+          - {name: in, type: Input, top: [x], shape: [[2, 4]]}
+          - {name: plain, type: NoTangentForTest, bottom: x, top: y}
         """), phase: .train)
-        #expect { try net.forwardTangents(inputs: ["x": [Float](repeating: 1, count: 32)]) } throws: {
-            "\($0)".contains("layer 'lrn' (LRN): cannot push tangents")
+        #expect { try net.forwardTangents(inputs: ["x": [Float](repeating: 1, count: 8)]) } throws: {
+            "\($0)".contains("layer 'plain' (NoTangentForTest): cannot push tangents")
         }
     }
 
@@ -195,6 +197,11 @@ import Testing
         try adjoint("{name: b, type: BatchNorm, use_global_stats: true}", bottoms: [randomBlob([4, 3, 2, 2])])
     }
 
+    @Test func localResponseNormalisation() throws {
+        try adjoint("{name: l, type: LRN, local_size: 3, alpha: 0.5}", bottoms: [randomBlob([2, 5, 3, 3])])
+        try adjoint("{name: l, type: LRN, local_size: 3, alpha: 0.5, norm_region: WITHIN_CHANNEL}", bottoms: [randomBlob([2, 2, 4, 4])])
+    }
+
     /// A backward with a planted mistake fails the test: it is not vacuous.
     @Test func aWrongBackwardFails() throws {
         let layer = try makeLayer("{name: f, type: Sigmoid}") as! any TangentLayer
@@ -222,4 +229,17 @@ final class WrongBackward: TangentLayer {
     func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
         inner.forwardTangent(bottom: bottom, bottomTangent: bottomTangent, top: top, topTangent: topTangent, parameterTangent: parameterTangent)
     }
+}
+
+/// y = x, without forward mode: what a custom layer that never adopted TangentLayer is.
+final class NoTangentLayer: Layer {
+    let spec: LayerSpec
+    var params: [Blob] = []
+    init(spec: LayerSpec, context: LayerContext) throws { self.spec = spec }
+    func setUp(bottom: [Blob], top: [Blob]) throws { try top[0].reshape(bottom[0].shape) }
+    func forward(bottom: [Blob], top: [Blob]) -> Float {
+        top[0].data.update(from: bottom[0].data, count: bottom[0].count)
+        return 0
+    }
+    func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}
 }

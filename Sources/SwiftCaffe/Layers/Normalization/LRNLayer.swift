@@ -5,7 +5,7 @@ import Foundation
 /// (`norm_region: ACROSS_CHANNELS`, default) or over an n×n patch of the same channel
 /// (`WITHIN_CHANNEL`, where the sum is divided by n² and zero padding is implied).
 /// Keys `alpha` (1), `beta` (0.75), `k` (1).
-public final class LRNLayer: Layer {
+public final class LRNLayer: Layer, TangentLayer {
     public enum Region: String, CaseIterable { case across = "ACROSS_CHANNELS", within = "WITHIN_CHANNEL" }
 
     public let spec: LayerSpec
@@ -89,5 +89,15 @@ public final class LRNLayer: Layer {
         forEachNeighbour { i, j in accumulated[j] += ratio[i] }
         let factor = 2 * alpha * beta / divisor
         for j in 0..<count { dx[j] = dy[j] * powf(s[j], -beta) - factor * x[j] * accumulated[j] }
+    }
+
+    /// ẏ_i = ẋ_i·s_i^−β − (2αβ/n)·(y_i / s_i)·Σ_{j in window(i)} x_j·ẋ_j.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let x = bottom[0].data, y = top[0].data, dx = bottomTangent[0].data, dy = topTangent[0].data, s = scale.data
+        let count = bottom[0].count, accumulated = accumulated.data
+        for i in 0..<count { accumulated[i] = 0 }
+        forEachNeighbour { i, j in accumulated[i] += x[j] * dx[j] }
+        let factor = 2 * alpha * beta / divisor
+        for i in 0..<count { dy[i] = dx[i] * powf(s[i], -beta) - factor * y[i] / s[i] * accumulated[i] }
     }
 }
