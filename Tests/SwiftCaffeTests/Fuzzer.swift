@@ -269,7 +269,11 @@ struct Fuzzer: Sendable {
     mutating func randomLayerNet() -> String {
         let rank = rng.next() % 4 == 0 ? Int(rng.next() % 3) + 1 : 4
         let shape = (0..<rank).map { _ in Int(rng.next() % 4) + 1 }
-        let types = LayerRegistry.typeNames.filter { !["IDXData", "CSVData", "Input"].contains($0) }
+        // The binary's own types: not the data layers, nor layers the tests register in this process.
+        let types = LayerRegistry.typeNames.filter { name in
+            !["IDXData", "CSVData", "Input"].contains(name)
+                && LayerRegistry.type(named: name).map { String(reflecting: $0).hasPrefix("SwiftCaffe.") } == true
+        }
         let type = pick(types)
         // As many bottoms as the type takes (mostly), the first the data, then data, another
         // blob of its shape, or the labels.

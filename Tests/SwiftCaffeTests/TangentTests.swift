@@ -202,6 +202,22 @@ import Testing
         try adjoint("{name: l, type: LRN, local_size: 3, alpha: 0.5, norm_region: WITHIN_CHANNEL}", bottoms: [randomBlob([2, 2, 4, 4])])
     }
 
+    @Test func deconvolutionAndLocallyConnected() throws {
+        try adjoint("{name: d, type: Deconvolution, num_output: 2, kernel_size: 3, stride: 2, pad: 1, weight_filler: gaussian, bias_filler: gaussian}",
+                    bottoms: [randomBlob([2, 3, 3, 3])])
+        try adjoint("{name: l, type: LocallyConnected, num_output: 2, kernel_size: 2, stride: 1, weight_filler: gaussian, bias_filler: gaussian}",
+                    bottoms: [randomBlob([2, 2, 4, 4])])
+    }
+
+    /// Every built-in layer except the data layers has forward mode.
+    @Test func everyBuiltInLayerHasForwardMode() {
+        let missing = LayerRegistry.typeNames.filter { name in
+            guard let type = LayerRegistry.type(named: name), String(reflecting: type).hasPrefix("SwiftCaffe.") else { return false }
+            return !["IDXData", "CSVData", "Input"].contains(name) && !(type is any TangentLayer.Type)
+        }
+        #expect(missing.isEmpty, "no forward mode: \(missing)")
+    }
+
     /// A backward with a planted mistake fails the test: it is not vacuous.
     @Test func aWrongBackwardFails() throws {
         let layer = try makeLayer("{name: f, type: Sigmoid}") as! any TangentLayer

@@ -6,7 +6,7 @@
 /// Forward is Convolution's backward pass for its input: columns = Wᵀ·x, then col2im into
 /// the output; backward is im2col of the output gradient and two GEMMs. One image at a time
 /// per thread, with per-thread scratch.
-public final class DeconvolutionLayer: Layer {
+public final class DeconvolutionLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let keys: ConvolutionKeys
@@ -62,21 +62,36 @@ public final class DeconvolutionLayer: Layer {
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        deconvolve(bottom[0].data, weights: params[0].data, bias: keys.biasTerm ? params[1].data : nil, into: top[0].data)
+        return 0
+    }
+
+    /// output = the transposed convolution of input with weights, plus bias.
+    private func deconvolve(_ input: UnsafeMutablePointer<Float>, weights w: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
+                            into output: UnsafeMutablePointer<Float>) {
         let g = geometry, area = g.height * g.width, outSize = keys.numOutput * area, inSize = inputChannels * inputArea
-        let w = params[0].data, bias = keys.biasTerm ? params[1].data : nil
         let volume = volume, channels = inputChannels, inputArea = inputArea, outputs = keys.numOutput
         ensureScratch(Parallel.chunkCount(for: batch))
         let buffers = scratch.map(\.columns.data)
         Parallel.forChunks(of: batch) { chunk, images in
             let columns = buffers[chunk]
             for n in images {
-                BLAS.gemm(transposeA: true, m: volume, n: inputArea, k: channels, a: w, b: bottom[0].data + n * inSize, c: columns)
-                let y = top[0].data + n * outSize
+                BLAS.gemm(transposeA: true, m: volume, n: inputArea, k: channels, a: w, b: input + n * inSize, c: columns)
+                let y = output + n * outSize
                 col2im(columns, g, y)
                 if let bias { for o in 0..<outputs { for i in 0..<area { y[o * area + i] += bias[o] } } }
             }
         }
-        return 0
+    }
+
+    /// Linear in the input and in the parameters: ẏ = deconv(ẋ; W) + deconv(x; Ẇ) + ḃ.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        deconvolve(bottomTangent[0].data, weights: params[0].data, bias: nil, into: topTangent[0].data)
+        guard let parameterTangent else { return }
+        let part = Blob(shape: top[0].shape)
+        deconvolve(bottom[0].data, weights: parameterTangent[0].data, bias: keys.biasTerm ? parameterTangent[1].data : nil, into: part.data)
+        let dy = topTangent[0].data, extra = part.data
+        for i in 0..<top[0].count { dy[i] += extra[i] }
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {

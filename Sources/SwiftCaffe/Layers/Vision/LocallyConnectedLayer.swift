@@ -6,7 +6,7 @@
 ///
 /// For each position p, the batch's patches at p form a (C·kh·kw) × N matrix and one GEMM with
 /// that position's filters gives all outputs there.
-public final class LocallyConnectedLayer: Layer {
+public final class LocallyConnectedLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let keys: ConvolutionKeys
@@ -42,18 +42,38 @@ public final class LocallyConnectedLayer: Layer {
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
-        let g = geometry, volume = volume, positions = positions, outputsPerImage = keys.numOutput * positions
-        let inSize = bottom[0].count / batch, cols = columns.data, patch = patches.data, out = outputs.data
-        for n in 0..<batch { im2col(bottom[0].data + n * inSize, g, cols + n * volume * positions) }
+        connect(bottom[0].data, weights: params[0].data, bias: keys.biasTerm ? params[1].data : nil, columns: columns.data, into: top[0].data)
+        return 0
+    }
+
+    /// output = each position's filters applied to the input's patches there, plus bias; the
+    /// patches are unrolled into `columns` (backward reuses forward's).
+    private func connect(_ input: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
+                         columns cols: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        let g = geometry, volume = volume, positions = positions, outputs = keys.numOutput, outputsPerImage = outputs * positions
+        let inSize = geometry.channels * geometry.height * geometry.width, patch = patches.data, out = self.outputs.data
+        for n in 0..<batch { im2col(input + n * inSize, g, cols + n * volume * positions) }
         for p in 0..<positions {
             for k in 0..<volume { for n in 0..<batch { patch[k * batch + n] = cols[(n * volume + k) * positions + p] } }
-            BLAS.gemm(m: keys.numOutput, n: batch, k: volume, a: params[0].data + p * keys.numOutput * volume, b: patch, c: out)
-            for o in 0..<keys.numOutput {
-                let b = keys.biasTerm ? params[1].data[o * positions + p] : 0
-                for n in 0..<batch { top[0].data[n * outputsPerImage + o * positions + p] = out[o * batch + n] + b }
+            BLAS.gemm(m: outputs, n: batch, k: volume, a: weights + p * outputs * volume, b: patch, c: out)
+            for o in 0..<outputs {
+                let b = bias?[o * positions + p] ?? 0
+                for n in 0..<batch { output[n * outputsPerImage + o * positions + p] = out[o * batch + n] + b }
             }
         }
-        return 0
+    }
+
+    /// ẏ = lc(ẋ; W) + lc(x; Ẇ) + ḃ, unrolled into scratch of its own so that forward's
+    /// columns stay for backward.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let scratch = Blob(shape: columns.shape)
+        connect(bottomTangent[0].data, weights: params[0].data, bias: nil, columns: scratch.data, into: topTangent[0].data)
+        guard let parameterTangent else { return }
+        let part = Blob(shape: top[0].shape)
+        connect(bottom[0].data, weights: parameterTangent[0].data, bias: keys.biasTerm ? parameterTangent[1].data : nil,
+                columns: scratch.data, into: part.data)
+        let dy = topTangent[0].data, extra = part.data
+        for i in 0..<top[0].count { dy[i] += extra[i] }
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
