@@ -42,7 +42,8 @@ struct GradcheckCommand: ParsableCommand {
         try runtime.run {
             var checker = GradientChecker(step: step, tolerance: tolerance)
             checker.maxElements = maxElements
-            let reports = try NetGradientCheck.run(try NetSpec.load(path: net), layer: layer, batch: batch, checker: checker)
+            let spec = try NetSpec.load(path: net)
+            let reports = try NetGradientCheck.run(spec, layer: layer, batch: batch, checker: checker)
             let rows = reports.flatMap { report in
                 report.results.map { [report.layer, report.type, $0.blob, "\($0.checked)", String(format: "%.2e", $0.maxAbsoluteError),
                                       String(format: "%.2e", $0.maxRelativeError), $0.passed ? "pass" : "FAIL"] }
@@ -62,6 +63,17 @@ struct GradcheckCommand: ParsableCommand {
             for report in reports { for result in report.results where !result.passed { printLine("\(report.layer): \(result)") } }
             for report in reports { if let adjoint = report.adjoint, !adjoint.passed { printLine("\(report.layer): adjoint test: \(adjoint)") } }
             failed = reports.contains { !$0.passed }
+            // The whole net, along its parameters and its data, unless one layer is asked for.
+            if layer == nil {
+                do {
+                    let (result, inputs) = try NetGradientCheck.wholeNet(spec)
+                    printLine(String(format: "whole net (parameters%@): adjoint test: relative error %.2e  %@",
+                                     inputs.isEmpty ? "" : " and " + inputs.joined(separator: ", "), result.relativeError, result.passed ? "pass" : "FAIL"))
+                    if !result.passed { failed = true }
+                } catch let error as SwiftCaffeError where error.message.contains("cannot push tangents") {
+                    printLine("whole net: adjoint test not checked: \(error.layer ?? "a layer") has no forward mode")
+                }
+            }
             printLine(failed ? "gradient check FAILED" : "all \(reports.count) layers pass")
         }
         if failed { throw ExitCode(1) }

@@ -86,6 +86,17 @@ import Testing
         #expect(tangents["h_split_0"]!.dataArray == tangents["h_split_1"]!.dataArray)
     }
 
+    /// The shipped nets, whole, along their parameters and their images at once: batch-norm,
+    /// dropout, inception branches, a residual sum. LeNet and fashion_bn read Fashion-MNIST.
+    @Test(.enabled(if: fashionMNISTInstalled), arguments: ["lenet", "fashion_bn", "inception_mini", "residual", "mlp"])
+    func shippedNets(_ name: String) throws {
+        var yaml = try String(contentsOfFile: repositoryRoot + "/nets/\(name).yaml", encoding: .utf8)
+        yaml = yaml.replacingOccurrences(of: #"batch_size: \d+"#, with: "batch_size: 4", options: .regularExpression)
+        let net = try Net(spec: try NetSpec.parse(yaml, file: name + ".yaml"), phase: .train, inputGradients: ["data"])
+        let result = try AdjointCheck().check(net: net, inputs: ["data"])
+        #expect(result.passed && abs(result.forwardMode) > 1e-6, "\(name): \(result)")
+    }
+
     /// A net with a layer that has no forward mode (a custom layer that does not adopt
     /// TangentLayer) says which one.
     @Test func aLayerWithoutForwardModeIsNamed() throws {

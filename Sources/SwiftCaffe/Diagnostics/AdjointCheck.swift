@@ -69,3 +69,44 @@ private func dot(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Flo
     for i in 0..<count { sum += Double(a[i]) * Double(b[i]) }
     return sum
 }
+
+extension AdjointCheck {
+    /// The adjoint test of a whole net: random directions on its parameters (those it learns)
+    /// and on the blobs named in `inputs`, the tangent of its weighted loss from
+    /// `Net.forwardTangents` against the same directions dotted with backward's gradients.
+    /// An input must have been named in the net's `inputGradients`, so that backward computes
+    /// its gradient. Both passes see the same batch and the same dropout masks: every
+    /// stateful layer's state is restored between them.
+    public func check(net: Net, inputs: [String] = []) throws -> Result {
+        var rng = RandomGenerator(seed: seed)
+        for name in inputs where net.blobs[name]?.needsGradient != true {
+            throw SwiftCaffeError("the net gives no gradient to '\(name)'", hint: "build it with inputGradients: [\"\(name)\"] (or name a blob it has)")
+        }
+        let stateful = net.layers.compactMap { $0 as? any StatefulLayer }
+        let saved = stateful.map { $0.saveState() }
+        func restore() throws { for (layer, state) in zip(stateful, saved) { try layer.restoreState(state) } }
+        let parameterDirections = net.parameters.map { parameter in
+            (0..<parameter.blob.count).map { _ in parameter.lrMult > 0 ? rng.uniform(-1, 1) : 0 }
+        }
+        var inputDirections: [String: [Float]] = [:]
+        for name in inputs { inputDirections[name] = (0..<net.blobs[name]!.count).map { _ in rng.uniform(-1, 1) } }
+
+        let tangents = try net.forwardTangents(inputs: inputDirections, parameters: parameterDirections)
+        let forwardMode = net.lossTangent(tangents)
+
+        try restore()
+        net.zeroParameterDiffs()
+        try net.forward()
+        net.backward()
+        var reverseMode = 0.0
+        for (parameter, direction) in zip(net.parameters, parameterDirections) {
+            for i in 0..<parameter.blob.count { reverseMode += Double(direction[i]) * Double(parameter.blob.diff[i]) }
+        }
+        for (name, direction) in inputDirections {
+            let blob = net.blobs[name]!
+            for i in 0..<blob.count { reverseMode += Double(direction[i]) * Double(blob.diff[i]) }
+        }
+        try restore()
+        return Result(forwardMode: forwardMode, reverseMode: reverseMode)
+    }
+}

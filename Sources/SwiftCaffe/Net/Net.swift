@@ -52,8 +52,11 @@ public final class Net {
     /// Builds the `phase` net of `spec`. With `sharingParametersWith`, layers of the same name
     /// use the other net's parameter blobs (the test net shares the train net's weights).
     /// With `allocating: false` the blobs keep their shapes but get no memory, which is all
-    /// `summary` and `draw` need.
-    public init(spec: NetSpec, phase: Phase, seed: UInt64 = 1, sharingParametersWith other: Net? = nil, allocating: Bool = true) throws {
+    /// `summary` and `draw` need. Blobs named in `inputGradients` (a data layer's images, say)
+    /// get gradients from backward as if something upstream learned: for saliency, and for
+    /// checking forward mode along input directions.
+    public init(spec: NetSpec, phase: Phase, seed: UInt64 = 1, sharingParametersWith other: Net? = nil, allocating: Bool = true,
+                inputGradients: Set<String> = []) throws {
         name = spec.name
         self.phase = phase
         let specs = spec.layers.filter { $0.phase == nil || $0.phase == phase }
@@ -89,7 +92,7 @@ public final class Net {
         }
         try checkLabels(schedule)
         try collectLosses(schedule)
-        decideGradients()
+        decideGradients(inputs: inputGradients)
         collectParameters()
         let read = Set(schedule.flatMap(\.bottoms))
         var outputs: [String] = []
@@ -193,8 +196,9 @@ public final class Net {
 
     /// A blob needs a gradient when something upstream learns; a layer runs backward when it
     /// has something to compute (a parameter or such a bottom) and its tops reach a loss.
-    private func decideGradients() {
+    private func decideGradients(inputs: Set<String>) {
         for (index, layer) in layers.enumerated() {
+            for top in tops[index] where inputs.contains(top.name) { top.needsGradient = true }
             let learns = layer.params.indices.contains { layer.isLearnable(parameter: $0) && layer.spec.param($0).lrMult > 0 }
             let upstream = bottoms[index].contains { $0.needsGradient }
             if learns || upstream { for top in tops[index] { top.needsGradient = true } }
