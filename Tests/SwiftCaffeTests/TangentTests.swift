@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SwiftCaffe
 
@@ -95,6 +96,51 @@ import Testing
         let net = try Net(spec: try NetSpec.parse(yaml, file: name + ".yaml"), phase: .train, inputGradients: ["data"])
         let result = try AdjointCheck().check(net: net, inputs: ["data"])
         #expect(result.passed && abs(result.forwardMode) > 1e-6, "\(name): \(result)")
+    }
+
+    /// A directional derivative from forward mode is the derivative: it matches a central
+    /// difference of the loss along the same direction (here in Double-sized steps of the
+    /// Float net, so to 1e-3).
+    @Test func directionalDerivativeMatchesAFiniteDifference() throws {
+        let yaml = """
+        layers:
+          - {name: in, type: Input, top: [x, label], shape: [[4, 2, 5, 5], [4]]}
+          - {name: conv, type: Convolution, bottom: x, top: c, num_output: 3, kernel_size: 3, weight_filler: xavier}
+          - {name: act, type: TanH, bottom: c, top: c}
+          - {name: pool, type: Pooling, bottom: c, top: p, pool: AVE, kernel_size: 3}
+          - {name: ip, type: InnerProduct, bottom: p, top: scores, num_output: 3, weight_filler: xavier}
+          - {name: loss, type: SoftmaxWithLoss, bottom: [scores, label], top: loss}
+        """
+        let net = try Net(spec: try NetSpec.parse(yaml), phase: .test)
+        var rng = RandomGenerator(seed: 21)
+        let x = net.blobs["x"]!
+        for i in 0..<x.count { x.data[i] = rng.uniform(-1, 1) }
+        net.blobs["label"]!.setData([0, 2, 1, 2])
+        let direction = (0..<x.count).map { _ in rng.uniform(-1, 1) }
+        let derivative = net.lossTangent(try net.forwardTangents(inputs: ["x": direction]))
+        let original = x.dataArray, h: Float = 1e-2
+        x.setData(zip(original, direction).map { $0 + h * $1 })
+        let plus = Double(try net.forward())
+        x.setData(zip(original, direction).map { $0 - h * $1 })
+        let minus = Double(try net.forward())
+        let difference = (plus - minus) / Double(2 * h)
+        #expect(abs(derivative - difference) <= 1e-3 * max(1, abs(difference)), "forward mode \(derivative), finite difference \(difference)")
+    }
+
+    /// `swiftcaffe jvp` through the binary: the loss's derivative along a direction, each class
+    /// score's, and both modes' costs; a direction of the wrong shape is a clean error.
+    @Test(.enabled(if: fashionMNISTInstalled)) func jvpCommand() throws {
+        let runner = Fuzzer(binary: FuzzTests.binary, repository: repositoryRoot, root: NSTemporaryDirectory(), seed: 0)
+        let (outcome, output) = runner.run([FuzzTests.binary, "jvp", repositoryRoot + "/nets/logreg.yaml", "--direction", "random", "--images", "1"])
+        #expect(outcome == .ran, "\(outcome): \(output.suffix(500))")
+        #expect(output.contains("loss = ") && output.contains(", derivative "))
+        #expect(output.contains("image 0, scores 'scores' (derivative): T-shirt/top "))
+        #expect(output.contains("forward mode (one pass with tangents): ") && output.contains("reverse mode (forward + backward"))
+        let folder = try temporaryFolder()
+        let wrong = Blob(shape: [3])
+        try withBuffers([("d", [3], wrong.dataArray)]) { try Data(Safetensors.encode($0)).write(to: URL(fileURLWithPath: folder + "/d.safetensors")) }
+        let (bad, message) = runner.run([FuzzTests.binary, "jvp", repositoryRoot + "/nets/logreg.yaml", "--direction", folder + "/d.safetensors"])
+        #expect(bad == .locatedError && message.contains("holds a tensor of shape [3], but 'data' is [100, 1, 28, 28]"), "\(message)")
     }
 
     /// A net with a layer that has no forward mode (a custom layer that does not adopt
