@@ -143,6 +143,50 @@ import Testing
         #expect(bad == .locatedError && message.contains("holds a tensor of shape [3], but 'data' is [100, 1, 28, 28]"), "\(message)")
     }
 
+    /// Shared parameters are one blob with one direction: both layers that use it move with it.
+    @Test func sharedParametersMoveTogether() throws {
+        let yaml = """
+        layers:
+          - {name: in, type: Input, top: [a, b, t], shape: [[3, 4], [3, 4], [3, 2]]}
+          - {name: left, type: InnerProduct, bottom: a, top: la, num_output: 2, weight_filler: gaussian, param: [{name: w}, {name: bias}]}
+          - {name: right, type: InnerProduct, bottom: b, top: lb, num_output: 2, weight_filler: gaussian, param: [{name: w}, {name: bias}]}
+          - {name: sum, type: Eltwise, bottom: [la, lb], top: s, operation: PROD}
+          - {name: loss, type: EuclideanLoss, bottom: [s, t], top: loss}
+        """
+        let net = try Net(spec: try NetSpec.parse(yaml), phase: .train, inputGradients: ["a"])
+        var rng = RandomGenerator(seed: 3)
+        for name in ["a", "b", "t"] { for i in 0..<net.blobs[name]!.count { net.blobs[name]!.data[i] = rng.uniform(-1, 1) } }
+        #expect(net.parameters.count == 2)  // one weight and one bias, shared
+        let result = try AdjointCheck().check(net: net, inputs: ["a"])
+        #expect(result.relativeError < 1e-5 && abs(result.forwardMode) > 1e-3, "\(result)")
+    }
+
+    /// On a trained LeNet, forward mode's derivative of the test loss along `brighten` agrees
+    /// with a central difference of two forward passes with the images shifted by ±ε.
+    @Test(.enabled(if: fashionMNISTInstalled)) func brightenOnATrainedLeNet() throws {
+        let folder = try temporaryFolder()
+        let spec = try NetSpec.load(path: repositoryRoot + "/nets/lenet.yaml")
+        let trainer = try Trainer(spec: spec, options: TrainingOptions(maxIter: 30, output: folder))
+        try trainer.run(logging: false)
+        let net = try Net(spec: spec, phase: .test)
+        try net.loadWeights(from: folder + "/lenet_iter_30.safetensors")
+        let data = net.blobs["data"]!, ones = [Float](repeating: 1, count: data.count)
+        let derivative = net.lossTangent(try net.forwardTangents(inputs: ["data": ones]))
+        // The same batch, shifted by ±ε after the data layer has written it.
+        func loss(shift: Float) throws -> Double {
+            net.dataSources[0].rewind()
+            net.forwardLayer(at: 0)
+            for i in 0..<data.count { data.data[i] += shift }
+            for index in 1..<net.layers.count { net.forwardLayer(at: index) }
+            return Double(net.currentLoss)
+        }
+        let epsilon: Float = 1e-2
+        net.dataSources[0].rewind()
+        let difference = (try loss(shift: epsilon) - (try loss(shift: -epsilon))) / Double(2 * epsilon)
+        #expect(abs(derivative) > 1e-3)
+        #expect(abs(derivative - difference) <= 2e-3 * max(1, abs(difference)), "forward mode \(derivative), central difference \(difference)")
+    }
+
     /// A net with a layer that has no forward mode (a custom layer that does not adopt
     /// TangentLayer) says which one.
     @Test func aLayerWithoutForwardModeIsNamed() throws {
