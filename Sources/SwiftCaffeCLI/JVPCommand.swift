@@ -10,7 +10,7 @@ struct JVPCommand: ParsableCommand {
         commandName: "jvp",
         abstract: "Directional derivatives of a net's outputs along an input direction (forward mode).",
         discussion: """
-        Runs the net's test phase on its first batch. The direction lives on the input blob \
+        Runs the net's test phase on its first batch (of --batch samples if given). The direction lives on the input blob \
         (--blob, default the first top of the first data layer): 'brighten' adds the same \
         amount to every input value, 'random' is a seeded direction with values in [-1, 1], \
         and a .safetensors file gives one tensor of the input's shape. Reports the derivative \
@@ -35,6 +35,9 @@ struct JVPCommand: ParsableCommand {
     @Option(help: "Images whose class scores are shown.")
     var images: Int = 2
 
+    @Option(help: "Run on a batch of this many samples (sets the data layers' batch_size).")
+    var batch: Int?
+
     @Option(help: "Which net: test (default) or train.")
     var phase: String = "test"
 
@@ -45,13 +48,20 @@ struct JVPCommand: ParsableCommand {
 
     func validate() throws {
         if !(0...1000).contains(images) { throw ValidationError("--images must be in [0, 1000]") }
+        if let batch, !(1...1_000_000).contains(batch) { throw ValidationError("--batch must be in [1, 1000000]") }
         if Phase(rawValue: phase) == nil { throw ValidationError("--phase must be train or test") }
     }
 
     func run() throws {
         try runtime.run {
-            let spec = try NetSpec.load(path: net)
+            var spec = try NetSpec.load(path: net)
             let phase = Phase(rawValue: self.phase)!
+            if let batch {
+                guard spec.layers.contains(where: { $0.bottoms.isEmpty && $0.writtenKeys.contains("batch_size") }) else {
+                    throw SwiftCaffeError("--batch sets a data layer's batch_size, and this net has none", hint: "drop --batch")
+                }
+                spec = try spec.setting("batch_size", to: "\(batch)", inLayers: { $0.bottoms.isEmpty && $0.writtenKeys.contains("batch_size") })
+            }
             let probe = try Net(spec: spec, phase: phase, allocating: false)
             guard let input = blob ?? probe.layers.indices.first(where: { probe.bottoms[$0].isEmpty }).flatMap({ probe.tops[$0].first?.name }) else {
                 throw SwiftCaffeError("the \(phase) net has no data layer to take a direction on", hint: "name the input blob with --blob")

@@ -73,3 +73,21 @@ public struct NetSpec {
         }
     }
 }
+
+extension NetSpec {
+    /// This net with `key` set to `value` in every layer `matching` accepts: written where the
+    /// key was, or added to the layer. How a command overrides a setting of the file (`jvp
+    /// --batch` sets the data layers' `batch_size`); errors in the value still cite the layer.
+    public func setting(_ key: String, to value: String, inLayers matching: (LayerSpec) -> Bool) throws -> NetSpec {
+        var copy = self
+        copy.layers = try layers.enumerated().map { index, layer in
+            guard matching(layer), let pairs = layer.node.mapping else { return layer }
+            let here = layer.node.location
+            let replacement = YAMLNode(.scalar(value, quoted: false), at: pairs.first { $0.key.scalar == key }?.value.location ?? here)
+            var edited = pairs.map { $0.key.scalar == key ? ($0.key, replacement) : $0 }
+            if !pairs.contains(where: { $0.key.scalar == key }) { edited.append((YAMLNode(.scalar(key, quoted: false), at: here), replacement)) }
+            return try LayerSpec(YAMLNode(.mapping(edited), at: here), index: index, baseDirectory: layer.baseDirectory)
+        }
+        return copy
+    }
+}
