@@ -29,31 +29,24 @@ public final class SoftmaxLayer: Layer, TangentLayer {
     /// dx = y ⊙ (dy − Σ_c dy·y), per position.
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
         guard bottom[0].needsGradient else { return }
-        let y = top[0].data, dy = top[0].diff, dx = bottom[0].diff
-        for o in 0..<outer {
-            let base = o * channels * inner
-            for i in 0..<inner {
-                var dot: Float = 0
-                for c in 0..<channels { dot += dy[base + c * inner + i] * y[base + c * inner + i] }
-                for c in 0..<channels {
-                    let k = base + c * inner + i
-                    dx[k] = y[k] * (dy[k] - dot)
-                }
-            }
-        }
+        applyJacobian(top[0].data, top[0].diff, into: bottom[0].diff)
     }
 
-    /// ẏ = y ⊙ (ẋ − Σ_c y·ẋ), per position (the Jacobian is symmetric: backward's formula).
+    /// ẏ = y ⊙ (ẋ − Σ_c y·ẋ): the Jacobian is symmetric, so backward's formula.
     public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
-        let y = top[0].data, dx = bottomTangent[0].data, dy = topTangent[0].data
+        applyJacobian(top[0].data, bottomTangent[0].data, into: topTangent[0].data)
+    }
+
+    /// target = y ⊙ (source − Σ_c source·y) per position; in place if they are one buffer.
+    private func applyJacobian(_ y: UnsafeMutablePointer<Float>, _ source: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>) {
         for o in 0..<outer {
             let base = o * channels * inner
             for i in 0..<inner {
                 var dot: Float = 0
-                for c in 0..<channels { dot += dx[base + c * inner + i] * y[base + c * inner + i] }
+                for c in 0..<channels { dot += source[base + c * inner + i] * y[base + c * inner + i] }
                 for c in 0..<channels {
                     let k = base + c * inner + i
-                    dy[k] = y[k] * (dx[k] - dot)
+                    target[k] = y[k] * (source[k] - dot)
                 }
             }
         }
