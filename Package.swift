@@ -16,11 +16,12 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         // One C function: Swift cannot set the SSE control register itself.
         .target(name: "CFloatEnvironment"),
         .target(
             name: "SwiftCaffe",
-            dependencies: ["CYAML", "CBLAS", "CZlib", "CFloatEnvironment"]
+            dependencies: ["CYAML", "CBLAS", "CZlib", "CPNG", "CFloatEnvironment"]
         ),
         // The subcommands live in a library so that a package with its own layers can
         // register them and hand control to the very same command line (see README).

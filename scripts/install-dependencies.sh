@@ -3,10 +3,11 @@
 #   libopenblas-dev  GEMM for Convolution and InnerProduct (cblas.h)
 #   libyaml-dev      the YAML parser behind net files (yaml-0.1)
 #   zlib1g-dev       reading .gz data files
+#   libpng-dev       reading and writing PNG images (jvp --input)
 #   dataset-fashion-mnist  the data set the example nets train on (/usr/share/datasets/fashion-mnist)
 set -euo pipefail
 
-packages=(libopenblas-dev libyaml-dev zlib1g-dev dataset-fashion-mnist)
+packages=(libopenblas-dev libyaml-dev zlib1g-dev libpng-dev dataset-fashion-mnist)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -10,7 +10,8 @@ struct JVPCommand: ParsableCommand {
         commandName: "jvp",
         abstract: "Directional derivatives of a net's outputs along an input direction (forward mode).",
         discussion: """
-        Runs the net's test phase on its first batch (of --batch samples if given). The direction lives on the input blob \
+        Runs the net's test phase on its first batch (of --batch samples if given), or on \
+        one PNG picture (--input). The direction lives on the input blob \
         (--blob, default the first top of the first data layer): 'brighten' adds the same \
         amount to every input value, 'random' is a seeded direction with values in [-1, 1], \
         and a .safetensors file gives one tensor of the input's shape. Reports the derivative \
@@ -38,6 +39,9 @@ struct JVPCommand: ParsableCommand {
     @Option(help: "Run on a batch of this many samples (sets the data layers' batch_size).")
     var batch: Int?
 
+    @Option(help: "A PNG picture to run on instead of the data set: same size as the input, gray for one channel, color for three (BGR, as Caffe stores them), times the data layer's scale.")
+    var input: String?
+
     @Option(help: "Which net: test (default) or train.")
     var phase: String = "test"
 
@@ -49,6 +53,7 @@ struct JVPCommand: ParsableCommand {
     func validate() throws {
         if !(0...1000).contains(images) { throw ValidationError("--images must be in [0, 1000]") }
         if let batch, !(1...1_000_000).contains(batch) { throw ValidationError("--batch must be in [1, 1000000]") }
+        if input != nil && batch != nil { throw ValidationError("give --input or --batch, not both: a picture is a batch of one") }
         if Phase(rawValue: phase) == nil { throw ValidationError("--phase must be train or test") }
     }
 
@@ -56,11 +61,11 @@ struct JVPCommand: ParsableCommand {
         try runtime.run {
             var spec = try NetSpec.load(path: net)
             let phase = Phase(rawValue: self.phase)!
-            if let batch {
+            if let size = input != nil ? 1 : batch {
                 guard spec.layers.contains(where: { $0.bottoms.isEmpty && $0.writtenKeys.contains("batch_size") }) else {
-                    throw SwiftCaffeError("--batch sets a data layer's batch_size, and this net has none", hint: "drop --batch")
+                    throw SwiftCaffeError("--batch and --input set a data layer's batch_size, and this net has none", hint: "drop them")
                 }
-                spec = try spec.setting("batch_size", to: "\(batch)", inLayers: { $0.bottoms.isEmpty && $0.writtenKeys.contains("batch_size") })
+                spec = try spec.setting("batch_size", to: "\(size)", inLayers: { $0.bottoms.isEmpty && $0.writtenKeys.contains("batch_size") })
             }
             let probe = try Net(spec: spec, phase: phase, allocating: false)
             guard let input = blob ?? probe.layers.indices.first(where: { probe.bottoms[$0].isEmpty }).flatMap({ probe.tops[$0].first?.name }) else {
@@ -74,6 +79,7 @@ struct JVPCommand: ParsableCommand {
             if let weights { try net.loadWeights(from: weights) } else { printLine("no --weights: the fillers' initial values are used") }
             let size = net.blobs[input]!.count
             let values = try directionValues(count: size, shape: net.blobs[input]!.shape, input: input)
+            let replacements = try picture(for: net.blobs[input]!, spec: spec).map { [input: $0] } ?? [:]
 
             // The same batch and dropout masks for every pass.
             let stateful = net.layers.compactMap { $0 as? any StatefulLayer }
@@ -83,9 +89,10 @@ struct JVPCommand: ParsableCommand {
             var tangents: [String: Blob] = [:]
             let forwardSeconds = try medianSeconds {
                 try restore()
-                tangents = try net.forwardTangents(inputs: [input: values])
+                tangents = try net.forwardTangents(inputs: [input: values], values: replacements)
             }
-            printLine("direction \(describeDirection()) on '\(input)' (\(net.blobs[input]!.shapeDescription))")
+            printLine("direction \(describeDirection()) on '\(input)' (\(net.blobs[input]!.shapeDescription))"
+                + (self.input.map { ", the picture '\($0)' (the loss and accuracy use the data set's first label)" } ?? ""))
             for output in net.scalarOutputs {
                 let derivative = tangents[output.name].map { Double($0.data[0]) } ?? 0
                 printLine(String(format: "  %@ = %.6g, derivative %.6g", output.name, output.value, derivative))
@@ -102,13 +109,40 @@ struct JVPCommand: ParsableCommand {
             }
             let reverseSeconds = try medianSeconds {
                 try restore()
-                try net.forward()
+                for index in net.layers.indices {
+                    net.forwardLayer(at: index)
+                    for top in net.tops[index] { if let replacement = replacements[top.name] { top.setData(replacement) } }
+                }
                 net.backward()
             }
             printLine(String(format: "forward mode (one pass with tangents): %.2f ms; reverse mode (forward + backward, the full gradient of the loss): %.2f ms",
                              forwardSeconds * 1e3, reverseSeconds * 1e3))
             try restore()
         }
+    }
+
+    /// The picture from --input as the input blob's values: its size checked against the
+    /// blob's, gray or BGR by its channels, times the data layer's `scale`.
+    private func picture(for blob: Blob, spec: NetSpec) throws -> [Float]? {
+        guard let input else { return nil }
+        guard blob.shape.count == 4, blob.shape[1] == 1 || blob.shape[1] == 3 else {
+            throw SwiftCaffeError("'\(blob.name)' is \(blob.shapeDescription), not a batch of gray or color pictures (N×1×H×W or N×3×H×W)")
+        }
+        let (channels, height, width) = (blob.shape[1], blob.shape[2], blob.shape[3])
+        let image = try PNGImage(path: input, channels: channels)
+        guard image.height == height, image.width == width else {
+            throw SwiftCaffeError("'\(input)' is \(image.width)×\(image.height) pixels, but the net takes \(width)×\(height)",
+                                  hint: "resize it to \(width)×\(height)")
+        }
+        let scale = try spec.layers.first { $0.bottoms.isEmpty && $0.tops.contains(blob.name) }?.float("scale", default: 1) ?? 1
+        var values = [Float](repeating: 0, count: blob.count)
+        for c in 0..<channels {
+            let source = channels == 3 ? 2 - c : 0  // RGB in the file, BGR in the blob (Caffe's order)
+            for y in 0..<height {
+                for x in 0..<width { values[(c * height + y) * width + x] = Float(image.pixels[(y * width + x) * channels + source]) * scale }
+            }
+        }
+        return values
     }
 
     private func describeDirection() -> String {

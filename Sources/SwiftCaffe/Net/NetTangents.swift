@@ -8,9 +8,15 @@ extension Net {
     /// changes them. Where a blob feeds several layers, each gets the same tangent; where
     /// branches merge (Eltwise, Concat), the merging layer sums or joins their tangents.
     ///
+    /// `values` replaces blobs' values right after the layer that writes them has run: a
+    /// picture of one's own in place of what the data layer read.
+    ///
     /// Returns every blob's tangent by name. Throws naming the first layer on the way that
     /// cannot push tangents (it does not adopt `TangentLayer`), or a direction of the wrong size.
-    public func forwardTangents(inputs: [String: [Float]] = [:], parameters: [[Float]]? = nil) throws -> [String: Blob] {
+    public func forwardTangents(inputs: [String: [Float]] = [:], parameters: [[Float]]? = nil, values: [String: [Float]] = [:]) throws -> [String: Blob] {
+        for (name, replacement) in values where blobs[name]?.count != replacement.count {
+            throw SwiftCaffeError("\(replacement.count) values for '\(name)', which holds \(blobs[name]?.count ?? 0)")
+        }
         var tangents: [String: Blob] = [:]
         for (name, values) in inputs {
             guard let blob = blobs[name] else { throw SwiftCaffeError("the net has no blob '\(name)' to give a direction to") }
@@ -35,6 +41,7 @@ extension Net {
         }
         for index in layers.indices {
             try forwardLayerChecked(at: index)
+            for top in tops[index] { if let replacement = values[top.name] { top.setData(replacement) } }
             let layer = layers[index]
             let bottomTangent = bottoms[index].map { blob in
                 tangents[blob.name] ?? Blob(name: blob.name, shape: blob.shape)  // no direction: held fixed

@@ -1,0 +1,62 @@
+import CPNG
+import Foundation
+
+/// An 8-bit image read from or written to a PNG file with Debian's libpng (its simplified
+/// API): gray or RGB, any PNG converted on reading to the asked layout. Pixels are row-major,
+/// channels interleaved (H×W×C), as the file stores them.
+public struct PNGImage: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    /// 1 (gray) or 3 (RGB).
+    public var channels: Int
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.pixels = pixels
+    }
+
+    /// Reads `path` as gray (`channels: 1`) or RGB (`channels: 3`), converting whatever the
+    /// file holds (palette, alpha, 16-bit). A damaged or foreign file is an error naming it;
+    /// a header whose size does not fit in memory is refused before any pixel is read.
+    public init(path: String, channels: Int) throws {
+        guard channels == 1 || channels == 3 else { throw SwiftCaffeError("an image is read as 1 (gray) or 3 (RGB) channels, not \(channels)") }
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        defer { png_image_free(&image) }
+        func failure() -> SwiftCaffeError {
+            let reason = withUnsafeBytes(of: image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            return SwiftCaffeError("cannot read the PNG image '\(path)': \(reason.isEmpty ? "not a PNG file" : reason)",
+                                   hint: "pass an 8- or 16-bit PNG file")
+        }
+        guard FileManager.default.fileExists(atPath: path) else { throw SwiftCaffeError("no such image '\(path)'") }
+        guard png_image_begin_read_from_file(&image, path) != 0 else { throw failure() }
+        image.format = channels == 1 ? UInt32(PNG_FORMAT_GRAY) : UInt32(PNG_FORMAT_RGB)
+        let (width, height) = (Int(image.width), Int(image.height))
+        guard let count = checkedCount([height, width, channels]) else {
+            throw SwiftCaffeError("the PNG image '\(path)' claims \(width)×\(height) pixels, too many to be real", hint: "the file is damaged")
+        }
+        try MemoryBudget.require(count, for: "the \(width)×\(height) image '\(path)'")
+        var pixels = [UInt8](repeating: 0, count: count)
+        let ok = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+        guard ok != 0 else { throw failure() }
+        self.init(width: width, height: height, channels: channels, pixels: pixels)
+    }
+
+    /// Writes the image as an 8-bit PNG.
+    public func write(to path: String) throws {
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        image.width = UInt32(width)
+        image.height = UInt32(height)
+        image.format = channels == 1 ? UInt32(PNG_FORMAT_GRAY) : UInt32(PNG_FORMAT_RGB)
+        defer { png_image_free(&image) }
+        let ok = pixels.withUnsafeBytes { png_image_write_to_file(&image, path, 0, $0.baseAddress, 0, nil) }
+        guard ok != 0 else {
+            let reason = withUnsafeBytes(of: image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            throw SwiftCaffeError("cannot write the PNG image '\(path)': \(reason)", hint: "check the folder and the disk space")
+        }
+    }
+}
