@@ -82,9 +82,8 @@ struct JVPCommand: ParsableCommand {
             let replacements = try picture(for: net.blobs[input]!, spec: spec).map { [input: $0] } ?? [:]
 
             // The same batch and dropout masks for every pass.
-            let stateful = net.layers.compactMap { $0 as? any StatefulLayer }
-            let saved = stateful.map { $0.saveState() }
-            func restore() throws { for (layer, state) in zip(stateful, saved) { try layer.restoreState(state) } }
+            let saved = net.layerStates()
+            func restore() throws { try net.restoreLayerStates(saved) }
 
             var tangents: [String: Blob] = [:]
             let forwardSeconds = try medianSeconds {
@@ -109,10 +108,7 @@ struct JVPCommand: ParsableCommand {
             }
             let reverseSeconds = try medianSeconds {
                 try restore()
-                for index in net.layers.indices {
-                    net.forwardLayer(at: index)
-                    for top in net.tops[index] { if let replacement = replacements[top.name] { top.setData(replacement) } }
-                }
+                try net.forward(replacing: replacements)
                 net.backward()
             }
             printLine(String(format: "forward mode (one pass with tangents): %.2f ms; reverse mode (forward + backward, the full gradient of the loss): %.2f ms",

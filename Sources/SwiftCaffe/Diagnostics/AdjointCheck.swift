@@ -82,9 +82,8 @@ extension AdjointCheck {
         for name in inputs where net.blobs[name]?.needsGradient != true {
             throw SwiftCaffeError("the net gives no gradient to '\(name)'", hint: "build it with inputGradients: [\"\(name)\"] (or name a blob it has)")
         }
-        let stateful = net.layers.compactMap { $0 as? any StatefulLayer }
-        let saved = stateful.map { $0.saveState() }
-        func restore() throws { for (layer, state) in zip(stateful, saved) { try layer.restoreState(state) } }
+        let saved = net.layerStates()
+        func restore() throws { try net.restoreLayerStates(saved) }
         let parameterDirections = net.parameters.map { parameter in
             (0..<parameter.blob.count).map { _ in parameter.lrMult > 0 ? rng.uniform(-1, 1) : 0 }
         }

@@ -55,14 +55,16 @@ public enum NetGradientCheck {
 
     /// The adjoint test of the whole net, on its own batch, along its parameters and its data
     /// (every top of a layer without bottoms that no layer reads as indices, such as labels).
-    /// Throws, naming the layer, when one has no forward mode.
-    public static func wholeNet(_ spec: NetSpec, phase: Phase = .train, seed: UInt64 = 1) throws -> (result: AdjointCheck.Result, inputs: [String]) {
+    /// Without a result when a layer has no forward mode: `missing` names it.
+    public static func wholeNet(_ spec: NetSpec, phase: Phase = .train, seed: UInt64 = 1) throws
+        -> (result: AdjointCheck.Result?, inputs: [String], missing: (any Layer)?) {
         let probe = try Net(spec: spec, phase: phase, seed: seed, allocating: false)
+        if let missing = probe.firstLayerWithoutForwardMode { return (nil, [], missing) }
         let labels = Set(probe.layers.indices.flatMap { index in
             ((probe.layers[index] as? any IndexConsumer)?.indexBottoms ?? []).compactMap { probe.bottoms[index][$0.slot].name }
         })
         let inputs = probe.layers.indices.filter { probe.bottoms[$0].isEmpty }.flatMap { probe.tops[$0].map(\.name) }.filter { !labels.contains($0) }
         let net = try Net(spec: spec, phase: phase, seed: seed, inputGradients: Set(inputs))
-        return (try AdjointCheck().check(net: net, inputs: inputs), inputs)
+        return (try AdjointCheck().check(net: net, inputs: inputs), inputs, nil)
     }
 }

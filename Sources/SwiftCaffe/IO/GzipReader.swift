@@ -35,7 +35,11 @@ final class GzipReader {
 
     /// The most bytes the file can hold once inflated: its size when plain; for gzip, deflate's
     /// largest ratio (1032:1) times its size. A header that promises more is lying.
-    var maximumContentSize: Int { isCompressed ? fileSize.multipliedReportingOverflow(by: 1032).partialValue : fileSize }
+    var maximumContentSize: Int {
+        guard isCompressed else { return fileSize }
+        let (bound, overflow) = fileSize.multipliedReportingOverflow(by: 1032)
+        return overflow ? .max : bound
+    }
 
     /// Reads exactly `count` bytes into `buffer`, or throws naming the file.
     func read(into buffer: UnsafeMutableRawPointer, count: Int) throws {

@@ -233,10 +233,35 @@ public final class Net {
         return currentLoss
     }
 
-    /// One layer's forward, after checking its index bottoms.
-    func forwardLayerChecked(at index: Int) throws {
+    /// Forward with some blobs' values replaced right after the layer that writes them has
+    /// run: a picture of one's own in place of what the data layer read.
+    @discardableResult
+    public func forward(replacing values: [String: [Float]]) throws -> Float {
+        try checkReplacements(values)
+        for index in layers.indices { try forwardLayerChecked(at: index, replacing: values) }
+        return currentLoss
+    }
+
+    /// One layer's forward, after checking its index bottoms, then the replacements of its tops.
+    func forwardLayerChecked(at index: Int, replacing values: [String: [Float]] = [:]) throws {
         if !indexChecks[index].isEmpty { try checkIndices(at: index) }
         _ = layers[index].forward(bottom: bottoms[index], top: tops[index])
+        for top in tops[index] { if let replacement = values[top.name] { top.setData(replacement) } }
+    }
+
+    func checkReplacements(_ values: [String: [Float]]) throws {
+        for (name, replacement) in values where blobs[name]?.count != replacement.count {
+            throw SwiftCaffeError("\(replacement.count) values for '\(name)', which holds \(blobs[name]?.count ?? 0)")
+        }
+    }
+
+    /// Every stateful layer's state (data positions, shuffles, random streams), so that a
+    /// second pass can see the same batch and the same dropout masks as a first.
+    public func layerStates() -> [LayerState] { layers.compactMap { ($0 as? any StatefulLayer)?.saveState() } }
+
+    /// Puts back what `layerStates()` returned.
+    public func restoreLayerStates(_ states: [LayerState]) throws {
+        for (layer, state) in zip(layers.compactMap { $0 as? any StatefulLayer }, states) { try layer.restoreState(state) }
     }
 
     private func checkIndices(at index: Int) throws {

@@ -14,9 +14,7 @@ extension Net {
     /// Returns every blob's tangent by name. Throws naming the first layer on the way that
     /// cannot push tangents (it does not adopt `TangentLayer`), or a direction of the wrong size.
     public func forwardTangents(inputs: [String: [Float]] = [:], parameters: [[Float]]? = nil, values: [String: [Float]] = [:]) throws -> [String: Blob] {
-        for (name, replacement) in values where blobs[name]?.count != replacement.count {
-            throw SwiftCaffeError("\(replacement.count) values for '\(name)', which holds \(blobs[name]?.count ?? 0)")
-        }
+        try checkReplacements(values)
         var tangents: [String: Blob] = [:]
         for (name, values) in inputs {
             guard let blob = blobs[name] else { throw SwiftCaffeError("the net has no blob '\(name)' to give a direction to") }
@@ -40,8 +38,7 @@ extension Net {
             }
         }
         for index in layers.indices {
-            try forwardLayerChecked(at: index)
-            for top in tops[index] { if let replacement = values[top.name] { top.setData(replacement) } }
+            try forwardLayerChecked(at: index, replacing: values)
             let layer = layers[index]
             let bottomTangent = bottoms[index].map { blob in
                 tangents[blob.name] ?? Blob(name: blob.name, shape: blob.shape)  // no direction: held fixed
@@ -71,5 +68,10 @@ extension Net {
             guard let tangent = tangents[term.blob.name] else { return sum }
             return sum + Double(term.weight) * (0..<tangent.count).reduce(0.0) { $0 + Double(tangent.data[$1]) }
         }
+    }
+
+    /// The first layer that cannot push tangents (data layers aside, which need not), if any.
+    public var firstLayerWithoutForwardMode: (any Layer)? {
+        layers.indices.first { !bottoms[$0].isEmpty && !(layers[$0] is any TangentLayer) }.map { layers[$0] }
     }
 }
