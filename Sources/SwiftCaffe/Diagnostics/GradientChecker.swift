@@ -49,7 +49,15 @@ public struct GradientChecker {
     public func check(_ layer: any Layer, bottom: [Blob], top: [Blob], bottoms checkedBottoms: [Int]? = nil) -> [Result] {
         let checkedBottoms = checkedBottoms ?? bottom.indices.filter { bottom[$0].needsGradient }
         let savedBottoms = bottom.map(\.dataArray)
-        func restoreBottoms() { for (blob, values) in zip(bottom, savedBottoms) { blob.setData(values) } }
+        // A stateful layer's forward also reads its state (a recurrent layer's carried hidden
+        // state, dropout's random stream): it is put back before every pass, so that every
+        // evaluation is of the same function.
+        let stateful = layer as? any StatefulLayer
+        let savedState = stateful?.saveState()
+        func restoreBottoms() {
+            for (blob, values) in zip(bottom, savedBottoms) { blob.setData(values) }
+            if let stateful, let savedState { try? stateful.restoreState(savedState) }
+        }
 
         // The objective's random weights, one per top element; tops that are also bottoms
         // (in place) are covered by their bottom's entry.

@@ -79,5 +79,8 @@ public enum LayerRegistry {
         "Reduction": ReductionLayer.self,
         "ArgMax": ArgMaxLayer.self,
         "Embed": EmbedLayer.self,
+        "RNN": RecurrentLayer<RNNCell>.self,
+        "LSTM": RecurrentLayer<LSTMCell>.self,
+        "LSTMUnit": LSTMUnitLayer.self,
     ] }
 }

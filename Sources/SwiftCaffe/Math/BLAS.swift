@@ -28,3 +28,26 @@ public enum BLAS {
         set { openblas_set_num_threads(Int32(max(1, newValue))) }
     }
 }
+
+extension BLAS {
+    /// `gemm` on contiguous matrices with C's rows or columns, whichever are more, split across
+    /// `Parallel.threads` (OpenBLAS itself runs one thread; see `Parallel`). Each thread owns a
+    /// block of C, so results do not depend on the thread count.
+    public static func parallelGemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+                                    a: UnsafePointer<Float>, b: UnsafePointer<Float>, beta: Float = 0, c: UnsafeMutablePointer<Float>) {
+        let lda = transposeA ? m : k, ldb = transposeB ? k : n
+        if n >= m {
+            Parallel.forChunks(of: n, minimumPerChunk: 16) { _, columns in
+                gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k, a: a, lda: lda,
+                     b: transposeB ? b + columns.lowerBound * ldb : b + columns.lowerBound, ldb: ldb,
+                     beta: beta, c: c + columns.lowerBound, ldc: n)
+            }
+        } else {
+            Parallel.forChunks(of: m, minimumPerChunk: 16) { _, rows in
+                gemm(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k,
+                     a: transposeA ? a + rows.lowerBound : a + rows.lowerBound * lda, lda: lda, b: b, ldb: ldb,
+                     beta: beta, c: c + rows.lowerBound * n, ldc: n)
+            }
+        }
+    }
+}
