@@ -271,8 +271,7 @@ struct Fuzzer: Sendable {
         let shape = (0..<rank).map { _ in Int(rng.next() % 4) + 1 }
         // The binary's own types: not the data layers, nor layers the tests register in this process.
         let types = LayerRegistry.typeNames.filter { name in
-            !["IDXData", "CSVData", "Input"].contains(name)
-                && LayerRegistry.type(named: name).map { String(reflecting: $0).hasPrefix("SwiftCaffe.") } == true
+            LayerRegistry.type(named: name).map { String(reflecting: $0).hasPrefix("SwiftCaffe.") && $0.bottomCount != 0...0 } == true
         }
         let type = pick(types)
         // As many bottoms as the type takes (mostly), the first the data, then data, another

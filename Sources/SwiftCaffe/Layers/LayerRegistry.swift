@@ -35,6 +35,7 @@ public enum LayerRegistry {
     private static var builtIns: [String: any Layer.Type] { [
         "IDXData": IDXDataLayer.self,
         "CSVData": CSVDataLayer.self,
+        "TextData": TextDataLayer.self,
         "Input": InputLayer.self,
         "InnerProduct": InnerProductLayer.self,
         "Convolution": ConvolutionLayer.self,

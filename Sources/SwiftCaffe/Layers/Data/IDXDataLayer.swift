@@ -2,6 +2,11 @@
 /// mini-batches: top 0 is the images (N×1×H×W, or N×C×H×W for 4-D files) times `scale`,
 /// top 1 the labels (N) as floats.
 ///
+/// With `sequence: rows` each image becomes a sequence of its rows, for recurrent layers: top
+/// 0 is then H×N×(C·W) (time steps first, as RNN and LSTM take it) and an optional third top
+/// gives Caffe's continuation markers (H×N: 0 at the first row of every image, 1 after), so
+/// every image is a sequence of its own.
+///
 /// The data set stays in memory as the files' bytes and is converted per batch, which keeps
 /// memory at a quarter of a Float32 copy. With `shuffle: true` the order is a new seeded
 /// permutation for every pass; batches wrap around the end of a pass as in Caffe.
@@ -9,11 +14,14 @@ public final class IDXDataLayer: Layer, DatasetLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     static let sampleNoun = "images"
+    public static var topCount: ClosedRange<Int> { 1...3 }
 
     let keys: DatasetKeys
     let scale: Float
     let imagesPath: String
     let labelsPath: String?
+    /// Whether images are served as sequences of rows (`sequence: rows`).
+    let rowsAsSequence: Bool
     private var images = IDXFile.empty
     private var labels: [UInt8] = []
     private var sampleShape: [Int] = []
@@ -28,11 +36,16 @@ public final class IDXDataLayer: Layer, DatasetLayer {
         labelsPath = spec.has("labels") ? try spec.path("labels") : nil
         keys = try DatasetKeys(spec, context: context)
         scale = try spec.float("scale", default: 1)
+        rowsAsSequence = try spec.choice("sequence", from: ["none", "rows"], default: "none") == "rows"
         order = keys.order(count: 0)
     }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
-        if top.count == 2 && labelsPath == nil {
+        if top.count == 3 && !rowsAsSequence {
+            throw error("three tops, but only 'sequence: rows' has a third (the continuation markers)",
+                        hint: "add 'sequence: rows', or give two tops (data, label)")
+        }
+        if top.count >= 2 && labelsPath == nil {
             throw error("two tops (data, label) but no 'labels' file", hint: "add 'labels: <path>' or drop the second top")
         }
         let imageFile: IDXFile
@@ -51,7 +64,7 @@ public final class IDXDataLayer: Layer, DatasetLayer {
         guard sampleCount < Int(Int32.max) else {
             throw error("images file '\(imagesPath)' holds \(sampleCount) images; SwiftCaffe numbers samples with 32 bits", hint: "split the data set")
         }
-        if top.count == 2, let labelsPath {
+        if top.count >= 2, let labelsPath {
             let labelFile: IDXFile
             do { labelFile = try IDXFile(path: labelsPath) } catch let error as SwiftCaffeError {
                 throw self.error("labels: \(error.message)", hint: error.hint)
@@ -66,22 +79,42 @@ public final class IDXDataLayer: Layer, DatasetLayer {
             labels = Array(labelFile.bytes)
         }
         order = keys.order(count: sampleCount)
-        try top[0].reshape([batchSize] + sampleShape)
-        if top.count == 2 { try top[1].reshape([batchSize]) }
+        if rowsAsSequence {
+            try top[0].reshape([sampleShape[1], batchSize, sampleShape[0] * sampleShape[2...].reduce(1, *)])
+            if top.count == 3 { try top[2].reshape([sampleShape[1], batchSize]) }
+        } else {
+            try top[0].reshape([batchSize] + sampleShape)
+        }
+        if top.count >= 2 { try top[1].reshape([batchSize]) }
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
         let data = top[0].data
-        let labelData = top.count == 2 ? top[1].data : nil
+        let labelData = top.count >= 2 ? top[1].data : nil
+        let channels = sampleShape[0], rows = sampleShape[1], width = sampleShape[2...].reduce(1, *)
         images.storage.withUnsafeBufferPointer { file in
             let values = file.baseAddress! + images.valuesOffset
             for item in 0..<batchSize {
                 let sample = order.next()
                 let source = values + sample * sampleSize
-                let target = data + item * sampleSize
-                for i in 0..<sampleSize { target[i] = Float(source[i]) * scale }
                 labelData?[item] = Float(labels[sample])
+                guard rowsAsSequence else {
+                    let target = data + item * sampleSize
+                    for i in 0..<sampleSize { target[i] = Float(source[i]) * scale }
+                    continue
+                }
+                // Row r of every channel is time step r of this item's stream.
+                for r in 0..<rows {
+                    let target = data + (r * batchSize + item) * channels * width
+                    for c in 0..<channels {
+                        for w in 0..<width { target[c * width + w] = Float(source[(c * rows + r) * width + w]) * scale }
+                    }
+                }
             }
+        }
+        if rowsAsSequence, top.count == 3 {
+            let cont = top[2].data
+            for r in 0..<rows { for item in 0..<batchSize { cont[r * batchSize + item] = r == 0 ? 0 : 1 } }
         }
         return 0
     }
