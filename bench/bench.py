@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """SwiftCaffe's benchmark harness: training and inference speed and peak memory for
-nets/lenet.yaml and nets/mlp.yaml, and the same nets in PyTorch where it is installed.
+nets/lenet.yaml, nets/mlp.yaml and nets/lstm_rows.yaml, and the same nets in PyTorch where
+it is installed (lstm_rows against nn.LSTM of the same sizes).
 
-    bench/bench.py [--runs 5] [--iterations 300] [--threads 2] [--nets lenet mlp]
+    bench/bench.py [--runs 5] [--iterations 300] [--threads 2] [--nets lenet mlp lstm_rows]
+
+Run it with OMP_WAIT_POLICY=PASSIVE in the environment: under load PyTorch's spinning
+OpenMP threads collapse, and a speed-up over a collapsed baseline is not one.
 
 Builds in release mode, then runs each framework on each net `--runs` times, alternating
 SwiftCaffe and PyTorch so that both see the same machine load, and prints medians and the
@@ -52,7 +56,7 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--iterations", type=int, default=600)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--nets", nargs="+", default=["lenet", "mlp"])
+    parser.add_argument("--nets", nargs="+", default=["lenet", "mlp"], choices=["lenet", "mlp", "lstm_rows"])
     parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
 
@@ -70,21 +74,21 @@ def main():
             for name, measure in frameworks.items():
                 sample = measure(net, args.iterations, args.threads)
                 results[net][name].append(sample)
-                print(f"run {index + 1}/{args.runs} {net:6} {name:10} train {sample['train_images_per_s']:8.0f} img/s  "
+                print(f"run {index + 1}/{args.runs} {net:9} {name:10} train {sample['train_images_per_s']:8.0f} img/s  "
                       f"inference {sample['inference_images_per_s']:8.0f} img/s  peak {sample['peak_rss_mb']:6.0f} MB", flush=True)
 
     print(f"\nmedians of {args.runs} runs, {args.threads} threads, {args.iterations} training iterations of batch 64")
-    print(f"{'net':6} {'framework':10} {'train img/s':>12} {'s/epoch':>8} {'infer img/s':>12} {'peak MB':>8}")
+    print(f"{'net':9} {'framework':10} {'train img/s':>12} {'s/epoch':>8} {'infer img/s':>12} {'peak MB':>8}")
     for net in args.nets:
         medians = {}
         for name, samples in results[net].items():
             m = {key: statistics.median(s[key] for s in samples) for key in samples[0]}
             medians[name] = m
-            print(f"{net:6} {name:10} {m['train_images_per_s']:12.0f} {60000 / m['train_images_per_s']:8.1f} "
+            print(f"{net:9} {name:10} {m['train_images_per_s']:12.0f} {60000 / m['train_images_per_s']:8.1f} "
                   f"{m['inference_images_per_s']:12.0f} {m['peak_rss_mb']:8.0f}")
         if "PyTorch" in medians:
             ours, theirs = medians["SwiftCaffe"], medians["PyTorch"]
-            print(f"{net:6} {'ratio':10} {ours['train_images_per_s'] / theirs['train_images_per_s']:11.2f}x {'':8} "
+            print(f"{net:9} {'ratio':10} {ours['train_images_per_s'] / theirs['train_images_per_s']:11.2f}x {'':8} "
                   f"{ours['inference_images_per_s'] / theirs['inference_images_per_s']:11.2f}x "
                   f"{ours['peak_rss_mb'] / theirs['peak_rss_mb']:7.2f}x")
 

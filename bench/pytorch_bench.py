@@ -1,8 +1,12 @@
-"""The same nets and solver as nets/lenet.yaml and nets/mlp.yaml, in PyTorch, for bench/bench.py.
+"""The same nets and solver as nets/lenet.yaml, nets/mlp.yaml and nets/lstm_rows.yaml, in
+PyTorch, for bench/bench.py.
 
 Caffe's xavier filler (uniform ±sqrt(3 / fan_in)), zero biases, SGD with momentum 0.9,
 weight decay 0.0005 on every parameter, bias learning rate ×2 and the `inv` learning-rate
-policy, so that both frameworks do the same work per iteration. Data is Fashion-MNIST from
+policy, so that both frameworks do the same work per iteration. lstm_rows is nn.LSTM(28, 128)
+over the 28 rows of each image (time-major, as SwiftCaffe's LSTM), the last step's hidden
+state into Linear(128, 10), uniform ±0.08 weights and zero biases, Adam at 0.002. (nn.LSTM
+has two bias vectors where Caffe's has one: 512 more additions a step, nothing to time.) Data is Fashion-MNIST from
 Debian's dataset-fashion-mnist, kept as bytes and converted per batch like SwiftCaffe does.
 
 Prints one JSON line: training and inference images/s and the process's peak RSS.
@@ -55,6 +59,23 @@ class MLP(nn.Module):
         return self.ip3(F.relu(self.ip2(x)))
 
 
+class LSTMRows(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(28, 128)
+        self.classify = nn.Linear(128, 10)
+        for name, parameter in self.lstm.named_parameters():
+            if name.startswith("weight"):
+                nn.init.uniform_(parameter, -0.08, 0.08)
+            else:
+                nn.init.zeros_(parameter)
+
+    def forward(self, x):
+        rows = x.flatten(1, 2).permute(1, 0, 2)  # N×1×28×28 -> 28×N×28, time first
+        hidden, _ = self.lstm(rows)
+        return self.classify(hidden[-1])
+
+
 def caffe_xavier(model):
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
@@ -66,7 +87,7 @@ def caffe_xavier(model):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("net", choices=["lenet", "mlp"])
+    parser.add_argument("net", choices=["lenet", "mlp", "lstm_rows"])
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
@@ -76,14 +97,20 @@ def main():
 
     train_x, train_y = load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
     test_x, test_y = load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-    model = LeNet() if args.net == "lenet" else MLP()
-    caffe_xavier(model)
-    weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
-    biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
-    base_lr = 0.01
-    optimizer = torch.optim.SGD([{"params": weights, "lr": base_lr}, {"params": biases, "lr": 2 * base_lr}],
-                                lr=base_lr, momentum=0.9, weight_decay=0.0005)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: (1 + 0.0001 * it) ** -0.75)
+    if args.net == "lstm_rows":
+        model = LSTMRows()
+        caffe_xavier(model.classify)
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.002, betas=(0.9, 0.999), eps=1e-8)
+        schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1875, gamma=0.5)
+    else:
+        model = LeNet() if args.net == "lenet" else MLP()
+        caffe_xavier(model)
+        weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
+        biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
+        base_lr = 0.01
+        optimizer = torch.optim.SGD([{"params": weights, "lr": base_lr}, {"params": biases, "lr": 2 * base_lr}],
+                                    lr=base_lr, momentum=0.9, weight_decay=0.0005)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: (1 + 0.0001 * it) ** -0.75)
 
     batch = 64
     order = torch.randperm(len(train_x))
