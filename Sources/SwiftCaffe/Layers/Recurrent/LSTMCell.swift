@@ -11,23 +11,18 @@ import Foundation
 /// c_prev is forgotten and, through the same product, receives no gradient. `forward` keeps
 /// the gate activations in place of the pre-activations; `backward` and `tangent` read them.
 public enum LSTMCell {
-    @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
-
     /// Replaces `gates` by their activations and writes c and h.
     public static func forward(gates: UnsafeMutablePointer<Float>, cont: UnsafePointer<Float>, previousCell: UnsafePointer<Float>,
-                        cell: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>, streams: Range<Int>, units: Int) {
+                               cell: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>, streams: Range<Int>, units: Int) {
         for n in streams {
             let gate = gates + n * 4 * units, keep = cont[n], row = n * units
+            VectorMath.sigmoid(gate, into: gate, count: 3 * units)  // i, f, o
+            VectorMath.tanh(gate + 3 * units, into: gate + 3 * units, count: units)  // g
             for j in 0..<units {
-                let i = sigmoid(gate[j]), f = sigmoid(gate[units + j]), o = sigmoid(gate[2 * units + j]), g = tanhf(gate[3 * units + j])
-                gate[j] = i
-                gate[units + j] = f
-                gate[2 * units + j] = o
-                gate[3 * units + j] = g
-                let c = keep * f * previousCell[row + j] + i * g
-                cell[row + j] = c
-                hidden[row + j] = o * tanhf(c)
+                cell[row + j] = keep * gate[units + j] * previousCell[row + j] + gate[j] * gate[3 * units + j]
             }
+            VectorMath.tanh(cell + row, into: hidden + row, count: units)
+            for j in 0..<units { hidden[row + j] *= gate[2 * units + j] }
         }
     }
 
@@ -38,11 +33,13 @@ public enum LSTMCell {
                          cell: UnsafePointer<Float>, hiddenDiff: UnsafePointer<Float>, cellDiff: UnsafePointer<Float>?,
                          gateDiff: UnsafeMutablePointer<Float>, previousCellDiff: UnsafeMutablePointer<Float>?,
                          streams: Range<Int>, units: Int) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: units) { tanhCell in
         for n in streams {
             let gate = gates + n * 4 * units, gateGradient = gateDiff + n * 4 * units, keep = cont[n], row = n * units
+            VectorMath.tanh(cell + row, into: tanhCell.baseAddress!, count: units)
             for j in 0..<units {
                 let i = gate[j], f = gate[units + j], o = gate[2 * units + j], g = gate[3 * units + j]
-                let tanhC = tanhf(cell[row + j]), dh = hiddenDiff[row + j]
+                let tanhC = tanhCell[j], dh = hiddenDiff[row + j]
                 let dc = (cellDiff?[row + j] ?? 0) + dh * o * (1 - tanhC * tanhC)
                 gateGradient[j] = dc * g * i * (1 - i)
                 gateGradient[units + j] = dc * keep * previousCell[row + j] * f * (1 - f)
@@ -50,6 +47,7 @@ public enum LSTMCell {
                 gateGradient[3 * units + j] = dc * i * (1 - g * g)
                 previousCellDiff?[row + j] = dc * keep * f
             }
+        }
         }
     }
 
@@ -59,17 +57,20 @@ public enum LSTMCell {
                         cell: UnsafePointer<Float>, gateTangent: UnsafePointer<Float>, previousCellTangent: UnsafePointer<Float>,
                         cellTangent: UnsafeMutablePointer<Float>, hiddenTangent: UnsafeMutablePointer<Float>,
                         streams: Range<Int>, units: Int) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: units) { tanhCell in
         for n in streams {
             let gate = gates + n * 4 * units, dGate = gateTangent + n * 4 * units, keep = cont[n], row = n * units
+            VectorMath.tanh(cell + row, into: tanhCell.baseAddress!, count: units)
             for j in 0..<units {
                 let i = gate[j], f = gate[units + j], o = gate[2 * units + j], g = gate[3 * units + j]
                 let di = i * (1 - i) * dGate[j], df = f * (1 - f) * dGate[units + j]
                 let dOut = o * (1 - o) * dGate[2 * units + j], dg = (1 - g * g) * dGate[3 * units + j]
                 let dc = keep * (df * previousCell[row + j] + f * previousCellTangent[row + j]) + di * g + i * dg
-                let tanhC = tanhf(cell[row + j])
+                let tanhC = tanhCell[j]
                 cellTangent[row + j] = dc
                 hiddenTangent[row + j] = dOut * tanhC + o * (1 - tanhC * tanhC) * dc
             }
+        }
         }
     }
 }

@@ -54,10 +54,9 @@ public enum RNNCell: RecurrentCell {
 
     public static func forward(gates: UnsafeMutablePointer<Float>, cont: UnsafePointer<Float>, previousCell: UnsafePointer<Float>,
                                cell: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>, streams: Range<Int>, units: Int) {
-        for index in (streams.lowerBound * units)..<(streams.upperBound * units) {
-            gates[index] = tanhf(gates[index])
-            hidden[index] = gates[index]
-        }
+        let first = streams.lowerBound * units, count = streams.count * units
+        VectorMath.tanh(gates + first, into: gates + first, count: count)
+        (hidden + first).update(from: gates + first, count: count)
     }
 
     public static func backward(gates: UnsafePointer<Float>, cont: UnsafePointer<Float>, previousCell: UnsafePointer<Float>,

@@ -223,7 +223,7 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Layer, TangentLayer, Sta
         let o = output.data
         fillRows(o, rows: steps * streams, with: params[outputWeightIndex + 1].data, width: units)
         BLAS.parallelGemm(transposeB: true, m: steps * streams, n: units, k: units, a: hiddenAt(1), b: params[outputWeightIndex].data, beta: 1, c: o)
-        for i in 0..<count { o[i] = tanhf(o[i]) }
+        VectorMath.tanh(o, into: o, count: count)
     }
 
     // MARK: Backward

@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+@testable import SwiftCaffe
+
+/// The vectorised exp, sigmoid and tanh against Double's, across the whole range and at the
+/// edges, including a count that is not a multiple of the eight lanes.
+@Suite struct VectorMathTests {
+    /// 20,003 values from −100 to 100, then the edges.
+    static let inputs: [Float] = (0...20_002).map { -100 + Float($0) * 0.01 } + [0, -0, 1e-8, -1e-8, 88.3, -87.3, 89, -88, .infinity, -.infinity]
+
+    func apply(_ function: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> [Float] {
+        var output = [Float](repeating: 0, count: Self.inputs.count)
+        Self.inputs.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { function(input.baseAddress!, $0.baseAddress!, Self.inputs.count) }
+        }
+        return output
+    }
+
+    @Test func expIsWithinTwoUlp() {
+        let output = apply { source, target, count in VectorMath.map(source, target, count: count, VectorMath.exp) }
+        for (x, y) in zip(Self.inputs, output) {
+            let truth = Foundation.exp(Double(x))
+            if x > 88.37626 {
+                #expect(y > 2.4e38 && y.isFinite, "exp(\(x)) = \(y) saturates")
+            } else if x < -87.33654 {
+                #expect(y > 0 && y < 1.2e-38, "exp(\(x)) = \(y) saturates")
+            } else {
+                #expect(abs(Double(y) - truth) <= 2 * Double(Float(truth).ulp), "exp(\(x)) = \(y), truth \(truth)")
+            }
+        }
+    }
+
+    /// sigmoid within 1e-7 (absolute), tanh within 2e-7 (3 ulp of 1), as VectorMath documents.
+    @Test func sigmoidAndTanhAreAccurate() {
+        let sigmoid = apply { VectorMath.sigmoid($0, into: $1, count: $2) }
+        let tanh = apply { VectorMath.tanh($0, into: $1, count: $2) }
+        for (index, x) in Self.inputs.enumerated() {
+            #expect(abs(Double(sigmoid[index]) - 1 / (1 + Foundation.exp(-Double(x)))) < 1e-7, "σ(\(x)) = \(sigmoid[index])")
+            #expect(abs(Double(tanh[index]) - Foundation.tanh(Double(x))) < 2e-7, "tanh(\(x)) = \(tanh[index])")
+        }
+        #expect(tanh[Self.inputs.count - 2] == 1 && tanh[Self.inputs.count - 1] == -1)
+    }
+
+    @Test func notANumberStaysNotANumber() {
+        var values: [Float] = [1, .nan, 2]
+        values.withUnsafeMutableBufferPointer { VectorMath.tanh($0.baseAddress!, into: $0.baseAddress!, count: 3) }
+        #expect(values[1].isNaN && !values[0].isNaN && !values[2].isNaN)
+    }
+}
