@@ -65,15 +65,17 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Layer, TangentLayer, Sta
     private let hidden = Blob(), memory = Blob()
     /// T×N×H: cont_t·h_(t−1), what the recurrent weights multiply at step t.
     private let contedHidden = Blob()
-    /// Backward's work: the gates' gradients (T×N×G), h's ((T+1)×N×H), the running gradient of
-    /// c (N×H), of the conted hidden state (N×H), of the static gates (N×G), of an RNN's output
-    /// pre-activation (T×N×H).
-    private let gateDiff = Blob(), hiddenDiff = Blob(), memoryDiff = Blob(), contedDiff = Blob()
-    private let staticGateDiff = Blob(), outputDiff = Blob()
-    /// Forward mode's: tangents of the gates (T×N×G), of h and c ((T+1)×N×H), of the conted
-    /// hidden state (N×H), of the static gates (N×G). Shaped on first use.
-    private let gateTangent = Blob(), hiddenTangent = Blob(), memoryTangent = Blob(), contedTangent = Blob()
-    private let staticGateTangent = Blob()
+    /// Work buffers that backward and forward mode share (the adjoint test runs one after the
+    /// other, never both at once), shaped at set-up so that a net that does not fit fails
+    /// there rather than in the middle of a pass:
+    /// - per step's gates, T×N×G: their gradients, or their tangents;
+    /// - per state, (T+1)×N×H: h's gradients or tangents; c's tangents (backward keeps only
+    ///   c's running gradient, in the first N×H);
+    /// - N×H: the conted hidden state's gradient or tangent at one step;
+    /// - N×G: the static gates' gradient or tangent;
+    /// - T×N×H: the gradient of an RNN's output pre-activation.
+    private let gateWork = Blob(), hiddenWork = Blob(), memoryWork = Blob(), contedWork = Blob()
+    private let staticWork = Blob(), outputWork = Blob()
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -145,6 +147,12 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Layer, TangentLayer, Sta
         try hidden.reshape([steps + 1, streams, units])
         try memory.reshape([Cell.hasMemory ? steps + 1 : 0, streams, units])
         try contedHidden.reshape([steps, streams, units])
+        try gateWork.reshape(gates.shape)
+        try hiddenWork.reshape(hidden.shape)
+        try memoryWork.reshape([Cell.hasMemory ? steps + 1 : 1, streams, units])
+        try contedWork.reshape([streams, units])
+        try staticWork.reshape(staticGates.shape)
+        try outputWork.reshape([Cell.hasOutputTransform ? steps : 0, streams, units])
         try top[0].reshape([steps, streams, units])
         for index in 1..<top.count { try top[index].reshape([1, streams, units]) }
     }
@@ -230,16 +238,11 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Layer, TangentLayer, Sta
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
         let x = bottom[0], cont = bottom[1], size = stateSize, G = gateWidth, rows = steps * streams
-        try? gateDiff.reshape(gates.shape)
-        try? hiddenDiff.reshape(hidden.shape)
-        try? memoryDiff.reshape([streams, units])
-        try? contedDiff.reshape([streams, units])
-        let dHidden = hiddenDiff.data, dMemory = memoryDiff.data
+        let dHidden = hiddenWork.data, dMemory = memoryWork.data
         dHidden.update(repeating: 0, count: size)
         if Cell.hasOutputTransform {
             // o = tanh(a), a = h·W_oᵀ + b_o: da = do·(1 − o²), then W_o, b_o and h.
-            try? outputDiff.reshape([steps, streams, units])
-            let da = outputDiff.data, o = top[0].data, dO = top[0].diff
+            let da = outputWork.data, o = top[0].data, dO = top[0].diff
             for i in 0..<(rows * units) { da[i] = dO[i] * (1 - o[i] * o[i]) }
             BLAS.parallelGemm(transposeA: true, m: units, n: units, k: rows, a: da, b: hiddenAt(1), beta: 1, c: params[outputWeightIndex].diff)
             sumRows(da, rows: rows, width: units, into: params[outputWeightIndex + 1].diff)
@@ -255,9 +258,9 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Layer, TangentLayer, Sta
         }
         // Back through the steps: each step's gate gradient, then what it sends to h_(t−1)
         // through the recurrent weights (cut where cont is 0) and to c_(t−1) through the cell.
-        let recurrentWeights = params[recurrentWeightIndex].data, dConted = contedDiff.data, units = units
+        let recurrentWeights = params[recurrentWeightIndex].data, dConted = contedWork.data, units = units
         for t in (0..<steps).reversed() {
-            let stepGates = gatesAt(t), stepCont = contAt(t, cont), dGates = gateDiff.data + t * streams * G
+            let stepGates = gatesAt(t), stepCont = contAt(t, cont), dGates = gateWork.data + t * streams * G
             let previousCell = memoryAt(t), cell = memoryAt(t + 1), dNext = dHidden + (t + 1) * size
             Parallel.forChunks(of: streams, minimumPerChunk: max(1, 4096 / G)) { _, range in
                 Cell.backward(gates: stepGates, cont: stepCont, previousCell: previousCell, cell: cell, hiddenDiff: dNext,
@@ -271,19 +274,18 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Layer, TangentLayer, Sta
             }
         }
         // Weight gradients over all steps at once.
-        BLAS.parallelGemm(transposeA: true, m: G, n: inputs, k: rows, a: gateDiff.data, b: x.data, beta: 1, c: params[0].diff)
-        sumRows(gateDiff.data, rows: rows, width: G, into: params[1].diff)
-        BLAS.parallelGemm(transposeA: true, m: G, n: units, k: rows, a: gateDiff.data, b: contedHidden.data, beta: 1, c: params[recurrentWeightIndex].diff)
+        BLAS.parallelGemm(transposeA: true, m: G, n: inputs, k: rows, a: gateWork.data, b: x.data, beta: 1, c: params[0].diff)
+        sumRows(gateWork.data, rows: rows, width: G, into: params[1].diff)
+        BLAS.parallelGemm(transposeA: true, m: G, n: units, k: rows, a: gateWork.data, b: contedHidden.data, beta: 1, c: params[recurrentWeightIndex].diff)
         if cont.needsGradient { cont.zeroDiff() }  // a marker, not differentiated (as in Caffe)
         if x.needsGradient {
-            BLAS.parallelGemm(m: rows, n: inputs, k: G, a: gateDiff.data, b: params[0].data, c: x.diff)
+            BLAS.parallelGemm(m: rows, n: inputs, k: G, a: gateWork.data, b: params[0].data, c: x.diff)
         }
         if hasStaticInput {
             // The static gates feed every step: their gradient is the sum over steps.
-            try? staticGateDiff.reshape([streams, G])
-            let dStatic = staticGateDiff.data
-            dStatic.update(from: gateDiff.data, count: streams * G)
-            for t in 1..<max(steps, 1) { let d = gateDiff.data + t * streams * G; for i in 0..<(streams * G) { dStatic[i] += d[i] } }
+            let dStatic = staticWork.data
+            dStatic.update(from: gateWork.data, count: streams * G)
+            for t in 1..<steps { let d = gateWork.data + t * streams * G; for i in 0..<(streams * G) { dStatic[i] += d[i] } }
             let xStatic = bottom[2]
             BLAS.parallelGemm(transposeA: true, m: G, n: staticInputs, k: streams, a: dStatic, b: xStatic.data, beta: 1, c: params[staticWeightIndex].diff)
             if xStatic.needsGradient {
@@ -309,12 +311,8 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Layer, TangentLayer, Sta
     /// then the cell's own tangent. An initial state that is not exposed is a constant.
     public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
         let x = bottom[0], cont = bottom[1], size = stateSize, G = gateWidth, rows = steps * streams
-        try? gateTangent.reshape(gates.shape)
-        try? hiddenTangent.reshape(hidden.shape)
-        try? memoryTangent.reshape(memory.shape)
-        try? contedTangent.reshape([streams, units])
-        let dGatesAll = gateTangent.data, dHidden = hiddenTangent.data
-        func dMemoryAt(_ t: Int) -> UnsafeMutablePointer<Float> { memoryTangent.data + (Cell.hasMemory ? t * size : 0) }
+        let dGatesAll = gateWork.data, dHidden = hiddenWork.data
+        func dMemoryAt(_ t: Int) -> UnsafeMutablePointer<Float> { memoryWork.data + (Cell.hasMemory ? t * size : 0) }
         if exposeHidden {
             dHidden.update(from: bottomTangent[firstStateBottom].data, count: size)
             if Cell.hasMemory { dMemoryAt(0).update(from: bottomTangent[firstStateBottom + 1].data, count: size) }
@@ -328,8 +326,7 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Layer, TangentLayer, Sta
             addRows(dGatesAll, rows: rows, parameterTangent[1].data, width: G)
         }
         if hasStaticInput {
-            try? staticGateTangent.reshape([streams, G])
-            let dStatic = staticGateTangent.data
+            let dStatic = staticWork.data
             BLAS.parallelGemm(transposeB: true, m: streams, n: G, k: staticInputs, a: bottomTangent[2].data,
                               b: params[staticWeightIndex].data, c: dStatic)
             if let parameterTangent {
@@ -338,7 +335,7 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Layer, TangentLayer, Sta
             }
             for t in 0..<steps { addRows(dGatesAll + t * streams * G, rows: 1, dStatic, width: streams * G) }
         }
-        let recurrentWeights = params[recurrentWeightIndex].data, dConted = contedTangent.data, units = units
+        let recurrentWeights = params[recurrentWeightIndex].data, dConted = contedWork.data, units = units
         for t in 0..<steps {
             let stepCont = contAt(t, cont), dGates = dGatesAll + t * streams * G
             scaleRows(dHidden + t * size, by: stepCont, into: dConted)
