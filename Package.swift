@@ -30,7 +30,8 @@ let package = Package(
             dependencies: ["SwiftCaffe", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "swiftcaffe", dependencies: ["SwiftCaffeCLI"]),
-        // FuzzCorpus/ holds inputs the fuzzer caught, replayed by FuzzTests (data, not sources).
-        .testTarget(name: "SwiftCaffeTests", dependencies: ["SwiftCaffe", "SwiftCaffeCLI"], exclude: ["FuzzCorpus"]),
+        // FuzzCorpus/ holds inputs the fuzzer caught, replayed by FuzzTests; CaffeReference/ what
+        // real Caffe computed, for comparison (data, not sources).
+        .testTarget(name: "SwiftCaffeTests", dependencies: ["SwiftCaffe", "SwiftCaffeCLI"], exclude: ["FuzzCorpus", "CaffeReference"]),
     ]
 )

@@ -6,13 +6,16 @@ import SwiftCaffe
 /// it; elsewhere (CI, logs) a plain line every `display` iterations.
 final class ProgressDisplay {
     let batchImages: Int
+    /// "img/s", or the data source's own samples per second ("characters/s").
+    let speedUnit: String
     let live: Bool
     let quiet: Bool
     let verbose: Bool
     private var lineShown = false
 
-    init(batchImages: Int, live: Bool, quiet: Bool, verbose: Bool) {
+    init(batchImages: Int, sampleNoun: String = "images", live: Bool, quiet: Bool, verbose: Bool) {
         self.batchImages = batchImages
+        speedUnit = sampleNoun == "images" ? "img/s" : sampleNoun + "/s"
         self.live = live
         self.quiet = quiet
         self.verbose = verbose
@@ -48,7 +51,7 @@ final class ProgressDisplay {
     }
 
     private func status(_ p: TrainingProgress) -> String {
-        String(format: "iter %6d/%d  epoch %5.2f  loss %.4f  lr %.6g  %6.0f img/s", p.iteration, p.maxIter, p.epoch, p.loss, p.learningRate, p.imagesPerSecond)
+        String(format: "iter %6d/%d  epoch %5.2f  loss %.4f  lr %.6g  %6.0f %@", p.iteration, p.maxIter, p.epoch, p.loss, p.learningRate, p.imagesPerSecond, speedUnit)
     }
 
     private func duration(_ seconds: Double) -> String {
@@ -59,7 +62,7 @@ final class ProgressDisplay {
 
 /// `accuracy 0.8567  loss 0.4123  (10000 images)`.
 func describe(_ result: TestResult) -> String {
-    result.outputs.map { String(format: "%@ %.4f", $0.name, $0.value) }.joined(separator: "  ") + "  (\(result.images) images)"
+    result.outputs.map { String(format: "%@ %.4f", $0.name, $0.value) }.joined(separator: "  ") + "  (\(result.images) \(result.sampleNoun))"
 }
 
 /// The confusion matrix (rows: truth, columns: prediction) and per-class accuracy.

@@ -36,7 +36,7 @@ struct TestCommand: ParsableCommand {
             }
             let result = try testNet.evaluate(iterations: iterations)
             for output in result.outputs { printLine(String(format: "%@ = %.4f", output.name, output.value)) }
-            printLine("\(result.images) images in \(result.batches) batches")
+            printLine("\(result.images) \(result.sampleNoun) in \(result.batches) batches")
             if let table = confusionTable(result) { printLine("\n" + table) }
         }
     }

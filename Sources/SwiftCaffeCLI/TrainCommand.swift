@@ -72,10 +72,10 @@ struct TrainCommand: ParsableCommand {
                 if !kept.isEmpty && !quiet { printLine("not in \(weights), initialised by their fillers: \(kept.joined(separator: ", "))") }
             }
             let source = trainer.trainNet.dataSources[0]
-            let display = ProgressDisplay(batchImages: source.batchSize * trainer.solverSpec.iterSize,
+            let display = ProgressDisplay(batchImages: source.batchSize * trainer.solverSpec.iterSize, sampleNoun: source.sampleNoun,
                                           live: isatty(1) != 0 && !verbose, quiet: quiet, verbose: verbose)
             if !quiet {
-                printLine("\(spec.name): \(trainer.maxIter) iterations of \(source.batchSize * trainer.solverSpec.iterSize) images "
+                printLine("\(spec.name): \(trainer.maxIter) iterations of \(source.batchSize * trainer.solverSpec.iterSize) \(source.sampleNoun) "
                     + "(\(String(format: "%.2f", Double(trainer.maxIter) * Double(source.batchSize * trainer.solverSpec.iterSize) / Double(source.sampleCount))) epochs of \(source.sampleCount)), "
                     + "\(trainer.solverSpec.type.rawValue), seed \(trainer.seed), \(Parallel.threads) thread(s)"
                     + (trainer.iteration > 0 ? ", resuming at iteration \(trainer.iteration)" : ""))
@@ -90,8 +90,8 @@ struct TrainCommand: ParsableCommand {
             display.finish()
             let images = Double(trainer.iteration) * Double(source.batchSize * trainer.solverSpec.iterSize)
             let peak = ProcessMemory.peakResidentBytes.map { String(format: ", peak memory %.0f MB", Double($0) / 1e6) } ?? ""
-            printLine(String(format: "trained %d iterations in %.1f s (%.0f images/s; %.1f s per epoch; testing %.1f s)%@",
-                             trainer.iteration, trainer.trainingSeconds, images / max(trainer.trainingSeconds, 1e-9),
+            printLine(String(format: "trained %d iterations in %.1f s (%.0f %@/s; %.1f s per epoch; testing %.1f s)%@",
+                             trainer.iteration, trainer.trainingSeconds, images / max(trainer.trainingSeconds, 1e-9), source.sampleNoun,
                              trainer.trainingSeconds * Double(source.sampleCount) / max(images, 1), trainer.testingSeconds, peak))
             printLine("weights saved to \(lastWeights)")
             if outcome == .interrupted {

@@ -236,4 +236,52 @@ import Testing
             try unit.setUp(bottom: [Blob(shape: [1, 3, 2]), Blob(shape: [1, 3, 6]), Blob(shape: [1, 3])], top: [Blob(), Blob()])
         }
     }
+
+    /// What real Caffe computed for the same inputs and weights (written by
+    /// scripts/caffe-reference/recurrent.py with pycaffe; see CaffeReference/README.md): the
+    /// outputs, the final states, the parameter gradients of loss = Σ output·w, and a second
+    /// pass that continues from the first's final state. Parameters are read in Caffe's order,
+    /// so this also checks that order and the gate layout.
+    @Test(arguments: ["LSTM", "LSTM_static_exposed", "RNN", "RNN_static_exposed"])
+    func matchesCaffe(case name: String) throws {
+        let (tensors, _) = try Safetensors.read(path: repositoryRoot + "/Tests/SwiftCaffeTests/CaffeReference/recurrent.safetensors")
+        func tensor(_ key: String) throws -> Safetensors.Tensor { try #require(tensors["\(name)/\(key)"], "no \(name)/\(key)") }
+        let type = name.hasPrefix("LSTM") ? "LSTM" : "RNN", exposed = name.hasSuffix("exposed")
+        let states = type == "LSTM" ? ["h", "c"] : ["h"]
+        let inputs = ["x", "cont"] + (exposed ? ["x_static"] + states.map { $0 + "_0" } : []) + ["w"]
+        let shapes = try inputs.map { try tensor($0).shape }
+        let tops = ["out"] + (exposed ? states.map { $0 + "_T" } : [])
+        let yaml = """
+            layers:
+              - {name: input, type: Input, top: [\(inputs.joined(separator: ", "))], shape: \(shapes)}
+              - {name: rec, type: \(type), bottom: [\(inputs.dropLast().joined(separator: ", "))], top: [\(tops.joined(separator: ", "))],
+                 num_output: 3, expose_hidden: \(exposed)}
+              - {name: prod, type: Eltwise, bottom: [out, w], top: prod, operation: PROD}
+              - {name: loss, type: Reduction, bottom: prod, top: loss, operation: SUM, loss_weight: 1}
+            """
+        let net = try Net(spec: try NetSpec.parse(yaml), phase: .train)
+        for input in inputs { net.blobs[input]!.setData(try tensor(input).values) }
+        let layer = try #require(net.layer(named: "rec"))
+        #expect(layer.params.count == (type == "LSTM" ? 3 : 5) + (exposed ? 1 : 0))
+        for (index, parameter) in layer.params.enumerated() {
+            let caffe = try tensor("param\(index)")
+            #expect(parameter.shape == caffe.shape, "parameter \(index)")
+            parameter.setData(caffe.values)
+        }
+        func close(_ ours: [Float], _ theirs: [Float], _ what: String) {
+            let worst = zip(ours, theirs).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1
+            #expect(ours.count == theirs.count && worst < 2e-5, "\(what): largest difference \(worst)")
+        }
+        _ = try net.forward()
+        for top in tops { close(net.blobs[top]!.dataArray, try tensor(top).values, top) }
+        net.zeroParameterDiffs()
+        net.backward()
+        for (index, parameter) in layer.params.enumerated() { close(parameter.diffArray, try tensor("param\(index)_diff").values, "gradient \(index)") }
+        // The second pass: cont 1 at the first step, so without expose_hidden it goes on from the first.
+        var cont = try tensor("cont").values
+        for n in 0..<3 { cont[n] = 1 }
+        net.blobs["cont"]!.setData(cont)
+        _ = try net.forward()
+        close(net.blobs["out"]!.dataArray, try tensor("out_second").values, "second pass")
+    }
 }

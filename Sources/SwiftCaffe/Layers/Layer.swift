@@ -94,6 +94,13 @@ public protocol DataSource: AnyObject {
     var labelNames: [String] { get }
     /// Restarts at the first sample of the pass (used before each full test pass).
     func rewind()
+    /// What a sample is, plural, for progress lines and reports: "images" (the default),
+    /// "rows", "characters".
+    var sampleNoun: String { get }
+}
+
+extension DataSource {
+    public var sampleNoun: String { "images" }
 }
 
 /// A bottom whose values are indices, and the values it accepts.

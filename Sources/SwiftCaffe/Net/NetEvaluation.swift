@@ -6,6 +6,8 @@ public struct TestResult {
     public var outputs: [(name: String, value: Float)]
     public var batches: Int
     public var images: Int
+    /// What `images` counts: the data source's `sampleNoun`.
+    public var sampleNoun = "images"
     /// confusion[truth][prediction] counts; nil when the net has no classifier.
     public var confusion: [[Int]]?
     /// Class names from the data layer's `label_names`, else the label numbers.
@@ -54,6 +56,7 @@ extension Net {
         }
         var result = TestResult(iteration: iteration, outputs: zip(names, sums).map { ($0, Float($1 / Double(batches))) },
                                 batches: batches, images: batches * batch, confusion: confusion)
+        result.sampleNoun = source?.sampleNoun ?? "images"
         if let confusion {
             let given = source?.labelNames ?? []
             result.classNames = confusion.indices.map { $0 < given.count ? given[$0] : "\($0)" }

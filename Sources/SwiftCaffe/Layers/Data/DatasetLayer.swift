@@ -38,6 +38,7 @@ extension DatasetLayer {
     public var sampleCount: Int { order.count }
 
     public func rewind() { order.rewind() }
+    public var sampleNoun: String { Self.sampleNoun }
 
     public func saveState() -> LayerState { order.save() }
 

@@ -50,6 +50,7 @@ public final class TextDataLayer: Layer, DataSource, StatefulLayer {
     public var batchSize: Int { steps * streams }
     public var labelMaximum: Int? { vocabulary.isEmpty ? nil : vocabulary.count - 1 }
     public var labelNames: [String] { vocabulary.map { String(Character($0)) } }
+    public var sampleNoun: String { "characters" }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         // The bytes, the decoded String, its scalars and their indices.
