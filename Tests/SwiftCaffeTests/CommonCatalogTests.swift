@@ -1,7 +1,7 @@
 import Testing
 @testable import SwiftCaffe
 
-/// Concat, Slice, Eltwise, Flatten, Reshape, Crop, Tile, Reduction, ArgMax, Embed.
+/// Concat, Slice, Eltwise, Flatten, Reshape, Crop, Tile, Reduction, ArgMax, Embed, Permute.
 @Suite struct CommonCatalogTests {
     /// Runs a layer forward on bottoms with the given shapes and values; returns its tops.
     func forward(_ yaml: String, _ bottoms: [([Int], [Float])], tops: Int = 1) throws -> [Blob] {
@@ -110,5 +110,24 @@ import Testing
         // Gradients of the table and bias (the indices need none).
         let results = GradientChecker().check(layer, bottom: [indices], top: [top], bottoms: [])
         #expect(results.count == 2 && results.allSatisfy { $0.passed })
+    }
+
+    @Test func permuteReordersAxes() throws {
+        // N×T×D = 2×3×2 with value n·100 + t·10 + d: after [1, 0, 2] element (t, n, d) holds it.
+        var values: [Float] = []
+        for n in 0..<2 { for t in 0..<3 { for d in 0..<2 { values.append(Float(n * 100 + t * 10 + d)) } } }
+        let timeFirst = try forward("{name: p, type: Permute, order: [1]}", [([2, 3, 2], values)])[0]
+        #expect(timeFirst.shape == [3, 2, 2])
+        #expect(timeFirst.dataArray == [0, 1, 100, 101, 10, 11, 110, 111, 20, 21, 120, 121])
+        let channelsLast = try forward("{name: p, type: Permute, order: [0, 2, 3, 1]}", [([1, 2, 2, 3], (0..<12).map(Float.init))])[0]
+        #expect(channelsLast.shape == [1, 2, 3, 2])
+        #expect(channelsLast.dataArray == [0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11])
+        try expectGradientsMatch(try makeLayer("{name: p, type: Permute, order: [2, 0, 1]}"), bottom: [randomBlob([2, 3, 4])])
+        let layer = try makeLayer("{name: p, type: Permute, order: [3, 1]}") as! any TangentLayer
+        let bottom = randomBlob([2, 3, 2, 2]), top = Blob()
+        try layer.setUp(bottom: [bottom], top: [top])
+        #expect(top.shape == [2, 3, 2, 2] && AdjointCheck().check(layer, bottom: [bottom], top: [top]).relativeError < 1e-6)
+        #expect(throws: SwiftCaffeError.self) { try forward("{name: p, type: Permute, order: [1, 1]}", [([2, 2], [1, 2, 3, 4])]) }
+        #expect(throws: SwiftCaffeError.self) { try forward("{name: p, type: Permute, order: [2]}", [([2, 2], [1, 2, 3, 4])]) }
     }
 }

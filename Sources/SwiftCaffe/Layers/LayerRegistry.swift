@@ -80,6 +80,7 @@ public enum LayerRegistry {
         "Reduction": ReductionLayer.self,
         "ArgMax": ArgMaxLayer.self,
         "Embed": EmbedLayer.self,
+        "Permute": PermuteLayer.self,
         "RNN": RecurrentLayer<RNNCell>.self,
         "LSTM": RecurrentLayer<LSTMCell>.self,
         "LSTMUnit": LSTMUnitLayer.self,
