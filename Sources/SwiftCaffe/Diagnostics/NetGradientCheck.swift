@@ -1,9 +1,10 @@
 /// `swiftcaffe gradcheck`: every layer's backward (or one layer's) checked against finite
 /// differences on the net's own shapes, with a small batch.
 ///
-/// The net is built and run forward once, so each layer's bottoms have their real shapes and
-/// data. A fresh copy of each layer that runs backward is then set up on the first `batch`
-/// samples of its bottoms, with the net's parameter values; bottoms that need a gradient get
+/// The net is built with its data layers' `batch_size` set to `batch` (or, without data
+/// layers, each bottom cut to its first `batch` entries) and run forward once, so each layer's
+/// bottoms have their real shapes and data. A fresh copy of each layer that runs backward is
+/// then set up on them, with the net's parameter values; bottoms that need a gradient get
 /// random values of magnitude 0.05 to 1 and random sign (real activations hold exact ties and
 /// zeros, the kinks of max pooling and ReLU; keeping away from 0 keeps a step of 0.01 off the
 /// usual kink), the rest (images, labels) keep their real values. A layer with forward mode
@@ -20,6 +21,11 @@ public enum NetGradientCheck {
 
     public static func run(_ spec: NetSpec, phase: Phase = .train, layer only: String? = nil, batch: Int = 2,
                            checker: GradientChecker = GradientChecker(), seed: UInt64 = 1) throws -> [Report] {
+        // A small batch: the data layers' batch_size where they have one (then every blob has
+        // its own batch axis, the second for time-major sequences), else the first axis cut.
+        let isBatched: (LayerSpec) -> Bool = { $0.bottoms.isEmpty && $0.writtenKeys.contains("batch_size") }
+        let setsBatch = spec.layers.contains(where: isBatched)
+        let spec = setsBatch ? try spec.setting("batch_size", to: "\(batch)", inLayers: isBatched) : spec
         let net = try Net(spec: spec, phase: phase, seed: seed)
         if let only, net.layer(named: only) == nil {
             throw SwiftCaffeError("no layer named '\(only)' in the \(phase) net",
@@ -32,7 +38,7 @@ public enum NetGradientCheck {
             if let only { guard original.name == only else { continue } }
             guard !(original is SplitLayer), net.runsBackward(at: index) || only != nil, !net.bottoms[index].isEmpty else { continue }
             let bottoms = net.bottoms[index].map { blob -> Blob in
-                let small = Blob(name: blob.name, shape: blob.shape.isEmpty ? [] : [min(batch, blob.shape[0])] + blob.shape.dropFirst())
+                let small = Blob(name: blob.name, shape: setsBatch || blob.shape.isEmpty ? blob.shape : [min(batch, blob.shape[0])] + blob.shape.dropFirst())
                 small.needsGradient = blob.needsGradient
                 for i in 0..<small.count {
                     small.data[i] = blob.needsGradient ? rng.uniform(0.05, 1) * (rng.next() & 1 == 0 ? 1 : -1) : blob.data[i]
