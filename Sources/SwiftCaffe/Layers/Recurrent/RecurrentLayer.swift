@@ -133,11 +133,11 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Layer, TangentLayer, Sta
                 }
             }
         }
-        let names3 = Cell.parameterNames
-        params = [try context.parameter(name, names3.input, shape: [gateWidth, inputs], filler: weightFiller),
-                  try context.parameter(name, names3.bias, shape: [gateWidth], filler: biasFiller)]
-        if hasStaticInput { params.append(try context.parameter(name, names3.staticInput, shape: [gateWidth, staticInputs], filler: weightFiller)) }
-        params.append(try context.parameter(name, names3.recurrent, shape: [gateWidth, units], filler: weightFiller))
+        let caffeNames = Cell.parameterNames
+        params = [try context.parameter(name, caffeNames.input, shape: [gateWidth, inputs], filler: weightFiller),
+                  try context.parameter(name, caffeNames.bias, shape: [gateWidth], filler: biasFiller)]
+        if hasStaticInput { params.append(try context.parameter(name, caffeNames.staticInput, shape: [gateWidth, staticInputs], filler: weightFiller)) }
+        params.append(try context.parameter(name, caffeNames.recurrent, shape: [gateWidth, units], filler: weightFiller))
         if Cell.hasOutputTransform {
             params.append(try context.parameter(name, "W_ho", shape: [units, units], filler: weightFiller))
             params.append(try context.parameter(name, "b_o", shape: [units], filler: biasFiller))
