@@ -107,6 +107,14 @@ import Testing
         let written = try TextGenerator(net: net).generate(prime: "hello w", length: 20, temperature: 0, seed: 1)
         #expect(written == "orld, hello world, h")
         #expect(throws: SwiftCaffeError.self) { try TextGenerator(net: net).generate(prime: "xyz", length: 5, temperature: 1, seed: 1) }
+
+        // The same through the command line.
+        let runner = Fuzzer(binary: FuzzTests.binary, repository: repositoryRoot, root: NSTemporaryDirectory(), seed: 0)
+        let (outcome, output) = runner.run([FuzzTests.binary, "sample", folder + "/net.yaml", "--weights", weights,
+                                            "--prime", "hello w", "--length", "20", "--temperature", "0"])
+        #expect(outcome == .ran && output.contains("hello world, hello world, h"), "\(outcome): \(output.suffix(300))")
+        let (refused, message) = runner.run([FuzzTests.binary, "sample", folder + "/net.yaml", "--weights", weights, "--prime", "xyz"])
+        #expect(refused != .ran && message.contains("never occurs in the text"), "\(refused): \(message.suffix(300))")
     }
 
     /// A resumed run continues exactly: the text position and the LSTM's carried state (cont
