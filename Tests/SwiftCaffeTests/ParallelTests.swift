@@ -54,4 +54,32 @@ import Testing
             for (a, b) in zip(many.params, single.params) { expectClose(a, b, "parameter gradient, \(threads) threads") }
         }
     }
+
+    /// A batch of one takes other paths: InnerProduct a matrix-vector product, Convolution its
+    /// GEMMs split over threads. Its output must be the first image's in a batch of three.
+    @Test(arguments: [
+        "{name: c, type: Convolution, num_output: 40, kernel_size: 3, pad: 1, weight_filler: gaussian, bias_filler: gaussian}",
+        "{name: c, type: Convolution, num_output: 6, kernel_size: 5, group: 2, weight_filler: gaussian}",
+        "{name: ip, type: InnerProduct, num_output: 70, weight_filler: gaussian, bias_filler: gaussian}",
+        "{name: ip, type: InnerProduct, num_output: 33, bias_term: false, weight_filler: gaussian}",
+    ])
+    func aBatchOfOneMatchesTheBatchedPath(_ yaml: String) throws {
+        let batch = distinctBlob([3, 8, 12, 12], spacing: 0.001), one = Blob(shape: [1, 8, 12, 12])
+        one.setData(Array(batch.dataArray[0..<one.count]))
+        let batched = try Parallel.withThreads(1) { () -> [Float] in
+            let layer = try makeLayer(yaml), top = Blob()
+            try layer.setUp(bottom: [batch], top: [top])
+            _ = layer.forward(bottom: [batch], top: [top])
+            return Array(top.dataArray[0..<(top.count / 3)])
+        }
+        for threads in [1, 2, 3] {
+            let single = try Parallel.withThreads(threads) { () -> [Float] in
+                let layer = try makeLayer(yaml), top = Blob()
+                try layer.setUp(bottom: [one], top: [top])
+                _ = layer.forward(bottom: [one], top: [top])
+                return top.dataArray
+            }
+            expectClose(single, batched, "batch of one, \(threads) threads")
+        }
+    }
 }

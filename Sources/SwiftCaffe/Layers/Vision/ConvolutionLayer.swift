@@ -102,15 +102,23 @@ public final class ConvolutionLayer: Layer, TangentLayer {
         let g = geometry, area = outputArea, outputs = keys.numOutput
         let inputSize = g.channels * g.height * g.width
         let groups = groups, perGroup = outputs / groups, groupVolume = groupVolume
-        ensureScratch(Parallel.chunkCount(for: batch))
+        let chunks = Parallel.chunkCount(for: batch)
+        ensureScratch(chunks)
         let buffers = scratch.map { ($0.columns.data, $0.product.data) }
+        // Images are the work split across threads; with fewer images than threads (a deploy
+        // net at batch 1) each GEMM is split over its output channels or columns instead.
+        let splitGEMM = chunks == 1 && Parallel.threads > 1
         forEachBlock { chunk, images in
             let (columns, product) = buffers[chunk]
             let width = images.count * area
             for (slot, n) in images.enumerated() { im2col(input + n * inputSize, g, columns + slot * area, rowStride: width) }
             for g in 0..<groups {
-                BLAS.gemm(m: perGroup, n: width, k: groupVolume, a: weights + g * perGroup * groupVolume,
-                          b: columns + g * groupVolume * width, c: product + g * perGroup * width)
+                let a = weights + g * perGroup * groupVolume, b = columns + g * groupVolume * width, c = product + g * perGroup * width
+                if splitGEMM {
+                    BLAS.parallelGemm(m: perGroup, n: width, k: groupVolume, a: a, b: b, c: c)
+                } else {
+                    BLAS.gemm(m: perGroup, n: width, k: groupVolume, a: a, b: b, c: c)
+                }
             }
             for (slot, n) in images.enumerated() {
                 for o in 0..<outputs {
