@@ -70,4 +70,31 @@ import Testing
         _ = across.forward(bottom: [x3], top: [y3])
         #expect(abs(Double(y3.data[1]) - 2 * pow(1 + 14.0 / 3, -0.75)) < 1e-6)
     }
+
+    /// The sliding window sum across channels against the definition, in Double, with windows
+    /// wider than the channels and with β ≠ 0.75 (powf) as well as 0.75 (square roots).
+    @Test(arguments: [(5, 0.75), (9, 0.75), (3, 0.6), (1, 1.5)] as [(Int, Double)])
+    func lrnMatchesItsDefinition(size: Int, beta: Double) throws {
+        let layer = try makeLayer("{name: n, type: LRN, local_size: \(size), alpha: 0.7, beta: \(beta), k: 1.5}")
+        let x = randomBlob([2, 7, 5, 6], range: -2...2), y = Blob()
+        try layer.setUp(bottom: [x], top: [y])
+        _ = layer.forward(bottom: [x], top: [y])
+        let (channels, plane) = (7, 30)
+        var worst = 0.0
+        for image in 0..<2 {
+            for c in 0..<channels {
+                for p in 0..<plane {
+                    var sum = 0.0
+                    for other in max(0, c - size / 2)...min(channels - 1, c + size / 2) {
+                        let v = Double(x.data[(image * channels + other) * plane + p])
+                        sum += v * v
+                    }
+                    let i = (image * channels + c) * plane + p
+                    let expected = Double(x.data[i]) * Foundation.pow(1.5 + 0.7 / Double(size) * sum, -beta)
+                    worst = max(worst, abs(Double(y.data[i]) - expected))
+                }
+            }
+        }
+        #expect(worst < 2e-6, "largest difference \(worst)")
+    }
 }
