@@ -39,6 +39,8 @@ import Testing
         "{name: ip, type: InnerProduct, num_output: 20, weight_filler: gaussian, bias_filler: gaussian}",
         "{name: l, type: LRN, local_size: 5, alpha: 0.5, beta: 0.75}",
         "{name: l, type: LRN, local_size: 3, alpha: 2, beta: 0.6, k: 2}",
+        "{name: b, type: BatchNorm}",
+        "{name: s, type: Scale, bias_term: true, filler: gaussian, bias_filler: gaussian}",
     ])
     func threadedEqualsSingleThreaded(_ yaml: String) throws {
         let input = distinctBlob([5, 8, 16, 16], spacing: 0.001)

@@ -16,9 +16,8 @@ public final class BatchNormLayer: Layer, TangentLayer {
     let movingAverageFraction: Float
     let eps: Float
     private var channels = 0, outer = 0, inner = 0
-    /// The normalised values and 1/√(σ²+eps) of the last forward, for backward.
-    private var normalized = Blob()
-    private var inverseDeviation: [Float] = []
+    /// The normalised values and 1/√(σ²+eps) per channel of the last forward, for backward.
+    private var normalized = Blob(), inverseDeviation = Blob()
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -38,45 +37,50 @@ public final class BatchNormLayer: Layer, TangentLayer {
         inner = input.count(from: 2)
         params = [Blob(name: "\(name).mean", shape: [channels]), Blob(name: "\(name).variance", shape: [channels]), Blob(name: "\(name).normaliser", shape: [1])]
         try normalized.reshape(input.shape)
-        inverseDeviation = [Float](repeating: 0, count: channels)
+        try inverseDeviation.reshape([channels])
         try top[0].reshape(input.shape)
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
-        let x = bottom[0].data, y = top[0].data, xHat = normalized.data
+        let x = bottom[0].data, y = top[0].data, xHat = normalized.data, inverseDeviation = inverseDeviation.data
         let mean = params[0].data, variance = params[1].data, normaliser = params[2].data
         let count = Double(outer * inner)
-        let stride = channels * inner
-        for c in 0..<channels {
-            var mu: Float, sigma2: Float
-            if useGlobalStats {
-                let s = normaliser[0] == 0 ? 0 : 1 / normaliser[0]
-                mu = mean[c] * s
-                sigma2 = variance[c] * s
-            } else {
-                var sum = 0.0, squares = 0.0
-                for n in 0..<outer {
-                    let row = x + n * stride + c * inner
-                    for i in 0..<inner {
-                        sum += Double(row[i])
-                        squares += Double(row[i]) * Double(row[i])
+        let (outer, inner, stride) = (outer, inner, channels * inner)
+        let (useGlobalStats, movingAverageFraction, eps) = (useGlobalStats, movingAverageFraction, eps)
+        // Channels are independent: threads take whole channels, each summed in the same
+        // order as on one thread, so the result does not depend on the thread count.
+        Parallel.forChunks(of: channels) { _, channelRange in
+            for c in channelRange {
+                var mu: Float, sigma2: Float
+                if useGlobalStats {
+                    let s = normaliser[0] == 0 ? 0 : 1 / normaliser[0]
+                    mu = mean[c] * s
+                    sigma2 = variance[c] * s
+                } else {
+                    var sum = 0.0, squares = 0.0
+                    for n in 0..<outer {
+                        let row = x + n * stride + c * inner
+                        for i in 0..<inner {
+                            sum += Double(row[i])
+                            squares += Double(row[i]) * Double(row[i])
+                        }
                     }
+                    let m = sum / count
+                    mu = Float(m)
+                    sigma2 = Float(max(squares / count - m * m, 0))
+                    let correction = count > 1 ? Float(count / (count - 1)) : 1
+                    mean[c] = movingAverageFraction * mean[c] + mu
+                    variance[c] = movingAverageFraction * variance[c] + sigma2 * correction
                 }
-                let m = sum / count
-                mu = Float(m)
-                sigma2 = Float(max(squares / count - m * m, 0))
-                let correction = count > 1 ? Float(count / (count - 1)) : 1
-                mean[c] = movingAverageFraction * mean[c] + mu
-                variance[c] = movingAverageFraction * variance[c] + sigma2 * correction
-            }
-            let inverse = 1 / (sigma2 + eps).squareRoot()
-            inverseDeviation[c] = inverse
-            for n in 0..<outer {
-                let offset = n * stride + c * inner
-                for i in 0..<inner {
-                    let value = (x[offset + i] - mu) * inverse
-                    xHat[offset + i] = value
-                    y[offset + i] = value
+                let inverse = 1 / (sigma2 + eps).squareRoot()
+                inverseDeviation[c] = inverse
+                for n in 0..<outer {
+                    let offset = n * stride + c * inner
+                    for i in 0..<inner {
+                        let value = (x[offset + i] - mu) * inverse
+                        xHat[offset + i] = value
+                        y[offset + i] = value
+                    }
                 }
             }
         }
@@ -99,27 +103,29 @@ public final class BatchNormLayer: Layer, TangentLayer {
 
     /// target = J·source, per channel, in place if they are one buffer (the means are taken first).
     private func applyJacobian(_ source: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>) {
-        let xHat = normalized.data
-        let stride = channels * inner
-        let count = Float(outer * inner)
-        for c in 0..<channels {
-            var mean: Float = 0, meanTimesXHat: Float = 0
-            if !useGlobalStats {
+        let xHat = normalized.data, inverseDeviation = inverseDeviation.data
+        let (outer, inner, stride) = (outer, inner, channels * inner)
+        let count = Float(outer * inner), useGlobalStats = useGlobalStats
+        Parallel.forChunks(of: channels) { _, channelRange in
+            for c in channelRange {
+                var mean: Float = 0, meanTimesXHat: Float = 0
+                if !useGlobalStats {
+                    for n in 0..<outer {
+                        let offset = n * stride + c * inner
+                        for i in 0..<inner {
+                            mean += source[offset + i]
+                            meanTimesXHat += source[offset + i] * xHat[offset + i]
+                        }
+                    }
+                    mean /= count
+                    meanTimesXHat /= count
+                }
+                let inverse = inverseDeviation[c]
                 for n in 0..<outer {
                     let offset = n * stride + c * inner
                     for i in 0..<inner {
-                        mean += source[offset + i]
-                        meanTimesXHat += source[offset + i] * xHat[offset + i]
+                        target[offset + i] = (source[offset + i] - mean - xHat[offset + i] * meanTimesXHat) * inverse
                     }
-                }
-                mean /= count
-                meanTimesXHat /= count
-            }
-            let inverse = inverseDeviation[c]
-            for n in 0..<outer {
-                let offset = n * stride + c * inner
-                for i in 0..<inner {
-                    target[offset + i] = (source[offset + i] - mean - xHat[offset + i] * meanTimesXHat) * inverse
                 }
             }
         }

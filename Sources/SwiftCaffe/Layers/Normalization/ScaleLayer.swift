@@ -59,9 +59,10 @@ public final class ScaleLayer: Layer, TangentLayer {
         let x = bottom[0].data, y = top[0].data, s = scale(bottom).data
         if inPlace { input.data.update(from: x, count: bottom[0].count) }
         let b = biasTerm ? params[params.count - 1].data : nil
-        for o in 0..<outer {
-            for d in 0..<dim {
-                let offset = (o * dim + d) * inner, factor = s[d], shift = b?[d] ?? 0
+        let (dim, inner) = (dim, inner)
+        Parallel.forChunks(of: outer * dim, minimumPerChunk: max(1, 4096 / max(inner, 1))) { _, rows in
+            for row in rows {
+                let d = row % dim, offset = row * inner, factor = s[d], shift = b?[d] ?? 0
                 for i in 0..<inner { y[offset + i] = x[offset + i] * factor + shift }
             }
         }
@@ -75,19 +76,23 @@ public final class ScaleLayer: Layer, TangentLayer {
         if !learnsScale, let ds { ds.update(repeating: 0, count: dim) }
         let db = biasTerm ? params[params.count - 1].diff : nil
         let dx = bottom[0].needsGradient ? bottom[0].diff : nil
-        for o in 0..<outer {
-            for d in 0..<dim {
-                let offset = (o * dim + d) * inner
-                var scaleSum: Float = 0, biasSum: Float = 0
-                for i in 0..<inner {
-                    scaleSum += dy[offset + i] * x[offset + i]
-                    biasSum += dy[offset + i]
-                }
-                ds?[d] += scaleSum
-                db?[d] += biasSum
-                if let dx {
-                    let factor = s[d]
-                    for i in 0..<inner { dx[offset + i] = dy[offset + i] * factor }
+        let (outer, dim, inner) = (outer, dim, inner)
+        // Threads take whole channels d; each sums over o in the same order as one thread would.
+        Parallel.forChunks(of: dim) { _, channels in
+            for d in channels {
+                for o in 0..<outer {
+                    let offset = (o * dim + d) * inner
+                    var scaleSum: Float = 0, biasSum: Float = 0
+                    for i in 0..<inner {
+                        scaleSum += dy[offset + i] * x[offset + i]
+                        biasSum += dy[offset + i]
+                    }
+                    ds?[d] += scaleSum
+                    db?[d] += biasSum
+                    if let dx {
+                        let factor = s[d]
+                        for i in 0..<inner { dx[offset + i] = dy[offset + i] * factor }
+                    }
                 }
             }
         }
