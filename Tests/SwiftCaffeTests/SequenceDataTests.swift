@@ -39,6 +39,25 @@ import Testing
         #expect(letters(tops[0]) == "abgicea ")
     }
 
+    /// Any bytes are a text: invalid UTF-8 becomes U+FFFD, one more character. Too little text
+    /// for the streams, or none, is an error naming the layer.
+    @Test func hostileTextFiles() throws {
+        var rng = RandomGenerator(seed: 99)
+        let bytes = (0..<5000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let folder = try temporaryFolder()
+        try Data(bytes).write(to: URL(fileURLWithPath: folder + "/binary.txt"))
+        let spec = try LayerSpec(try YAMLParser.parse("{name: t, type: TextData, source: binary.txt, sequence_length: 8, batch_size: 4}", file: "net.yaml"),
+                                 index: 0, baseDirectory: folder)
+        let layer = try LayerRegistry.make(spec, context: LayerContext(phase: .train, seed: 1)) as! TextDataLayer
+        let tops = [Blob(), Blob(), Blob()]
+        try layer.setUp(bottom: [], top: tops)
+        #expect(layer.vocabulary.contains("\u{FFFD}"))
+        for _ in 0..<50 { _ = layer.forward(bottom: [], top: tops) }
+        #expect(tops[0].dataArray.allSatisfy { $0 >= 0 && Int($0) < layer.vocabulary.count })
+        #expect { try textLayer("", keys: "sequence_length: 1, batch_size: 1") } throws: { "\($0)".contains("layer 't'") }
+        #expect { try textLayer("a", keys: "sequence_length: 1, batch_size: 1") } throws: { "\($0)".contains("fewer than") }
+    }
+
     @Test func startAndEndReadPartsOfOneFileWithOneAlphabet() throws {
         let text = String(repeating: "abcdefghij", count: 10)
         let (head, _) = try textLayer(text, keys: "sequence_length: 2, batch_size: 2, end: 0.5")
