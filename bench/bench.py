@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """SwiftCaffe's benchmark harness: training and inference speed and peak memory for
-nets/lenet.yaml, nets/mlp.yaml and nets/lstm_rows.yaml, and the same nets in PyTorch where
-it is installed (lstm_rows against nn.LSTM of the same sizes).
+any net in nets/ (default lenet and mlp), and the same nets in PyTorch where it is installed:
+hand-written twins for lenet, mlp and lstm_rows (against nn.LSTM of the same sizes), and for
+any other net a twin that bench/pytorch_net.py builds from the net file, layer by layer
+(it needs PyYAML).
 
-    bench/bench.py [--runs 5] [--iterations 300] [--threads 2] [--nets lenet mlp lstm_rows]
+    bench/bench.py [--runs 5] [--iterations 300] [--threads 2] [--nets lenet mlp fashion_bn]
 
 Run it with OMP_WAIT_POLICY=PASSIVE in the environment: under load PyTorch's spinning
 OpenMP threads collapse, and a speed-up over a collapsed baseline is not one.
@@ -43,8 +45,17 @@ def swiftcaffe(net, iterations, threads):
 
 
 def pytorch(net, iterations, threads):
-    text = run([sys.executable, "bench/pytorch_bench.py", net, "--iterations", str(iterations), "--threads", str(threads)])
+    if net in HANDWRITTEN:
+        command = ["bench/pytorch_bench.py", net]
+    else:  # any other net file, built layer by layer
+        command = ["bench/pytorch_net.py", f"nets/{net}.yaml"]
+    text = run([sys.executable] + command + ["--iterations", str(iterations), "--threads", str(threads)])
     return json.loads(text.strip().splitlines()[-1])
+
+
+# Nets with a hand-written PyTorch twin that also reads the real data; every other net in nets/
+# gets one built from its file by bench/pytorch_net.py, on random batches of the same shapes.
+HANDWRITTEN = ["lenet", "mlp", "lstm_rows"]
 
 
 def have_torch():
@@ -56,7 +67,7 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--iterations", type=int, default=600)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--nets", nargs="+", default=["lenet", "mlp"], choices=["lenet", "mlp", "lstm_rows"])
+    parser.add_argument("--nets", nargs="+", default=["lenet", "mlp"], help="net files in nets/, without .yaml")
     parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
 
