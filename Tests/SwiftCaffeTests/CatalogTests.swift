@@ -94,6 +94,25 @@ import Testing
         try expectGradientsMatch(layer, bottom: [randomBlob([4, 3, 2, 2], range: -2...2)])
     }
 
+    /// With global statistics (a test net) BatchNorm is a per-channel affine map, which it
+    /// computes without storing x̂: values by hand, the bottom's gradient by finite differences.
+    @Test func batchNormWithGlobalStatistics() throws {
+        let layer = try makeLayer("{name: bn, type: BatchNorm, eps: 0}", phase: .test)
+        let x = randomBlob([4, 3, 2, 2], range: -2...2), y = Blob(name: "y")
+        try layer.setUp(bottom: [x], top: [y])
+        layer.params[0].setData([1, -2, 4])      // running sums; the normaliser 2 halves them
+        layer.params[1].setData([8, 2, 0.5])
+        layer.params[2].setData([2])
+        _ = layer.forward(bottom: [x], top: [y])
+        let means: [Float] = [0.5, -1, 2], deviations: [Float] = [2, 1, 0.5]
+        for i in 0..<x.count {
+            let c = (i / 4) % 3
+            #expect(abs(y.data[i] - (x.data[i] - means[c]) / deviations[c]) < 1e-5)
+        }
+        let results = GradientChecker().check(layer, bottom: [x], top: [y], bottoms: [0]).filter { $0.blob.hasPrefix("bottom") }
+        #expect(results.count == 1 && results[0].passed, "\(results)")
+    }
+
     @Test func batchNormNormalisesAndKeepsRunningStatistics() throws {
         let x = Blob(shape: [4, 2, 1, 1])
         x.setData([1, 10, 2, 20, 3, 30, 6, 40])  // channel 0: 1 2 3 6 (mean 3, var 3.5); channel 1: 10..40

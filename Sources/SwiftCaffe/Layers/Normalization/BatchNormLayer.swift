@@ -17,6 +17,8 @@ public final class BatchNormLayer: Layer, TangentLayer {
     let eps: Float
     private var channels = 0, outer = 0, inner = 0
     /// The normalised values and 1/√(σ²+eps) per channel of the last forward, for backward.
+    /// With global statistics the Jacobian is a per-channel constant and needs no x̂, so a
+    /// test net neither stores it nor writes it.
     private var normalized = Blob(), inverseDeviation = Blob()
 
     public init(spec: LayerSpec, context: LayerContext) throws {
@@ -36,7 +38,7 @@ public final class BatchNormLayer: Layer, TangentLayer {
         channels = input.shape[1]
         inner = input.count(from: 2)
         params = [Blob(name: "\(name).mean", shape: [channels]), Blob(name: "\(name).variance", shape: [channels]), Blob(name: "\(name).normaliser", shape: [1])]
-        try normalized.reshape(input.shape)
+        try normalized.reshape(useGlobalStats ? [0] : input.shape)
         try inverseDeviation.reshape([channels])
         try top[0].reshape(input.shape)
     }
@@ -76,6 +78,10 @@ public final class BatchNormLayer: Layer, TangentLayer {
                 inverseDeviation[c] = inverse
                 for n in 0..<outer {
                     let offset = n * stride + c * inner
+                    if useGlobalStats {
+                        for i in 0..<inner { y[offset + i] = (x[offset + i] - mu) * inverse }
+                        continue
+                    }
                     for i in 0..<inner {
                         let value = (x[offset + i] - mu) * inverse
                         xHat[offset + i] = value
@@ -108,19 +114,24 @@ public final class BatchNormLayer: Layer, TangentLayer {
         let count = Float(outer * inner), useGlobalStats = useGlobalStats
         Parallel.forChunks(of: channels) { _, channelRange in
             for c in channelRange {
-                var mean: Float = 0, meanTimesXHat: Float = 0
-                if !useGlobalStats {
+                let inverse = inverseDeviation[c]
+                if useGlobalStats {
                     for n in 0..<outer {
                         let offset = n * stride + c * inner
-                        for i in 0..<inner {
-                            mean += source[offset + i]
-                            meanTimesXHat += source[offset + i] * xHat[offset + i]
-                        }
+                        for i in 0..<inner { target[offset + i] = source[offset + i] * inverse }
                     }
-                    mean /= count
-                    meanTimesXHat /= count
+                    continue
                 }
-                let inverse = inverseDeviation[c]
+                var mean: Float = 0, meanTimesXHat: Float = 0
+                for n in 0..<outer {
+                    let offset = n * stride + c * inner
+                    for i in 0..<inner {
+                        mean += source[offset + i]
+                        meanTimesXHat += source[offset + i] * xHat[offset + i]
+                    }
+                }
+                mean /= count
+                meanTimesXHat /= count
                 for n in 0..<outer {
                     let offset = n * stride + c * inner
                     for i in 0..<inner {
