@@ -175,13 +175,8 @@ struct JVPCommand: ParsableCommand {
     /// The scores a classifier reads (the first bottom of the first label consumer), with the
     /// data layer's class names.
     private func classScores(_ net: Net) -> (Blob, [String])? {
-        guard let index = net.layers.firstIndex(where: { $0 is any LabelConsumer }), var scores = net.bottoms[index].first else { return nil }
-        // Read through an implicit Split to the blob the file names.
-        let scoresBlob = scores
-        if let split = net.layers.indices.first(where: { net.layers[$0] is SplitLayer && net.tops[$0].contains { $0 === scoresBlob } }) {
-            scores = net.bottoms[split][0]
-        }
-        return (scores, net.dataSources.first?.labelNames ?? [])
+        guard let index = net.layers.firstIndex(where: { $0 is any LabelConsumer }), let scores = net.bottoms[index].first else { return nil }
+        return (net.unsplit(scores), net.dataSources.first?.labelNames ?? [])
     }
 
     /// The median wall time of five runs of `body`, after one untimed run.

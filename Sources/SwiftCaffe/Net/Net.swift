@@ -323,6 +323,13 @@ public final class Net {
 
     public func layer(named name: String) -> (any Layer)? { layers.first { $0.name == name } }
 
+    /// The blob the file names for `blob`: a blob read by several layers reaches each through
+    /// an implicit Split, whose tops are copies of it.
+    public func unsplit(_ blob: Blob) -> Blob {
+        guard let producer = tops.firstIndex(where: { $0.contains { $0 === blob } }), layers[producer] is SplitLayer else { return blob }
+        return bottoms[producer][0]
+    }
+
     /// The layer that writes `blob` last (its creator, or the last layer working on it in place).
     public func producer(of blob: Blob) -> (any Layer)? {
         tops.indices.last { tops[$0].contains { $0 === blob } }.map { layers[$0] }

@@ -34,14 +34,8 @@ public final class TextGenerator {
         }
         var scoresName = name
         if scoresName == nil, tops.count == 3 {
-            // A blob read by several layers reaches each through a Split: look through them.
-            func source(_ blob: Blob) -> Blob {
-                guard let producer = net.tops.firstIndex(where: { $0.contains { $0 === blob } }),
-                      net.layers[producer] is SplitLayer else { return blob }
-                return net.bottoms[producer][0]
-            }
-            scoresName = net.layers.indices.first { type(of: net.layers[$0]).isLoss && net.bottoms[$0].contains { source($0) === tops[2] } }
-                .map { source(net.bottoms[$0][0]).name }
+            scoresName = net.layers.indices.first { type(of: net.layers[$0]).isLoss && net.bottoms[$0].contains { net.unsplit($0) === tops[2] } }
+                .map { net.unsplit(net.bottoms[$0][0]).name }
         }
         guard let scoresName, let scores = net.blobs[scoresName] else {
             throw SwiftCaffeError(name.map { "the net has no blob '\($0)'" } ?? "no loss reads the TextData layer's targets, so which blob holds the scores is unknown",
