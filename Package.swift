@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "SwiftCaffe", targets: ["SwiftCaffe"]),
         .library(name: "SwiftCaffeCLI", targets: ["SwiftCaffeCLI"]),
+        .library(name: "SwiftCaffeDistributed", targets: ["SwiftCaffeDistributed"]),
         .executable(name: "swiftcaffe", targets: ["swiftcaffe"]),
     ],
     dependencies: [
@@ -17,17 +18,22 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        // Open MPI's handles are C macros Swift cannot import: a few C functions over them.
+        .target(name: "CMPI", dependencies: ["COpenMPI"]),
         // One C function: Swift cannot set the SSE control register itself.
         .target(name: "CFloatEnvironment"),
         .target(
             name: "SwiftCaffe",
             dependencies: ["CYAML", "CBLAS", "CZlib", "CPNG", "CFloatEnvironment"]
         ),
+        // Data-parallel training over MPI; the library itself knows only `GradientSync`.
+        .target(name: "SwiftCaffeDistributed", dependencies: ["SwiftCaffe", "CMPI"]),
         // The subcommands live in a library so that a package with its own layers can
         // register them and hand control to the very same command line (see README).
         .target(
             name: "SwiftCaffeCLI",
-            dependencies: ["SwiftCaffe", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["SwiftCaffe", "SwiftCaffeDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "swiftcaffe", dependencies: ["SwiftCaffeCLI"]),
         // FuzzCorpus/ holds inputs the fuzzer caught, replayed by FuzzTests; CaffeReference/ what

@@ -6,9 +6,10 @@
 #   libpng-dev       reading and writing PNG images (jvp --input)
 #   dataset-fashion-mnist  the data set the example nets train on (/usr/share/datasets/fashion-mnist)
 #   fortunes         the text nets/char_rnn.yaml learns (/usr/share/games/fortunes/cookie)
+#   libopenmpi-dev, openmpi-bin  data-parallel training under mpirun (Open MPI)
 set -euo pipefail
 
-packages=(libopenblas-dev libyaml-dev zlib1g-dev libpng-dev dataset-fashion-mnist fortunes)
+packages=(libopenblas-dev libyaml-dev zlib1g-dev libpng-dev dataset-fashion-mnist fortunes libopenmpi-dev openmpi-bin)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

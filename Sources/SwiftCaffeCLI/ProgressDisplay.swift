@@ -36,6 +36,8 @@ final class ProgressDisplay {
             if verbose, let table = confusionTable(result) { permanent(table) }
         case let .snapshot(weights, _):
             if verbose { permanent("snapshot \(weights)") }
+        case let .replicasAgree(checksum):
+            if verbose { permanent(String(format: "weights identical on every rank (checksum %016llx)", checksum)) }
         }
     }
 
@@ -52,6 +54,7 @@ final class ProgressDisplay {
 
     private func status(_ p: TrainingProgress) -> String {
         String(format: "iter %6d/%d  epoch %5.2f  loss %.4f  lr %.6g  %6.0f %@", p.iteration, p.maxIter, p.epoch, p.loss, p.learningRate, p.imagesPerSecond, speedUnit)
+            + (p.communicationSeconds > 0 ? String(format: "  sync %.1f ms/iter", p.communicationSeconds * 1000) : "")
     }
 
     private func duration(_ seconds: Double) -> String {

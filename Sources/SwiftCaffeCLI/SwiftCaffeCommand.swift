@@ -22,6 +22,14 @@ struct RuntimeOptions: ParsableArguments {
     @Option(name: .customLong("memory-limit"), help: "Refuse nets that would take the process past this much memory, e.g. 4G or 512M (default: physical memory and ulimit -v).")
     var memoryLimit: String?
 
+    /// All cores, shared among the ranks on this machine when started by mpirun (which binds
+    /// each rank to its share of the cores by default).
+    static var defaultThreads: Int {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let ranksHere = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? 1
+        return max(1, cores / max(ranksHere, 1))
+    }
+
     /// Runs a subcommand's `body` with the requested thread count and memory limit, reporting its errors.
     func run(_ body: () throws -> Void) throws {
         if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024") }
@@ -31,7 +39,7 @@ struct RuntimeOptions: ParsableArguments {
             }
             MemoryBudget.limit = bytes
         }
-        try Parallel.withThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount) {
+        try Parallel.withThreads(threads ?? Self.defaultThreads) {
             try reportingErrors(body)
         }
     }

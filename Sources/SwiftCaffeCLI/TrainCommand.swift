@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SwiftCaffe
+import SwiftCaffeDistributed
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,6 +12,10 @@ struct TrainCommand: ParsableCommand {
         Snapshots go to <prefix>_iter_<N>.safetensors (weights) and .solverstate (everything \
         needed to resume), the log to <prefix>_log.csv. Ctrl-C snapshots and exits; a second \
         Ctrl-C exits at once.
+
+        Started by mpirun ('mpirun -np 4 swiftcaffe train NET'), it is one rank of a \
+        data-parallel run: batch_size is per rank, gradients are summed over the ranks before \
+        every update, and rank 0 prints, logs and writes snapshots (docs/distributed.md).
         """
     )
 
@@ -47,6 +52,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Print every display line even on a terminal, and each test's confusion matrix.")
     var verbose = false
 
+    @Option(name: .customLong("sync-timeout"), help: "Under mpirun: seconds a rank waits for the others before it gives up.")
+    var syncTimeout: Double = 600
+
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -57,50 +65,85 @@ struct TrainCommand: ParsableCommand {
         if resume != nil && weights != nil { throw ValidationError("give --resume or --weights, not both: a resumed run has its weights") }
         if strict && weights == nil { throw ValidationError("--strict goes with --weights") }
         if quiet && verbose { throw ValidationError("give --quiet or --verbose, not both") }
+        if !(syncTimeout >= 1 && syncTimeout <= 1e6) { throw ValidationError("--sync-timeout must be between 1 and 1000000 seconds") }
     }
 
     func run() throws {
-        try runtime.run {
-            let spec = try NetSpec.load(path: net)
-            let trainer = try Trainer(spec: spec, options: TrainingOptions(epochs: epochs, maxIter: maxIter, baseLR: baseLR,
-                                                                           seed: seed, output: output))
+        // Under mpirun this process is one rank; alone (or with -np 1) it trains as always.
+        var joined: MPIGradientSync?
+        if MPIGradientSync.isLaunchedByMPI { try reportingErrors { joined = try MPIGradientSync(timeout: syncTimeout) } }
+        if joined?.size == 1 { joined?.finish(); joined = nil }
+        let sync = joined
+        defer { sync?.finish() }
+        let root = (sync?.rank ?? 0) == 0
+        do {
+            try runtime.run {
+                do { try train(sync: sync, root: root) } catch let error as SwiftCaffeError where sync != nil {
+                    throw error.during("on rank \(sync!.rank) of \(sync!.size)")
+                }
+            }
+        } catch {
+            // Errors on one rank leave the others waiting in a collective: end them all now.
+            if let sync, sync.size > 1 { fflush(nil); sync.abort() }
+            throw error
+        }
+    }
+
+    private func train(sync: MPIGradientSync?, root: Bool) throws {
+        let quiet = self.quiet || !root
+        let spec = try NetSpec.load(path: net)
+        let trainer = try Trainer(spec: spec, options: TrainingOptions(epochs: epochs, maxIter: maxIter, baseLR: baseLR,
+                                                                       seed: seed, output: output), sync: sync)
+        if root {
             printWarnings(of: trainer.trainNet)
             if let testNet = trainer.testNet { printWarnings(of: testNet) }
-            if let resume { try trainer.resume(from: resume) }
-            if let weights {
-                let kept = try trainer.trainNet.loadWeights(from: weights, requireAll: strict)
-                if !kept.isEmpty && !quiet { printLine("not in \(weights), initialised by their fillers: \(kept.joined(separator: ", "))") }
-            }
-            let source = trainer.trainNet.dataSources[0]
-            let display = ProgressDisplay(batchImages: source.batchSize * trainer.solverSpec.iterSize, sampleNoun: source.sampleNoun,
-                                          live: isatty(1) != 0 && !verbose, quiet: quiet, verbose: verbose)
-            if !quiet {
-                printLine("\(spec.name): \(trainer.maxIter) iterations of \(source.batchSize * trainer.solverSpec.iterSize) \(source.sampleNoun) "
-                    + "(\(String(format: "%.2f", Double(trainer.maxIter) * Double(source.batchSize * trainer.solverSpec.iterSize) / Double(source.sampleCount))) epochs of \(source.sampleCount)), "
-                    + "\(trainer.solverSpec.type.rawValue), seed \(trainer.seed), \(Parallel.threads) thread(s)"
-                    + (trainer.iteration > 0 ? ", resuming at iteration \(trainer.iteration)" : ""))
-            }
-            Interrupts.install()
-            trainer.shouldStop = { Interrupts.requested }
-            var lastWeights = ""
-            let outcome = try trainer.run { event in
-                if case .snapshot(let weights, _) = event { lastWeights = weights }
-                display.show(event)
-            }
-            display.finish()
-            let images = Double(trainer.iteration) * Double(source.batchSize * trainer.solverSpec.iterSize)
-            let peak = ProcessMemory.peakResidentBytes.map { String(format: ", peak memory %.0f MB", Double($0) / 1e6) } ?? ""
-            printLine(String(format: "trained %d iterations in %.1f s (%.0f %@/s; %.1f s per epoch; testing %.1f s)%@",
-                             trainer.iteration, trainer.trainingSeconds, images / max(trainer.trainingSeconds, 1e-9), source.sampleNoun,
-                             trainer.trainingSeconds * Double(source.sampleCount) / max(images, 1), trainer.testingSeconds, peak))
-            printLine("weights saved to \(lastWeights)")
-            if outcome == .interrupted {
-                // The same command line with --resume pointing at the new state.
-                var arguments = Array(CommandLine.arguments.dropFirst())
-                if let index = arguments.firstIndex(of: "--resume"), index + 1 < arguments.count { arguments.removeSubrange(index...(index + 1)) }
-                arguments += ["--resume", "\(trainer.prefix)_iter_\(trainer.iteration).solverstate"]
-                printLine("interrupted; continue with: swiftcaffe " + arguments.joined(separator: " "))
-            }
+        }
+        // Rank 0 loads; the run starts by broadcasting its state to the others.
+        if root, let resume { try trainer.resume(from: resume) }
+        if root, let weights {
+            let kept = try trainer.trainNet.loadWeights(from: weights, requireAll: strict)
+            if !kept.isEmpty && !quiet { printLine("not in \(weights), initialised by their fillers: \(kept.joined(separator: ", "))") }
+        }
+        let source = trainer.trainNet.dataSources[0]
+        let batch = trainer.imagesPerIteration
+        let display = ProgressDisplay(batchImages: batch, sampleNoun: source.sampleNoun,
+                                      live: isatty(1) != 0 && !verbose, quiet: quiet, verbose: verbose)
+        if !quiet {
+            let ranks = sync.map { " (\($0.size) ranks × \(batch / $0.size))" } ?? ""
+            printLine("\(spec.name): \(trainer.maxIter) iterations of \(batch) \(source.sampleNoun)\(ranks) "
+                + "(\(String(format: "%.2f", Double(trainer.maxIter) * Double(batch) / Double(source.sampleCount))) epochs of \(source.sampleCount)), "
+                + "\(trainer.solverSpec.type.rawValue), seed \(trainer.seed), \(Parallel.threads) thread(s)\(sync == nil ? "" : " per rank")"
+                + (trainer.iteration > 0 ? ", resuming at iteration \(trainer.iteration)" : ""))
+        }
+        Interrupts.install(announcing: root)
+        trainer.shouldStop = { Interrupts.requested }
+        var lastWeights = ""
+        var checksum: UInt64?
+        let outcome = try trainer.run(logging: root) { event in
+            if case .snapshot(let weights, _) = event { lastWeights = weights }
+            if case .replicasAgree(let sum) = event { checksum = sum }
+            display.show(event)
+        }
+        display.finish()
+        guard root else { return }
+        let images = Double(trainer.iteration) * Double(batch)
+        let peak = ProcessMemory.peakResidentBytes.map { String(format: ", peak memory %.0f MB", Double($0) / 1e6) } ?? ""
+        printLine(String(format: "trained %d iterations in %.1f s (%.0f %@/s; %.1f s per epoch; testing %.1f s)%@",
+                         trainer.iteration, trainer.trainingSeconds, images / max(trainer.trainingSeconds, 1e-9), source.sampleNoun,
+                         trainer.trainingSeconds * Double(source.sampleCount) / max(images, 1), trainer.testingSeconds, peak))
+        if let sync {
+            printLine(String(format: "%d ranks: waiting for the others %.2f ms per iteration (%.1f%% of training time); weights identical on every rank (checksum %016llx)",
+                             sync.size, sync.waitingSeconds * 1000 / Double(max(trainer.iteration, 1)),
+                             100 * sync.waitingSeconds / max(trainer.trainingSeconds + trainer.testingSeconds, 1e-9), checksum ?? 0))
+        }
+        printLine("weights saved to \(lastWeights)")
+        if outcome == .interrupted {
+            // The same command line with --resume pointing at the new state.
+            var arguments = Array(CommandLine.arguments.dropFirst())
+            if let index = arguments.firstIndex(of: "--resume"), index + 1 < arguments.count { arguments.removeSubrange(index...(index + 1)) }
+            arguments += ["--resume", "\(trainer.prefix)_iter_\(trainer.iteration).solverstate"]
+            let launcher = sync.map { "mpirun -np \($0.size) " } ?? ""
+            printLine("interrupted; continue with: \(launcher)swiftcaffe " + arguments.joined(separator: " "))
         }
     }
 }

@@ -3,10 +3,13 @@ public struct LayerContext: Sendable {
     public var phase: Phase
     /// The run's seed; a layer derives its own stream with `rng(_:)`.
     public var seed: UInt64
+    /// The part of each batch the data layers serve (all of it, but in data-parallel training).
+    public var shard: DataShard
 
-    public init(phase: Phase, seed: UInt64) {
+    public init(phase: Phase, seed: UInt64, shard: DataShard = .whole) {
         self.phase = phase
         self.seed = seed
+        self.shard = shard
     }
 
     /// A generator for one purpose of one layer (e.g. `rng("conv1/weights")`). It depends on the

@@ -54,9 +54,10 @@ public final class Net {
     /// With `allocating: false` the blobs keep their shapes but get no memory, which is all
     /// `summary` and `draw` need. Blobs named in `inputGradients` (a data layer's images, say)
     /// get gradients from backward as if something upstream learned: for saliency, and for
-    /// checking forward mode along input directions.
+    /// checking forward mode along input directions. `shard` is the part of each batch its data
+    /// layers serve in data-parallel training.
     public init(spec: NetSpec, phase: Phase, seed: UInt64 = 1, sharingParametersWith other: Net? = nil, allocating: Bool = true,
-                inputGradients: Set<String> = []) throws {
+                inputGradients: Set<String> = [], shard: DataShard = .whole) throws {
         name = spec.name
         self.phase = phase
         let specs = spec.layers.filter { $0.phase == nil || $0.phase == phase }
@@ -64,7 +65,7 @@ public final class Net {
             throw SwiftCaffeError("the net has no layers in the \(phase) phase", at: spec.layers.first?.location)
         }
         let schedule = try NetSchedule.schedule(specs)
-        let context = LayerContext(phase: phase, seed: seed)
+        let context = LayerContext(phase: phase, seed: seed, shard: shard)
         var namedParameters: [String: (blob: Blob, owner: String)] = [:]
 
         for step in schedule {
@@ -288,10 +289,14 @@ public final class Net {
     }
 
     /// Backpropagates from the losses; parameter gradients are added to their diffs.
-    public func backward() {
+    /// Backward over the whole net. `finished`, if given, is called with each layer's index
+    /// as soon as its backward has run (data-parallel training starts summing that layer's
+    /// gradients over the ranks there).
+    public func backward(finished: ((Int) -> Void)? = nil) {
         seedLossDiffs()
         for index in layers.indices.reversed() where runsBackward[index] {
             layers[index].backward(topDiff: tops[index], bottomDiff: bottoms[index])
+            finished?(index)
         }
     }
 

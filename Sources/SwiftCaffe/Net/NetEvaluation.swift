@@ -29,12 +29,17 @@ extension Net {
     /// Runs forward over the data set (or `iterations` batches), averages the scalar outputs
     /// and counts predictions against labels. `iteration` labels the result (the training
     /// iteration the weights are from). Used by `swiftcaffe test` and by tests during training.
-    public func evaluate(iterations: Int? = nil, iteration: Int = 0) throws -> TestResult {
+    ///
+    /// With `sync` (data-parallel training, the net built with this rank's `DataShard`) every
+    /// rank scores its share of the batches and the sums are combined, so all ranks return
+    /// the score of the whole test set; `iterations` then counts global batches.
+    public func evaluate(iterations: Int? = nil, iteration: Int = 0, sync: GradientSync? = nil) throws -> TestResult {
         let net = self
         let source = net.dataSources.first
         source?.rewind()
-        let batch = source?.batchSize ?? 1
-        let batches = iterations ?? source.map { ($0.sampleCount + batch - 1) / batch } ?? 1
+        let ranks = sync?.size ?? 1
+        let batch = (source?.batchSize ?? 1) * ranks
+        let batches = iterations.map { ($0 + ranks - 1) / ranks } ?? source.map { ($0.sampleCount + batch - 1) / batch } ?? 1
         // The classifier whose predictions we count: prefer Accuracy, else any label consumer.
         let consumers = net.layers.indices.filter { net.layers[$0] is any LabelConsumer && net.bottoms[$0].count > 1 }
         let classifier = consumers.first { net.layers[$0] is AccuracyLayer } ?? consumers.first
@@ -54,8 +59,17 @@ extension Net {
                       ignore: consumer.ignoreLabel, into: &confusion)
             }
         }
-        var result = TestResult(iteration: iteration, outputs: zip(names, sums).map { ($0, Float($1 / Double(batches))) },
-                                batches: batches, images: batches * batch, confusion: confusion)
+        if let sync {
+            let counts = confusion?.flatMap { $0 } ?? []
+            var totals = sums + counts.map(Double.init)
+            try sync.sum(&totals)
+            sums = Array(totals[..<sums.count])
+            if let classes = confusion?.count {
+                confusion = (0..<classes).map { row in (0..<classes).map { Int(totals[sums.count + row * classes + $0]) } }
+            }
+        }
+        var result = TestResult(iteration: iteration, outputs: zip(names, sums).map { ($0, Float($1 / Double(batches * ranks))) },
+                                batches: batches * ranks, images: batches * batch, confusion: confusion)
         result.sampleNoun = source?.sampleNoun ?? "images"
         if let confusion {
             let given = source?.labelNames ?? []

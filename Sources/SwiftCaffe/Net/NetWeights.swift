@@ -48,3 +48,17 @@ extension Net {
         return missing
     }
 }
+
+extension Net {
+    /// A 64-bit FNV-1a hash of every parameter's values (their Float bit patterns as 32-bit
+    /// words, in `parameters` order): equal on two nets exactly when their weights are
+    /// bit-identical, barring a collision.
+    public func weightsChecksum() -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for parameter in parameters {
+            let values = parameter.blob.data
+            for i in 0..<parameter.blob.count { hash = (hash ^ UInt64(values[i].bitPattern)) &* 0x0000_0100_0000_01b3 }
+        }
+        return hash
+    }
+}

@@ -18,11 +18,17 @@ extension Trainer {
         let weights = prefix + "_iter_\(iteration).safetensors"
         let state = prefix + "_iter_\(iteration).solverstate"
         try trainNet.saveWeights(to: weights, metadata: ["net": spec.name, "iteration": "\(iteration)", "format": "swiftcaffe"])
+        try AtomicFile.write(try encodedState(weightsName: URL(fileURLWithPath: weights).lastPathComponent), to: state)
+        return (weights, state)
+    }
 
+    /// The solver state as a safetensors file's bytes: everything but the weights.
+    func encodedState(weightsName: String) throws -> [UInt8] {
         var metadata: [String: String] = [
             "format": Self.stateFormat, "net": spec.name, "iteration": "\(iteration)", "seed": "\(seed)",
-            "solver": solverSpec.type.rawValue, "weights": URL(fileURLWithPath: weights).lastPathComponent,
+            "solver": solverSpec.type.rawValue, "weights": weightsName,
             "training_seconds": "\(trainingSeconds)", "testing_seconds": "\(testingSeconds)",
+            "ranks": "\(ranks)", "global_batch": "\(imagesPerIteration)",
         ]
         var arrays: [(String, [Int], [Float])] = [("recent_losses", [recentLosses.count], recentLosses)]
         arrays += solver.historyArrays().map { ($0.name, $0.shape, $0.values) }
@@ -31,15 +37,27 @@ extension Trainer {
             for (key, value) in saved.values { metadata["layer/\(layer.name)/\(key)"] = value }
             for (key, value) in saved.arrays.sorted(by: { $0.key < $1.key }) { arrays.append(("layer/\(layer.name)/\(key)", [value.count], value)) }
         }
-        let bytes = try withBuffers(arrays) { try Safetensors.encode($0, metadata: metadata) }
-        try AtomicFile.write(bytes, to: state)
-        return (weights, state)
+        return try withBuffers(arrays) { try Safetensors.encode($0, metadata: metadata) }
     }
 
     /// Continues from a solver-state file: loads its weights, history, data positions and
     /// counters. The trainer must be built from the same net file.
     public func resume(from path: String) throws {
         let (tensors, metadata) = try Safetensors.read(path: path)
+        try restoreState(tensors, metadata, from: path) { weightsName in
+            guard !weightsName.isEmpty, !weightsName.contains("/") else {
+                throw SwiftCaffeError("cannot resume from '\(path)': it does not name its weights file (a file beside it)",
+                                      hint: "pass a .solverstate file written by 'swiftcaffe train'")
+            }
+            try trainNet.loadWeights(from: URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(weightsName).path)
+        }
+        log = try TrainingLog(path: logPath, resumingAt: iteration)
+    }
+
+    /// Restores what `encodedState` saved (`path` names it in errors), after `loadWeights`
+    /// has loaded the weights file the state names.
+    func restoreState(_ tensors: [String: Safetensors.Tensor], _ metadata: [String: String], from path: String,
+                      loadWeights: (String) throws -> Void) throws {
         func bad(_ why: String, hint: String = "pass a .solverstate file written by 'swiftcaffe train'") -> SwiftCaffeError {
             SwiftCaffeError("cannot resume from '\(path)': \(why)", hint: hint)
         }
@@ -52,12 +70,17 @@ extension Trainer {
                       hint: "resume with the solver the snapshot was trained with")
         }
         guard saved <= maxIter else { throw bad("it is at iteration \(saved), past this run's \(maxIter)", hint: "raise --max-iter or --epochs") }
-        guard let weightsName = metadata["weights"], !weightsName.isEmpty, !weightsName.contains("/") else {
-            throw bad("it does not name its weights file (a file beside it)")
+        // Across a change of rank count a resumed run is the same run only with the same
+        // global batch: iterations, epochs, the schedule and the data position all count in it.
+        // (States from before data-parallel training have neither key: one rank.)
+        let savedRanks = metadata["ranks"].flatMap { Int(wholeText: $0, in: 1...1_000_000) } ?? 1
+        if savedRanks != ranks, let savedBatch = metadata["global_batch"].flatMap({ Int(wholeText: $0) }), savedBatch != imagesPerIteration {
+            throw bad("it was trained on \(savedRanks) rank(s) with a global batch of \(savedBatch); this run has \(ranks) rank(s) × \(imagesPerIteration / ranks) = \(imagesPerIteration)",
+                      hint: savedBatch % (ranks * solverSpec.iterSize) == 0
+                          ? "set batch_size to \(savedBatch / (ranks * solverSpec.iterSize)) so that the global batch stays \(savedBatch)"
+                          : "resume on a rank count that divides the global batch \(savedBatch), with batch_size × iter_size × ranks = \(savedBatch)")
         }
-        let weights = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(weightsName).path
-        try trainNet.loadWeights(from: weights)
-
+        try loadWeights(metadata["weights"] ?? "")
         if let name = solver.restoreHistory(from: tensors) {
             throw bad("its solver history '\(name)' is missing or has another shape", hint: "resume with the net file the snapshot was trained with")
         }
@@ -74,7 +97,6 @@ extension Trainer {
         func seconds(_ key: String) -> Double { metadata[key].flatMap(Double.init).flatMap { $0.isFinite && $0 >= 0 ? $0 : nil } ?? 0 }
         trainingSeconds = seconds("training_seconds")
         testingSeconds = seconds("testing_seconds")
-        log = try TrainingLog(path: logPath, resumingAt: saved)
     }
 }
 

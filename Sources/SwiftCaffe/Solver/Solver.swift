@@ -3,7 +3,7 @@ import Foundation
 /// Applies one update to a net's parameters from their gradients at the learning rate its
 /// schedule gives for the iteration (`rate(at:)`, `LearningRatePolicy.swift`), with Caffe's
 /// order of steps:
-/// scale by 1/`iter_size`, clip to a global L2 norm (`clip_gradients`), add the L2 or L1
+/// scale by 1/`iter_size` (and 1/ranks in data-parallel training), clip to a global L2 norm (`clip_gradients`), add the L2 or L1
 /// weight-decay term (per parameter × `decay_mult`), then the rule of `type` with the learning
 /// rate × `lr_mult`. Parameters with `lr_mult: 0` are frozen. The diffs are zeroed as they are
 /// consumed, ready for the next iteration's backward passes to accumulate into.
@@ -28,6 +28,10 @@ public final class Solver {
     /// History buffers: one per parameter for SGD, Nesterov, AdaGrad and RMSProp, two for
     /// AdaDelta, Adam and AdamW. Saved in snapshots.
     public private(set) var history: [[Blob]]
+    /// Data-parallel training: the gradients arrive summed over this many ranks, and the
+    /// update divides by it (as Caffe's multi-GPU solvers do), so N ranks × batch B update
+    /// as one process × batch N·B.
+    public var ranks = 1
 
     public init(spec: SolverSpec, parameters: [LearnableParameter], maxIter: Int) {
         self.spec = spec
@@ -56,7 +60,7 @@ public final class Solver {
     @discardableResult
     public func update(iteration: Int) -> Float {
         let rate = rate(at: iteration)
-        var scale: Float = spec.iterSize > 1 ? 1 / Float(spec.iterSize) : 1
+        var scale: Float = spec.iterSize * ranks > 1 ? 1 / Float(spec.iterSize * ranks) : 1
         if spec.clipGradients > 0 {
             let norm = Float(gradientNorm()) * scale
             if norm > spec.clipGradients { scale *= spec.clipGradients / norm }

@@ -9,6 +9,9 @@ public struct TrainingProgress: Sendable {
     public var loss: Float
     public var learningRate: Float
     public var imagesPerSecond: Double
+    /// In data-parallel training, the mean seconds per iteration spent waiting for the other
+    /// ranks since the last displayed line (0 when training alone).
+    public var communicationSeconds: Double = 0
     /// True every `display` iterations and at the end (these go to the log and to plain
     /// output); false for the live updates between, at most ten a second.
     public var isDisplayed: Bool
@@ -19,6 +22,9 @@ public enum TrainingEvent {
     case progress(TrainingProgress)
     case test(TestResult)
     case snapshot(weights: String, state: String)
+    /// Data-parallel training: every rank's weights hash to this `Net.weightsChecksum()`
+    /// (checked at every snapshot).
+    case replicasAgree(checksum: UInt64)
 }
 
 /// How a run ended.
@@ -49,6 +55,11 @@ public struct TrainingOptions {
 /// The training loop: builds the train net and a test net that shares its weights, runs the
 /// solver for the configured iterations or epochs, reports progress, tests, writes the log
 /// and snapshots, and stops cleanly when asked.
+///
+/// With a `GradientSync` it is one rank of a data-parallel run (`TrainerDataParallel.swift`):
+/// its data layers serve their slice of each global batch, gradients are summed over the ranks
+/// before each update, tests are scored over all ranks' shares, and only rank 0 logs and
+/// writes snapshots. Iterations, epochs and the schedule count in global batches.
 public final class Trainer {
     public let spec: NetSpec
     public let solverSpec: SolverSpec
@@ -57,6 +68,8 @@ public final class Trainer {
     public let solver: Solver
     public let maxIter: Int
     public let seed: UInt64
+    /// The other ranks of a data-parallel run; nil when training alone.
+    public let sync: GradientSync?
     /// `<folder>/<name>`: snapshots are `<prefix>_iter_<N>.safetensors` and `.solverstate`,
     /// the log `<prefix>_log.csv`.
     public let prefix: String
@@ -69,22 +82,28 @@ public final class Trainer {
     /// The last `average_loss` iteration losses, oldest first (saved in snapshots).
     var recentLosses: [Float] = []
     var log: TrainingLog?
+    /// This rank's samples per pass, and the data set's size.
     let batchSize: Int
     let epochSize: Int
+    /// For data-parallel training: the parameter blobs whose gradients are complete once the
+    /// layer at each index has run backward.
+    var gradientsReady: [Int: [Blob]] = [:]
 
     /// The seed used when neither the solver's `random_seed` nor `--seed` gives one, so that
     /// runs are reproducible by default.
     public static let defaultSeed: UInt64 = 1
 
-    public init(spec: NetSpec, options: TrainingOptions = TrainingOptions()) throws {
+    public init(spec: NetSpec, options: TrainingOptions = TrainingOptions(), sync: GradientSync? = nil) throws {
         self.spec = spec
+        self.sync = sync
+        let shard = sync.map { DataShard(rank: $0.rank, count: $0.size) } ?? .whole
         var solverSpec = spec.solver ?? SolverSpec()
         if let rate = options.baseLR { solverSpec.baseLR = rate }
         self.solverSpec = solverSpec
         seed = options.seed ?? solverSpec.randomSeed ?? Self.defaultSeed
-        trainNet = try Net(spec: spec, phase: .train, seed: seed)
+        trainNet = try Net(spec: spec, phase: .train, seed: seed, shard: shard)
         let hasTestLayers = spec.layers.contains { $0.phase == .test }
-        testNet = hasTestLayers ? try Net(spec: spec, phase: .test, seed: seed, sharingParametersWith: trainNet) : nil
+        testNet = hasTestLayers ? try Net(spec: spec, phase: .test, seed: seed, sharingParametersWith: trainNet, shard: shard) : nil
 
         guard let source = trainNet.dataSources.first else {
             throw SwiftCaffeError("the train net has no data layer", at: spec.layers.first?.location,
@@ -92,7 +111,7 @@ public final class Trainer {
         }
         batchSize = source.batchSize
         epochSize = source.sampleCount
-        let imagesPerIteration = batchSize * solverSpec.iterSize
+        let imagesPerIteration = batchSize * solverSpec.iterSize * shard.count
         let limit = SolverSpec.iterationLimit
         let epochs = options.epochs ?? (options.maxIter == nil ? solverSpec.epochs : nil)
         if let epochs {
@@ -115,13 +134,24 @@ public final class Trainer {
             throw SwiftCaffeError("the solver sets neither 'epochs' nor 'max_iter'", hint: "add 'epochs: N' to the solver section or pass --epochs N")
         }
         solver = Solver(spec: solverSpec, parameters: trainNet.parameters, maxIter: maxIter)
+        solver.ranks = shard.count
         let configured = solverSpec.snapshotPrefix ?? "runs/\(spec.name.lowercased())"
         let base = URL(fileURLWithPath: configured).lastPathComponent
         let folder = options.output ?? URL(fileURLWithPath: configured).deletingLastPathComponent().path
         prefix = URL(fileURLWithPath: folder).appendingPathComponent(base).path
+        if sync != nil { gradientsReady = groupGradientsByLayer() }
     }
 
-    public var epoch: Double { Double(iteration) * Double(batchSize * solverSpec.iterSize) / Double(epochSize) }
+    /// The number of data-parallel ranks (1 when training alone).
+    public var ranks: Int { sync?.size ?? 1 }
+
+    /// Whether this process prints, logs and writes snapshots: rank 0, or the only one.
+    public var isRoot: Bool { (sync?.rank ?? 0) == 0 }
+
+    /// Samples per iteration over all ranks: the global batch.
+    public var imagesPerIteration: Int { batchSize * solverSpec.iterSize * ranks }
+
+    public var epoch: Double { Double(iteration) * Double(imagesPerIteration) / Double(epochSize) }
 
     public var logPath: String { prefix + "_log.csv" }
 
@@ -133,25 +163,39 @@ public final class Trainer {
     /// is false.
     @discardableResult
     public func run(logging: Bool = true, report: (TrainingEvent) -> Void = { _ in }) throws -> TrainingOutcome {
-        AtomicFile.removeStaleTemporaries(in: URL(fileURLWithPath: prefix).deletingLastPathComponent().path)
-        if logging && log == nil { log = try TrainingLog(path: logPath) }
+        if isRoot {
+            AtomicFile.removeStaleTemporaries(in: URL(fileURLWithPath: prefix).deletingLastPathComponent().path)
+            if logging && log == nil { log = try TrainingLog(path: logPath) }
+        }
+        if sync != nil { try startFromRootState() }
         let display = solverSpec.display, interval = solverSpec.testInterval
-        var windowStart = Date(), windowImages = 0.0
+        var windowStart = Date(), windowImages = 0.0, windowIterations = 0
+        var windowWaiting = sync?.waitingSeconds ?? 0
         var lastTick = Date.distantPast
         trainNet.zeroParameterDiffs()  // then the solver zeroes them as it applies them
         while iteration < maxIter {
             let started = Date()
             var loss: Float = 0
-            for _ in 0..<solverSpec.iterSize {
+            for pass in 0..<solverSpec.iterSize {
                 let passLoss: Float
                 do { passLoss = try trainNet.forward() } catch let error as SwiftCaffeError { throw error.during("at iteration \(iteration + 1)") }
-                guard passLoss.isFinite else { throw divergence(loss: passLoss) }
-                trainNet.backward()
+                // With other ranks the check waits for the summed loss, so that all stop together.
+                guard passLoss.isFinite || sync != nil else { throw divergence(loss: passLoss) }
+                if sync != nil && pass == solverSpec.iterSize - 1 {
+                    try backwardSummingGradients()
+                } else {
+                    trainNet.backward()
+                }
                 loss += passLoss / Float(solverSpec.iterSize)
+            }
+            if sync != nil {
+                loss = try meanOverRanks(loss)
+                guard loss.isFinite else { throw divergence(loss: loss) }
             }
             let rate = solver.update(iteration: iteration)
             iteration += 1
-            windowImages += Double(batchSize * solverSpec.iterSize)
+            windowIterations += 1
+            windowImages += Double(imagesPerIteration)
             recentLosses.append(loss)
             if recentLosses.count > solverSpec.averageLoss { recentLosses.removeFirst() }
             trainingSeconds += Date().timeIntervalSince(started)
@@ -159,14 +203,18 @@ public final class Trainer {
             let speed = windowImages / max(Date().timeIntervalSince(windowStart), 1e-9)
             let displayed = (display > 0 && iteration % display == 0) || iteration == maxIter
             if displayed || Date().timeIntervalSince(lastTick) > 0.1 {
+                let waiting = ((sync?.waitingSeconds ?? 0) - windowWaiting) / Double(max(windowIterations, 1))
                 report(.progress(TrainingProgress(iteration: iteration, maxIter: maxIter, epoch: epoch, loss: smoothedLoss,
-                                                  learningRate: rate, imagesPerSecond: speed, isDisplayed: displayed)))
+                                                  learningRate: rate, imagesPerSecond: speed, communicationSeconds: waiting,
+                                                  isDisplayed: displayed)))
                 lastTick = Date()
             }
             if displayed {
                 try log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds, learningRate: rate, trainLoss: smoothedLoss)
                 windowStart = Date()
                 windowImages = 0
+                windowIterations = 0
+                windowWaiting = sync?.waitingSeconds ?? 0
             }
             if testNet != nil && ((interval > 0 && iteration % interval == 0) || iteration == maxIter) {
                 let testStart = Date()
@@ -177,11 +225,16 @@ public final class Trainer {
                             testLoss: result.loss, testAccuracy: result.accuracy)
                 windowStart = Date()
                 windowImages = 0
+                windowIterations = 0
+                windowWaiting = sync?.waitingSeconds ?? 0
             }
-            let stopping = shouldStop()
+            let stopping = try agreeOnStopping(shouldStop())
             if iteration == maxIter || stopping || (solverSpec.snapshot > 0 && iteration % solverSpec.snapshot == 0) {
-                let (weights, state) = try snapshot()
-                report(.snapshot(weights: weights, state: state))
+                if sync != nil { report(.replicasAgree(checksum: try checkReplicasAgree())) }
+                if isRoot {
+                    let (weights, state) = try snapshot()
+                    report(.snapshot(weights: weights, state: state))
+                }
             }
             if stopping && iteration < maxIter { return .interrupted }
         }
@@ -192,7 +245,7 @@ public final class Trainer {
     public func test() throws -> TestResult {
         guard let testNet else { throw SwiftCaffeError("the net has no test-phase layers to test with") }
         do {
-            return try testNet.evaluate(iterations: solverSpec.testIter, iteration: iteration)
+            return try testNet.evaluate(iterations: solverSpec.testIter, iteration: iteration, sync: sync)
         } catch let error as SwiftCaffeError {
             throw error.during("testing at iteration \(iteration)")
         }

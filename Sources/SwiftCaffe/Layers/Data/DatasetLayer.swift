@@ -6,17 +6,22 @@ struct DatasetKeys {
     /// Class names by label, for confusion matrices.
     let labelNames: [String]
     let shuffleRNG: RandomGenerator
+    let shard: DataShard
 
     init(_ spec: LayerSpec, context: LayerContext) throws {
         batchSize = try spec.int("batch_size", in: 1...1_000_000)
         shuffle = try spec.bool("shuffle", default: false)
         labelNames = try spec.stringList("label_names")
         shuffleRNG = context.rng("\(spec.name)/shuffle")
+        shard = context.shard
     }
 
-    /// The order to serve `count` samples in: seeded passes, reshuffled each pass if asked.
-    /// Sample indices are 32-bit: a layer refuses a larger data set before it gets here.
-    func order(count: Int) -> SampleOrder { SampleOrder(count: count, shuffle: shuffle, rng: shuffleRNG) }
+    /// The order to serve `count` samples in: seeded passes, reshuffled each pass if asked,
+    /// this rank's slice of each batch. Sample indices are 32-bit: a layer refuses a larger
+    /// data set before it gets here.
+    func order(count: Int) -> SampleOrder {
+        SampleOrder(count: count, shuffle: shuffle, rng: shuffleRNG, batchSize: batchSize, shard: shard)
+    }
 }
 
 /// A data layer over a data set held in memory (IDXData, CSVData): it serves its samples in

@@ -15,7 +15,8 @@ import Foundation
 /// and a test layer can read disjoint parts of one file with the same vocabulary.
 ///
 /// An epoch is one pass over the part; `batch_size` for epochs and speeds is the characters
-/// per batch, T·N.
+/// per batch, T·N. In data-parallel training the text is cut into N streams per rank and
+/// rank r reads the r-th N of them, so R ranks read what one process with R·N streams reads.
 public final class TextDataLayer: Layer, DataSource, StatefulLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
@@ -26,6 +27,8 @@ public final class TextDataLayer: Layer, DataSource, StatefulLayer {
     let source: String
     let steps: Int
     let streams: Int
+    /// This rank's share of the streams: it reads streams rank·N ..< (rank+1)·N of count·N.
+    let shard: DataShard
     let start: Double, end: Double
     /// The file's distinct characters in order; a character's index is its position here.
     public private(set) var vocabulary: [Unicode.Scalar] = []
@@ -41,6 +44,7 @@ public final class TextDataLayer: Layer, DataSource, StatefulLayer {
         source = try spec.path("source")
         steps = try spec.int("sequence_length", in: 1...1_000_000)
         streams = try spec.int("batch_size", in: 1...1_000_000)
+        shard = context.shard
         start = Double(try spec.float("start", default: 0, in: 0...1))
         end = Double(try spec.float("end", default: 1, in: 0...1))
         guard start < end else { throw spec.error("'start' (\(start)) must be below 'end' (\(end))", at: spec.node("start")) }
@@ -64,9 +68,9 @@ public final class TextDataLayer: Layer, DataSource, StatefulLayer {
         let index = Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($1, Int32($0)) })
         let first = Int((start * Double(scalars.count)).rounded(.down)), last = Int((end * Double(scalars.count)).rounded(.down))
         text = scalars[first..<last].map { index[$0]! }
-        streamLength = (text.count - 1) / streams
+        streamLength = (text.count - 1) / allStreams
         guard streamLength >= steps else {
-            throw error("'\(source)' gives \(text.count) characters from \(start) to \(end) of it: fewer than \(streams) streams of \(steps) characters and a target",
+            throw error("'\(source)' gives \(text.count) characters from \(start) to \(end) of it: fewer than \(allStreams) streams of \(steps) characters and a target",
                         hint: "use a longer text, a wider start…end, or a smaller batch_size or sequence_length")
         }
         position = 0
@@ -82,7 +86,7 @@ public final class TextDataLayer: Layer, DataSource, StatefulLayer {
                 epoch += 1
             }
             for n in 0..<streams {
-                let at = n * streamLength + position
+                let at = (shard.rank * streams + n) * streamLength + position
                 data[t * streams + n] = Float(text[at])
                 cont[t * streams + n] = position == 0 ? 0 : 1
                 label?[t * streams + n] = Float(text[at + 1])
@@ -96,17 +100,20 @@ public final class TextDataLayer: Layer, DataSource, StatefulLayer {
 
     public func rewind() { position = 0 }
 
+    /// The streams of all ranks together.
+    private var allStreams: Int { streams * shard.count }
+
     public func saveState() -> LayerState {
         var state = LayerState()
-        state.values = ["position": "\(position)", "epoch": "\(epoch)", "characters": "\(text.count)", "streams": "\(streams)"]
+        state.values = ["position": "\(position)", "epoch": "\(epoch)", "characters": "\(text.count)", "streams": "\(allStreams)"]
         return state
     }
 
     public func restoreState(_ state: LayerState) throws {
-        guard state.values["characters"] == "\(text.count)", state.values["streams"] == "\(streams)",
+        guard state.values["characters"] == "\(text.count)", state.values["streams"] == "\(allStreams)",
               let position = state.values["position"].flatMap({ Int(wholeText: $0, in: 0...streamLength) }),
               let epoch = state.values["epoch"].flatMap({ Int(wholeText: $0, in: 0...SolverSpec.iterationLimit) }) else {
-            throw error("the saved text position does not fit this text (\(text.count) characters in \(streams) streams)",
+            throw error("the saved text position does not fit this text (\(text.count) characters in \(allStreams) streams)",
                         hint: "resume with the net file and text the snapshot was trained with")
         }
         self.position = position

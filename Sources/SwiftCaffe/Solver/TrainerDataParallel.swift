@@ -1,0 +1,82 @@
+import Foundation
+
+/// The trainer's side of data-parallel training: what it does with a `GradientSync` at the
+/// start of a run, in each backward pass, after each iteration and at each snapshot.
+extension Trainer {
+    /// Groups the learning parameters by the layer whose backward completes their gradients:
+    /// the first layer in forward order among those that use the blob (a blob shared by name
+    /// is complete only when backward has passed all of its users). Frozen parameters
+    /// (`lr_mult: 0`) are not summed: the solver ignores their gradients.
+    func groupGradientsByLayer() -> [Int: [Blob]] {
+        var finisher: [ObjectIdentifier: Int] = [:]
+        for index in trainNet.layers.indices where trainNet.runsBackward(at: index) {
+            for blob in trainNet.layers[index].params {
+                finisher[ObjectIdentifier(blob)] = min(finisher[ObjectIdentifier(blob)] ?? index, index)
+            }
+        }
+        var groups: [Int: [Blob]] = [:]
+        for parameter in trainNet.parameters where parameter.lrMult > 0 {
+            guard let index = finisher[ObjectIdentifier(parameter.blob)] else { continue }  // no gradient reaches it
+            groups[index, default: []].append(parameter.blob)
+        }
+        return groups
+    }
+
+    /// Makes every rank start from rank 0's state: its weights (fresh, loaded with
+    /// `--weights` or resumed) and its solver state (iteration, history, data positions).
+    func startFromRootState() throws {
+        guard let sync else { return }
+        var state = isRoot ? try encodedState(weightsName: "") : []
+        try sync.broadcast(&state)
+        try sync.broadcast(trainNet.parameters.map(\.blob))
+        guard !isRoot else { return }
+        let (tensors, metadata) = try Safetensors.decode(state, file: "rank 0's solver state")
+        try restoreState(tensors, metadata, from: "rank 0's solver state") { _ in }
+    }
+
+    /// Runs backward, starting each layer's gradient sums as soon as that layer is done, and
+    /// waits for all of them.
+    func backwardSummingGradients() throws {
+        guard let sync else { return trainNet.backward() }
+        var failure: (any Error)?
+        trainNet.backward { index in
+            guard failure == nil, let gradients = self.gradientsReady[index] else { return }
+            do { try sync.startSumming(gradients) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        try sync.finishSumming()
+    }
+
+    /// The mean of the ranks' losses: the loss of the global batch.
+    func meanOverRanks(_ loss: Float) throws -> Float {
+        guard let sync else { return loss }
+        var total = [Double(loss)]
+        try sync.sum(&total)
+        return Float(total[0] / Double(sync.size))
+    }
+
+    /// Whether any rank was asked to stop (mpirun passes Ctrl-C to every rank, but not
+    /// necessarily within the same iteration), so that all stop after the same one.
+    func agreeOnStopping(_ stopping: Bool) throws -> Bool {
+        guard let sync else { return stopping }
+        var requests = [stopping ? 1.0 : 0]
+        try sync.sum(&requests)
+        return requests[0] > 0
+    }
+
+    /// Checks that every rank holds bit-identical weights, as the identical updates must give;
+    /// returns their checksum. Ranks that disagree are a bug or a broken machine, and the run
+    /// stops rather than snapshot one of several diverged models.
+    @discardableResult
+    func checkReplicasAgree() throws -> UInt64 {
+        let checksum = trainNet.weightsChecksum()
+        guard let sync else { return checksum }
+        let all = try sync.gather(checksum)
+        let differing = all.indices.filter { all[$0] != all[0] }
+        guard differing.isEmpty else {
+            throw SwiftCaffeError("at iteration \(iteration) the weights of rank(s) \(differing.map(String.init).joined(separator: ", ")) differ from rank 0's",
+                                  hint: "the ranks must run the same build with the same net file, thread count and libraries; report this if they do")
+        }
+        return checksum
+    }
+}
