@@ -1,13 +1,17 @@
 import ArgumentParser
 import Foundation
 import SwiftCaffe
+import SwiftCaffeDistributed
 
 /// `caffe time`: how long each layer takes forward and backward, averaged over iterations.
 struct TimeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "time",
         abstract: "Time forward and backward passes, per layer and for the whole net.",
-        discussion: "The first --warmup iterations are run but not counted. Backward runs in the train phase only."
+        discussion: """
+        The first --warmup iterations are run but not counted. Backward runs in the train phase only. \
+        Under mpirun each backward is followed by summing the gradients over the ranks, timed on its own.
+        """
     )
 
     @Argument(help: "The net YAML file.")
@@ -32,13 +36,18 @@ struct TimeCommand: ParsableCommand {
     }
 
     func run() throws {
+        var sync: MPIGradientSync?
+        if MPIGradientSync.isLaunchedByMPI { try reportingErrors { sync = try MPIGradientSync() } }
+        defer { sync?.finish() }
         try runtime.run {
             let spec = try NetSpec.load(path: net)
             let phase = Phase(rawValue: self.phase)!
-            let net = try Net(spec: spec, phase: phase, seed: spec.solver?.randomSeed ?? 1)
-            let timing = try LayerTiming.measure(net, iterations: iterations, warmup: warmup, backward: phase == .train)
+            let shard = sync.map { DataShard(rank: $0.rank, count: $0.size) } ?? .whole
+            let net = try Net(spec: spec, phase: phase, seed: spec.solver?.randomSeed ?? 1, shard: shard)
+            let timing = try LayerTiming.measure(net, iterations: iterations, warmup: warmup, backward: phase == .train,
+                                                 sync: (sync?.size ?? 1) > 1 ? sync : nil)
             let batch = net.dataSources.first?.batchSize ?? net.tops.first?.first?.shape.first ?? 1
-            printLine(timing.table(net: net, batchSize: batch))
+            if (sync?.rank ?? 0) == 0 { printLine(timing.table(net: net, batchSize: batch)) }
         }
     }
 }

@@ -8,17 +8,31 @@ public struct LayerTiming {
     /// Whole passes, timed separately from the per-layer sum.
     public var forwardTotal: Double
     public var backwardTotal: Double
+    /// Data-parallel training: seconds per iteration summing the gradients over `ranks`
+    /// ranks after backward, none of it hidden behind computation (training overlaps it with
+    /// backward, so this is the most it can cost), and the bytes each rank contributes.
+    public var gradientSum = 0.0
+    public var gradientBytes = 0
+    public var ranks = 1
 
-    /// Runs `warmup` untimed iterations, then `iterations` timed ones; all times in seconds per iteration.
-    public static func measure(_ net: Net, iterations: Int, warmup: Int, backward: Bool) throws -> LayerTiming {
+    /// Runs `warmup` untimed iterations, then `iterations` timed ones; all times in seconds per
+    /// iteration. With `sync`, each backward is followed by summing the gradients over the ranks.
+    public static func measure(_ net: Net, iterations: Int, warmup: Int, backward: Bool, sync: GradientSync? = nil) throws -> LayerTiming {
+        let gradients = net.parameters.filter { $0.lrMult > 0 }.map(\.blob)
+        func sumGradients() throws {
+            guard backward, let sync else { return }
+            try sync.startSumming(gradients)
+            try sync.finishSumming()
+        }
         let count = net.layers.count
         for _ in 0..<warmup {
             try net.forward()
             if backward { net.zeroParameterDiffs(); net.backward() }
+            try sumGradients()
         }
         var forward = [Double](repeating: 0, count: count)
         var backwardTimes = [Double](repeating: 0, count: count)
-        var forwardTotal = 0.0, backwardTotal = 0.0
+        var forwardTotal = 0.0, backwardTotal = 0.0, gradientSum = 0.0
         for _ in 0..<iterations {
             let passStart = DispatchTime.now().uptimeNanoseconds
             for index in 0..<count {
@@ -38,16 +52,25 @@ public struct LayerTiming {
                 }
                 backwardTotal += Double(DispatchTime.now().uptimeNanoseconds - middle) * 1e-9
             }
+            let start = DispatchTime.now().uptimeNanoseconds
+            try sumGradients()
+            gradientSum += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         }
         let n = Double(iterations)
-        return LayerTiming(forward: forward.map { $0 / n }, backward: backwardTimes.map { $0 / n }, iterations: iterations,
-                           forwardTotal: forwardTotal / n, backwardTotal: backwardTotal / n)
+        var timing = LayerTiming(forward: forward.map { $0 / n }, backward: backwardTimes.map { $0 / n }, iterations: iterations,
+                                 forwardTotal: forwardTotal / n, backwardTotal: backwardTotal / n)
+        if backward, let sync {
+            timing.gradientSum = gradientSum / n
+            timing.gradientBytes = gradients.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
+            timing.ranks = sync.size
+        }
+        return timing
     }
 
-    /// A table: layer, type, forward ms, backward ms, share of the total; then totals,
-    /// images/s and the process's peak memory.
+    /// A table: layer, type, forward ms, backward ms, share of the total; then totals, the
+    /// gradient sum over ranks, images/s (over all ranks) and the process's peak memory.
     public func table(net: Net, batchSize: Int) -> String {
-        let total = forwardTotal + backwardTotal
+        let total = forwardTotal + backwardTotal + gradientSum
         func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text : text + String(repeating: " ", count: width - text.count) }
         func right(_ text: String, _ width: Int) -> String { text.count >= width ? text : String(repeating: " ", count: width - text.count) + text }
         var lines = [pad("layer", 16) + " " + pad("type", 16) + right("fwd ms", 11) + right("bwd ms", 11) + right("share", 8)]
@@ -57,9 +80,13 @@ public struct LayerTiming {
                 + String(format: "%11.3f%11.3f%7.1f%%", forward[index] * 1e3, backward[index] * 1e3, share))
         }
         lines.append(pad("total per batch of \(batchSize)", 33) + String(format: "%11.3f%11.3f", forwardTotal * 1e3, backwardTotal * 1e3))
+        if ranks > 1 {
+            lines.append(String(format: "summing %.2f MB of gradients over %d ranks: %.3f ms (%.1f%%; training overlaps part of it with backward)",
+                                Double(gradientBytes) / 1e6, ranks, gradientSum * 1e3, 100 * gradientSum / max(total, 1e-12)))
+        }
         // A net timed without backward (the test phase) says so.
-        lines.append(String(format: "%@ %.3f ms; %.0f images/s (%d iterations)", backwardTotal > 0 ? "forward+backward" : "forward",
-                            total * 1e3, Double(batchSize) / max(total, 1e-12), iterations))
+        lines.append(String(format: "%@ %.3f ms; %.0f images/s (%d iterations%@)", backwardTotal > 0 ? (ranks > 1 ? "forward+backward+sum" : "forward+backward") : "forward",
+                            total * 1e3, Double(batchSize * ranks) / max(total, 1e-12), iterations, ranks > 1 ? ", \(ranks) ranks × \(batchSize)" : ""))
         if let peak = ProcessMemory.peakResidentBytes {
             lines.append(String(format: "peak memory (RSS) %.1f MB", Double(peak) / 1e6))
         }

@@ -1,6 +1,11 @@
 /// Dropout: in the train phase each element is kept with probability 1 − `dropout_ratio`
 /// (0.5) and scaled by 1 / (1 − ratio), so the test phase, which passes values through
 /// unchanged, sees the same expected value. The mask's random stream is saved in snapshots.
+///
+/// In data-parallel training each rank must drop other elements (one process with the
+/// global batch draws a fresh mask for every sample), yet the saved stream must be the same on
+/// every rank, since rank 0's snapshot resumes them all: so each pass draws one number from
+/// the shared stream and seeds this rank's mask from it and the rank.
 public final class DropoutLayer: Layer, StatefulLayer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
@@ -9,12 +14,14 @@ public final class DropoutLayer: Layer, StatefulLayer, TangentLayer {
     let training: Bool
     private var rng: RandomGenerator
     private var mask: [Float] = []
+    let shard: DataShard
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
         ratio = try spec.float("dropout_ratio", default: 0.5, in: 0...0.999)
         training = context.phase == .train
         rng = context.rng("\(spec.name)/dropout")
+        shard = context.shard
     }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
@@ -29,8 +36,10 @@ public final class DropoutLayer: Layer, StatefulLayer, TangentLayer {
             return 0
         }
         let keep = 1 / (1 - ratio)
+        var draws = shard.count == 1 ? rng : RandomGenerator(seed: rng.next(), stream: "rank \(shard.rank)")
+        defer { if shard.count == 1 { rng = draws } }
         for i in 0..<count {
-            mask[i] = rng.nextUnit() >= ratio ? keep : 0
+            mask[i] = draws.nextUnit() >= ratio ? keep : 0
             y[i] = x[i] * mask[i]
         }
         return 0
