@@ -6,9 +6,11 @@ import Foundation
 /// (`<prefix>_iter_<N>.safetensors`, parameters named `<layer>.<index>`) and the solver state
 /// (`<prefix>_iter_<N>.solverstate`): the history buffers (`<param>.history<k>`), the recent
 /// losses, every stateful layer's position, order and random state (`layer/<name>/<key>`), and
-/// in its metadata the iteration, the seed, the solver type and the weights file's name. A run
-/// resumed from it continues exactly: same losses, bit-identical weights (on the same thread
-/// count, since sums split across threads add in another order on another count).
+/// in its metadata the iteration, the seed, the solver type, the weights file's name, and the
+/// rank count and global batch of data-parallel training. A run resumed from it continues
+/// exactly: same losses, bit-identical weights (on the same thread and rank counts, since sums
+/// split another way add in another order). The state in memory (`encodedState`) is also what
+/// rank 0 broadcasts to the other ranks when a data-parallel run starts.
 extension Trainer {
     static let stateFormat = "swiftcaffe-solverstate-1"
 

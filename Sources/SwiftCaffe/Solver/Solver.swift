@@ -3,9 +3,9 @@ import Foundation
 /// Applies one update to a net's parameters from their gradients at the learning rate its
 /// schedule gives for the iteration (`rate(at:)`, `LearningRatePolicy.swift`), with Caffe's
 /// order of steps:
-/// scale by 1/`iter_size` (and 1/ranks in data-parallel training), clip to a global L2 norm (`clip_gradients`), add the L2 or L1
-/// weight-decay term (per parameter × `decay_mult`), then the rule of `type` with the learning
-/// rate × `lr_mult`. Parameters with `lr_mult: 0` are frozen. The diffs are zeroed as they are
+/// scale by 1/`iter_size` (and 1/ranks in data-parallel training), clip to a global L2 norm
+/// (`clip_gradients`), add the L2 or L1 weight-decay term (per parameter × `decay_mult`), then
+/// the rule of `type` with the learning rate × `lr_mult`. Parameters with `lr_mult: 0` are frozen. The diffs are zeroed as they are
 /// consumed, ready for the next iteration's backward passes to accumulate into.
 ///
 /// The rules, with g the regularised gradient, lr the local rate and h, s the history buffers:
