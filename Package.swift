@@ -18,6 +18,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // Open MPI's handles are C macros Swift cannot import: a few C functions over them.
         .target(name: "CMPI", dependencies: ["COpenMPI"]),
@@ -25,7 +26,7 @@ let package = Package(
         .target(name: "CFloatEnvironment"),
         .target(
             name: "SwiftCaffe",
-            dependencies: ["CYAML", "CBLAS", "CZlib", "CPNG", "CFloatEnvironment"]
+            dependencies: ["CYAML", "CBLAS", "CZlib", "CPNG", "CJPEG", "CFloatEnvironment"]
         ),
         // Data-parallel training over MPI; the library itself knows only `GradientSync`.
         .target(name: "SwiftCaffeDistributed", dependencies: ["SwiftCaffe", "CMPI"]),

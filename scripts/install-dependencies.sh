@@ -3,13 +3,14 @@
 #   libopenblas-dev  GEMM for Convolution and InnerProduct (cblas.h)
 #   libyaml-dev      the YAML parser behind net files (yaml-0.1)
 #   zlib1g-dev       reading .gz data files
-#   libpng-dev       reading and writing PNG images (jvp --input)
+#   libpng-dev       reading and writing PNG images (ImageData, convert, jvp --input)
+#   libturbojpeg0-dev  reading and writing JPEG images (libjpeg-turbo's TurboJPEG API)
 #   dataset-fashion-mnist  the data set the example nets train on (/usr/share/datasets/fashion-mnist)
 #   fortunes         the text nets/char_rnn.yaml learns (/usr/share/games/fortunes/cookie)
 #   libopenmpi-dev, openmpi-bin  data-parallel training under mpirun (Open MPI)
 set -euo pipefail
 
-packages=(libopenblas-dev libyaml-dev zlib1g-dev libpng-dev dataset-fashion-mnist fortunes libopenmpi-dev openmpi-bin)
+packages=(libopenblas-dev libyaml-dev zlib1g-dev libpng-dev libturbojpeg0-dev dataset-fashion-mnist fortunes libopenmpi-dev openmpi-bin)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

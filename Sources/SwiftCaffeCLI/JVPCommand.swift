@@ -125,7 +125,7 @@ struct JVPCommand: ParsableCommand {
             throw SwiftCaffeError("'\(blob.name)' is \(blob.shapeDescription), not a batch of gray or color pictures (N×1×H×W or N×3×H×W)")
         }
         let (channels, height, width) = (blob.shape[1], blob.shape[2], blob.shape[3])
-        let image = try PNGImage(path: input, channels: channels)
+        let image = try RasterImage(path: input, channels: channels)
         guard image.height == height, image.width == width else {
             throw SwiftCaffeError("'\(input)' is \(image.width)×\(image.height) pixels, but the net takes \(width)×\(height)",
                                   hint: "resize it to \(width)×\(height)")

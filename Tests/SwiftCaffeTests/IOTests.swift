@@ -148,27 +148,27 @@ import Testing
 @Suite struct PNGTests {
     @Test func grayAndColourRoundTrip() throws {
         let folder = try temporaryFolder()
-        let gray = PNGImage(width: 3, height: 2, channels: 1, pixels: [0, 50, 100, 150, 200, 250])
+        let gray = RasterImage(width: 3, height: 2, channels: 1, pixels: [0, 50, 100, 150, 200, 250])
         try gray.write(to: folder + "/gray.png")
-        #expect(try PNGImage(path: folder + "/gray.png", channels: 1) == gray)
+        #expect(try RasterImage(path: folder + "/gray.png", channels: 1) == gray)
         // Gray read as colour repeats the value in each channel.
-        #expect(try PNGImage(path: folder + "/gray.png", channels: 3).pixels == gray.pixels.flatMap { [$0, $0, $0] })
-        let colour = PNGImage(width: 2, height: 1, channels: 3, pixels: [255, 0, 0, 0, 0, 255])
+        #expect(try RasterImage(path: folder + "/gray.png", channels: 3).pixels == gray.pixels.flatMap { [$0, $0, $0] })
+        let colour = RasterImage(width: 2, height: 1, channels: 3, pixels: [255, 0, 0, 0, 0, 255])
         try colour.write(to: folder + "/colour.png")
-        #expect(try PNGImage(path: folder + "/colour.png", channels: 3) == colour)
+        #expect(try RasterImage(path: folder + "/colour.png", channels: 3) == colour)
         // Colour read as gray: pure red is darker than white and brighter than black.
-        let luminance = try PNGImage(path: folder + "/colour.png", channels: 1).pixels
+        let luminance = try RasterImage(path: folder + "/colour.png", channels: 1).pixels
         #expect(luminance.count == 2 && luminance.allSatisfy { $0 > 0 && $0 < 255 })
     }
 
     @Test func damagedFilesAreErrors() throws {
         let folder = try temporaryFolder()
-        try PNGImage(width: 4, height: 4, channels: 1, pixels: [UInt8](repeating: 7, count: 16)).write(to: folder + "/a.png")
+        try RasterImage(width: 4, height: 4, channels: 1, pixels: [UInt8](repeating: 7, count: 16)).write(to: folder + "/a.png")
         let whole = try Data(contentsOf: URL(fileURLWithPath: folder + "/a.png"))
         try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: folder + "/cut.png"))
         try Data("not a picture".utf8).write(to: URL(fileURLWithPath: folder + "/text.png"))
         for name in ["cut", "text", "missing"] {
-            #expect { try PNGImage(path: folder + "/\(name).png", channels: 1) } throws: { "\($0)".contains("\(name).png") }
+            #expect { try RasterImage(path: folder + "/\(name).png", channels: 1) } throws: { "\($0)".contains("\(name).png") }
         }
     }
 }

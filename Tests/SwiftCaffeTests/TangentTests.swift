@@ -182,7 +182,7 @@ import Testing
     @Test(.enabled(if: fashionMNISTInstalled)) func jvpOnAPictureMatchesTheDataSet() throws {
         let folder = try temporaryFolder()
         let images = try IDXFile(path: fashionMNISTFolder + "/t10k-images-idx3-ubyte.gz")
-        try PNGImage(width: 28, height: 28, channels: 1, pixels: Array(images.bytes.prefix(784))).write(to: folder + "/first.png")
+        try RasterImage(width: 28, height: 28, channels: 1, pixels: Array(images.bytes.prefix(784))).write(to: folder + "/first.png")
         let runner = Fuzzer(binary: FuzzTests.binary, repository: repositoryRoot, root: NSTemporaryDirectory(), seed: 0)
         let net = repositoryRoot + "/nets/logreg.yaml"
         let (a, fromPicture) = runner.run([FuzzTests.binary, "jvp", net, "--input", folder + "/first.png", "--images", "1"])
@@ -191,7 +191,7 @@ import Testing
         func scores(_ text: String) -> String? { text.split(separator: "\n").first { $0.contains("image 0, scores") }.map(String.init) }
         #expect(scores(fromPicture) != nil && scores(fromPicture) == scores(fromData), "\(fromPicture)\n\(fromData)")
         // A picture of another size is a clean error.
-        try PNGImage(width: 5, height: 4, channels: 3, pixels: [UInt8](repeating: 9, count: 60)).write(to: folder + "/small.png")
+        try RasterImage(width: 5, height: 4, channels: 3, pixels: [UInt8](repeating: 9, count: 60)).write(to: folder + "/small.png")
         let (c, message) = runner.run([FuzzTests.binary, "jvp", net, "--input", folder + "/small.png"])
         #expect(c == .locatedError && message.contains("is 5×4 pixels, but the net takes 28×28"), "\(message)")
     }

@@ -106,6 +106,19 @@ extension DataSource {
     public var sampleNoun: String { "images" }
 }
 
+/// A layer whose forward can fail on what it reads (a damaged image in a data set): it fills
+/// what it can, keeps the error, and the net throws it right after the layer's forward.
+public protocol ForwardFailing: Layer {
+    /// The error of the last forward, if it had one; reading it clears it.
+    func takeForwardError() -> SwiftCaffeError?
+}
+
+/// A data layer that prepares batches on a background thread (`BatchPrefetcher`): what it
+/// cost there, and how long forward waited for it.
+public protocol PrefetchingDataSource: DataSource {
+    var prefetchStatistics: (batches: Int, preparingSeconds: Double, waitingSeconds: Double) { get }
+}
+
 /// A bottom whose values are indices, and the values it accepts.
 public struct IndexBottom: Sendable {
     public var slot: Int

@@ -34,6 +34,7 @@ public enum LayerRegistry {
 
     private static var builtIns: [String: any Layer.Type] { [
         "IDXData": IDXDataLayer.self,
+        "ImageData": ImageDataLayer.self,
         "CSVData": CSVDataLayer.self,
         "TextData": TextDataLayer.self,
         "Input": InputLayer.self,

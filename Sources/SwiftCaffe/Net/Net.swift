@@ -247,6 +247,9 @@ public final class Net {
     func forwardLayerChecked(at index: Int, replacing values: [String: [Float]] = [:]) throws {
         if !indexChecks[index].isEmpty { try checkIndices(at: index) }
         _ = layers[index].forward(bottom: bottoms[index], top: tops[index])
+        if let failing = layers[index] as? any ForwardFailing, let error = failing.takeForwardError() {
+            throw error.inLayer(layers[index].spec.description, at: layers[index].spec.location)
+        }
         for top in tops[index] { if let replacement = values[top.name] { top.setData(replacement) } }
     }
 

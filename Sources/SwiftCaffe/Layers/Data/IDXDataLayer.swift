@@ -10,6 +10,9 @@
 /// The data set stays in memory as the files' bytes and is converted per batch, which keeps
 /// memory at a quarter of a Float32 copy. With `shuffle: true` the order is a new seeded
 /// permutation for every pass; batches wrap around the end of a pass as in Caffe.
+///
+/// Caffe's `transform_param` keys and two more augmentations apply to C×H×W samples
+/// (`DataTransform`): `scale`, `mean_value`, `crop_size`, `mirror`, `pad`, `cutout`.
 public final class IDXDataLayer: Layer, DatasetLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
@@ -17,15 +20,17 @@ public final class IDXDataLayer: Layer, DatasetLayer {
     public static var topCount: ClosedRange<Int> { 1...3 }
 
     let keys: DatasetKeys
-    let scale: Float
+    let transform: DataTransform
     let imagesPath: String
     let labelsPath: String?
     /// Whether images are served as sequences of rows (`sequence: rows`).
     let rowsAsSequence: Bool
     private var images = IDXFile.empty
     private var labels: [UInt8] = []
+    /// A sample's shape and size in the file, and as served (after cropping).
     private var sampleShape: [Int] = []
     private var sampleSize = 0
+    private var servedShape: [Int] = []
     public var labelMaximum: Int? { labels.isEmpty ? nil : Int(labels.max() ?? 0) }
     var order: SampleOrder
     public var epoch: Int { order.epoch }
@@ -35,7 +40,7 @@ public final class IDXDataLayer: Layer, DatasetLayer {
         imagesPath = try spec.path("images")
         labelsPath = spec.has("labels") ? try spec.path("labels") : nil
         keys = try DatasetKeys(spec, context: context)
-        scale = try spec.float("scale", default: 1)
+        transform = try DataTransform(spec, context: context)
         rowsAsSequence = try spec.choice("sequence", from: ["none", "rows"], default: "none") == "rows"
         order = keys.order(count: 0)
     }
@@ -79,11 +84,21 @@ public final class IDXDataLayer: Layer, DatasetLayer {
             labels = Array(labelFile.bytes)
         }
         order = keys.order(count: sampleCount)
+        if !transform.isScaleOnly {
+            guard !rowsAsSequence, sampleShape.count == 3 else {
+                throw error(rowsAsSequence ? "crop, mirror, mean, pad and cutout do not apply to images served as rows"
+                                           : "crop, mirror, mean, pad and cutout need C×H×W images; '\(imagesPath)' holds \(sampleShape.count)-D samples",
+                            hint: "keep only 'scale'")
+            }
+            servedShape = try transform.outputShape(channels: sampleShape[0], height: sampleShape[1], width: sampleShape[2], layer: self)
+        } else {
+            servedShape = sampleShape
+        }
         if rowsAsSequence {
             try top[0].reshape([sampleShape[1], batchSize, sampleShape[0] * sampleShape[2...].reduce(1, *)])
             if top.count == 3 { try top[2].reshape([sampleShape[1], batchSize]) }
         } else {
-            try top[0].reshape([batchSize] + sampleShape)
+            try top[0].reshape([batchSize] + servedShape)
         }
         if top.count >= 2 { try top[1].reshape([batchSize]) }
     }
@@ -99,15 +114,20 @@ public final class IDXDataLayer: Layer, DatasetLayer {
                 let source = values + sample * sampleSize
                 labelData?[item] = Float(labels[sample])
                 guard rowsAsSequence else {
-                    let target = data + item * sampleSize
-                    for i in 0..<sampleSize { target[i] = Float(source[i]) * scale }
+                    let servedSize = servedShape.reduce(1, *)
+                    let target = data + item * servedSize
+                    if transform.isScaleOnly {
+                        for i in 0..<sampleSize { target[i] = Float(source[i]) * transform.scale }
+                    } else {
+                        transform.apply(source, channels: channels, height: rows, width: width, into: target, draw: order.lastDraw)
+                    }
                     continue
                 }
                 // Row r of every channel is time step r of this item's stream.
                 for r in 0..<rows {
                     let target = data + (r * batchSize + item) * channels * width
                     for c in 0..<channels {
-                        for w in 0..<width { target[c * width + w] = Float(source[(c * rows + r) * width + w]) * scale }
+                        for w in 0..<width { target[c * width + w] = Float(source[(c * rows + r) * width + w]) * transform.scale }
                     }
                 }
             }

@@ -13,6 +13,9 @@ struct SampleOrder {
     let shard: DataShard
     /// How many of this batch's samples this rank has served.
     private var served = 0
+    /// The serial number of the sample served last, counting over all passes (pass × count +
+    /// position): data augmentation seeds that sample's random draws from it.
+    private(set) var lastDraw: UInt64 = 0
     private(set) var order: [Int32]
     private(set) var position = 0
     private(set) var epoch = 0
@@ -43,6 +46,7 @@ struct SampleOrder {
     private mutating func skip(_ samples: Int) { for _ in 0..<samples { _ = advance() } }
 
     private mutating func advance() -> Int {
+        lastDraw = UInt64(epoch) &* UInt64(count) &+ UInt64(position)
         let sample = Int(order[position])
         position += 1
         if position == count {

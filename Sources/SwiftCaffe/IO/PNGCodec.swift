@@ -1,28 +1,13 @@
 import CPNG
 import Foundation
 
-/// An 8-bit image read from or written to a PNG file with Debian's libpng (its simplified
-/// API): gray or RGB, any PNG converted on reading to the asked layout. Pixels are row-major,
-/// channels interleaved (H×W×C), as the file stores them.
-public struct PNGImage: Sendable, Equatable {
-    public var width: Int
-    public var height: Int
-    /// 1 (gray) or 3 (RGB).
-    public var channels: Int
-    public var pixels: [UInt8]
-
-    public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
-        self.width = width
-        self.height = height
-        self.channels = channels
-        self.pixels = pixels
-    }
-
-    /// Reads `path` as gray (`channels: 1`) or RGB (`channels: 3`), converting whatever the
-    /// file holds (palette, alpha, 16-bit). A damaged or foreign file is an error naming it;
-    /// a header whose size does not fit in memory is refused before any pixel is read.
-    public init(path: String, channels: Int) throws {
-        guard channels == 1 || channels == 3 else { throw SwiftCaffeError("an image is read as 1 (gray) or 3 (RGB) channels, not \(channels)") }
+/// PNG files in and out of `RasterImage`, through Debian's libpng (its simplified API, which
+/// converts any PNG, palette, alpha or 16-bit, to the layout asked for).
+extension RasterImage {
+    /// Reads the PNG file `path` as gray (`channels: 1`) or RGB (`channels: 3`). A damaged file
+    /// is an error naming it; a header whose size does not fit in memory is refused before any
+    /// pixel is read.
+    static func readPNG(path: String, channels: Int) throws -> RasterImage {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         defer { png_image_free(&image) }
@@ -42,11 +27,11 @@ public struct PNGImage: Sendable, Equatable {
         var pixels = [UInt8](repeating: 0, count: count)
         let ok = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
         guard ok != 0 else { throw failure() }
-        self.init(width: width, height: height, channels: channels, pixels: pixels)
+        return RasterImage(width: width, height: height, channels: channels, pixels: pixels)
     }
 
     /// Writes the image as an 8-bit PNG.
-    public func write(to path: String) throws {
+    public func writePNG(to path: String) throws {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         image.width = UInt32(width)

@@ -1,0 +1,67 @@
+import Foundation
+
+/// An 8-bit picture in memory: gray or RGB, rows top to bottom, channels interleaved
+/// (H×W×C), as image files store them. PNG (`PNGCodec.swift`, libpng) and JPEG
+/// (`JPEGCodec.swift`, libjpeg-turbo) read into it and write from it; the data layers turn it
+/// into Caffe's layout (C×H×W, BGR) themselves.
+public struct RasterImage: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    /// 1 (gray) or 3 (RGB).
+    public var channels: Int
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.pixels = pixels
+    }
+
+    /// Reads a PNG or JPEG file (told apart by its first bytes, not its name) as gray
+    /// (`channels: 1`) or RGB (`channels: 3`), converting whatever the file holds. A damaged,
+    /// truncated or foreign file is an error naming it.
+    public init(path: String, channels: Int) throws {
+        guard channels == 1 || channels == 3 else { throw SwiftCaffeError("an image is read as 1 (gray) or 3 (RGB) channels, not \(channels)") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw SwiftCaffeError("cannot read the image '\(path)': no such file or not readable") }
+        let head = (try? handle.read(upToCount: 8)).map { [UInt8]($0 ?? Data()) } ?? []
+        try? handle.close()
+        if head.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
+            self = try Self.readPNG(path: path, channels: channels)
+        } else if head.starts(with: [0xFF, 0xD8, 0xFF]) {
+            self = try Self.readJPEG(path: path, channels: channels)
+        } else {
+            throw SwiftCaffeError("cannot read the image '\(path)': \(head.isEmpty ? "the file is empty" : "it is neither a PNG nor a JPEG file")",
+                                  hint: "pass PNG or JPEG images")
+        }
+    }
+
+    /// Writes the image as PNG, or as JPEG when the name ends in .jpg or .jpeg.
+    public func write(to path: String) throws {
+        let suffix = URL(fileURLWithPath: path).pathExtension.lowercased()
+        if suffix == "jpg" || suffix == "jpeg" { try writeJPEG(to: path) } else { try writePNG(to: path) }
+    }
+
+    /// The same picture at `newWidth`×`newHeight`, resampled bilinearly with pixel centres
+    /// aligned (as OpenCV's INTER_LINEAR, which Caffe's `new_height`/`new_width` use).
+    public func resized(width newWidth: Int, height newHeight: Int) -> RasterImage {
+        guard newWidth != width || newHeight != height else { return self }
+        var output = [UInt8](repeating: 0, count: newWidth * newHeight * channels)
+        let xScale = Double(width) / Double(newWidth), yScale = Double(height) / Double(newHeight)
+        for y in 0..<newHeight {
+            let sy = min(max((Double(y) + 0.5) * yScale - 0.5, 0), Double(height - 1))
+            let y0 = Int(sy), y1 = min(y0 + 1, height - 1), fy = sy - Double(y0)
+            for x in 0..<newWidth {
+                let sx = min(max((Double(x) + 0.5) * xScale - 0.5, 0), Double(width - 1))
+                let x0 = Int(sx), x1 = min(x0 + 1, width - 1), fx = sx - Double(x0)
+                for c in 0..<channels {
+                    func at(_ row: Int, _ column: Int) -> Double { Double(pixels[(row * width + column) * channels + c]) }
+                    let top = at(y0, x0) * (1 - fx) + at(y0, x1) * fx
+                    let bottom = at(y1, x0) * (1 - fx) + at(y1, x1) * fx
+                    output[(y * newWidth + x) * channels + c] = UInt8((top * (1 - fy) + bottom * fy).rounded())
+                }
+            }
+        }
+        return RasterImage(width: newWidth, height: newHeight, channels: channels, pixels: output)
+    }
+}
