@@ -14,6 +14,9 @@ public struct LayerTiming {
     public var gradientSum = 0.0
     public var gradientBytes = 0
     public var ranks = 1
+    /// Data layers that prepare batches on a background thread: seconds per batch it took
+    /// there, and seconds per batch forward still waited for it (included in `forward`).
+    public var prefetching: [(layer: String, preparing: Double, waiting: Double)] = []
 
     /// Runs `warmup` untimed iterations, then `iterations` timed ones; all times in seconds per
     /// iteration. With `sync`, each backward is followed by summing the gradients over the ranks.
@@ -33,6 +36,8 @@ public struct LayerTiming {
         var forward = [Double](repeating: 0, count: count)
         var backwardTimes = [Double](repeating: 0, count: count)
         var forwardTotal = 0.0, backwardTotal = 0.0, gradientSum = 0.0
+        let prefetchers = net.layers.compactMap { layer in (layer.dataSource as? any PrefetchingDataSource).map { (layer.name, $0) } }
+        let before = prefetchers.map { $0.1.prefetchStatistics }
         for _ in 0..<iterations {
             let passStart = DispatchTime.now().uptimeNanoseconds
             for index in 0..<count {
@@ -59,6 +64,12 @@ public struct LayerTiming {
         let n = Double(iterations)
         var timing = LayerTiming(forward: forward.map { $0 / n }, backward: backwardTimes.map { $0 / n }, iterations: iterations,
                                  forwardTotal: forwardTotal / n, backwardTotal: backwardTotal / n)
+        for ((name, source), start) in zip(prefetchers, before) {
+            let end = source.prefetchStatistics
+            let batches = Double(max(end.batches - start.batches, 1))
+            timing.prefetching.append((name, (end.preparingSeconds - start.preparingSeconds) / batches,
+                                       (end.waitingSeconds - start.waitingSeconds) / batches))
+        }
         if backward, let sync {
             timing.gradientSum = gradientSum / n
             timing.gradientBytes = gradients.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
@@ -80,6 +91,11 @@ public struct LayerTiming {
                 + String(format: "%11.3f%11.3f%7.1f%%", forward[index] * 1e3, backward[index] * 1e3, share))
         }
         lines.append(pad("total per batch of \(batchSize)", 33) + String(format: "%11.3f%11.3f", forwardTotal * 1e3, backwardTotal * 1e3))
+        for data in prefetching {
+            let hidden = data.preparing > 0 ? 100 * max(0, 1 - data.waiting / data.preparing) : 100
+            lines.append(String(format: "%@: preparing a batch takes %.3f ms on the prefetch thread; forward waited %.3f ms for it (%.0f%% hidden)",
+                                data.layer, data.preparing * 1e3, data.waiting * 1e3, hidden))
+        }
         if ranks > 1 {
             lines.append(String(format: "summing %.2f MB of gradients over %d ranks: %.3f ms (%.1f%%; training overlaps part of it with backward)",
                                 Double(gradientBytes) / 1e6, ranks, gradientSum * 1e3, 100 * gradientSum / max(total, 1e-12)))

@@ -5,13 +5,11 @@ import Foundation
 /// API, which reports errors as return codes rather than through longjmp, which Swift cannot
 /// survive). Colour files read as gray give their luminance; gray files read as RGB repeat it.
 extension RasterImage {
-    /// Reads the JPEG file `path` as gray (`channels: 1`) or RGB (`channels: 3`). A truncated
-    /// or damaged file is an error naming it (libjpeg's warnings, such as a premature end of
-    /// data, count as errors: a half-grey picture is not a training sample).
-    static func readJPEG(path: String, channels: Int) throws -> RasterImage {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SwiftCaffeError("cannot read the image '\(path)': no such file or not readable")
-        }
+    /// Decodes the JPEG file `data` (read from `path`, which errors name) as gray
+    /// (`channels: 1`) or RGB (`channels: 3`). A truncated or damaged file is an error
+    /// (libjpeg's warnings, such as a premature end of data, count as errors: a half-grey
+    /// picture is not a training sample).
+    static func decodeJPEG(_ data: [UInt8], path: String, channels: Int) throws -> RasterImage {
         guard let handle = tjInitDecompress() else { throw SwiftCaffeError("cannot start the JPEG decoder") }
         defer { tjDestroy(handle) }
         func failure(_ what: String) -> SwiftCaffeError {

@@ -4,10 +4,10 @@ import Foundation
 /// PNG files in and out of `RasterImage`, through Debian's libpng (its simplified API, which
 /// converts any PNG, palette, alpha or 16-bit, to the layout asked for).
 extension RasterImage {
-    /// Reads the PNG file `path` as gray (`channels: 1`) or RGB (`channels: 3`). A damaged file
-    /// is an error naming it; a header whose size does not fit in memory is refused before any
-    /// pixel is read.
-    static func readPNG(path: String, channels: Int) throws -> RasterImage {
+    /// Decodes the PNG file `bytes` (read from `path`, which errors name) as gray
+    /// (`channels: 1`) or RGB (`channels: 3`). A damaged file is an error; a header whose size
+    /// does not fit in memory is refused before any pixel is decoded.
+    static func decodePNG(_ bytes: [UInt8], path: String, channels: Int) throws -> RasterImage {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         defer { png_image_free(&image) }
@@ -16,8 +16,7 @@ extension RasterImage {
             return SwiftCaffeError("cannot read the PNG image '\(path)': \(reason.isEmpty ? "not a PNG file" : reason)",
                                    hint: "pass an 8- or 16-bit PNG file")
         }
-        guard FileManager.default.fileExists(atPath: path) else { throw SwiftCaffeError("no such image '\(path)'") }
-        guard png_image_begin_read_from_file(&image, path) != 0 else { throw failure() }
+        guard bytes.withUnsafeBytes({ png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }) != 0 else { throw failure() }
         image.format = channels == 1 ? UInt32(PNG_FORMAT_GRAY) : UInt32(PNG_FORMAT_RGB)
         let (width, height) = (Int(image.width), Int(image.height))
         guard let count = checkedCount([height, width, channels]) else {
@@ -25,7 +24,8 @@ extension RasterImage {
         }
         try MemoryBudget.require(count, for: "the \(width)×\(height) image '\(path)'")
         var pixels = [UInt8](repeating: 0, count: count)
-        let ok = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+        // libpng reads from `bytes` until the end: they must stay alive (and in place) till then.
+        let ok = bytes.withUnsafeBytes { _ in pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) } }
         guard ok != 0 else { throw failure() }
         return RasterImage(width: width, height: height, channels: channels, pixels: pixels)
     }

@@ -23,15 +23,16 @@ public struct RasterImage: Sendable, Equatable {
     /// truncated or foreign file is an error naming it.
     public init(path: String, channels: Int) throws {
         guard channels == 1 || channels == 3 else { throw SwiftCaffeError("an image is read as 1 (gray) or 3 (RGB) channels, not \(channels)") }
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw SwiftCaffeError("cannot read the image '\(path)': no such file or not readable") }
-        let head = (try? handle.read(upToCount: 8)).map { [UInt8]($0 ?? Data()) } ?? []
-        try? handle.close()
-        if head.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
-            self = try Self.readPNG(path: path, channels: channels)
-        } else if head.starts(with: [0xFF, 0xD8, 0xFF]) {
-            self = try Self.readJPEG(path: path, channels: channels)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SwiftCaffeError("cannot read the image '\(path)': no such file or not readable")
+        }
+        let bytes = [UInt8](data)
+        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
+            self = try Self.decodePNG(bytes, path: path, channels: channels)
+        } else if bytes.starts(with: [0xFF, 0xD8, 0xFF]) {
+            self = try Self.decodeJPEG(bytes, path: path, channels: channels)
         } else {
-            throw SwiftCaffeError("cannot read the image '\(path)': \(head.isEmpty ? "the file is empty" : "it is neither a PNG nor a JPEG file")",
+            throw SwiftCaffeError("cannot read the image '\(path)': \(bytes.isEmpty ? "the file is empty" : "it is neither a PNG nor a JPEG file")",
                                   hint: "pass PNG or JPEG images")
         }
     }
