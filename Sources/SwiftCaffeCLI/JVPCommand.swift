@@ -11,7 +11,7 @@ struct JVPCommand: ParsableCommand {
         abstract: "Directional derivatives of a net's outputs along an input direction (forward mode).",
         discussion: """
         Runs the net's test phase on its first batch (of --batch samples if given), or on \
-        one PNG picture (--input). The direction lives on the input blob \
+        one picture (--input). The direction lives on the input blob \
         (--blob, default the first top of the first data layer): 'brighten' adds the same \
         amount to every input value, 'random' is a seeded direction with values in [-1, 1], \
         and a .safetensors file gives one tensor of the input's shape. Reports the derivative \
@@ -39,7 +39,7 @@ struct JVPCommand: ParsableCommand {
     @Option(help: "Run on a batch of this many samples (sets the data layers' batch_size).")
     var batch: Int?
 
-    @Option(help: "A PNG picture to run on instead of the data set: same size as the input, gray for one channel, color for three (BGR, as Caffe stores them), times the data layer's scale.")
+    @Option(help: "A PNG or JPEG picture to run on instead of the data set, prepared as the data layer prepares its test samples (resized, gray or BGR, its crop, mean and scale).")
     var input: String?
 
     @Option(help: "Which net: test (default) or train.")
@@ -79,7 +79,7 @@ struct JVPCommand: ParsableCommand {
             if let weights { try net.loadWeights(from: weights) } else { printLine("no --weights: the fillers' initial values are used") }
             let size = net.blobs[input]!.count
             let values = try directionValues(count: size, shape: net.blobs[input]!.shape, input: input)
-            let replacements = try picture(for: net.blobs[input]!, spec: spec).map { [input: $0] } ?? [:]
+            let replacements = try picture(for: net.blobs[input]!, in: net).map { [input: $0] } ?? [:]
 
             // The same batch and dropout masks for every pass.
             let saved = net.layerStates()
@@ -117,27 +117,18 @@ struct JVPCommand: ParsableCommand {
         }
     }
 
-    /// The picture from --input as the input blob's values: its size checked against the
-    /// blob's, gray or BGR by its channels, times the data layer's `scale`.
-    private func picture(for blob: Blob, spec: NetSpec) throws -> [Float]? {
+    /// The picture from --input as the input blob's values, prepared by the layer that serves
+    /// the blob as it prepares its own test samples (`PictureSource`: resized, gray or BGR,
+    /// its transform).
+    private func picture(for blob: Blob, in net: Net) throws -> [Float]? {
         guard let input else { return nil }
-        guard blob.shape.count == 4, blob.shape[1] == 1 || blob.shape[1] == 3 else {
-            throw SwiftCaffeError("'\(blob.name)' is \(blob.shapeDescription), not a batch of gray or color pictures (N×1×H×W or N×3×H×W)")
+        guard let source = net.producer(of: blob) as? any PictureSource, blob.shape.count == 4, blob.shape[0] == 1 else {
+            throw SwiftCaffeError("'\(blob.name)' (\(blob.shapeDescription)) is not a picture from an IDXData, ImageData or Input layer",
+                                  hint: "--input feeds the net's picture layer; drop --blob, or name that layer's top")
         }
-        let (channels, height, width) = (blob.shape[1], blob.shape[2], blob.shape[3])
-        let image = try RasterImage(path: input, channels: channels)
-        guard image.height == height, image.width == width else {
-            throw SwiftCaffeError("'\(input)' is \(image.width)×\(image.height) pixels, but the net takes \(width)×\(height)",
-                                  hint: "resize it to \(width)×\(height)")
-        }
-        let scale = try spec.layers.first { $0.bottoms.isEmpty && $0.tops.contains(blob.name) }?.float("scale", default: 1) ?? 1
+        let image = try RasterImage(path: input, channels: source.pictureChannels)
         var values = [Float](repeating: 0, count: blob.count)
-        for c in 0..<channels {
-            let source = channels == 3 ? 2 - c : 0  // RGB in the file, BGR in the blob (Caffe's order)
-            for y in 0..<height {
-                for x in 0..<width { values[(c * height + y) * width + x] = Float(image.pixels[(y * width + x) * channels + source]) * scale }
-            }
-        }
+        values.withUnsafeMutableBufferPointer { source.sample(from: image, into: $0.baseAddress!) }
         return values
     }
 

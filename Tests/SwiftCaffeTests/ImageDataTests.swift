@@ -292,4 +292,50 @@ import Testing
         #expect(testerTops[0].dataArray == first)
         #expect(Array(first.prefix(16)) == images[0].map(Float.init))
     }
+
+    // MARK: Classifier
+
+    /// `classify` on pictures of test images gives the classes and probabilities that the
+    /// net computes on those images from its own data layer.
+    @Test func classifyingPicturesMatchesTheNetOnItsData() throws {
+        let (folder, spec) = try SnapshotTests().smallNet()
+        let trainer = try Trainer(spec: spec, options: TrainingOptions(maxIter: 30, output: folder + "/run"))
+        try trainer.run(logging: false)
+        let weights = folder + "/run/small_iter_30.safetensors"
+        try ImageFolder.write(images: folder + "/images", labels: folder + "/labels", to: folder + "/png")
+        let classifier = try Classifier(net: folder + "/net.yaml", weights: weights)
+        #expect(classifier.classNames == ["nw", "ne", "sw", "se"])
+
+        let net = try Net(spec: spec, phase: .test)
+        try net.loadWeights(from: weights)
+        try net.forward()  // the first 64 test images, in file order
+        let scores = net.unsplit(net.bottoms[net.layers.firstIndex { $0 is AccuracyLayer }!][0])
+        let pictures = try (0..<64).map { try RasterImage(path: folder + "/png/images/\(String(format: "%03d", $0)).png", channels: 1) }
+        let probabilities = try classifier.probabilities(pictures)
+        var agreements = 0
+        for image in 0..<64 {
+            let row = (0..<4).map { scores.data[image * 4 + $0] }
+            let largest = row.max()!
+            let expected = row.map { exp($0 - largest) }.map { $0 / row.map { exp($0 - largest) }.reduce(0, +) }
+            #expect(zip(probabilities[image], expected).allSatisfy { abs($0 - $1) < 1e-5 }, "image \(image)")
+            if probabilities[image].firstIndex(of: probabilities[image].max()!) == row.firstIndex(of: largest) { agreements += 1 }
+        }
+        #expect(agreements == 64)
+        let top = try classifier.classify(path: folder + "/png/images/000.png", top: 2)
+        #expect(top.count == 2 && top[0].probability >= top[1].probability && top[0].probability > 0.5)
+    }
+
+    /// Tiles are mapped to 0...255 over all of them, enlarged, and laid out with gray gaps;
+    /// colour tiles (BGR planes) become RGB pixels.
+    @Test func tileGridsMapValuesOverAllTiles() throws {
+        let gray = TileGrid(tiles: [[0, 1], [2, 3]], height: 1, width: 2, channels: 1).image(minimumTile: 4)
+        // Zoom 2: tiles 2×4 pixels, two columns, one row: 2·(4+1)+1 = 11 wide, 2+2 = 4 high.
+        #expect(gray.width == 11 && gray.height == 4)
+        func pixel(_ x: Int, _ y: Int) -> UInt8 { gray.pixels[y * gray.width + x] }
+        #expect(pixel(0, 0) == 128 && pixel(5, 1) == 128)             // gaps
+        #expect(pixel(1, 1) == 0 && pixel(2, 2) == 0)                  // value 0, enlarged
+        #expect(pixel(3, 1) == 85 && pixel(6, 1) == 170 && pixel(9, 2) == 255)
+        let colour = TileGrid(tiles: [[1, 0, 0]], height: 1, width: 1, channels: 3).image(minimumTile: 1)
+        #expect(Array(colour.pixels[(1 * colour.width + 1) * 3..<(1 * colour.width + 1) * 3 + 3]) == [0, 0, 255])  // blue
+    }
 }

@@ -190,10 +190,14 @@ import Testing
         #expect(a == .ran && b == .ran, "\(fromPicture.suffix(300)) \(fromData.suffix(300))")
         func scores(_ text: String) -> String? { text.split(separator: "\n").first { $0.contains("image 0, scores") }.map(String.init) }
         #expect(scores(fromPicture) != nil && scores(fromPicture) == scores(fromData), "\(fromPicture)\n\(fromData)")
-        // A picture of another size is a clean error.
-        try RasterImage(width: 5, height: 4, channels: 3, pixels: [UInt8](repeating: 9, count: 60)).write(to: folder + "/small.png")
-        let (c, message) = runner.run([FuzzTests.binary, "jvp", net, "--input", folder + "/small.png"])
-        #expect(c == .locatedError && message.contains("is 5×4 pixels, but the net takes 28×28"), "\(message)")
+        // A picture of another size and colour is resized and turned gray, as the data layer
+        // would prepare it: a flat 5×4 colour picture scores as the flat 28×28 gray one.
+        try RasterImage(width: 5, height: 4, channels: 3, pixels: [UInt8](repeating: 90, count: 60)).write(to: folder + "/small.png")
+        try RasterImage(width: 28, height: 28, channels: 1, pixels: [UInt8](repeating: 90, count: 784)).write(to: folder + "/flat.png")
+        let (c, small) = runner.run([FuzzTests.binary, "jvp", net, "--input", folder + "/small.png", "--images", "1"])
+        let (d, flat) = runner.run([FuzzTests.binary, "jvp", net, "--input", folder + "/flat.png", "--images", "1"])
+        #expect(c == .ran && d == .ran, "\(small.suffix(300)) \(flat.suffix(300))")
+        #expect(scores(small) != nil && scores(small) == scores(flat), "\(small)\n\(flat)")
     }
 
     /// A net with a layer that has no forward mode (a custom layer that does not adopt

@@ -13,7 +13,7 @@
 ///
 /// Caffe's `transform_param` keys and two more augmentations apply to C×H×W samples
 /// (`DataTransform`): `scale`, `mean_value`, `crop_size`, `mirror`, `pad`, `cutout`.
-public final class IDXDataLayer: Layer, DatasetLayer {
+public final class IDXDataLayer: Layer, DatasetLayer, PictureSource {
     public let spec: LayerSpec
     public var params: [Blob] = []
     static let sampleNoun = "images"
@@ -101,6 +101,15 @@ public final class IDXDataLayer: Layer, DatasetLayer {
             try top[0].reshape([batchSize] + servedShape)
         }
         if top.count >= 2 { try top[1].reshape([batchSize]) }
+    }
+
+    /// A picture as an image of the file: gray, or its planes in the file's order (R, G, B, as
+    /// `swiftcaffe convert` writes them).
+    public var pictureChannels: Int { sampleShape.count == 3 && sampleShape[0] == 3 ? 3 : 1 }
+
+    public func sample(from image: RasterImage, into output: UnsafeMutablePointer<Float>) {
+        let height = sampleShape.count == 3 ? sampleShape[1] : 1, width = sampleShape.last ?? 1
+        transform.apply(image, height: height, width: width, bgr: false, into: output)
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {

@@ -16,7 +16,7 @@ import Foundation
 /// list is read at set-up, plus the first image for the shape; a missing file is found then,
 /// by its name alone. A damaged image, or one of another size, is an error naming the list
 /// file's line when its batch is read.
-public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFailing, PrefetchingDataSource {
+public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFailing, PrefetchingDataSource, PictureSource {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var bottomCount: ClosedRange<Int> { 0...0 }
@@ -140,7 +140,7 @@ public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFail
     /// Decodes and transforms the next batch into the buffer (on the prefetch thread).
     private func fillBuffer() {
         let sampleSize = servedShape.reduce(1, *)
-        var planes = [UInt8](repeating: 0, count: channels * imageHeight * imageWidth)
+        var planes: [UInt8] = []
         for item in 0..<batchSize {
             let sample = order.next()
             let entry = entries[sample]
@@ -148,12 +148,7 @@ public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFail
             guard fillError == nil else { continue }  // keep the order moving; the batch is lost anyway
             let image: RasterImage
             do { image = try decode(entry) } catch let error as SwiftCaffeError { fillError = error; continue } catch { continue }
-            // H×W×C, RGB → C×H×W, BGR (Caffe's order).
-            let plane = imageHeight * imageWidth
-            for c in 0..<channels {
-                let from = channels == 3 ? 2 - c : 0
-                for i in 0..<plane { planes[c * plane + i] = image.pixels[i * channels + from] }
-            }
+            planes = image.planes()  // H×W×C, RGB → C×H×W, BGR (Caffe's order)
             buffer.withUnsafeMutableBufferPointer { output in
                 planes.withUnsafeBufferPointer { input in
                     transform.apply(input.baseAddress!, channels: channels, height: imageHeight, width: imageWidth,
@@ -213,6 +208,12 @@ public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFail
                         hint: "resume with the net file and list the snapshot was trained with")
         }
         servedOrder = order
+    }
+
+    public var pictureChannels: Int { channels }
+
+    public func sample(from image: RasterImage, into output: UnsafeMutablePointer<Float>) {
+        transform.apply(image, height: imageHeight, width: imageWidth, into: output)
     }
 
     public var prefetchStatistics: (batches: Int, preparingSeconds: Double, waitingSeconds: Double) {

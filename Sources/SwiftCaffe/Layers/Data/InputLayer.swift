@@ -1,11 +1,17 @@
 /// Tops of fixed shapes that the caller fills (Caffe's `Input`, for deploy nets and tests):
 /// `shape: [1, 1, 28, 28]` for every top, or one shape per top as a list of lists.
-public final class InputLayer: Layer {
+///
+/// When `classify` or `jvp --input` feed it a picture (N×1×H×W or N×3×H×W, BGR), the picture
+/// is resized to H×W and scaled by two keys that Caffe's Input does not have, but that a
+/// deploy net needs to say how its pictures were prepared in training: `scale` and
+/// `mean_value`, as on the data layers (value = (pixel − mean) × scale).
+public final class InputLayer: Layer, PictureSource {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var bottomCount: ClosedRange<Int> { 0...0 }
     public static var topCount: ClosedRange<Int> { 1...Int.max }
     let shapes: [[Int]]
+    let transform: DataTransform
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -16,6 +22,17 @@ public final class InputLayer: Layer {
         } else {
             shapes = [try spec.intList("shape", in: 1...Int(Int32.max))]
         }
+        transform = try DataTransform(spec, context: LayerContext(phase: .test, seed: context.seed))
+        if transform.cropSize > 0 || transform.mirror || transform.pad > 0 || transform.cutout > 0 {
+            throw spec.error("an Input layer takes only 'scale' and 'mean_value' for the pictures fed to it", hint: "remove crop_size, mirror, pad and cutout")
+        }
+    }
+
+    public var pictureChannels: Int { shapes[0].count == 4 && shapes[0][1] == 3 ? 3 : 1 }
+
+    public func sample(from image: RasterImage, into output: UnsafeMutablePointer<Float>) {
+        let shape = shapes[0]
+        transform.apply(image, height: shape.count >= 4 ? shape[2] : 1, width: shape.last ?? 1, into: output)
     }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
