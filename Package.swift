@@ -22,11 +22,11 @@ let package = Package(
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // Open MPI's handles are C macros Swift cannot import: a few C functions over them.
         .target(name: "CMPI", dependencies: ["COpenMPI"]),
-        // One C function: Swift cannot set the SSE control register itself.
-        .target(name: "CFloatEnvironment"),
+        // What Swift cannot ask the processor itself: the SSE control register, CPU features.
+        .target(name: "CMachine"),
         .target(
             name: "SwiftCaffe",
-            dependencies: ["CYAML", "CBLAS", "CZlib", "CPNG", "CJPEG", "CFloatEnvironment"]
+            dependencies: ["CYAML", "CBLAS", "CZlib", "CPNG", "CJPEG", "CMachine"]
         ),
         // Data-parallel training over MPI; the library itself knows only `GradientSync`.
         .target(name: "SwiftCaffeDistributed", dependencies: ["SwiftCaffe", "CMPI"]),
@@ -36,7 +36,7 @@ let package = Package(
             name: "SwiftCaffeCLI",
             dependencies: ["SwiftCaffe", "SwiftCaffeDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "swiftcaffe", dependencies: ["SwiftCaffeCLI"]),
+        .executableTarget(name: "swiftcaffe", dependencies: ["SwiftCaffe", "SwiftCaffeCLI"]),
         // FuzzCorpus/ holds inputs the fuzzer caught, replayed by FuzzTests; CaffeReference/ what
         // real Caffe computed, for comparison (data, not sources).
         .testTarget(name: "SwiftCaffeTests", dependencies: ["SwiftCaffe", "SwiftCaffeCLI"], exclude: ["FuzzCorpus", "CaffeReference"]),

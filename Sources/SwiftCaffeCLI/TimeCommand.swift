@@ -47,7 +47,10 @@ struct TimeCommand: ParsableCommand {
             let timing = try LayerTiming.measure(net, iterations: iterations, warmup: warmup, backward: phase == .train,
                                                  sync: (sync?.size ?? 1) > 1 ? sync : nil)
             let batch = net.dataSources.first?.batchSize ?? net.tops.first?.first?.shape.first ?? 1
-            if (sync?.rank ?? 0) == 0 { printLine(timing.table(net: net, batchSize: batch)) }
+            if (sync?.rank ?? 0) == 0 {
+                printLine(timing.table(net: net, batchSize: batch))
+                printLine("OpenBLAS kernels: \(OpenBLASKernels.current), \(Parallel.threads) thread(s)")
+            }
         }
     }
 }

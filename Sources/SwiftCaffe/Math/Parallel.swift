@@ -1,4 +1,4 @@
-import CFloatEnvironment
+import CMachine
 import Dispatch
 import Foundation
 
@@ -20,7 +20,7 @@ public enum Parallel {
     @TaskLocal public static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     /// Runs `body` with `count` threads for every layer it runs. It also makes the calling
-    /// thread flush denormals to zero, as every chunk's thread does (see CFloatEnvironment).
+    /// thread flush denormals to zero, as every chunk's thread does (see CMachine).
     public static func withThreads<Result>(_ count: Int, _ body: () throws -> Result) rethrows -> Result {
         swiftcaffe_flush_denormals_to_zero()
         return try $threads.withValue(max(1, count), operation: body)
