@@ -17,22 +17,13 @@ test passes), inference images/s is a forward pass over batches of 100 test imag
 """
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, ".build", "release", "swiftcaffe")
-
-
-def run(command):
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit(f"failed: {' '.join(command)}\n{result.stdout}{result.stderr}")
-    return result.stdout
+from harness import BINARY, ROOT, run
 
 
 def swiftcaffe(net, iterations, threads):

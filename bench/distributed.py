@@ -13,19 +13,10 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, ".build", "release", "swiftcaffe")
-
-
-def run(command):
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit(f"failed: {' '.join(command)}\n{result.stdout}{result.stderr}")
-    return result.stdout
+from harness import BINARY, ROOT, run
 
 
 def train(command):
