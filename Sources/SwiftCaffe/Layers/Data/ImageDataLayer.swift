@@ -73,6 +73,9 @@ public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFail
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         try readList()
+        if newHeight > 0 {  // a resized picture (and its planes) is made before the net's memory plan is checked
+            try MemoryBudget.require(floats: Double(newHeight) * Double(newWidth) * Double(channels), for: "one \(newWidth)×\(newHeight) picture")
+        }
         let first = try decode(entries[0])
         imageHeight = first.height
         imageWidth = first.width
@@ -83,6 +86,8 @@ public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFail
         labelsWanted = top.count == 2
         try top[0].reshape([batchSize] + servedShape)
         if top.count == 2 { try top[1].reshape([batchSize]) }
+        // The prefetch buffer is a second copy of the batch, allocated here, before the net's plan.
+        try MemoryBudget.require(floats: Double(top[0].count + batchSize), for: "the prefetch buffer of \(batchSize) pictures")
         buffer = [Float](repeating: 0, count: top[0].count)
         labelBuffer = [Float](repeating: 0, count: batchSize)
         bufferReady = false
