@@ -21,7 +21,7 @@ import argparse
 # name, parameters, seconds per iteration on one machine (2 cores) at its per-machine batch,
 # backward's share of it, the per-machine batch. See docs/distributed.md for where they come from.
 NETS = [
-    ("LeNet (nets/lenet.yaml)", 431_080, 64 / 2_272, 0.60, 64),
+    ("LeNet (nets/lenet.yaml)", 431_080, 64 / 4_440, 0.60, 64),
     ("ResNet-50-size, 25.6 M parameters", 25_557_032, 32 * 3 * 1.342 / 16, 0.67, 32),
 ]
 LINKS_GBPS = [10, 25, 100]
