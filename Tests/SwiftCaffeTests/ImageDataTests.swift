@@ -338,4 +338,36 @@ import Testing
         let colour = TileGrid(tiles: [[1, 0, 0]], height: 1, width: 1, channels: 3).image(minimumTile: 1)
         #expect(Array(colour.pixels[(1 * colour.width + 1) * 3..<(1 * colour.width + 1) * 3 + 3]) == [0, 0, 255])  // blue
     }
+
+    /// Training on pictures with random crops, flips and cutout, stopped and resumed, ends
+    /// with the very weights of the run that was never stopped: the transform's draws need no
+    /// saving and the prefetched batch is not counted as served.
+    @Test func anAugmentedRunFromPicturesResumesBitExactly() throws {
+        let (folder, _) = try SnapshotTests().smallNet()
+        try ImageFolder.write(images: folder + "/images", labels: folder + "/labels", to: folder + "/png")
+        try """
+        name: pictures
+        layers:
+          - {name: data, type: ImageData, top: [data, label], source: png/list.txt, is_color: false, batch_size: 20, shuffle: true,
+             scale: 0.00390625, crop_size: 8, pad: 1, mirror: true, cutout: 3}
+          - {name: conv, type: Convolution, bottom: data, top: conv, num_output: 4, kernel_size: 3, weight_filler: xavier}
+          - {name: relu, type: ReLU, bottom: conv, top: conv}
+          - {name: ip, type: InnerProduct, bottom: conv, top: ip, num_output: 4, weight_filler: xavier}
+          - {name: loss, type: SoftmaxWithLoss, bottom: [ip, label], top: loss}
+        solver: {type: SGD, base_lr: 0.05, momentum: 0.9, max_iter: 30, display: 1}
+        """.write(toFile: folder + "/net.yaml", atomically: true, encoding: .utf8)
+        let spec = try NetSpec.load(path: folder + "/net.yaml")
+        let whole = try Trainer(spec: spec, options: TrainingOptions(output: folder + "/whole"))
+        let (allLosses, _) = try SnapshotTests().run(whole)
+        let first = try Trainer(spec: spec, options: TrainingOptions(output: folder + "/split"))
+        let (firstLosses, outcome) = try SnapshotTests().run(first, stopAt: 17)  // mid-pass: 256 images, 20 a batch
+        #expect(outcome == .interrupted)
+        let second = try Trainer(spec: spec, options: TrainingOptions(output: folder + "/split"))
+        try second.resume(from: folder + "/split/pictures_iter_17.solverstate")
+        let (secondLosses, _) = try SnapshotTests().run(second)
+        #expect(firstLosses + secondLosses == allLosses)
+        for (a, b) in zip(whole.trainNet.parameters, second.trainNet.parameters) {
+            #expect(a.blob.dataArray == b.blob.dataArray, "\(a.name) differs after resuming")
+        }
+    }
 }
