@@ -84,7 +84,7 @@ import Testing
     /// A smooth net (no max pooling or ReLU, whose kinks turn a rounding difference into a
     /// different gradient), so that two ways of summing the same gradients stay as close as
     /// float rounding makes them.
-    func smoothNet(batch: Int, iterations: Int) throws -> String {
+    func smoothNet(batch: Int, iterations: Int, snapshot: Int = 20) throws -> String {
         let (folder, _) = try SnapshotTests().smallNet()
         let yaml = """
         name: smooth
@@ -96,7 +96,7 @@ import Testing
           - {name: scores, type: InnerProduct, bottom: hidden, top: scores, num_output: 4, weight_filler: xavier}
           - {name: accuracy, type: Accuracy, bottom: [scores, label], top: accuracy, phase: test}
           - {name: loss, type: SoftmaxWithLoss, bottom: [scores, label], top: loss}
-        solver: {type: SGD, base_lr: 0.1, momentum: 0.9, weight_decay: 0.001, max_iter: \(iterations), snapshot: 20, test_interval: 25}
+        solver: {type: SGD, base_lr: 0.1, momentum: 0.9, weight_decay: 0.001, max_iter: \(iterations), snapshot: \(snapshot), test_interval: 25}
         """
         try yaml.write(toFile: folder + "/net.yaml", atomically: true, encoding: .utf8)
         return folder + "/net.yaml"
@@ -112,6 +112,12 @@ import Testing
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
+        // The child inherits this thread's signal mask, and the test runner's threads block
+        // most signals: mpirun would never see the Ctrl-C and SIGTERM the tests send it.
+        var none = sigset_t(), previous = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
         // mpirun passes SIGTERM on to the ranks: a hung job ends, and the test fails on its status.
         let pid = process.processIdentifier
@@ -187,7 +193,7 @@ import Testing
     /// A rank that dies mid-run ends the job with an error instead of leaving the other
     /// waiting forever.
     @Test func aRankThatDiesEndsTheJob() throws {
-        let net = try smoothNet(batch: 32, iterations: 1_000_000)
+        let net = try smoothNet(batch: 32, iterations: 1_000_000, snapshot: 0)
         let started = Date()
         let killer = Process()
         killer.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -199,6 +205,29 @@ import Testing
         #expect(status != 0, "\(output)")
         #expect(Date().timeIntervalSince(started) < 60, "the job took \(Date().timeIntervalSince(started)) s to end")
         #expect(output.contains("signal 9") || output.contains("Killed") || output.contains("rank"), "\(output)")
+    }
+
+    /// Ctrl-C on mpirun reaches every rank; they stop after the same iteration, rank 0 writes
+    /// one snapshot, and the run resumes from it on two ranks.
+    @Test func ctrlCOnMpirunSnapshotsOnceAndResumes() throws {
+        let net = try smoothNet(batch: 32, iterations: 1_000_000, snapshot: 0)
+        let output = folder(of: net) + "/run"
+        let interrupter = Process()
+        interrupter.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // Once the log exists (training is under way), Ctrl-C mpirun itself.
+        interrupter.arguments = ["-c", "for i in $(seq 300); do [ -e '\(output)/smooth_log.csv' ] && break; sleep 0.1; done; sleep 1; pkill -INT -f -- 'mpirun.*\(output)'"]
+        try interrupter.run()
+        let (_, text) = try launch(ranks: 2, ["train", net, "--output", output], timeout: 120)
+        interrupter.waitUntilExit()
+        let states = try FileManager.default.contentsOfDirectory(atPath: output).filter { $0.hasSuffix(".solverstate") }
+        #expect(states.count == 1, "\(states) \(text)")
+        #expect(text.contains("interrupted; continue with: mpirun -np 2 swiftcaffe train"), "\(text)")
+        #expect(text.components(separatedBy: "stopping after this iteration").count == 2, "only rank 0 announces it: \(text)")
+        guard let state = states.first else { return }
+        guard let saved = Int(state.dropFirst("smooth_iter_".count).dropLast(".solverstate".count)) else { return }
+        let (status, resumed) = try launch(ranks: 2, ["train", net, "--output", output, "--resume", output + "/" + state, "--max-iter", "\(saved + 5)"])
+        #expect(status == 0 && resumed.contains("resuming at iteration \(saved)"), "\(resumed)")
+        #expect(FileManager.default.fileExists(atPath: output + "/smooth_iter_\(saved + 5).safetensors"))
     }
 
     func folder(of path: String) -> String { URL(fileURLWithPath: path).deletingLastPathComponent().path }
