@@ -23,7 +23,11 @@ public enum ImageFolder {
         let count = dimensions[0], channels = dimensions.count == 4 ? dimensions[1] : 1
         let height = dimensions[dimensions.count - 2], width = dimensions[dimensions.count - 1]
         let plane = height * width, size = channels * plane
-        try FileManager.default.createDirectory(atPath: folder + "/images", withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: folder + "/images", withIntermediateDirectories: true)
+        } catch {
+            throw SwiftCaffeError("cannot create the folder '\(folder)/images'", hint: "check that the path names no file and that it is writable")
+        }
         let digits = String(max(count - 1, 0)).count
         var list = ""
         let values = Array(images.bytes), labelValues = Array(labels.bytes)
