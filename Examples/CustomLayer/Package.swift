@@ -15,7 +15,7 @@ let package = Package(
     targets: [
         .target(name: "CustomLayers", dependencies: [.product(name: "SwiftCaffe", package: "SwiftCaffe")]),
         .executableTarget(name: "my-caffe", dependencies: [
-            "CustomLayers", .product(name: "SwiftCaffeCLI", package: "SwiftCaffe"),
+            "CustomLayers", .product(name: "SwiftCaffe", package: "SwiftCaffe"), .product(name: "SwiftCaffeCLI", package: "SwiftCaffe"),
         ]),
         .testTarget(name: "CustomLayersTests", dependencies: ["CustomLayers", .product(name: "SwiftCaffe", package: "SwiftCaffe")]),
     ]
