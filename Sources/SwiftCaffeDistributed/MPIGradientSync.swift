@@ -59,12 +59,10 @@ public final class MPIGradientSync: GradientSync {
 
     public func finishSumming() throws { try wait("summing gradients") }
 
-    public func sum(_ values: inout [Double]) throws {
-        guard let count = Int32(exactly: values.count), count > 0 else { return }
-        try values.withUnsafeMutableBufferPointer { buffer in
-            try check(cmpi_start_sum_doubles(buffer.baseAddress!, count), "summing scores")
-            try wait("summing scores")
-        }
+    public func sum(_ values: UnsafeMutableBufferPointer<Double>) throws {
+        guard let base = values.baseAddress, let count = Int32(exactly: values.count), count > 0 else { return }
+        try check(cmpi_start_sum_doubles(base, count), "summing scores")
+        try wait("summing scores")
     }
 
     public func gather(_ value: UInt64) throws -> [UInt64] {

@@ -72,10 +72,11 @@ public final class Classifier {
                 for (slot, image) in chunk.enumerated() { source.sample(from: image, into: buffer.baseAddress! + slot * sampleSize) }
             }
             try net.forward(replacing: [input.name: values])
-            for slot in 0..<chunk.count {
-                let row = (0..<classes).map { scores.data[slot * classes + $0] }
-                results.append(scoresAreProbabilities ? row : softmax(row))
+            var rows = Array(UnsafeBufferPointer(start: scores.data, count: chunk.count * classes))
+            if !scoresAreProbabilities {
+                rows.withUnsafeMutableBufferPointer { softmax($0.baseAddress!, $0.baseAddress!, outer: chunk.count, channels: classes, inner: 1) }
             }
+            for slot in 0..<chunk.count { results.append(Array(rows[(slot * classes)..<((slot + 1) * classes)])) }
         }
         return results
     }
@@ -87,12 +88,5 @@ public final class Classifier {
         return row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }.prefix(max(top, 1)).map {
             Prediction(label: $0, name: classNames[$0], probability: row[$0])
         }
-    }
-
-    private func softmax(_ row: [Float]) -> [Float] {
-        let largest = row.max() ?? 0
-        let exponentials = row.map { Foundation.exp(Double($0 - largest)) }
-        let total = exponentials.reduce(0, +)
-        return exponentials.map { Float($0 / total) }
     }
 }

@@ -292,14 +292,14 @@ public final class Net {
     }
 
     /// Backpropagates from the losses; parameter gradients are added to their diffs.
-    /// Backward over the whole net. `finished`, if given, is called with each layer's index
-    /// as soon as its backward has run (data-parallel training starts summing that layer's
-    /// gradients over the ranks there).
-    public func backward(finished: ((Int) -> Void)? = nil) {
+    /// Backward over the whole net. `finished` is called with each layer's index as soon as
+    /// its backward has run (data-parallel training starts summing that layer's gradients over
+    /// the ranks there).
+    public func backward(finished: (Int) -> Void = { _ in }) {
         seedLossDiffs()
         for index in layers.indices.reversed() where runsBackward[index] {
             layers[index].backward(topDiff: tops[index], bottomDiff: bottoms[index])
-            finished?(index)
+            finished(index)
         }
     }
 

@@ -26,12 +26,24 @@ public protocol GradientSync: AnyObject {
     /// Waits until every sum started has finished; each diff then holds the sum over ranks.
     func finishSumming() throws
     /// Sums `values` elementwise over the ranks (losses, test scores, stop requests).
-    func sum(_ values: inout [Double]) throws
+    func sum(_ values: UnsafeMutableBufferPointer<Double>) throws
     /// Every rank's `value`, by rank.
     func gather(_ value: UInt64) throws -> [UInt64]
 }
 
 extension GradientSync {
+    /// Sums `values` elementwise over the ranks.
+    public func sum(_ values: inout [Double]) throws {
+        try values.withUnsafeMutableBufferPointer { try sum($0) }
+    }
+
+    /// The sum of `value` over the ranks (no allocation: the trainer calls it every iteration).
+    public func sum(_ value: Double) throws -> Double {
+        var total = value
+        try withUnsafeMutablePointer(to: &total) { try sum(UnsafeMutableBufferPointer(start: $0, count: 1)) }
+        return total
+    }
+
     /// Overwrites `bytes` on every rank with rank 0's, whatever their length elsewhere.
     public func broadcast(_ bytes: inout [UInt8]) throws {
         var count = UInt64(bytes.count)

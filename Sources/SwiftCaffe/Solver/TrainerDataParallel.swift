@@ -50,18 +50,14 @@ extension Trainer {
     /// The mean of the ranks' losses: the loss of the global batch.
     func meanOverRanks(_ loss: Float) throws -> Float {
         guard let sync else { return loss }
-        var total = [Double(loss)]
-        try sync.sum(&total)
-        return Float(total[0] / Double(sync.size))
+        return Float(try sync.sum(Double(loss)) / Double(sync.size))
     }
 
     /// Whether any rank was asked to stop (mpirun passes Ctrl-C to every rank, but not
     /// necessarily within the same iteration), so that all stop after the same one.
     func agreeOnStopping(_ stopping: Bool) throws -> Bool {
         guard let sync else { return stopping }
-        var requests = [stopping ? 1.0 : 0]
-        try sync.sum(&requests)
-        return requests[0] > 0
+        return try sync.sum(stopping ? 1 : 0) > 0
     }
 
     /// Checks that every rank holds bit-identical weights, as the identical updates must give;

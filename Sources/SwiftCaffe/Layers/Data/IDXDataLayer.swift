@@ -116,6 +116,7 @@ public final class IDXDataLayer: Layer, DatasetLayer, PictureSource {
         let data = top[0].data
         let labelData = top.count >= 2 ? top[1].data : nil
         let channels = sampleShape[0], rows = sampleShape[1], width = sampleShape[2...].reduce(1, *)
+        let servedSize = servedShape.reduce(1, *)
         images.storage.withUnsafeBufferPointer { file in
             let values = file.baseAddress! + images.valuesOffset
             for item in 0..<batchSize {
@@ -123,7 +124,6 @@ public final class IDXDataLayer: Layer, DatasetLayer, PictureSource {
                 let source = values + sample * sampleSize
                 labelData?[item] = Float(labels[sample])
                 guard rowsAsSequence else {
-                    let servedSize = servedShape.reduce(1, *)
                     let target = data + item * servedSize
                     if transform.isScaleOnly {
                         for i in 0..<sampleSize { target[i] = Float(source[i]) * transform.scale }
