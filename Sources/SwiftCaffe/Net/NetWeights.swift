@@ -1,4 +1,4 @@
-/// A net's weights in and out of safetensors files, by parameter name.
+/// A net's weights in and out of safetensors files (and Caffe's .caffemodel), by parameter name.
 ///
 /// A parameter is named `<layer>.<index>` (`conv1.0` is conv1's weight, `conv1.1` its bias, in
 /// Caffe's blob order). One loader serves every caller: `test` and resuming require every
@@ -6,17 +6,32 @@
 /// unless `--strict`. A tensor of the wrong shape, or holding NaN or ±∞ (which would score
 /// nonsense without a word), is always an error naming the tensor and its layer.
 extension Net {
-    /// Saves every learnable parameter as `<layer>.<index>`, atomically.
+    /// Saves every learnable parameter as `<layer>.<index>`, atomically: as a caffemodel when
+    /// `path` ends in `.caffemodel` (with the layers' types, for Caffe), else as safetensors.
     public func saveWeights(to path: String, metadata: [String: String] = [:]) throws {
         let tensors = parameters.map { ($0.name, $0.blob.shape, UnsafeBufferPointer(start: $0.blob.data, count: $0.blob.count)) }
-        try AtomicFile.write(try Safetensors.encode(tensors, metadata: metadata), to: path)
+        if path.lowercased().hasSuffix(".caffemodel") {
+            let types = Dictionary(layers.map { ($0.spec.name, $0.spec.type) }, uniquingKeysWith: { first, _ in first })
+            try AtomicFile.write(try CaffeModel.encode(tensors, netName: name, types: types), to: path)
+        } else {
+            try AtomicFile.write(try Safetensors.encode(tensors, metadata: metadata), to: path)
+        }
     }
 
     /// Loads parameters by name and returns the names of those the file lacks, which keep
     /// their values. With `requireAll` (the default) a missing parameter is an error instead.
     @discardableResult
     public func loadWeights(from path: String, requireAll: Bool = true) throws -> [String] {
-        let (tensors, _) = try Safetensors.read(path: path)
+        var tensors: [String: Safetensors.Tensor] = [:]
+        var legacyShaped: Set<String> = []
+        if CaffeModel.isCaffeModel(path) {
+            for (name, blob) in try CaffeModel.read(path: path) {
+                tensors[name] = blob.tensor
+                if blob.legacyShape { legacyShaped.insert(name) }
+            }
+        } else {
+            tensors = try Safetensors.read(path: path).tensors
+        }
         var missing: [String] = []
         for parameter in parameters {
             let owner = layer(named: parameter.layer)
@@ -24,7 +39,11 @@ extension Net {
                 missing.append(parameter.name)
                 continue
             }
-            guard tensor.shape == parameter.blob.shape else {
+            // Caffe's rule for the legacy 4-D fields: the expected shape padded with 1s in front.
+            let expected = parameter.blob.shape
+            let legacyMatch = legacyShaped.contains(parameter.name) && expected.count <= 4
+                && tensor.shape == Array(repeating: 1, count: 4 - expected.count) + expected
+            guard tensor.shape == expected || legacyMatch else {
                 throw SwiftCaffeError("'\(parameter.name)' in '\(path)' has shape \(tensor.shape), but the net expects \(parameter.blob.shape)",
                                       at: owner?.spec.location, layer: owner?.spec.description,
                                       hint: requireAll ? "the weights come from a different net"

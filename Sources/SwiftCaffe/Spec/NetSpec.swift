@@ -1,3 +1,4 @@
+import CaffeProto
 import Foundation
 
 /// A parsed net file: the net's name, its layers (in file order; the net schedules them by
@@ -24,6 +25,7 @@ public struct NetSpec {
             throw SwiftCaffeError("'net' leads back to a file already being read: \(chain)", at: including.last!.key,
                                   hint: "point 'net' at the file with the layers")
         }
+        if NetSpec.isPrototxt(path) { return try loadPrototxt(path: path) }
         let root = try YAMLParser.parse(fileAt: path)
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let top = try SpecMapping(root, owner: nil, baseDirectory: folder)
@@ -35,6 +37,26 @@ public struct NetSpec {
             return spec
         }
         return try NetSpec(top, file: path)
+    }
+
+    /// Whether `path` names a Caffe text file (`.prototxt`, `.pbtxt`) rather than YAML.
+    public static func isPrototxt(_ path: String) -> Bool {
+        let lowered = path.lowercased()
+        return lowered.hasSuffix(".prototxt") || lowered.hasSuffix(".pbtxt")
+    }
+
+    /// A Caffe net or solver file. Its paths resolve against the working directory, as Caffe's do.
+    private static func loadPrototxt(path: String) throws -> NetSpec {
+        let (bytes, fields) = try PrototxtReader.scan(fileAt: path)
+        let workingDirectory = FileManager.default.currentDirectoryPath
+        if CaffeSolverTranslation.isSolver(fields) {
+            try PrototxtReader.check(bytes, fields: fields, file: path, as: Caffe_SolverParameter.self)
+            let (tree, netFile) = try CaffeSolverTranslation.netTree(fields, file: path, workingDirectory: workingDirectory)
+            return try NetSpec(try SpecMapping(tree, owner: nil, baseDirectory: workingDirectory), file: netFile)
+        }
+        try PrototxtReader.check(bytes, fields: fields, file: path, as: Caffe_NetParameter.self)
+        let tree = try CaffeNetTranslation.netTree(fields, file: path)
+        return try NetSpec(try SpecMapping(tree, owner: nil, baseDirectory: workingDirectory), file: path)
     }
 
     /// Parses a net from YAML text (used by tests and by programs that build nets in code).

@@ -1,0 +1,114 @@
+import CaffeProto
+import Foundation
+import SwiftProtobuf
+
+/// Caffe's weights files (`.caffemodel`): a binary `NetParameter` whose layers carry their
+/// learnable blobs, decoded and encoded by swift-protobuf.
+///
+/// Tensors are named as ours are, `<layer>.<index>` in Caffe's blob order, so a caffemodel
+/// and a safetensors file are interchangeable wherever weights are read.
+public enum CaffeModel {
+    /// A blob as read, and whether its shape came from the legacy `num/channels/height/width`
+    /// fields: those are always 4-D, so an InnerProduct weight O×K arrives as 1×1×O×K, and
+    /// Caffe accepts it for a blob of shape O×K. `NetWeights` does the same.
+    public struct Blob {
+        public var tensor: Safetensors.Tensor
+        public var legacyShape: Bool
+    }
+
+    /// Whether `path` holds a caffemodel rather than a safetensors file: by extension, and for
+    /// other names by content (a safetensors header is JSON, starting at byte 8 with '{').
+    public static func isCaffeModel(_ path: String) -> Bool {
+        let lowered = path.lowercased()
+        if lowered.hasSuffix(".caffemodel") { return true }
+        if lowered.hasSuffix(".safetensors") { return false }
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 9)) ?? Data()
+        return head.count == 9 && head[head.startIndex + 8] != UInt8(ascii: "{")
+    }
+
+    public static func read(path: String) throws -> [String: Blob] {
+        // The file's bytes, swift-protobuf's decoded message, and the tensors copied from it.
+        try MemoryBudget.require(toRead: path, copies: 3, for: "reading '\(path)'")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SwiftCaffeError("cannot read the weights file '\(path)': no such file or not readable")
+        }
+        return try decode(data, file: path)
+    }
+
+    public static func decode(_ data: Data, file: String) throws -> [String: Blob] {
+        let net: Caffe_NetParameter
+        do {
+            net = try Caffe_NetParameter(serializedBytes: data)
+        } catch {
+            throw SwiftCaffeError("'\(file)' is not a Caffe model: protobuf decoding failed (\(error))",
+                                  hint: "pass a .caffemodel written by Caffe or by 'swiftcaffe convert', or a .safetensors file")
+        }
+        var blobs: [String: Blob] = [:]
+        let layers = net.layer.map { ($0.name, $0.blobs) } + net.layers.map { ($0.name, $0.blobs) }
+        for (layer, layerBlobs) in layers {
+            for (index, proto) in layerBlobs.enumerated() {
+                let name = "\(layer).\(index)"
+                if blobs[name] != nil {
+                    throw SwiftCaffeError("'\(file)' has two layers named '\(layer)' with weights",
+                                          hint: "weights are matched to layers by name; rename one in the net and convert again")
+                }
+                blobs[name] = try blob(proto, name: name, file: file)
+            }
+        }
+        return blobs
+    }
+
+    private static func blob(_ proto: Caffe_BlobProto, name: String, file: String) throws -> Blob {
+        let legacy = !proto.hasShape
+        let dims = legacy ? [proto.num, proto.channels, proto.height, proto.width].map(Int64.init) : proto.shape.dim
+        guard let count = checkedCount(dims.map { Int(clamping: $0) }), dims.allSatisfy({ $0 >= 0 && $0 <= Int64(Int32.max) }) else {
+            throw SwiftCaffeError("'\(name)' in '\(file)' has the impossible shape \(dims)", hint: "the file is damaged")
+        }
+        let values: [Float]
+        if !proto.data.isEmpty || proto.doubleData.isEmpty {
+            values = proto.data
+        } else {
+            values = proto.doubleData.map { Float($0) }
+        }
+        guard values.count == count else {
+            throw SwiftCaffeError("'\(name)' in '\(file)' has shape \(dims) but \(values.count) values", hint: "the file is damaged or truncated")
+        }
+        return Blob(tensor: Safetensors.Tensor(shape: dims.map { Int($0) }, values: values), legacyShape: legacy)
+    }
+
+    /// Encodes `tensors` (`<layer>.<index>`, each layer's indices from 0 without gaps) as a
+    /// caffemodel: one layer per name, in `layerOrder`, with its `type` when `types` knows it.
+    /// Shapes go in `shape`, never the legacy fields, as Caffe 1.0 writes them.
+    public static func encode(_ tensors: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)], netName: String,
+                              types: [String: String] = [:]) throws -> [UInt8] {
+        var net = Caffe_NetParameter()
+        net.name = netName
+        var layerIndex: [String: Int] = [:]
+        for tensor in tensors {
+            guard let dot = tensor.name.lastIndex(of: "."), let index = Int(tensor.name[tensor.name.index(after: dot)...]) else {
+                throw SwiftCaffeError("the tensor '\(tensor.name)' is not named '<layer>.<index>'",
+                                      hint: "a caffemodel stores blobs per layer; name tensors as swiftcaffe does, e.g. 'conv1.0'")
+            }
+            let layer = String(tensor.name[..<dot])
+            if layerIndex[layer] == nil {
+                var parameter = Caffe_LayerParameter()
+                parameter.name = layer
+                if let type = types[layer] { parameter.type = type }
+                layerIndex[layer] = net.layer.count
+                net.layer.append(parameter)
+            }
+            var blob = Caffe_BlobProto()
+            blob.shape.dim = tensor.shape.map(Int64.init)
+            blob.data = Array(tensor.values)
+            let position = layerIndex[layer]!
+            guard index == net.layer[position].blobs.count else {
+                throw SwiftCaffeError("the tensor '\(tensor.name)' comes before '\(layer).\(net.layer[position].blobs.count)'",
+                                      hint: "a caffemodel stores a layer's blobs in order without gaps")
+            }
+            net.layer[position].blobs.append(blob)
+        }
+        return try net.serializedBytes()
+    }
+}
