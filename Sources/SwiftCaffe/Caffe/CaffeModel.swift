@@ -54,13 +54,13 @@ public enum CaffeModel {
                     throw SwiftCaffeError("'\(file)' has two layers named '\(layer)' with weights",
                                           hint: "weights are matched to layers by name; rename one in the net and convert again")
                 }
-                blobs[name] = try blob(proto, name: name, file: file)
+                blobs[name] = try tensor(proto, name: name, file: file)
             }
         }
         return blobs
     }
 
-    private static func blob(_ proto: Caffe_BlobProto, name: String, file: String) throws -> Blob {
+    static func tensor(_ proto: Caffe_BlobProto, name: String, file: String) throws -> Blob {
         let legacy = !proto.hasShape
         let dims = legacy ? [proto.num, proto.channels, proto.height, proto.width].map(Int64.init) : proto.shape.dim
         guard let count = checkedCount(dims.map { Int(clamping: $0) }), dims.allSatisfy({ $0 >= 0 && $0 <= Int64(Int32.max) }) else {

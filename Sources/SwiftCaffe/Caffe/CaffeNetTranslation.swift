@@ -58,6 +58,7 @@ enum CaffeNetTranslation {
             }
         }
         if !inputs.isEmpty { layers.insert(try inputLayer(inputs), at: 0) }
+        layers = uniquelyNamed(layers)
         pairs.append((scalar("layers", at: start), YAMLNode(.sequence(layers), at: start)))
         return YAMLNode(.mapping(pairs), at: start)
     }
@@ -109,6 +110,29 @@ enum CaffeNetTranslation {
         if admitted.isEmpty { return nil }
         if admitted.count == 1 { pairs.append((scalar("phase", at: location), scalar(admitted[0].rawValue, at: location))) }
         return YAMLNode(.mapping(pairs), at: location)
+    }
+
+    /// Caffe lets two layers of one net share a name (its autoencoder example has two
+    /// `loss` layers); SwiftCaffe names weights and timings by layer, so a repeat in the same
+    /// phase becomes `name#2` (`#3`, ...). Caffe matches weights by name too, so a caffemodel
+    /// cannot tell such layers apart either.
+    private static func uniquelyNamed(_ layers: [YAMLNode]) -> [YAMLNode] {
+        var taken: [String: Set<String>] = [:]  // name -> phases ("train", "test") it is used in
+        return layers.map { layer in
+            guard let pairs = layer.mapping, let index = pairs.firstIndex(where: { $0.key.scalar == "name" }),
+                  let name = pairs[index].value.scalar else { return layer }
+            let phases: Set<String> = pairs.first { $0.key.scalar == "phase" }?.value.scalar.map { [$0] } ?? ["train", "test"]
+            var unique = name, counter = 1
+            while !(taken[unique] ?? []).isDisjoint(with: phases) {
+                counter += 1
+                unique = "\(name)#\(counter)"
+            }
+            taken[unique, default: []].formUnion(phases)
+            guard unique != name else { return layer }
+            var renamed = pairs
+            renamed[index].value = YAMLNode(.scalar(unique, quoted: true), at: pairs[index].value.location)
+            return YAMLNode(.mapping(renamed), at: layer.location)
+        }
     }
 
     /// Caffe's `StateMeetsRule`: every condition the rule states holds in `phase` and `state`.

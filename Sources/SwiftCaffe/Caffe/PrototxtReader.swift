@@ -70,7 +70,7 @@ enum PrototxtReader {
         switch error as? TextFormatDecodingError {
         case .unknownField?:
             return SwiftCaffeError("Caffe's schema has no field '\(field.name)'\(place)", at: field.location,
-                                   hint: "check the spelling against caffe.proto (Sources/CaffeProto/caffe.proto)")
+                                   hint: "check the spelling against Caffe's caffe.proto")
         case .unrecognizedEnumValue?:
             return SwiftCaffeError("'\(field.name)'\(place) does not take the value \(describe(field.value))", at: field.valueLocation,
                                    hint: "enum values are written in capitals without quotes, e.g. MAX or TRAIN")
@@ -79,7 +79,7 @@ enum PrototxtReader {
                                    at: field.valueLocation, hint: "sizes are whole numbers without a sign")
         default:
             return SwiftCaffeError("Caffe's schema rejects '\(field.name)'\(place): \(describe(error))", at: field.location,
-                                   hint: "compare it with caffe.proto (Sources/CaffeProto/caffe.proto)")
+                                   hint: "compare it with Caffe's caffe.proto")
         }
     }
 

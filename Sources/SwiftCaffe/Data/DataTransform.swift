@@ -3,6 +3,8 @@
 /// modern augmentations.
 ///
 /// - `scale` (1) and `mean_value` (one value, or one per channel): value = (pixel − mean) × scale.
+/// - `mean_file`: a mean image (Caffe's `.binaryproto`, 1×C×H×W at the stored sample size)
+///   subtracted pixel by pixel before cropping, as Caffe does; padding stays 0.
 /// - `crop_size`: a square of that side, at a random place in training and in the centre in
 ///   testing.
 /// - `mirror`: a horizontal flip with probability ½, in training only.
@@ -19,6 +21,9 @@
 struct DataTransform: Sendable {
     let scale: Float
     let meanValues: [Float]
+    /// The `mean_file` image, C×H×W, and where it was named (for the size check in `outputShape`).
+    let meanImage: Safetensors.Tensor?
+    let meanFile: String?
     let cropSize: Int
     let mirror: Bool
     let pad: Int
@@ -30,6 +35,19 @@ struct DataTransform: Sendable {
     init(_ spec: LayerSpec, context: LayerContext) throws {
         scale = try spec.float("scale", default: 1)
         meanValues = try spec.floatList("mean_value")
+        meanFile = spec.has("mean_file") ? try spec.path("mean_file") : nil
+        if let meanFile {
+            if !meanValues.isEmpty {
+                throw spec.error("both 'mean_file' and 'mean_value'", at: spec.node("mean_value"), hint: "keep one (Caffe refuses both too)")
+            }
+            do {
+                meanImage = try BinaryProto.read(path: meanFile)
+            } catch let error as SwiftCaffeError {
+                throw spec.error("mean_file: \(error.message)", at: spec.node("mean_file"), hint: error.hint)
+            }
+        } else {
+            meanImage = nil
+        }
         cropSize = try spec.int("crop_size", default: 0, in: 0...65_536)
         mirror = try spec.bool("mirror", default: false)
         pad = try spec.int("pad", default: 0, in: 0...1024)
@@ -44,7 +62,7 @@ struct DataTransform: Sendable {
     }
 
     /// Whether the transform changes nothing but the scale (the data layer's fast path).
-    var isScaleOnly: Bool { meanValues.isEmpty && cropSize == 0 && !mirror && pad == 0 && cutout == 0 }
+    var isScaleOnly: Bool { meanValues.isEmpty && meanImage == nil && cropSize == 0 && !mirror && pad == 0 && cutout == 0 }
 
     /// The shape of a transformed sample of `channels`×`height`×`width`, or an error when it
     /// cannot be (a crop larger than the padded sample, means for other channels).
@@ -52,6 +70,13 @@ struct DataTransform: Sendable {
         if !meanValues.isEmpty && meanValues.count != 1 && meanValues.count != channels {
             throw layer.error("\(meanValues.count) 'mean_value's for \(channels)-channel samples",
                               hint: "give one mean for all channels, or one per channel")
+        }
+        if let meanImage {
+            let shape = Array(meanImage.shape.drop { $0 == 1 && meanImage.shape.count > 3 })
+            guard shape.count == 3 ? shape == [channels, height, width] : meanImage.values.count == channels * height * width && channels == 1 else {
+                throw layer.error("the mean_file '\(meanFile ?? "")' is \(meanImage.shape.map(String.init).joined(separator: "×")), the samples \(channels)×\(height)×\(width)",
+                                  hint: "compute the mean from this data set at this size (swiftcaffe compute-image-mean)")
+            }
         }
         guard cropSize > 0 else { return [channels, height, width] }
         guard cropSize <= height + 2 * pad && cropSize <= width + 2 * pad else {
@@ -79,18 +104,26 @@ struct DataTransform: Sendable {
             }
         }
         let flip = training && mirror && rng.next() % 2 == 1
-        for c in 0..<channels {
-            let mean = meanValues.isEmpty ? 0 : meanValues[meanValues.count == 1 ? 0 : c]
-            let plane = source + c * height * width
-            let target = output + c * outHeight * outWidth
-            for y in 0..<outHeight {
-                let sourceRow = y + top - pad
-                let rowInside = sourceRow >= 0 && sourceRow < height
-                for x in 0..<outWidth {
-                    let sourceColumn = (flip ? outWidth - 1 - x : x) + left - pad
-                    let inside = rowInside && sourceColumn >= 0 && sourceColumn < width
-                    let pixel: Float = inside ? Float(plane[sourceRow * width + sourceColumn]) : 0
-                    target[y * outWidth + x] = (pixel - mean) * scale
+        let meanPixels = meanImage?.values ?? []
+        meanPixels.withUnsafeBufferPointer { meanBuffer in
+            for c in 0..<channels {
+                let mean = meanValues.isEmpty ? 0 : meanValues[meanValues.count == 1 ? 0 : c]
+                let plane = source + c * height * width
+                let meanPlane = meanBuffer.isEmpty ? nil : meanBuffer.baseAddress! + c * height * width
+                let target = output + c * outHeight * outWidth
+                for y in 0..<outHeight {
+                    let sourceRow = y + top - pad
+                    let rowInside = sourceRow >= 0 && sourceRow < height
+                    for x in 0..<outWidth {
+                        let sourceColumn = (flip ? outWidth - 1 - x : x) + left - pad
+                        guard rowInside && sourceColumn >= 0 && sourceColumn < width else {
+                            target[y * outWidth + x] = (0 - mean) * scale
+                            continue
+                        }
+                        let index = sourceRow * width + sourceColumn
+                        let pixel = Float(plane[index]) - (meanPlane?[index] ?? 0)
+                        target[y * outWidth + x] = (pixel - mean) * scale
+                    }
                 }
             }
         }

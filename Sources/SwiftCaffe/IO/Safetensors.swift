@@ -5,7 +5,7 @@ import Foundation
 /// dtype, shape and byte range, then the raw little-endian data.
 /// It knows tensors, not nets: `Net/NetWeights.swift` maps them to parameters by name.
 public enum Safetensors {
-    public struct Tensor: Equatable {
+    public struct Tensor: Equatable, Sendable {
         public var shape: [Int]
         public var values: [Float]
     }

@@ -1,0 +1,269 @@
+import CaffeProto
+import Foundation
+import Testing
+@testable import SwiftCaffe
+
+/// Caffe's own files: prototxt nets and solvers (with V1 upgrades, include/exclude rules and
+/// net-level inputs), their errors at the prototxt's line and column, caffemodel weights
+/// (legacy shapes, double_data, damage) and binaryproto mean images.
+@Suite struct CaffeFormatTests {
+    /// LeNet as Caffe's examples/mnist/lenet.prototxt defines it (our own copy of the net).
+    static let lenet = """
+        name: "LeNet"
+        layer { name: "data" type: "Input" top: "data" input_param { shape: { dim: 64 dim: 1 dim: 28 dim: 28 } } }
+        layer {
+          name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+          param { lr_mult: 1 } param { lr_mult: 2 }
+          convolution_param { num_output: 20 kernel_size: 5 stride: 1 weight_filler { type: "xavier" } bias_filler { type: "constant" } }
+        }
+        layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+        layer {
+          name: "conv2" type: "Convolution" bottom: "pool1" top: "conv2"
+          param { lr_mult: 1 } param { lr_mult: 2 }
+          convolution_param { num_output: 50 kernel_size: 5 stride: 1 weight_filler { type: "xavier" } bias_filler { type: "constant" } }
+        }
+        layer { name: "pool2" type: "Pooling" bottom: "conv2" top: "pool2" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+        layer {
+          name: "ip1" type: "InnerProduct" bottom: "pool2" top: "ip1"
+          param { lr_mult: 1 } param { lr_mult: 2 }
+          inner_product_param { num_output: 500 weight_filler { type: "xavier" } bias_filler { type: "constant" } }
+        }
+        layer { name: "relu1" type: "ReLU" bottom: "ip1" top: "ip1" }
+        layer {
+          name: "ip2" type: "InnerProduct" bottom: "ip1" top: "ip2"
+          param { lr_mult: 1 } param { lr_mult: 2 }
+          inner_product_param { num_output: 10 weight_filler { type: "xavier" } bias_filler { type: "constant" } }
+        }
+        layer { name: "prob" type: "Softmax" bottom: "ip2" top: "prob" }
+        """
+
+    func write(_ text: String, _ name: String, in folder: String? = nil) throws -> String {
+        let path = (try folder ?? temporaryFolder()) + "/" + name
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func parameterCount(_ net: Net) -> Int { net.parameters.reduce(0) { $0 + $1.blob.count } }
+
+    // MARK: Nets
+
+    /// Caffe's LeNet has 431,080 parameters; the prototxt builds exactly that net, with the
+    /// fillers, lr_mults and pooling it states.
+    @Test func aCaffeNetBuildsWithCaffesParameterCount() throws {
+        let spec = try NetSpec.load(path: try write(Self.lenet, "lenet.prototxt"))
+        #expect(spec.name == "LeNet")
+        let net = try Net(spec: spec, phase: .test)
+        #expect(parameterCount(net) == 431_080)
+        #expect(net.parameters.map(\.lrMult) == [1, 2, 1, 2, 1, 2, 1, 2])
+        #expect(net.blobs["pool2"]?.shape == [64, 50, 4, 4])
+        #expect(net.blobs["prob"]?.shape == [64, 10])
+    }
+
+    /// A V1 net (`layers { type: CONVOLUTION blobs_lr ... }`) with net-level inputs reads as
+    /// the current format would write it: same shapes, same learning-rate and decay multipliers.
+    @Test func oldFormatsAreUpgraded() throws {
+        let v1 = """
+            name: "old"
+            input: "data"
+            input_dim: 2 input_dim: 3 input_dim: 8 input_dim: 8
+            layers {
+              name: "conv" type: CONVOLUTION bottom: "data" top: "conv"
+              blobs_lr: 1 blobs_lr: 2 weight_decay: 1 weight_decay: 0
+              convolution_param { num_output: 4 kernel_size: 3 }
+            }
+            layers { name: "cat" type: CONCAT bottom: "conv" bottom: "conv" top: "cat" concat_param { concat_dim: 1 } }
+            layers { name: "relu" type: RELU bottom: "cat" top: "cat" }
+            """
+        let net = try Net(spec: try NetSpec.load(path: try write(v1, "old.prototxt")), phase: .test)
+        #expect(net.blobs["data"]?.shape == [2, 3, 8, 8])
+        #expect(net.blobs["cat"]?.shape == [2, 8, 6, 6])
+        #expect(net.parameters.map(\.lrMult) == [1, 2])
+        #expect(net.parameters.map(\.decayMult) == [1, 0])
+        #expect(net.layers.map(\.spec.type).contains("ReLU"))
+    }
+
+    /// include/exclude decide per phase, with the file's and the solver's stages and level, as
+    /// Caffe's `StateMeetsRule` does; two layers of one name (Caffe allows it) become `name#2`.
+    @Test func includeAndExcludeRulesChooseLayersPerPhase() throws {
+        let folder = try temporaryFolder()
+        let net = """
+            name: "rules"
+            layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }
+            layer { name: "train_only" type: "ReLU" bottom: "x" top: "a" include { phase: TRAIN } }
+            layer { name: "not_test" type: "ReLU" bottom: "x" top: "b" exclude { phase: TEST } }
+            layer { name: "deploy" type: "ReLU" bottom: "x" top: "c" include { stage: "deploy" } }
+            layer { name: "no_deploy" type: "ReLU" bottom: "x" top: "d" include { not_stage: "deploy" } }
+            layer { name: "level" type: "ReLU" bottom: "x" top: "e" include { min_level: 2 } }
+            layer { name: "twice" type: "TanH" bottom: "x" top: "f" }
+            layer { name: "twice" type: "Sigmoid" bottom: "x" top: "g" }
+            """
+        _ = try write(net, "rules.prototxt", in: folder)
+        let plain = try NetSpec.load(path: folder + "/rules.prototxt")
+        let phases = Dictionary(plain.layers.map { ($0.name, $0.phase?.rawValue ?? "both") }, uniquingKeysWith: { a, _ in a })
+        #expect(phases == ["in": "both", "train_only": "train", "not_test": "train", "no_deploy": "both", "twice": "both", "twice#2": "both"])
+
+        let solver = """
+            net: "\(folder)/rules.prototxt"
+            base_lr: 0.1
+            test_state { stage: "deploy" level: 3 }
+            """
+        let staged = try NetSpec.load(path: try write(solver, "solver.prototxt", in: folder))
+        let stagedPhases = Dictionary(staged.layers.map { ($0.name, $0.phase?.rawValue ?? "both") }, uniquingKeysWith: { a, _ in a })
+        #expect(stagedPhases["deploy"] == "test")
+        #expect(stagedPhases["no_deploy"] == "train")
+        #expect(stagedPhases["level"] == "test")
+    }
+
+    /// A solver.prototxt: Caffe's field names, the old `solver_type` enum, and `random_seed: -1`
+    /// (Caffe's "from the clock") as no seed.
+    @Test func aSolverPrototxtNamesItsNet() throws {
+        let folder = try temporaryFolder()
+        _ = try write(Self.lenet, "lenet.prototxt", in: folder)
+        let solver = """
+            # Caffe's solver for LeNet, with the old enum
+            net: "\(folder)/lenet.prototxt"
+            base_lr: 0.01 momentum: 0.9 weight_decay: 0.0005
+            lr_policy: "inv" gamma: 0.0001 power: 0.75
+            display: 100 max_iter: 10000 snapshot: 5000 snapshot_prefix: "\(folder)/lenet"
+            solver_mode: GPU random_seed: -1
+            solver_type: ADAM
+            """
+        let spec = try NetSpec.load(path: try write(solver, "lenet_solver.prototxt", in: folder))
+        let settings = try #require(spec.solver)
+        #expect(settings.type == .adam && settings.baseLR == 0.01 && settings.momentum == 0.9 && settings.lrPolicy == .inv)
+        #expect(settings.maxIter == 10000 && settings.snapshot == 5000 && settings.randomSeed == nil)
+        #expect(settings.snapshotPrefix == folder + "/lenet")
+        #expect(spec.layers.count == 9)
+    }
+
+    // MARK: Errors
+
+    /// Each mistake is reported at the prototxt's line and column: syntax by the scanner,
+    /// schema (unknown field, enum value) by swift-protobuf located field by field, and
+    /// meaning by the layer itself.
+    @Test func errorsCiteThePrototxtLineAndColumn() throws {
+        let folder = try temporaryFolder()
+        func failure(_ text: String) throws -> String {
+            let path = try write(text, "bad.prototxt", in: folder)
+            do {
+                _ = try Net(spec: try NetSpec.load(path: path), phase: .test)
+            } catch let error as SwiftCaffeError {
+                return "\(error)".replacingOccurrences(of: folder + "/", with: "")
+            }
+            return "no error"
+        }
+        let input = "layer { name: \"in\" type: \"Input\" top: \"x\" input_param { shape { dim: 1 dim: 1 dim: 6 dim: 6 } } }\n"
+        #expect(try failure(input + "layer { name: \"c\" type: \"Convolution\" bottom: \"x\" top: \"y\"\n  convolution_param { num_output: 2 kernal_size: 3 }\n}")
+                    .hasPrefix("bad.prototxt:3:37: error: Caffe's schema has no field 'kernal_size' in 'convolution_param'"))
+        #expect(try failure(input + "layer { name: \"p\" type: \"Pooling\" bottom: \"x\" top: \"y\"\n  pooling_param { pool: MAXIMUM kernel_size: 2 } }")
+                    .hasPrefix("bad.prototxt:3:25: error: 'pool' in 'pooling_param' does not take the value MAXIMUM"))
+        #expect(try failure(input + "layer { name: \"c\" type: \"Convolution\" bottom: \"x\" top: \"y\"\n  convolution_param { kernel_size: 3 } }")
+                    .contains("bad.prototxt:2:1: error: layer 'c' (Convolution): missing required key 'num_output'"))
+        #expect(try failure(input + "layer { name: \"r\" type: \"ReLU\" bottom: \"x\" top: \"y\"\n")
+                    .hasPrefix("bad.prototxt:3:1: error: the file ends inside 'layer', opened at line 2"))
+        #expect(try failure(input + "layer { name: \"r\" type: \"ReLU\" bottom: \"x\" top: \"y }\n")
+                    .hasPrefix("bad.prototxt:2:49: error: a string opened here is not closed on its line"))
+        #expect(try failure(input + "layer { name: \"c\" type: \"Convolution\" bottom: \"x\" top: \"y\"\n  convolution_param { num_output: -2 kernel_size: 3 } }")
+                    .hasPrefix("bad.prototxt:3:35: error: 'num_output' in 'convolution_param' expects a number of another kind, found -2"))
+        #expect(try failure(String(repeating: "layer { ", count: 200)).contains("nested more than 100 deep"))
+    }
+
+    // MARK: Weights
+
+    func lenetNet() throws -> Net {
+        try Net(spec: try NetSpec.load(path: try write(Self.lenet, "lenet.prototxt")), phase: .test)
+    }
+
+    /// Weights saved as a caffemodel load back bit for bit, and match a safetensors copy.
+    @Test func caffemodelWeightsRoundTripBitForBit() throws {
+        let folder = try temporaryFolder()
+        let net = try lenetNet()
+        for (index, parameter) in net.parameters.enumerated() {
+            let values = randomBlob(parameter.blob.shape, seed: UInt64(index + 1)).dataArray
+            parameter.blob.setData(values)
+        }
+        try net.saveWeights(to: folder + "/w.caffemodel")
+        let fresh = try lenetNet()
+        #expect(fresh.weightsChecksum() != net.weightsChecksum())
+        try fresh.loadWeights(from: folder + "/w.caffemodel")
+        #expect(fresh.weightsChecksum() == net.weightsChecksum())
+        // The file is a NetParameter with each layer's type and blobs in `shape`, as Caffe reads it.
+        let proto = try Caffe_NetParameter(serializedBytes: try Data(contentsOf: URL(fileURLWithPath: folder + "/w.caffemodel")))
+        #expect(proto.layer.map(\.name) == ["conv1", "conv2", "ip1", "ip2"])
+        #expect(proto.layer.map(\.type) == ["Convolution", "Convolution", "InnerProduct", "InnerProduct"])
+        #expect(proto.layer[2].blobs[0].shape.dim == [500, 800])
+        #expect(proto.layer.allSatisfy { $0.blobs.allSatisfy { !$0.hasNum } })
+    }
+
+    /// Old caffemodels store shapes in num/channels/height/width (an InnerProduct weight as
+    /// 1×1×O×K) and some store doubles; both load. A shape that does not fit is still an error.
+    @Test func legacyShapesAndDoublesLoad() throws {
+        let folder = try temporaryFolder()
+        let reference = try lenetNet()
+        var model = Caffe_NetParameter()
+        for (index, parameter) in reference.parameters.enumerated() {
+            let values = randomBlob(parameter.blob.shape, seed: UInt64(index + 10)).dataArray
+            parameter.blob.setData(values)
+            if model.layers.last?.name != parameter.layer {
+                var layer = Caffe_V1LayerParameter()
+                layer.name = parameter.layer
+                model.layers.append(layer)
+            }
+            var blob = Caffe_BlobProto()
+            let legacy = Array(repeating: 1, count: 4 - parameter.blob.shape.count) + parameter.blob.shape
+            (blob.num, blob.channels, blob.height, blob.width) = (Int32(legacy[0]), Int32(legacy[1]), Int32(legacy[2]), Int32(legacy[3]))
+            if index % 2 == 0 { blob.data = values } else { blob.doubleData = values.map(Double.init) }
+            model.layers[model.layers.count - 1].blobs.append(blob)
+        }
+        try Data(try model.serializedBytes() as [UInt8]).write(to: URL(fileURLWithPath: folder + "/old.caffemodel"))
+        let net = try lenetNet()
+        try net.loadWeights(from: folder + "/old.caffemodel")
+        #expect(net.weightsChecksum() == reference.weightsChecksum())
+
+        (model.layers[0].blobs[0].num, model.layers[0].blobs[0].channels) = (4, 5)  // 500 values, the wrong shape
+        try Data(try model.serializedBytes() as [UInt8]).write(to: URL(fileURLWithPath: folder + "/wrong.caffemodel"))
+        #expect { try lenetNet().loadWeights(from: folder + "/wrong.caffemodel") } throws: { "\($0)".contains("'conv1.0'") && "\($0)".contains("[4, 5, 5, 5]") }
+    }
+
+    /// A damaged caffemodel is an error that names it, never a crash.
+    @Test func aDamagedCaffemodelIsAnError() throws {
+        let folder = try temporaryFolder()
+        let net = try lenetNet()
+        try net.saveWeights(to: folder + "/w.caffemodel")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: folder + "/w.caffemodel"))
+        for cut in [1, 7, bytes.count / 2, bytes.count - 3] {
+            try bytes.prefix(cut).write(to: URL(fileURLWithPath: folder + "/cut.caffemodel"))
+            #expect { try lenetNet().loadWeights(from: folder + "/cut.caffemodel") } throws: { "\($0)".contains("cut.caffemodel") }
+        }
+    }
+
+    // MARK: Mean files
+
+    /// `mean_file` subtracts Caffe's mean image pixel by pixel at the source position, before
+    /// the crop and the flip, and must match the sample's size.
+    @Test func meanFileIsSubtractedBeforeCropping() throws {
+        let folder = try temporaryFolder()
+        let mean = Safetensors.Tensor(shape: [1, 1, 4, 4], values: (0..<16).map { Float($0) * 0.5 })
+        try Data(try BinaryProto.encode(mean)).write(to: URL(fileURLWithPath: folder + "/mean.binaryproto"))
+        func transform(_ keys: String, phase: Phase) throws -> DataTransform {
+            let spec = try LayerSpec(try YAMLParser.parse("{name: t, type: IDXData, mean_file: mean.binaryproto, \(keys)}", file: "net.yaml"),
+                                     index: 0, baseDirectory: folder)
+            return try DataTransform(spec, context: LayerContext(phase: phase, seed: 3))
+        }
+        func apply(_ transform: DataTransform, side: Int) -> [Float] {
+            let source = (0..<16).map { UInt8($0 * 2) }
+            var output = [Float](repeating: -1, count: side * side)
+            source.withUnsafeBufferPointer { input in
+                output.withUnsafeMutableBufferPointer { transform.apply(input.baseAddress!, channels: 1, height: 4, width: 4, into: $0.baseAddress!, draw: 0) }
+            }
+            return output
+        }
+        // pixel 2i minus mean 0.5i = 1.5i, everywhere, then scaled.
+        #expect(apply(try transform("scale: 2", phase: .test), side: 4) == (0..<16).map { Float($0) * 3 })
+        // The centre 2×2 crop takes source pixels 5, 6, 9, 10: their own means were subtracted.
+        #expect(apply(try transform("crop_size: 2", phase: .test), side: 2) == [5, 6, 9, 10].map { Float($0) * 1.5 })
+        let layer = try makeLayer("{name: d, type: ReLU}")
+        #expect { try transform("", phase: .test).outputShape(channels: 1, height: 5, width: 4, layer: layer) } throws: { "\($0)".contains("mean_file") }
+        #expect { try transform("mean_value: 3", phase: .test) } throws: { "\($0)".contains("both 'mean_file' and 'mean_value'") }
+    }
+}
