@@ -86,9 +86,9 @@ struct DataTransform: Sendable {
         return [channels, cropSize, cropSize]
     }
 
-    /// Transforms the sample `source` (C×H×W bytes) into `output` (C×h×w, the
+    /// Transforms the sample `source` (C×H×W bytes or floats) into `output` (C×h×w, the
     /// `outputShape`), drawing its random choices from the sample's serial number `draw`.
-    func apply(_ source: UnsafePointer<UInt8>, channels: Int, height: Int, width: Int,
+    func apply<Pixel: TransformPixel>(_ source: UnsafePointer<Pixel>, channels: Int, height: Int, width: Int,
                into output: UnsafeMutablePointer<Float>, draw: UInt64) {
         let outHeight = cropSize > 0 ? cropSize : height, outWidth = cropSize > 0 ? cropSize : width
         var rng = RandomGenerator(seed: seed ^ (draw &* 0x9E37_79B9_7F4A_7C15))
@@ -121,7 +121,7 @@ struct DataTransform: Sendable {
                             continue
                         }
                         let index = sourceRow * width + sourceColumn
-                        let pixel = Float(plane[index]) - (meanPlane?[index] ?? 0)
+                        let pixel = plane[index].floatValue - (meanPlane?[index] ?? 0)
                         target[y * outWidth + x] = (pixel - mean) * scale
                     }
                 }
@@ -136,4 +136,18 @@ struct DataTransform: Sendable {
             }
         }
     }
+}
+
+/// A stored sample value the transform reads: a byte (pictures, IDX files, uint8 Datums) or a
+/// float (Caffe's `float_data` Datums).
+protocol TransformPixel {
+    var floatValue: Float { get }
+}
+
+extension UInt8: TransformPixel {
+    var floatValue: Float { Float(self) }
+}
+
+extension Float: TransformPixel {
+    var floatValue: Float { self }
 }

@@ -12,7 +12,7 @@ import Foundation
 /// `mean_value`, `crop_size`, `mirror`, `pad`, `cutout`) work as on IDXData.
 ///
 /// Images are decoded and transformed on a background thread while the net computes
-/// (`BatchPrefetcher`): at steady state a training iteration does not wait for them. Only the
+/// (`RecordFeeder`): at steady state a training iteration does not wait for them. Only the
 /// list is read at set-up, plus the first image for the shape; a missing file is found then,
 /// by its name alone. A damaged image, or one of another size, is an error naming the list
 /// file's line when its batch is read.
@@ -31,21 +31,10 @@ public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFail
     let channels: Int
     /// The list, in file order: where each image is, its label, its line in the list file.
     private var entries: [(path: String, label: Int, line: Int)] = []
-    /// The decoded image's size, and the served sample's shape after the transform.
+    /// The decoded image's size.
     private var imageHeight = 0, imageWidth = 0
-    private var servedShape: [Int] = []
     private var labelsWanted = false
-
-    /// The data order as the prefetch thread advances it, and as it stood after the last
-    /// batch served (what a snapshot saves and a rewind returns to).
-    private var order: SampleOrder
-    private var servedOrder: SampleOrder
-    private let prefetcher = BatchPrefetcher()
-    /// The batch the prefetch thread fills, the error it met, and whether it holds a batch.
-    private var buffer: [Float] = [], labelBuffer: [Float] = []
-    private var fillError: SwiftCaffeError?
-    private var forwardError: SwiftCaffeError?
-    private var bufferReady = false
+    private var feeder: RecordFeeder?
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -59,38 +48,35 @@ public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFail
             throw spec.error("give both 'new_height' and 'new_width', or neither", at: spec.node(newHeight == 0 ? "new_width" : "new_height"))
         }
         channels = try spec.bool("is_color", default: true) ? 3 : 1
-        order = keys.order(count: 0)
-        servedOrder = order
     }
-
-    deinit { prefetcher.stop() }
 
     public var sampleCount: Int { entries.count }
     public var batchSize: Int { keys.batchSize }
     public var labelNames: [String] { keys.labelNames }
     public var labelMaximum: Int? { labelsWanted ? entries.map(\.label).max() : nil }
-    public var epoch: Int { servedOrder.epoch }
+    public var epoch: Int { feeder?.epoch ?? 0 }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         try readList()
         if newHeight > 0 {  // a resized picture (and its planes) is made before the net's memory plan is checked
             try MemoryBudget.require(floats: Double(newHeight) * Double(newWidth) * Double(channels), for: "one \(newWidth)×\(newHeight) picture")
         }
-        let first = try decode(entries[0])
-        imageHeight = first.height
-        imageWidth = first.width
-        servedShape = try transform.outputShape(channels: channels, height: imageHeight, width: imageWidth, layer: self)
-        guard entries.count < Int(Int32.max) else { throw error("'\(listPath)' lists \(entries.count) images; SwiftCaffe numbers samples with 32 bits") }
-        order = keys.order(count: entries.count)
-        servedOrder = order
+        var reader = ImageListReader(listPath: listPath, layer: spec.description, channels: channels, newHeight: newHeight,
+                                     newWidth: newWidth, entries: entries)
+        let first = try reader.decode(entries[0])
+        (imageHeight, imageWidth) = (first.height, first.width)
+        reader.firstSize = (first.height, first.width)
+        // The prefetch thread decodes through a copy of the reader, never through the layer.
+        feeder = try RecordFeeder(count: entries.count, keys: keys, transform: transform, sample: (channels, imageHeight, imageWidth),
+                                  layer: self) { [reader] index in
+            let entry = reader.entries[index]
+            let image = try reader.decode(entry)
+            return DecodedRecord(pixels: .bytes(image.planes()),  // H×W×C, RGB → C×H×W, BGR (Caffe's order)
+                                 channels: image.channels, height: image.height, width: image.width, label: entry.label)
+        }
         labelsWanted = top.count == 2
-        try top[0].reshape([batchSize] + servedShape)
+        try top[0].reshape([batchSize] + feeder!.servedShape)
         if top.count == 2 { try top[1].reshape([batchSize]) }
-        // The prefetch buffer is a second copy of the batch, allocated here, before the net's plan.
-        try MemoryBudget.require(floats: Double(top[0].count + batchSize), for: "the prefetch buffer of \(batchSize) pictures")
-        buffer = [Float](repeating: 0, count: top[0].count)
-        labelBuffer = [Float](repeating: 0, count: batchSize)
-        bufferReady = false
     }
 
     /// Reads the list file: every line `path label`; blank lines are skipped. A line without
@@ -126,93 +112,24 @@ public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFail
         guard !entries.isEmpty else { throw error("the list file '\(listPath)' names no images", hint: "write one 'path label' line per image") }
     }
 
-    /// An entry's image, decoded and resized; errors name its line in the list file.
-    private func decode(_ entry: (path: String, label: Int, line: Int)) throws -> RasterImage {
-        let location = FileLocation(file: listPath, line: entry.line, column: 1)
-        do {
-            var image = try RasterImage(path: entry.path, channels: channels)
-            if newHeight > 0 { image = image.resized(width: newWidth, height: newHeight) }
-            if imageHeight > 0 && (image.height != imageHeight || image.width != imageWidth) {
-                throw SwiftCaffeError("'\(entry.path)' is \(image.width)×\(image.height), the first image \(imageWidth)×\(imageHeight)",
-                                      hint: "give new_height and new_width to resize every image to one size")
-            }
-            return image
-        } catch let error as SwiftCaffeError {
-            throw error.inLayer(spec.description, at: location)
-        }
-    }
-
-    /// Decodes and transforms the next batch into the buffer (on the prefetch thread).
-    private func fillBuffer() {
-        let sampleSize = servedShape.reduce(1, *)
-        var planes: [UInt8] = []
-        for item in 0..<batchSize {
-            let sample = order.next()
-            let entry = entries[sample]
-            labelBuffer[item] = Float(entry.label)
-            guard fillError == nil else { continue }  // keep the order moving; the batch is lost anyway
-            let image: RasterImage
-            do { image = try decode(entry) } catch let error as SwiftCaffeError { fillError = error; continue } catch { continue }
-            planes = image.planes()  // H×W×C, RGB → C×H×W, BGR (Caffe's order)
-            buffer.withUnsafeMutableBufferPointer { output in
-                planes.withUnsafeBufferPointer { input in
-                    transform.apply(input.baseAddress!, channels: channels, height: imageHeight, width: imageWidth,
-                                    into: output.baseAddress! + item * sampleSize, draw: order.lastDraw)
-                }
-            }
-        }
-    }
-
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
-        if prefetcher.isFilling {
-            prefetcher.waitUntilFilled()
-        } else if !bufferReady {
-            fillBuffer()  // the first batch, or the first after a rewind: nothing to overlap with
-        }
-        buffer.withUnsafeBufferPointer { top[0].data.update(from: $0.baseAddress!, count: top[0].count) }
-        if top.count == 2 { labelBuffer.withUnsafeBufferPointer { top[1].data.update(from: $0.baseAddress!, count: batchSize) } }
-        forwardError = fillError
-        fillError = nil
-        servedOrder = order
-        bufferReady = false
-        prefetcher.startFilling { [self] in
-            fillBuffer()
-            bufferReady = true
-        }
+        feeder!.forward(top: top)
         return 0
     }
 
-    public func takeForwardError() -> SwiftCaffeError? {
-        defer { forwardError = nil }
-        return forwardError
-    }
+    public func takeForwardError() -> SwiftCaffeError? { feeder?.takeForwardError() }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}
 
-    /// Drops the batch being prepared and puts the order back to where the last batch served
-    /// left it (or, for a rewind, to the start).
-    private func discardPrefetched() {
-        prefetcher.waitUntilFilled()
-        order = servedOrder
-        bufferReady = false
-        fillError = nil
-    }
+    public func rewind() { feeder?.rewind() }
 
-    public func rewind() {
-        discardPrefetched()
-        order.rewind()
-        servedOrder = order
-    }
-
-    public func saveState() -> LayerState { servedOrder.save() }
+    public func saveState() -> LayerState { feeder!.saveState() }
 
     public func restoreState(_ state: LayerState) throws {
-        discardPrefetched()
-        guard order.restore(state) else {
+        guard feeder!.restoreState(state) else {
             throw error("the saved data position does not fit this list (\(sampleCount) images)",
                         hint: "resume with the net file and list the snapshot was trained with")
         }
-        servedOrder = order
     }
 
     public var pictureChannels: Int { channels }
@@ -221,8 +138,33 @@ public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFail
         transform.apply(image, height: imageHeight, width: imageWidth, into: output)
     }
 
-    public var prefetchStatistics: (batches: Int, preparingSeconds: Double, waitingSeconds: Double) {
-        let statistics = prefetcher.statistics
-        return (statistics.fills, statistics.fillSeconds, statistics.waitSeconds)
+    public var prefetchStatistics: (batches: Int, preparingSeconds: Double, waitingSeconds: Double) { feeder?.statistics ?? (0, 0, 0) }
+}
+
+/// How ImageData decodes the images its list names: everything the prefetch thread needs, by
+/// value, so that it never touches the layer.
+private struct ImageListReader {
+    let listPath: String
+    let layer: String
+    let channels: Int
+    let newHeight: Int, newWidth: Int
+    let entries: [(path: String, label: Int, line: Int)]
+    /// The first image's size, which every other must have (after resizing).
+    var firstSize: (height: Int, width: Int)?
+
+    /// An entry's image, decoded and resized; errors name its line in the list file.
+    func decode(_ entry: (path: String, label: Int, line: Int)) throws -> RasterImage {
+        let location = FileLocation(file: listPath, line: entry.line, column: 1)
+        do {
+            var image = try RasterImage(path: entry.path, channels: channels)
+            if newHeight > 0 { image = image.resized(width: newWidth, height: newHeight) }
+            if let firstSize, image.height != firstSize.height || image.width != firstSize.width {
+                throw SwiftCaffeError("'\(entry.path)' is \(image.width)×\(image.height), the first image \(firstSize.width)×\(firstSize.height)",
+                                      hint: "give new_height and new_width to resize every image to one size")
+            }
+            return image
+        } catch let error as SwiftCaffeError {
+            throw error.inLayer(layer, at: location)
+        }
     }
 }
