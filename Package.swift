@@ -20,6 +20,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // Open MPI's handles are C macros Swift cannot import: a few C functions over them.
         .target(name: "CMPI", dependencies: ["COpenMPI"]),
@@ -33,7 +34,7 @@ let package = Package(
         ),
         .target(
             name: "SwiftCaffe",
-            dependencies: ["CYAML", "CBLAS", "CZlib", "CPNG", "CJPEG", "CMachine", "CaffeProto",
+            dependencies: ["CYAML", "CBLAS", "CZlib", "CPNG", "CJPEG", "CLMDB", "CMachine", "CaffeProto",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         // Data-parallel training over MPI; the library itself knows only `GradientSync`.

@@ -8,9 +8,10 @@
 #   dataset-fashion-mnist  the data set the example nets train on (/usr/share/datasets/fashion-mnist)
 #   fortunes         the text nets/char_rnn.yaml learns (/usr/share/games/fortunes/cookie)
 #   libopenmpi-dev, openmpi-bin  data-parallel training under mpirun (Open MPI)
+#   liblmdb-dev      Caffe's LMDB databases (the Data layer, convert-imageset)
 set -euo pipefail
 
-packages=(libopenblas-dev libyaml-dev zlib1g-dev libpng-dev libturbojpeg0-dev dataset-fashion-mnist fortunes libopenmpi-dev openmpi-bin)
+packages=(libopenblas-dev libyaml-dev zlib1g-dev libpng-dev libturbojpeg0-dev dataset-fashion-mnist fortunes libopenmpi-dev openmpi-bin liblmdb-dev)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

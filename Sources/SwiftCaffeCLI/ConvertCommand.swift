@@ -2,43 +2,113 @@ import ArgumentParser
 import Foundation
 import SwiftCaffe
 
-/// `swiftcaffe convert`: data sets from one form into another. Today: an IDX pair (MNIST's
-/// format) into a folder of images and the list file ImageData reads.
+/// `swiftcaffe convert IN OUT`: files from one form into another, chosen by their extensions:
+/// Caffe's files to ours and back (nets, solvers, weights, mean images), and an IDX data set
+/// into a folder of images for ImageData.
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Write an IDX data set as a folder of PNG (or JPEG) images and a list file for ImageData.",
+        abstract: "Convert nets, solvers, weights and mean images between Caffe's files and SwiftCaffe's, or IDX data into images.",
         discussion: """
-        Writes FOLDER/images/<n>.png and FOLDER/list.txt ('images/<n>.png <label>' lines), e.g.
+        By the extensions of IN and OUT:
+          net.prototxt   -> net.yaml          a Caffe net, or a solver.prototxt with its net, as a YAML net file
+          net.yaml       -> net.prototxt      a YAML net as a prototxt Caffe 1.0 reads (and its solver as net_solver.prototxt)
+          w.caffemodel   -> w.safetensors     weights, tensor for tensor (and back)
+          mean.binaryproto -> mean.npy        a mean image for numpy (or .safetensors, tensor 'mean')
+          images.idx[.gz] FOLDER --labels L   an IDX data set as FOLDER/images/<n>.png and FOLDER/list.txt for ImageData
+        Paths inside nets are rewritten to name the same files from the new file: a YAML file's
+        paths are relative to its folder, a prototxt's to the working directory, as in Caffe.
+        Examples:
+          swiftcaffe convert deploy.prototxt deploy.yaml
+          swiftcaffe convert bvlc_alexnet.caffemodel alexnet.safetensors
           swiftcaffe convert /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz data/fashion-png/train \\
               --labels /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz
         """
     )
 
-    @Argument(help: "The IDX images file (.gz or plain).")
-    var images: String
+    @Argument(help: "The file to read.")
+    var input: String
 
-    @Argument(help: "The folder to write.")
-    var folder: String
+    @Argument(help: "The file (or, for IDX images, the folder) to write.")
+    var output: String
 
-    @Option(help: "The IDX labels file.")
-    var labels: String
+    @Option(help: "IDX images only: the IDX labels file.")
+    var labels: String?
 
-    @Option(help: "png (lossless) or jpg.")
+    @Option(help: "IDX images only: png (lossless) or jpg.")
     var format: String = "png"
 
     func validate() throws {
         if !["png", "jpg"].contains(format) { throw ValidationError("--format must be png or jpg") }
     }
 
+    private func suffix(_ path: String) -> String { URL(fileURLWithPath: path).pathExtension.lowercased() }
+
     func run() throws {
         try reportingErrors {
-            let live = isatty(1) != 0
-            let list = try ImageFolder.write(images: images, labels: labels, to: folder, format: format) { done, total in
-                if live { print("\r\(done)/\(total) images", terminator: ""); fflush(nil) }
+            if let labels { return try convertIDX(labels: labels) }
+            let from = suffix(input), to = suffix(output)
+            let workingDirectory = FileManager.default.currentDirectoryPath
+            let outputFolder = URL(fileURLWithPath: output, relativeTo: URL(fileURLWithPath: workingDirectory + "/")).deletingLastPathComponent().path
+            switch (from, to) {
+            case ("prototxt", "yaml"), ("prototxt", "yml"), ("pbtxt", "yaml"), ("pbtxt", "yml"):
+                let spec = try NetSpec.load(path: input)
+                try AtomicFile.write(Array(NetFileConversion.yaml(spec, pathsRelativeTo: outputFolder).utf8), to: output)
+                printLine("wrote \(output): \(spec.layers.count) layers\(spec.solver != nil ? " and the solver" : "")")
+            case ("yaml", "prototxt"), ("yml", "prototxt"):
+                let spec = try NetSpec.load(path: input)
+                let (net, solver, leftOut) = try NetFileConversion.prototxt(spec, pathsRelativeTo: workingDirectory, netPath: output)
+                try AtomicFile.write(Array(net.utf8), to: output)
+                printLine("wrote \(output): \(spec.layers.count) layers")
+                if let solver {
+                    let solverPath = String(output.dropLast(".prototxt".count)) + "_solver.prototxt"
+                    try AtomicFile.write(Array(solver.utf8), to: solverPath)
+                    printLine("wrote \(solverPath)" + (leftOut.isEmpty ? "" : "; Caffe's solver has no \(leftOut.joined(separator: ", ")) (left out)"))
+                }
+            case ("caffemodel", "safetensors"):
+                let tensors = try CaffeModel.read(path: input)
+                try writeSafetensors(tensors)
+            case ("safetensors", "caffemodel"):
+                let (tensors, _) = try Safetensors.read(path: input)
+                let ordered = try orderedByLayer(tensors)
+                let bytes = try Safetensors.withBuffers(ordered) { try CaffeModel.encode($0, netName: URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent) }
+                try AtomicFile.write(bytes, to: output)
+                printLine("wrote \(output): \(ordered.count) blobs")
+            case ("binaryproto", "npy"):
+                let mean = try BinaryProto.read(path: input)
+                try AtomicFile.write(NPYFile.encode(mean), to: output)
+                printLine("wrote \(output): \(mean.shape.map(String.init).joined(separator: "×"))")
+            case ("binaryproto", "safetensors"):
+                try writeSafetensors(["mean": try BinaryProto.read(path: input)])
+            default:
+                throw SwiftCaffeError("cannot convert .\(from) to .\(to)",
+                                      hint: "see 'swiftcaffe convert --help' for the pairs; IDX images need --labels")
             }
-            if live { print("") }
-            printLine("wrote \(list)")
         }
+    }
+
+    private func writeSafetensors(_ tensors: [String: Safetensors.Tensor]) throws {
+        let ordered = tensors.sorted { $0.key < $1.key }.map { (name: $0.key, tensor: $0.value) }
+        let bytes = try Safetensors.withBuffers(ordered) { try Safetensors.encode($0) }
+        try AtomicFile.write(bytes, to: output)
+        printLine("wrote \(output): \(tensors.count) tensors")
+    }
+
+    /// Tensors named `<layer>.<index>` in layer-name order, each layer's blobs by index.
+    private func orderedByLayer(_ tensors: [String: Safetensors.Tensor]) throws -> [(name: String, tensor: Safetensors.Tensor)] {
+        func split(_ name: String) -> (String, Int) {
+            guard let dot = name.lastIndex(of: "."), let index = Int(name[name.index(after: dot)...]) else { return (name, -1) }
+            return (String(name[..<dot]), index)
+        }
+        return tensors.map { (name: $0.key, tensor: $0.value) }.sorted { split($0.name) < split($1.name) }
+    }
+
+    private func convertIDX(labels: String) throws {
+        let live = isatty(1) != 0
+        let list = try ImageFolder.write(images: input, labels: labels, to: output, format: format) { done, total in
+            if live { print("\r\(done)/\(total) images", terminator: ""); fflush(nil) }
+        }
+        if live { print("") }
+        printLine("wrote \(list)")
     }
 }

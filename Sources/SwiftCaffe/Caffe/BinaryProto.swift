@@ -18,7 +18,7 @@ public enum BinaryProto {
             throw SwiftCaffeError("'\(path)' is not a Caffe .binaryproto blob: protobuf decoding failed (\(error))",
                                   hint: "make one with 'swiftcaffe compute-image-mean' or Caffe's compute_image_mean")
         }
-        return try CaffeModel.tensor(proto, name: "the blob", file: path).tensor
+        return try CaffeModel.tensor(proto, name: "the blob", file: path)
     }
 
     /// `tensor` as a `BlobProto` with `shape` (not the legacy fields), as Caffe 1.0 writes it.

@@ -6,16 +6,11 @@ import SwiftProtobuf
 /// learnable blobs, decoded and encoded by swift-protobuf.
 ///
 /// Tensors are named as ours are, `<layer>.<index>` in Caffe's blob order, so a caffemodel
-/// and a safetensors file are interchangeable wherever weights are read.
+/// and a safetensors file are interchangeable wherever weights are read. A blob without
+/// `shape` takes its shape from the legacy `num/channels/height/width` fields, always 4-D (an
+/// InnerProduct weight O×K reads as 1×1×O×K); the loader accepts shapes that differ only in
+/// leading 1s, as Caffe does for these.
 public enum CaffeModel {
-    /// A blob as read, and whether its shape came from the legacy `num/channels/height/width`
-    /// fields: those are always 4-D, so an InnerProduct weight O×K arrives as 1×1×O×K, and
-    /// Caffe accepts it for a blob of shape O×K. `NetWeights` does the same.
-    public struct Blob {
-        public var tensor: Safetensors.Tensor
-        public var legacyShape: Bool
-    }
-
     /// Whether `path` holds a caffemodel rather than a safetensors file: by extension, and for
     /// other names by content (a safetensors header is JSON, starting at byte 8 with '{').
     public static func isCaffeModel(_ path: String) -> Bool {
@@ -28,7 +23,7 @@ public enum CaffeModel {
         return head.count == 9 && head[head.startIndex + 8] != UInt8(ascii: "{")
     }
 
-    public static func read(path: String) throws -> [String: Blob] {
+    public static func read(path: String) throws -> [String: Safetensors.Tensor] {
         // The file's bytes, swift-protobuf's decoded message, and the tensors copied from it.
         try MemoryBudget.require(toRead: path, copies: 3, for: "reading '\(path)'")
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -37,7 +32,7 @@ public enum CaffeModel {
         return try decode(data, file: path)
     }
 
-    public static func decode(_ data: Data, file: String) throws -> [String: Blob] {
+    public static func decode(_ data: Data, file: String) throws -> [String: Safetensors.Tensor] {
         let net: Caffe_NetParameter
         do {
             net = try Caffe_NetParameter(serializedBytes: data)
@@ -45,7 +40,7 @@ public enum CaffeModel {
             throw SwiftCaffeError("'\(file)' is not a Caffe model: protobuf decoding failed (\(error))",
                                   hint: "pass a .caffemodel written by Caffe or by 'swiftcaffe convert', or a .safetensors file")
         }
-        var blobs: [String: Blob] = [:]
+        var blobs: [String: Safetensors.Tensor] = [:]
         let layers = net.layer.map { ($0.name, $0.blobs) } + net.layers.map { ($0.name, $0.blobs) }
         for (layer, layerBlobs) in layers {
             for (index, proto) in layerBlobs.enumerated() {
@@ -60,7 +55,7 @@ public enum CaffeModel {
         return blobs
     }
 
-    static func tensor(_ proto: Caffe_BlobProto, name: String, file: String) throws -> Blob {
+    static func tensor(_ proto: Caffe_BlobProto, name: String, file: String) throws -> Safetensors.Tensor {
         let legacy = !proto.hasShape
         let dims = legacy ? [proto.num, proto.channels, proto.height, proto.width].map(Int64.init) : proto.shape.dim
         guard let count = checkedCount(dims.map { Int(clamping: $0) }), dims.allSatisfy({ $0 >= 0 && $0 <= Int64(Int32.max) }) else {
@@ -75,7 +70,7 @@ public enum CaffeModel {
         guard values.count == count else {
             throw SwiftCaffeError("'\(name)' in '\(file)' has shape \(dims) but \(values.count) values", hint: "the file is damaged or truncated")
         }
-        return Blob(tensor: Safetensors.Tensor(shape: dims.map { Int($0) }, values: values), legacyShape: legacy)
+        return Safetensors.Tensor(shape: dims.map { Int($0) }, values: values)
     }
 
     /// Encodes `tensors` (`<layer>.<index>`, each layer's indices from 0 without gaps) as a

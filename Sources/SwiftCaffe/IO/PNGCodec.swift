@@ -30,18 +30,35 @@ extension RasterImage {
         return RasterImage(width: width, height: height, channels: channels, pixels: pixels)
     }
 
-    /// Writes the image as an 8-bit PNG.
+    /// Writes the image as an 8-bit PNG, atomically.
     public func writePNG(to path: String) throws {
+        do {
+            try AtomicFile.write(try encodedPNG(), to: path)
+        } catch let error as SwiftCaffeError {
+            throw SwiftCaffeError("cannot write the PNG image '\(path)': \(error.message)", hint: "check the folder and the disk space")
+        }
+    }
+
+    /// The image as the bytes of an 8-bit PNG file.
+    public func encodedPNG() throws -> [UInt8] {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         image.width = UInt32(width)
         image.height = UInt32(height)
         image.format = channels == 1 ? UInt32(PNG_FORMAT_GRAY) : UInt32(PNG_FORMAT_RGB)
         defer { png_image_free(&image) }
-        let ok = pixels.withUnsafeBytes { png_image_write_to_file(&image, path, 0, $0.baseAddress, 0, nil) }
-        guard ok != 0 else {
+        func failure() -> SwiftCaffeError {
             let reason = withUnsafeBytes(of: image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            throw SwiftCaffeError("cannot write the PNG image '\(path)': \(reason)", hint: "check the folder and the disk space")
+            return SwiftCaffeError("libpng could not encode the image: \(reason)")
         }
+        // The first call measures, the second writes.
+        var size = 0
+        guard pixels.withUnsafeBytes({ png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, 0, nil) }) != 0 else { throw failure() }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let ok = bytes.withUnsafeMutableBytes { output in
+            pixels.withUnsafeBytes { png_image_write_to_memory(&image, output.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
+        }
+        guard ok != 0 else { throw failure() }
+        return Array(bytes.prefix(size))
     }
 }

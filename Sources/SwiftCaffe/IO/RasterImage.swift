@@ -22,19 +22,45 @@ public struct RasterImage: Sendable, Equatable {
     /// (`channels: 1`) or RGB (`channels: 3`), converting whatever the file holds. A damaged,
     /// truncated or foreign file is an error naming it.
     public init(path: String, channels: Int) throws {
-        guard channels == 1 || channels == 3 else { throw SwiftCaffeError("an image is read as 1 (gray) or 3 (RGB) channels, not \(channels)") }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SwiftCaffeError("cannot read the image '\(path)': no such file or not readable")
         }
-        let bytes = [UInt8](data)
+        try self.init(encoded: [UInt8](data), name: path, channels: channels)
+    }
+
+    /// Decodes PNG or JPEG bytes held in memory (an `encoded` Caffe Datum); `name` is what
+    /// errors call them.
+    public init(encoded bytes: [UInt8], name: String, channels: Int) throws {
+        guard channels == 1 || channels == 3 else { throw SwiftCaffeError("an image is read as 1 (gray) or 3 (RGB) channels, not \(channels)") }
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
-            self = try Self.decodePNG(bytes, path: path, channels: channels)
+            self = try Self.decodePNG(bytes, path: name, channels: channels)
         } else if bytes.starts(with: [0xFF, 0xD8, 0xFF]) {
-            self = try Self.decodeJPEG(bytes, path: path, channels: channels)
+            self = try Self.decodeJPEG(bytes, path: name, channels: channels)
         } else {
-            throw SwiftCaffeError("cannot read the image '\(path)': \(bytes.isEmpty ? "the file is empty" : "it is neither a PNG nor a JPEG file")",
+            throw SwiftCaffeError("cannot read the image '\(name)': \(bytes.isEmpty ? "it is empty" : "it is neither a PNG nor a JPEG file")",
                                   hint: "pass PNG or JPEG images")
         }
+    }
+
+    /// The channels PNG or JPEG bytes hold themselves: 1 for gray (with or without alpha), 3
+    /// for colour; nil when the header cannot tell. What Caffe's "native" decoding keeps.
+    public static func nativeChannels(of bytes: [UInt8]) -> Int? {
+        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
+            guard bytes.count > 25 else { return nil }
+            return bytes[25] == 0 || bytes[25] == 4 ? 1 : 3  // IHDR's colour type: 0 gray, 4 gray + alpha
+        }
+        guard bytes.starts(with: [0xFF, 0xD8]) else { return nil }
+        // Walk the markers to the frame header (SOF0...SOF15 but DHT, JPG, DAC), whose 8th byte counts the components.
+        var position = 2
+        while position + 9 < bytes.count, bytes[position] == 0xFF {
+            let marker = bytes[position + 1]
+            let length = Int(bytes[position + 2]) << 8 | Int(bytes[position + 3])
+            if (0xC0...0xCF).contains(marker) && ![0xC4, 0xC8, 0xCC].contains(marker) {
+                return bytes[position + 9] == 1 ? 1 : 3
+            }
+            position += 2 + length
+        }
+        return nil
     }
 
     /// Writes the image as PNG, or as JPEG when the name ends in .jpg or .jpeg.

@@ -32,6 +32,19 @@ public enum Safetensors {
         return bytes
     }
 
+    /// Calls `body` with `tensors` as the buffers `encode` (and `CaffeModel.encode`) take,
+    /// each valid for the call (one nested access per tensor).
+    public static func withBuffers<T>(_ tensors: [(name: String, tensor: Tensor)],
+                                      _ body: ([(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)]) throws -> T) rethrows -> T {
+        func nest(_ index: Int, _ collected: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)]) throws -> T {
+            guard index < tensors.count else { return try body(collected) }
+            return try tensors[index].tensor.values.withUnsafeBufferPointer { buffer in
+                try nest(index + 1, collected + [(tensors[index].name, tensors[index].tensor.shape, buffer)])
+            }
+        }
+        return try nest(0, [])
+    }
+
     /// Parses a safetensors file; anything truncated, foreign or inconsistent is an error
     /// naming the file, never a crash.
     public static func read(path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {

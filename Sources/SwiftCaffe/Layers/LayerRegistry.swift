@@ -23,7 +23,8 @@ public enum LayerRegistry {
             let suggestion = nearest(spec.type, in: typeNames)
             throw SwiftCaffeError("unknown layer type '\(spec.type)'", at: spec.node("type")?.location ?? spec.location,
                                   layer: spec.description,
-                                  hint: suggestion.map { "did you mean '\($0)'?" } ?? "known types: \(typeNames.joined(separator: ", "))")
+                                  hint: CaffeLayerTypes.hint(forMissing: spec.type) ?? suggestion.map { "did you mean '\($0)'?" }
+                                      ?? "known types: \(typeNames.joined(separator: ", "))")
         }
         do {
             return try type.init(spec: spec, context: context)
@@ -35,6 +36,7 @@ public enum LayerRegistry {
     private static var builtIns: [String: any Layer.Type] { [
         "IDXData": IDXDataLayer.self,
         "ImageData": ImageDataLayer.self,
+        "Data": DataLayer.self,
         "CSVData": CSVDataLayer.self,
         "TextData": TextDataLayer.self,
         "Input": InputLayer.self,

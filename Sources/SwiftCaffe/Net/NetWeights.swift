@@ -22,16 +22,7 @@ extension Net {
     /// their values. With `requireAll` (the default) a missing parameter is an error instead.
     @discardableResult
     public func loadWeights(from path: String, requireAll: Bool = true) throws -> [String] {
-        var tensors: [String: Safetensors.Tensor] = [:]
-        var legacyShaped: Set<String> = []
-        if CaffeModel.isCaffeModel(path) {
-            for (name, blob) in try CaffeModel.read(path: path) {
-                tensors[name] = blob.tensor
-                if blob.legacyShape { legacyShaped.insert(name) }
-            }
-        } else {
-            tensors = try Safetensors.read(path: path).tensors
-        }
+        let tensors = CaffeModel.isCaffeModel(path) ? try CaffeModel.read(path: path) : try Safetensors.read(path: path).tensors
         var missing: [String] = []
         for parameter in parameters {
             let owner = layer(named: parameter.layer)
@@ -39,11 +30,11 @@ extension Net {
                 missing.append(parameter.name)
                 continue
             }
-            // Caffe's rule for the legacy 4-D fields: the expected shape padded with 1s in front.
+            // Shapes that differ only in leading 1s hold the same values in the same order:
+            // Caffe's rule for its legacy 4-D fields (an InnerProduct weight O×K stored as
+            // 1×1×O×K), applied to every file so that a converted caffemodel loads too.
             let expected = parameter.blob.shape
-            let legacyMatch = legacyShaped.contains(parameter.name) && expected.count <= 4
-                && tensor.shape == Array(repeating: 1, count: 4 - expected.count) + expected
-            guard tensor.shape == expected || legacyMatch else {
+            guard tensor.shape == expected || tensor.shape.drop(while: { $0 == 1 }) == expected.drop(while: { $0 == 1 }) else {
                 throw SwiftCaffeError("'\(parameter.name)' in '\(path)' has shape \(tensor.shape), but the net expects \(parameter.blob.shape)",
                                       at: owner?.spec.location, layer: owner?.spec.description,
                                       hint: requireAll ? "the weights come from a different net"

@@ -8,6 +8,8 @@ public struct NetSpec {
     public var name: String
     public var layers: [LayerSpec]
     public var solver: SolverSpec?
+    /// The solver's keys as written (for `convert`), or nil.
+    public var solverNode: YAMLNode?
     /// The file the layers came from.
     public var file: String
 
@@ -33,6 +35,7 @@ public struct NetSpec {
             let netPath = try top.path("net")
             var spec = try load(path: netPath, including: including + [(identity, top.node("net")!.location)])
             spec.solver = try SolverSpec(top)
+            spec.solverNode = YAMLNode(.mapping(root.mapping?.filter { $0.key.scalar != "net" } ?? []), at: root.location)
             try top.rejectUnknownKeys()
             return spec
         }
@@ -78,6 +81,7 @@ public struct NetSpec {
             throw SwiftCaffeError("'layers' is empty", at: layerList.location, hint: "a net needs at least one layer")
         }
         layers = try items.enumerated().map { try LayerSpec($1, index: $0, baseDirectory: top.baseDirectory) }
+        solverNode = top.node("solver")
         solver = try top.mapping("solver").map { mapping in
             let solver = try SolverSpec(mapping)
             try mapping.rejectUnknownKeys()

@@ -57,7 +57,7 @@ public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFail
     public var epoch: Int { feeder?.epoch ?? 0 }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
-        try readList()
+        entries = try ImageList.read(listPath, rootFolder: rootFolder, rootGiven: spec.has("root_folder"), layer: spec.description)
         if newHeight > 0 {  // a resized picture (and its planes) is made before the net's memory plan is checked
             try MemoryBudget.require(floats: Double(newHeight) * Double(newWidth) * Double(channels), for: "one \(newWidth)×\(newHeight) picture")
         }
@@ -77,39 +77,6 @@ public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFail
         labelsWanted = top.count == 2
         try top[0].reshape([batchSize] + feeder!.servedShape)
         if top.count == 2 { try top[1].reshape([batchSize]) }
-    }
-
-    /// Reads the list file: every line `path label`; blank lines are skipped. A line without
-    /// a label or with a bad one, or naming a file that does not exist, is an error at its line.
-    private func readList() throws {
-        try MemoryBudget.require(toRead: listPath, copies: 4, for: "reading the list '\(listPath)'")
-        guard let data = FileManager.default.contents(atPath: listPath) else {
-            throw error("cannot read the list file '\(listPath)'", hint: "check 'source' (relative paths start at the net file's folder)")
-        }
-        entries = []
-        for (index, rawLine) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
-            guard !line.allSatisfy(\.isWhitespace) else { continue }
-            func failure(_ message: String, hint: String) -> SwiftCaffeError {
-                SwiftCaffeError(message, at: FileLocation(file: listPath, line: index + 1, column: 1), layer: spec.description, hint: hint)
-            }
-            guard let space = line.lastIndex(where: { $0 == " " || $0 == "\t" }) else {
-                throw failure("'\(line)' has no label", hint: "write each line as 'path label', e.g. 'images/cat.png 3'")
-            }
-            let name = line[..<space].trimmingCharacters(in: .whitespaces), labelText = line[line.index(after: space)...]
-            guard let label = Int(labelText), (0..<Int(Int32.max)).contains(label) else {
-                throw failure("the label '\(labelText)' is not a class number", hint: "labels are whole numbers from 0")
-            }
-            guard !name.isEmpty else { throw failure("the line has a label but no image", hint: "write each line as 'path label'") }
-            let path = SpecMapping.resolve(name, against: rootFolder)
-            var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue else {
-                throw failure("no image '\(path)'", hint: spec.has("root_folder") ? "check the path and 'root_folder'"
-                                                                                   : "paths are relative to the list file's folder unless 'root_folder' is given")
-            }
-            entries.append((path, label, index + 1))
-        }
-        guard !entries.isEmpty else { throw error("the list file '\(listPath)' names no images", hint: "write one 'path label' line per image") }
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
