@@ -8,7 +8,7 @@ public struct SwiftCaffeCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "swiftcaffe",
         abstract: "Train and test Caffe-style nets written in YAML.",
-        subcommands: [TrainCommand.self, TestCommand.self, ClassifyCommand.self, ConvertCommand.self, VisualizeCommand.self, TimeCommand.self, SummaryCommand.self, DrawCommand.self, GradcheckCommand.self, JVPCommand.self, SampleCommand.self, PlotCommand.self]
+        subcommands: [TrainCommand.self, TestCommand.self, ClassifyCommand.self, ConvertCommand.self, ConvertImagesetCommand.self, ComputeImageMeanCommand.self, VisualizeCommand.self, TimeCommand.self, SummaryCommand.self, DrawCommand.self, GradcheckCommand.self, JVPCommand.self, SampleCommand.self, PlotCommand.self]
     )
 
     public init() {}
