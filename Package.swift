@@ -20,6 +20,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // Open MPI's handles are C macros Swift cannot import: a few C functions over them.
@@ -34,7 +35,7 @@ let package = Package(
         ),
         .target(
             name: "SwiftCaffe",
-            dependencies: ["CYAML", "CBLAS", "CZlib", "CPNG", "CJPEG", "CLMDB", "CMachine", "CaffeProto",
+            dependencies: ["CYAML", "CBLAS", "CZlib", "CPNG", "CJPEG", "CLMDB", "CHDF5", "CMachine", "CaffeProto",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         // Data-parallel training over MPI; the library itself knows only `GradientSync`.

@@ -9,9 +9,10 @@
 #   fortunes         the text nets/char_rnn.yaml learns (/usr/share/games/fortunes/cookie)
 #   libopenmpi-dev, openmpi-bin  data-parallel training under mpirun (Open MPI)
 #   liblmdb-dev      Caffe's LMDB databases (the Data layer, convert-imageset)
+#   libhdf5-dev      HDF5 files (the HDF5Data and HDF5Output layers)
 set -euo pipefail
 
-packages=(libopenblas-dev libyaml-dev zlib1g-dev libpng-dev libturbojpeg0-dev dataset-fashion-mnist fortunes libopenmpi-dev openmpi-bin liblmdb-dev)
+packages=(libopenblas-dev libyaml-dev zlib1g-dev libpng-dev libturbojpeg0-dev dataset-fashion-mnist fortunes libopenmpi-dev openmpi-bin liblmdb-dev libhdf5-dev)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

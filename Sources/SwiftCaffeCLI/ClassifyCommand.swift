@@ -16,10 +16,10 @@ struct ClassifyCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The net YAML file.")
+    @Argument(help: "The net file: YAML, or Caffe's .prototxt.")
     var net: String
 
-    @Option(help: "The trained weights (.safetensors).")
+    @Option(help: "The trained weights (.safetensors or .caffemodel).")
     var weights: String
 
     @Argument(help: "PNG or JPEG pictures.")

@@ -9,7 +9,7 @@ struct DrawCommand: ParsableCommand {
         discussion: "Rendering needs Debian's graphviz package (apt-get install graphviz); .dot needs nothing."
     )
 
-    @Argument(help: "The net YAML file.")
+    @Argument(help: "The net file: YAML, or Caffe's .prototxt.")
     var net: String
 
     @Option(name: .shortAndLong, help: "The file to write: .dot, .svg or .png.")

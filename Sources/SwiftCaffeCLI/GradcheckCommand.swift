@@ -9,7 +9,7 @@ struct GradcheckCommand: ParsableCommand {
         discussion: "Exits with status 1 when any layer fails. See NetGradientCheck for how inputs are chosen."
     )
 
-    @Argument(help: "The net YAML file.")
+    @Argument(help: "The net file: YAML, or Caffe's .prototxt.")
     var net: String
 
     @Option(help: "Check only this layer.")

@@ -21,10 +21,10 @@ struct JVPCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The net (or solver) YAML file.")
+    @Argument(help: "The net (or solver) file: YAML, or Caffe's .prototxt.")
     var net: String
 
-    @Option(help: "Trained weights (.safetensors); without them the fillers' values are used.")
+    @Option(help: "Trained weights (.safetensors or .caffemodel); without them the fillers' values are used.")
     var weights: String?
 
     @Option(help: "brighten, random, or a .safetensors file with one tensor shaped like the input.")

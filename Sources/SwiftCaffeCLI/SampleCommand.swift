@@ -14,10 +14,10 @@ struct SampleCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The net (or solver) YAML file the weights were trained with.")
+    @Argument(help: "The net (or solver) file the weights were trained with: YAML, or Caffe's .prototxt.")
     var net: String
 
-    @Option(help: "Trained weights (.safetensors), e.g. a snapshot.")
+    @Option(help: "Trained weights (.safetensors or .caffemodel), e.g. a snapshot.")
     var weights: String
 
     @Option(help: "Characters to write.")

@@ -8,7 +8,7 @@ struct SummaryCommand: ParsableCommand {
         abstract: "List a net's layers with shapes, parameters, FLOPs and memory."
     )
 
-    @Argument(help: "The net YAML file.")
+    @Argument(help: "The net file: YAML, or Caffe's .prototxt.")
     var net: String
 
     @Option(help: "Which net: train or test.")

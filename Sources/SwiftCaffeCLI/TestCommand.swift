@@ -8,11 +8,11 @@ struct TestCommand: ParsableCommand {
         abstract: "Score trained weights on the net's test-phase data."
     )
 
-    @Argument(help: "The net (or solver) YAML file.")
+    @Argument(help: "The net (or solver) file: YAML, or Caffe's .prototxt.")
     var net: String
 
-    @Option(help: "The weights (.safetensors) to score.")
-    var weights: String
+    @Option(help: "The weights (.safetensors or .caffemodel) to score; a net without learnable parameters needs none.")
+    var weights: String?
 
     @Option(help: "Batches to run (default: the whole test set).")
     var iterations: Int?
@@ -30,7 +30,12 @@ struct TestCommand: ParsableCommand {
             let spec = try NetSpec.load(path: net)
             let testNet = try Net(spec: spec, phase: .test)
             printWarnings(of: testNet)
-            try testNet.loadWeights(from: weights)
+            if let weights {
+                try testNet.loadWeights(from: weights)
+            } else if let first = testNet.parameters.first {
+                throw SwiftCaffeError("the net has learnable parameters ('\(first.name)', ...) and no --weights were given",
+                                      hint: "pass the trained weights with --weights")
+            }
             guard !testNet.dataSources.isEmpty else {
                 throw SwiftCaffeError("the test net has no data layer", hint: "add a data layer with 'phase: test'")
             }

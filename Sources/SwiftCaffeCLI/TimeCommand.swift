@@ -14,7 +14,7 @@ struct TimeCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The net YAML file.")
+    @Argument(help: "The net file: YAML, or Caffe's .prototxt.")
     var net: String
 
     @Option(help: "Timed iterations.")

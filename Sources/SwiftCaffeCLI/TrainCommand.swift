@@ -19,7 +19,7 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The net (or solver) YAML file.")
+    @Argument(help: "The net (or solver) file: YAML, or Caffe's .prototxt.")
     var net: String
 
     @Option(help: "Train for this many epochs (overrides the solver).")
@@ -40,7 +40,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Continue exactly from a .solverstate snapshot.")
     var resume: String?
 
-    @Option(help: "Initialise from trained weights (.safetensors), matching layers by name (fine-tuning).")
+    @Option(help: "Initialise from trained weights (.safetensors or .caffemodel), matching layers by name (fine-tuning).")
     var weights: String?
 
     @Flag(help: "With --weights: every parameter must be in the file.")

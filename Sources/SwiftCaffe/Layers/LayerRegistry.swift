@@ -37,6 +37,8 @@ public enum LayerRegistry {
         "IDXData": IDXDataLayer.self,
         "ImageData": ImageDataLayer.self,
         "Data": DataLayer.self,
+        "HDF5Data": HDF5DataLayer.self,
+        "HDF5Output": HDF5OutputLayer.self,
         "CSVData": CSVDataLayer.self,
         "TextData": TextDataLayer.self,
         "Input": InputLayer.self,

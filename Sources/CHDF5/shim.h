@@ -1,0 +1,9 @@
+#include <hdf5.h>
+
+// HDF5's type and flag names are macros that call into the library, which Swift cannot
+// import: these functions stand for them.
+static inline hid_t swiftcaffe_h5_native_float(void) { return H5T_NATIVE_FLOAT; }
+static inline unsigned swiftcaffe_h5_read_only(void) { return H5F_ACC_RDONLY; }
+static inline unsigned swiftcaffe_h5_truncate(void) { return H5F_ACC_TRUNC; }
+// Errors are reported by SwiftCaffe; HDF5's own stack dumps on stderr are switched off.
+static inline void swiftcaffe_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
