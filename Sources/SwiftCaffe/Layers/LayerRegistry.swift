@@ -38,6 +38,7 @@ public enum LayerRegistry {
         "ImageData": ImageDataLayer.self,
         "Data": DataLayer.self,
         "HDF5Data": HDF5DataLayer.self,
+        "DummyData": DummyDataLayer.self,
         "HDF5Output": HDF5OutputLayer.self,
         "CSVData": CSVDataLayer.self,
         "TextData": TextDataLayer.self,

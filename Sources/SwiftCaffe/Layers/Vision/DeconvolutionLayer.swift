@@ -1,7 +1,9 @@
 /// The transpose of Convolution (Caffe's `Deconvolution`, also called a fractionally strided
 /// or transposed convolution): each input value spreads a kernel-sized patch into a larger
-/// output, H_out = stride·(H − 1) + dilation·(kernel − 1) + 1 − 2·pad. Convolution's keys,
-/// with `group` 1. Weights are C_in × num_output × kh × kw, as in Caffe.
+/// output, H_out = stride·(H − 1) + dilation·(kernel − 1) + 1 − 2·pad. Convolution's keys.
+/// Weights are C_in × (num_output / group) × kh × kw, as in Caffe; with `group` g each g-th of
+/// the input channels spreads into its own g-th of the outputs (FCN's bilinear upsampling is
+/// one group per channel with the `bilinear` filler).
 ///
 /// Forward is Convolution's backward pass for its input: columns = Wᵀ·x, then col2im into
 /// the output; backward is im2col of the output gradient and two GEMMs. One image at a time
@@ -11,6 +13,7 @@ public final class DeconvolutionLayer: Layer, TangentLayer {
     public var params: [Blob] = []
     let keys: ConvolutionKeys
     let context: LayerContext
+    let groups: Int
     /// The geometry of the output image, which the kernel slides over.
     private var geometry = WindowGeometry(channels: 0, height: 0, width: 0, kernelH: 0, kernelW: 0)
     private var batch = 0, inputChannels = 0, inputArea = 0
@@ -20,17 +23,23 @@ public final class DeconvolutionLayer: Layer, TangentLayer {
         self.spec = spec
         self.context = context
         keys = try ConvolutionKeys(spec, dilated: true)
-        if try spec.int("group", default: 1, in: 1...1) != 1 { throw spec.error("group must be 1") }
+        groups = try spec.int("group", default: 1, in: 1...Int(Int32.max))
+        if keys.numOutput % groups != 0 {
+            throw spec.error("num_output \(keys.numOutput) is not a multiple of group \(groups)", at: spec.node("group"))
+        }
     }
 
     private var volume: Int { keys.numOutput * geometry.kernelH * geometry.kernelW }
-    public var forwardFLOPs: Int { batch * 2 * inputChannels * volume * inputArea }
+    public var forwardFLOPs: Int { batch * 2 * inputChannels * (volume / groups) * inputArea }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         let x = bottom[0]
         guard x.shape.count == 4 else { throw error("expects an N×C×H×W bottom, but '\(x.name)' is \(x.shapeDescription)") }
         batch = x.shape[0]
         inputChannels = x.shape[1]
+        guard inputChannels % groups == 0 else {
+            throw error("\(inputChannels) input channels are not a multiple of group \(groups)", hint: "use a group that divides the channels")
+        }
         inputArea = x.shape[2] * x.shape[3]
         let probe = keys.window.geometry(channels: keys.numOutput, height: 0, width: 0)
         // In Double: stride, size and dilated kernel are each up to 2³¹, their sum can pass 2⁶³.
@@ -47,7 +56,7 @@ public final class DeconvolutionLayer: Layer, TangentLayer {
         guard geometry.outputH == x.shape[2], geometry.outputW == x.shape[3] else {
             throw error("stride, kernel and pad do not map the \(x.shape[2])×\(x.shape[3]) input onto a whole output")
         }
-        params = try keys.parameters(of: name, context: context, weightShape: [inputChannels, keys.numOutput, geometry.kernelH, geometry.kernelW], biasShape: [keys.numOutput])
+        params = try keys.parameters(of: name, context: context, weightShape: [inputChannels, keys.numOutput / groups, geometry.kernelH, geometry.kernelW], biasShape: [keys.numOutput])
         try top[0].reshape([batch, keys.numOutput, height, width])
         let perThread = Double(volume) * Double(inputArea) + Double(inputChannels) * Double(volume) + Double(keys.numOutput)
         try MemoryBudget.require(floats: Double(Parallel.chunkCount(for: batch)) * perThread, for: "its per-thread scratch")
@@ -70,13 +79,17 @@ public final class DeconvolutionLayer: Layer, TangentLayer {
     private func deconvolve(_ input: UnsafeMutablePointer<Float>, weights w: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
                             into output: UnsafeMutablePointer<Float>) {
         let g = geometry, area = g.height * g.width, outSize = keys.numOutput * area, inSize = inputChannels * inputArea
-        let volume = volume, channels = inputChannels, inputArea = inputArea, outputs = keys.numOutput
+        let volume = volume / groups, channels = inputChannels / groups, inputArea = inputArea, outputs = keys.numOutput, groups = groups
         ensureScratch(Parallel.chunkCount(for: batch))
         let buffers = scratch.map(\.columns.data)
         Parallel.forChunks(of: batch) { chunk, images in
             let columns = buffers[chunk]
             for n in images {
-                BLAS.gemm(transposeA: true, m: volume, n: inputArea, k: channels, a: w, b: input + n * inSize, c: columns)
+                // Per group: its columns (volume/g × HW) = its weights (C_in/g × volume/g)ᵀ · its input channels.
+                for group in 0..<groups {
+                    BLAS.gemm(transposeA: true, m: volume, n: inputArea, k: channels, a: w + group * channels * volume,
+                              b: input + n * inSize + group * channels * inputArea, c: columns + group * volume * inputArea)
+                }
                 let y = output + n * outSize
                 col2im(columns, g, y)
                 if let bias { for o in 0..<outputs { for i in 0..<area { y[o * area + i] += bias[o] } } }
@@ -96,27 +109,35 @@ public final class DeconvolutionLayer: Layer, TangentLayer {
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
         let g = geometry, area = g.height * g.width, outSize = keys.numOutput * area, inSize = inputChannels * inputArea
-        let w = params[0].data, volume = volume, channels = inputChannels, inputArea = inputArea, outputs = keys.numOutput
+        let w = params[0].data, volume = volume / groups, channels = inputChannels / groups, inputArea = inputArea
+        let outputs = keys.numOutput, groups = groups, weightCount = inputChannels * volume
         let propagate = bottom[0].needsGradient, dx = propagate ? bottom[0].diff : nil
         let chunks = Parallel.chunkCount(for: batch)
         ensureScratch(chunks)
         let buffers = scratch.map { ($0.columns.data, $0.gradients.data) }
-        for (_, gradients) in buffers.prefix(chunks) { gradients.update(repeating: 0, count: channels * volume + outputs) }
+        for (_, gradients) in buffers.prefix(chunks) { gradients.update(repeating: 0, count: weightCount + outputs) }
         Parallel.forChunks(of: batch) { chunk, images in
             let (columns, gradients) = buffers[chunk]
             for n in images {
                 let dy = top[0].diff + n * outSize
                 im2col(dy, g, columns)
-                // dW (C_in × O·kh·kw) += x (C_in × HW) · columnsᵀ.
-                BLAS.gemm(transposeB: true, m: channels, n: volume, k: inputArea, a: bottom[0].data + n * inSize, b: columns, beta: 1, c: gradients)
-                for o in 0..<outputs { gradients[channels * volume + o] += sum(dy + o * area, count: area) }
-                if let dx { BLAS.gemm(m: channels, n: inputArea, k: volume, a: w, b: columns, c: dx + n * inSize) }
+                for group in 0..<groups {
+                    let x = bottom[0].data + n * inSize + group * channels * inputArea, groupColumns = columns + group * volume * inputArea
+                    // dW_g (C_in/g × volume/g) += x_g (C_in/g × HW) · columns_gᵀ.
+                    BLAS.gemm(transposeB: true, m: channels, n: volume, k: inputArea, a: x, b: groupColumns, beta: 1,
+                              c: gradients + group * channels * volume)
+                    if let dx {
+                        BLAS.gemm(m: channels, n: inputArea, k: volume, a: w + group * channels * volume, b: groupColumns,
+                                  c: dx + n * inSize + group * channels * inputArea)
+                    }
+                }
+                for o in 0..<outputs { gradients[weightCount + o] += sum(dy + o * area, count: area) }
             }
         }
         let dw = params[0].diff, db = keys.biasTerm ? params[1].diff : nil
         for (_, partial) in buffers.prefix(chunks) {
-            for i in 0..<(channels * volume) { dw[i] += partial[i] }
-            if let db { for o in 0..<outputs { db[o] += partial[channels * volume + o] } }
+            for i in 0..<weightCount { dw[i] += partial[i] }
+            if let db { for o in 0..<outputs { db[o] += partial[weightCount + o] } }
         }
     }
 }

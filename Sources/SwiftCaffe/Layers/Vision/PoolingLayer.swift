@@ -14,6 +14,8 @@ public final class PoolingLayer: Layer, TangentLayer {
     public var params: [Blob] = []
     let method: Method
     let globalPooling: Bool
+    /// Caffe's `round_mode`: CEIL (the default) or FLOOR for the output size.
+    let roundsUp: Bool
     var window: WindowKeys
     private var geometry = WindowGeometry(channels: 0, height: 0, width: 0, kernelH: 0, kernelW: 0)
     private var pooledH = 0, pooledW = 0, batch = 0
@@ -25,6 +27,7 @@ public final class PoolingLayer: Layer, TangentLayer {
         self.spec = spec
         method = Method(rawValue: try spec.choice("pool", from: Method.allCases.map(\.rawValue), default: "MAX"))!
         globalPooling = try spec.bool("global_pooling", default: false)
+        roundsUp = try spec.choice("round_mode", from: ["CEIL", "FLOOR"], default: "CEIL") == "CEIL"
         window = try WindowKeys(spec, kernelRequired: !globalPooling)
     }
 
@@ -50,8 +53,8 @@ public final class PoolingLayer: Layer, TangentLayer {
             throw error("the \(g.kernelH)×\(g.kernelW) window is larger than the padded \(g.height)×\(g.width) input '\(input.name)'")
         }
         batch = input.shape[0]
-        pooledH = Self.pooledSize(g.height, kernel: g.kernelH, stride: g.strideH, pad: g.padH)
-        pooledW = Self.pooledSize(g.width, kernel: g.kernelW, stride: g.strideW, pad: g.padW)
+        pooledH = Self.pooledSize(g.height, kernel: g.kernelH, stride: g.strideH, pad: g.padH, roundingUp: roundsUp)
+        pooledW = Self.pooledSize(g.width, kernel: g.kernelW, stride: g.strideW, pad: g.padW, roundingUp: roundsUp)
         try top[0].reshape([batch, g.channels, pooledH, pooledW])
         if method == .max {
             argmax?.deallocate()
@@ -60,10 +63,11 @@ public final class PoolingLayer: Layer, TangentLayer {
         }
     }
 
-    /// Caffe's output size: ceil division, minus a last window that would start in the padding
-    /// or past the input (its start, (pooled − 1)·stride − pad, must be below `size`).
-    static func pooledSize(_ size: Int, kernel: Int, stride: Int, pad: Int) -> Int {
-        var pooled = (size + 2 * pad - kernel + stride - 1) / stride + 1
+    /// Caffe's output size: ceil (or, `roundingUp` false, floor) division, minus a last window
+    /// that would start in the padding or past the input (its start, (pooled − 1)·stride − pad,
+    /// must be below `size`).
+    static func pooledSize(_ size: Int, kernel: Int, stride: Int, pad: Int, roundingUp: Bool = true) -> Int {
+        var pooled = (size + 2 * pad - kernel + (roundingUp ? stride - 1 : 0)) / stride + 1
         while pooled > 1 && (pooled - 1) * stride >= size + pad { pooled -= 1 }
         return pooled
     }
