@@ -266,4 +266,70 @@ import Testing
         #expect { try transform("", phase: .test).outputShape(channels: 1, height: 5, width: 4, layer: layer) } throws: { "\($0)".contains("mean_file") }
         #expect { try transform("mean_value: 3", phase: .test) } throws: { "\($0)".contains("both 'mean_file' and 'mean_value'") }
     }
+
+    // MARK: Converting
+
+    /// A YAML net written as a prototxt (whose keys swift-protobuf placed in Caffe's messages)
+    /// and back as YAML is the same net: same blobs, parameters, multipliers, and with the same
+    /// seed the same forward values.
+    @Test func aNetSurvivesYAMLToPrototxtToYAML() throws {
+        let folder = try temporaryFolder()
+        let yaml = """
+            name: mixed
+            layers:
+              - {name: in, type: Input, top: [x, y], shape: [[2, 3, 6, 6], [2]], phase: test}
+              - {name: c, type: Convolution, bottom: x, top: c, num_output: 4, kernel_size: 3, pad: 1,
+                 weight_filler: {type: gaussian, std: 0.1}, bias_filler: {type: constant, value: 0.2}, param: [{lr_mult: 1}, {lr_mult: 2, decay_mult: 0}]}
+              - {name: bn, type: BatchNorm, bottom: c, top: c, use_global_stats: true}
+              - {name: s, type: Scale, bottom: c, top: c, bias_term: true}
+              - {name: r, type: ReLU, bottom: c, top: c, negative_slope: 0.1}
+              - {name: p, type: Pooling, bottom: c, top: p, pool: ave, kernel_size: 2, stride: 2}
+              - {name: cat, type: Concat, bottom: [p, p], top: cat, axis: 1}
+              - {name: e, type: Eltwise, bottom: [cat, cat], top: e, operation: sum, coeff: [1, -0.5]}
+              - {name: ip, type: InnerProduct, bottom: e, top: ip, num_output: 3, weight_filler: xavier}
+              - {name: loss, type: SoftmaxWithLoss, bottom: [ip, y], top: loss, loss_weight: 2}
+            """
+        let yamlPath = try write(yaml, "mixed.yaml", in: folder)
+        let original = try NetSpec.load(path: yamlPath)
+        let converted = try NetFileConversion.prototxt(original, pathsRelativeTo: folder, netPath: "mixed.prototxt")
+        #expect(converted.net.contains("convolution_param {") && converted.net.contains("pool: AVE") && converted.net.contains("operation: SUM"))
+        #expect(converted.net.contains("include {\n    phase: TEST"))
+        let prototxtPath = try write(converted.net, "mixed.prototxt", in: folder)
+        let back = try write(NetFileConversion.yaml(try NetSpec.load(path: prototxtPath), pathsRelativeTo: folder), "back.yaml", in: folder)
+        func outputs(_ path: String) throws -> (loss: Float, parameters: [[Int]], multipliers: [Float]) {
+            let net = try Net(spec: try NetSpec.load(path: path), phase: .test, seed: 5)
+            net.blobs["x"]!.setData(randomBlob([2, 3, 6, 6], seed: 9).dataArray)
+            net.blobs["y"]!.setData([0, 2])
+            for parameter in net.parameters where parameter.layer == "bn" { parameter.blob.setData(Array(repeating: 1, count: parameter.blob.count)) }
+            return (try net.forward(), net.parameters.map(\.blob.shape), net.parameters.map(\.lrMult) + net.parameters.map(\.decayMult))
+        }
+        let expected = try outputs(yamlPath)
+        for path in [prototxtPath, back] {
+            let got = try outputs(path)
+            #expect(got.loss == expected.loss && got.parameters == expected.parameters && got.multipliers == expected.multipliers, "\(path)")
+        }
+    }
+
+    /// A net Caffe could not read is refused when writing a prototxt, naming the layer.
+    @Test func writingAPrototxtRefusesWhatCaffeLacks() throws {
+        let folder = try temporaryFolder()
+        let own = "layers:\n  - {name: d, type: CSVData, top: [data, label], source: x.csv, batch_size: 2, label_column: 0}\n"
+        #expect { try NetFileConversion.prototxt(try NetSpec.load(path: try write(own, "own.yaml", in: folder)), pathsRelativeTo: folder, netPath: "x") }
+            throws: { "\($0)".contains("CSVData is SwiftCaffe's own layer type") }
+        try RasterImage(width: 2, height: 2, channels: 1, pixels: [0, 1, 2, 3]).write(to: folder + "/a.png")
+        try "a.png 0\n".write(toFile: folder + "/list.txt", atomically: true, encoding: .utf8)
+        let padded = "layers:\n  - {name: d, type: ImageData, top: [data, label], source: list.txt, batch_size: 1, crop_size: 2, pad: 1}\n"
+        #expect { try NetFileConversion.prototxt(try NetSpec.load(path: try write(padded, "pad.yaml", in: folder)), pathsRelativeTo: folder, netPath: "x") }
+            throws: { "\($0)".contains("'pad' has no place in Caffe's ImageData layer") && "\($0)".contains("pad.yaml:2:") }
+    }
+
+    /// Paths keep naming the same files from the new file's place.
+    @Test func pathsAreRewrittenForTheNewFile() {
+        #expect(NetFileConversion.relativePath("/a/b/data/list.txt", from: "/a/b/nets") == "../data/list.txt")
+        #expect(NetFileConversion.relativePath("/a/b/list.txt", from: "/a/b") == "list.txt")
+        #expect(NetFileConversion.relativePath("/usr/share/x", from: "/home/me") == "/usr/share/x")
+        let node = try! YAMLParser.parse("{name: i, type: ImageData, source: ../data/list.txt, batch_size: 1}", file: "n.yaml")
+        let moved = NetFileConversion.rewritingPaths(node, from: "/work/nets", to: "/work")
+        #expect(moved.mapping?.first { $0.key.scalar == "source" }?.value.scalar == "data/list.txt")
+    }
 }

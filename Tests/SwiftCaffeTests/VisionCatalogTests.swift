@@ -7,6 +7,7 @@ import Testing
     @Test(arguments: [
         "{name: d, type: Deconvolution, num_output: 3, kernel_size: 3, stride: 2, pad: 1, weight_filler: gaussian, bias_filler: gaussian}",
         "{name: d, type: Deconvolution, num_output: 2, kernel_size: 2, stride: 2, weight_filler: gaussian}",
+        "{name: d, type: Deconvolution, num_output: 6, kernel_size: 3, stride: 2, group: 3, weight_filler: gaussian, bias_filler: gaussian}",
         "{name: i, type: Im2col, kernel_size: 2, stride: 1, pad: 1}",
         "{name: l, type: LocallyConnected, num_output: 3, kernel_size: 3, weight_filler: gaussian, bias_filler: gaussian}",
         "{name: l, type: LocallyConnected, num_output: 2, kernel_size: 2, stride: 2, pad: 1, bias_term: false, weight_filler: gaussian}",
@@ -15,6 +16,19 @@ import Testing
     ])
     func gradients(_ yaml: String) throws {
         try expectGradientsMatch(try makeLayer(yaml), bottom: [randomBlob([2, 3, 4, 4])])
+    }
+
+    /// With `group` g, input channel group i spreads only into output group i: here each of two
+    /// channels through its own 1×1 kernel (weights 2 and 3) into its own output.
+    @Test func deconvolutionGroupsKeepChannelsApart() throws {
+        let layer = try makeLayer("{name: d, type: Deconvolution, num_output: 2, kernel_size: 1, group: 2, bias_term: false}")
+        let x = Blob(shape: [1, 2, 1, 2]), y = Blob()
+        x.setData([1, 2, 10, 20])
+        try layer.setUp(bottom: [x], top: [y])
+        #expect(layer.params[0].shape == [2, 1, 1, 1])
+        layer.params[0].setData([2, 3])
+        _ = layer.forward(bottom: [x], top: [y])
+        #expect(y.dataArray == [2, 4, 30, 60])
     }
 
     @Test func deconvolutionSpreadsTheKernel() throws {

@@ -5,7 +5,7 @@ import Foundation
 /// MATLAB. Each forward replaces the file with the current batch, atomically (a temporary
 /// file renamed), so the file always holds one whole batch: the last one. Write errors (a
 /// full disk) end the run with a message, as every `ForwardFailing` layer's do.
-public final class HDF5OutputLayer: Layer, ForwardFailing {
+public final class HDF5OutputLayer: Layer, ForwardFailing, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var bottomCount: ClosedRange<Int> { 2...2 }
@@ -42,4 +42,7 @@ public final class HDF5OutputLayer: Layer, ForwardFailing {
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}
+
+    /// A sink: it has no tops to carry tangents to.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {}
 }
