@@ -29,6 +29,8 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "The file to read.")
     var input: String
 
+    @OptionGroup var netState: NetStateOptions
+
     @Argument(help: "The file (or, for IDX images, the folder) to write.")
     var output: String
 
@@ -52,11 +54,11 @@ struct ConvertCommand: ParsableCommand {
             let outputFolder = URL(fileURLWithPath: output, relativeTo: URL(fileURLWithPath: workingDirectory + "/")).deletingLastPathComponent().path
             switch (from, to) {
             case ("prototxt", "yaml"), ("prototxt", "yml"), ("pbtxt", "yaml"), ("pbtxt", "yml"):
-                let spec = try NetSpec.load(path: input)
+                let spec = try netState.load(input)
                 try AtomicFile.write(Array(NetFileConversion.yaml(spec, pathsRelativeTo: outputFolder).utf8), to: output)
                 printLine("wrote \(output): \(spec.layers.count) layers\(spec.solver != nil ? " and the solver" : "")")
             case ("yaml", "prototxt"), ("yml", "prototxt"):
-                let spec = try NetSpec.load(path: input)
+                let spec = try netState.load(input)
                 let (net, solver, leftOut) = try NetFileConversion.prototxt(spec, pathsRelativeTo: workingDirectory, netPath: output)
                 try AtomicFile.write(Array(net.utf8), to: output)
                 printLine("wrote \(output): \(spec.layers.count) layers")

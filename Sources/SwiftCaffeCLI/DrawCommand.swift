@@ -12,6 +12,8 @@ struct DrawCommand: ParsableCommand {
     @Argument(help: "The net file: YAML, or Caffe's .prototxt.")
     var net: String
 
+    @OptionGroup var netState: NetStateOptions
+
     @Option(name: .shortAndLong, help: "The file to write: .dot, .svg or .png.")
     var output: String
 
@@ -26,7 +28,7 @@ struct DrawCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let spec = try NetSpec.load(path: net)
+            let spec = try netState.load(net)
             let graph = NetDiagram.dot(try Net(spec: spec, phase: phase, allocating: false))
             let format = URL(fileURLWithPath: output).pathExtension.lowercased()
             if format == "dot" || format == "gv" {

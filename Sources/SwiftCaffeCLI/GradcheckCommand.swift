@@ -12,6 +12,8 @@ struct GradcheckCommand: ParsableCommand {
     @Argument(help: "The net file: YAML, or Caffe's .prototxt.")
     var net: String
 
+    @OptionGroup var netState: NetStateOptions
+
     @Option(help: "Check only this layer.")
     var layer: String?
 
@@ -42,7 +44,7 @@ struct GradcheckCommand: ParsableCommand {
         try runtime.run {
             var checker = GradientChecker(step: step, tolerance: tolerance)
             checker.maxElements = maxElements
-            let spec = try NetSpec.load(path: net)
+            let spec = try netState.load(net)
             let reports = try NetGradientCheck.run(spec, layer: layer, batch: batch, checker: checker)
             let rows = reports.flatMap { report in
                 report.results.map { [report.layer, report.type, $0.blob, "\($0.checked)", String(format: "%.2e", $0.maxAbsoluteError),

@@ -24,6 +24,8 @@ struct JVPCommand: ParsableCommand {
     @Argument(help: "The net (or solver) file: YAML, or Caffe's .prototxt.")
     var net: String
 
+    @OptionGroup var netState: NetStateOptions
+
     @Option(help: "Trained weights (.safetensors or .caffemodel); without them the fillers' values are used.")
     var weights: String?
 
@@ -59,7 +61,7 @@ struct JVPCommand: ParsableCommand {
 
     func run() throws {
         try runtime.run {
-            var spec = try NetSpec.load(path: net)
+            var spec = try netState.load(net)
             let phase = Phase(rawValue: self.phase)!
             if let size = input != nil ? 1 : batch {
                 guard spec.layers.contains(where: { $0.bottoms.isEmpty && $0.writtenKeys.contains("batch_size") }) else {

@@ -17,6 +17,8 @@ struct SampleCommand: ParsableCommand {
     @Argument(help: "The net (or solver) file the weights were trained with: YAML, or Caffe's .prototxt.")
     var net: String
 
+    @OptionGroup var netState: NetStateOptions
+
     @Option(help: "Trained weights (.safetensors or .caffemodel), e.g. a snapshot.")
     var weights: String
 
@@ -44,7 +46,7 @@ struct SampleCommand: ParsableCommand {
 
     func run() throws {
         try runtime.run {
-            let spec = try TextGenerator.spec(for: try NetSpec.load(path: net))
+            let spec = try TextGenerator.spec(for: try netState.load(net))
             let net = try Net(spec: spec, phase: .test)
             printWarnings(of: net)
             try net.loadWeights(from: weights)

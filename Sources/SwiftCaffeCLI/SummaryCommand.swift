@@ -11,12 +11,14 @@ struct SummaryCommand: ParsableCommand {
     @Argument(help: "The net file: YAML, or Caffe's .prototxt.")
     var net: String
 
+    @OptionGroup var netState: NetStateOptions
+
     @Option(help: "Which net: train or test.")
     var phase: Phase = .train
 
     func run() throws {
         try reportingErrors {
-            let spec = try NetSpec.load(path: net)
+            let spec = try netState.load(net)
             let built = try Net(spec: spec, phase: phase, allocating: false)
             printLine("\(spec.name) (\(phase) phase)")
             printLine(NetSummary(built).table)

@@ -14,6 +14,21 @@ public struct SwiftCaffeCommand: ParsableCommand {
     public init() {}
 }
 
+/// Which layers of a Caffe net exist (its include/exclude rules by stage and level), for every
+/// subcommand that reads a net file.
+struct NetStateOptions: ParsableArguments {
+    @Option(name: .customLong("stage"), help: "A net stage, for Caffe nets' include/exclude rules (repeatable, or comma-separated).")
+    var stages: [String] = []
+
+    @Option(help: "The net level, for Caffe nets' include/exclude rules.")
+    var level: Int = 0
+
+    /// The net (or solver) file at `path`, with these stages and this level.
+    func load(_ path: String) throws -> NetSpec {
+        try NetSpec.load(path: path, state: NetState(level: level, stages: stages.flatMap { $0.split(separator: ",").map(String.init) }))
+    }
+}
+
 /// Options every subcommand that runs a net shares.
 struct RuntimeOptions: ParsableArguments {
     @Option(help: "Threads for BLAS and SwiftCaffe's own kernels (default: all cores).")

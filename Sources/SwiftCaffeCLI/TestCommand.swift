@@ -11,6 +11,8 @@ struct TestCommand: ParsableCommand {
     @Argument(help: "The net (or solver) file: YAML, or Caffe's .prototxt.")
     var net: String
 
+    @OptionGroup var netState: NetStateOptions
+
     @Option(help: "The weights (.safetensors or .caffemodel) to score; a net without learnable parameters needs none.")
     var weights: String?
 
@@ -27,7 +29,7 @@ struct TestCommand: ParsableCommand {
 
     func run() throws {
         try runtime.run {
-            let spec = try NetSpec.load(path: net)
+            let spec = try netState.load(net)
             let testNet = try Net(spec: spec, phase: .test)
             printWarnings(of: testNet)
             if let weights {

@@ -17,6 +17,8 @@ struct TimeCommand: ParsableCommand {
     @Argument(help: "The net file: YAML, or Caffe's .prototxt.")
     var net: String
 
+    @OptionGroup var netState: NetStateOptions
+
     @Option(help: "Timed iterations.")
     var iterations: Int = 50
 
@@ -40,7 +42,7 @@ struct TimeCommand: ParsableCommand {
         if MPIGradientSync.isLaunchedByMPI { try reportingErrors { sync = try MPIGradientSync() } }
         defer { sync?.finish() }
         try runtime.run {
-            let spec = try NetSpec.load(path: net)
+            let spec = try netState.load(net)
             let phase = Phase(rawValue: self.phase)!
             let shard = sync.map { DataShard(rank: $0.rank, count: $0.size) } ?? .whole
             let net = try Net(spec: spec, phase: phase, seed: spec.solver?.randomSeed ?? 1, shard: shard)

@@ -22,6 +22,8 @@ struct TrainCommand: ParsableCommand {
     @Argument(help: "The net (or solver) file: YAML, or Caffe's .prototxt.")
     var net: String
 
+    @OptionGroup var netState: NetStateOptions
+
     @Option(help: "Train for this many epochs (overrides the solver).")
     var epochs: Double?
 
@@ -91,7 +93,7 @@ struct TrainCommand: ParsableCommand {
 
     private func train(sync: MPIGradientSync?, root: Bool) throws {
         let quiet = self.quiet || !root
-        let spec = try NetSpec.load(path: net)
+        let spec = try netState.load(net)
         let trainer = try Trainer(spec: spec, options: TrainingOptions(epochs: epochs, maxIter: maxIter, baseLR: baseLR,
                                                                        seed: seed, output: output), sync: sync)
         if root {

@@ -19,6 +19,8 @@ struct VisualizeCommand: ParsableCommand {
     @Argument(help: "The net file: YAML, or Caffe's .prototxt.")
     var net: String
 
+    @OptionGroup var netState: NetStateOptions
+
     @Option(help: "The trained weights (.safetensors or .caffemodel).")
     var weights: String
 
@@ -57,7 +59,7 @@ struct VisualizeCommand: ParsableCommand {
                 grid = TileGrid(tiles: maps, height: height, width: width, channels: 1)
                 what = "\(maps.count) activation maps of '\(top.name)' (\(height)×\(width))"
             } else {
-                let spec = try NetSpec.load(path: net)
+                let spec = try netState.load(net)
                 let built = try Net(spec: spec, phase: .test)
                 try built.loadWeights(from: weights)
                 guard let found = built.layer(named: layer) else {

@@ -112,6 +112,11 @@ import Testing
         #expect(stagedPhases["deploy"] == "test")
         #expect(stagedPhases["no_deploy"] == "train")
         #expect(stagedPhases["level"] == "test")
+
+        // The command line's --stage and --level apply to both phases.
+        let commandLine = try NetSpec.load(path: folder + "/rules.prototxt", state: NetState(level: 2, stages: ["deploy"]))
+        let commandPhases = Dictionary(commandLine.layers.map { ($0.name, $0.phase?.rawValue ?? "both") }, uniquingKeysWith: { a, _ in a })
+        #expect(commandPhases["deploy"] == "both" && commandPhases["level"] == "both" && commandPhases["no_deploy"] == nil)
     }
 
     /// A solver.prototxt: Caffe's field names, the old `solver_type` enum, and `random_seed: -1`

@@ -11,25 +11,6 @@
 ///   implementation and mean nothing here, so they are dropped; everything else reaches the
 ///   layer, which rejects what it does not support with the prototxt's line and column.
 enum CaffeNetTranslation {
-    /// Caffe's `NetState` minus the phase (SwiftCaffe builds a net per phase itself).
-    struct NetState: Equatable {
-        var level = 0
-        var stages: [String] = []
-
-        /// Caffe's `NetState.MergeFrom`: a set level replaces, stages add up.
-        func merging(_ fields: [PrototxtField]) throws -> NetState {
-            var merged = self
-            for field in fields {
-                switch field.name {
-                case "level": merged.level = try integer(field)
-                case "stage": merged.stages += try strings(field)
-                default: break  // phase: the command decides which phase it builds
-                }
-            }
-            return merged
-        }
-    }
-
     static func netTree(_ fields: [PrototxtField], file: String, train: NetState = NetState(), test: NetState = NetState()) throws -> YAMLNode {
         let start = FileLocation(file: file, line: 1, column: 1)
         var pairs: [(key: YAMLNode, value: YAMLNode)] = []
@@ -306,12 +287,5 @@ enum CaffeNetTranslation {
             throw SwiftCaffeError("'\(field.name)' expects a whole number", at: field.valueLocation)
         }
         return number
-    }
-}
-
-extension CaffeNetTranslation.NetState {
-    /// This (a file's) state with `other` (the solver's or command line's) merged over it.
-    func merged(over other: Self) -> Self {
-        Self(level: other.level != 0 ? other.level : level, stages: stages + other.stages)
     }
 }

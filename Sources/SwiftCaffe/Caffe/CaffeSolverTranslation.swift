@@ -31,9 +31,9 @@ enum CaffeSolverTranslation {
     }
 
     /// The net named by the solver, with a `solver:` section; and the file the net came from.
-    static func netTree(_ fields: [PrototxtField], file: String, workingDirectory: String) throws -> (tree: YAMLNode, netFile: String) {
+    static func netTree(_ fields: [PrototxtField], file: String, workingDirectory: String, state: NetState) throws -> (tree: YAMLNode, netFile: String) {
         var solverPairs: [(key: YAMLNode, value: YAMLNode)] = []
-        var train = CaffeNetTranslation.NetState(), test = CaffeNetTranslation.NetState()
+        var train = state, test = state
         var net: (fields: [PrototxtField], file: String)?
         func key(_ name: String, at location: FileLocation) -> YAMLNode { YAMLNode(.scalar(name, quoted: false), at: location) }
         for (name, group) in CaffeNetTranslation.grouped(fields) {

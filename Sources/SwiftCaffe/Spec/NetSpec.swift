@@ -14,26 +14,28 @@ public struct NetSpec {
     public var file: String
 
     /// Loads a net file, or a solver file (a mapping with `net:`) together with the net it names.
-    public static func load(path: String) throws -> NetSpec {
-        try load(path: path, including: [])
+    /// `state` (the command line's `--stage`/`--level`) chooses among a Caffe net's layers by
+    /// their include/exclude rules.
+    public static func load(path: String, state: NetState = NetState()) throws -> NetSpec {
+        try load(path: path, state: state, including: [])
     }
 
     /// `including`: the solver files whose `net:` led here, outermost first, so that a file
     /// that names itself, or a longer cycle of files, is an error rather than endless recursion.
-    private static func load(path: String, including: [(file: String, key: FileLocation)]) throws -> NetSpec {
+    private static func load(path: String, state: NetState, including: [(file: String, key: FileLocation)]) throws -> NetSpec {
         let identity = URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
         if let start = including.firstIndex(where: { $0.file == identity }) {
             let chain = (including[start...].map(\.file) + [identity]).map { "'\($0)'" }.joined(separator: " → ")
             throw SwiftCaffeError("'net' leads back to a file already being read: \(chain)", at: including.last!.key,
                                   hint: "point 'net' at the file with the layers")
         }
-        if NetSpec.isPrototxt(path) { return try loadPrototxt(path: path) }
+        if NetSpec.isPrototxt(path) { return try loadPrototxt(path: path, state: state) }
         let root = try YAMLParser.parse(fileAt: path)
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let top = try SpecMapping(root, owner: nil, baseDirectory: folder)
         if top.writtenKeys.contains("net") && !top.writtenKeys.contains("layers") {
             let netPath = try top.path("net")
-            var spec = try load(path: netPath, including: including + [(identity, top.node("net")!.location)])
+            var spec = try load(path: netPath, state: state, including: including + [(identity, top.node("net")!.location)])
             spec.solver = try SolverSpec(top)
             spec.solverNode = YAMLNode(.mapping(root.mapping?.filter { $0.key.scalar != "net" } ?? []), at: root.location)
             try top.rejectUnknownKeys()
@@ -49,16 +51,16 @@ public struct NetSpec {
     }
 
     /// A Caffe net or solver file. Its paths resolve against the working directory, as Caffe's do.
-    private static func loadPrototxt(path: String) throws -> NetSpec {
+    private static func loadPrototxt(path: String, state: NetState) throws -> NetSpec {
         let (bytes, fields) = try PrototxtReader.scan(fileAt: path)
         let workingDirectory = FileManager.default.currentDirectoryPath
         if CaffeSolverTranslation.isSolver(fields) {
             try PrototxtReader.check(bytes, fields: fields, file: path, as: Caffe_SolverParameter.self)
-            let (tree, netFile) = try CaffeSolverTranslation.netTree(fields, file: path, workingDirectory: workingDirectory)
+            let (tree, netFile) = try CaffeSolverTranslation.netTree(fields, file: path, workingDirectory: workingDirectory, state: state)
             return try NetSpec(try SpecMapping(tree, owner: nil, baseDirectory: workingDirectory), file: netFile)
         }
         try PrototxtReader.check(bytes, fields: fields, file: path, as: Caffe_NetParameter.self)
-        let tree = try CaffeNetTranslation.netTree(fields, file: path)
+        let tree = try CaffeNetTranslation.netTree(fields, file: path, train: state, test: state)
         return try NetSpec(try SpecMapping(tree, owner: nil, baseDirectory: workingDirectory), file: path)
     }
 
