@@ -337,4 +337,33 @@ import Testing
         let moved = NetFileConversion.rewritingPaths(node, from: "/work/nets", to: "/work")
         #expect(moved.mapping?.first { $0.key.scalar == "source" }?.value.scalar == "data/list.txt")
     }
+
+    // MARK: Caffe's net rules
+
+    /// PReLU and Power need their input in backward, yet Caffe lets them run in place: here
+    /// too, through a renamed copy of the value before them, so in place and out of place
+    /// give the same loss and the same gradients. A loss layer without a top gets one.
+    @Test func layersThatNeedTheirInputRunInPlace() throws {
+        func run(_ inPlace: Bool) throws -> (loss: Float, gradients: [[Float]]) {
+            let (a, b) = inPlace ? ("c", "c") : ("c1", "c2")
+            let text = """
+                layer { name: "in" type: "Input" top: "x" top: "t" input_param { shape { dim: 2 dim: 3 dim: 4 dim: 4 } shape { dim: 2 dim: 3 dim: 4 dim: 4 } } }
+                layer { name: "c" type: "Convolution" bottom: "x" top: "c" convolution_param { num_output: 3 kernel_size: 1 weight_filler { type: "gaussian" } } }
+                layer { name: "pr" type: "PReLU" bottom: "c" top: "\(a)" }
+                layer { name: "pw" type: "Power" bottom: "\(a)" top: "\(b)" power_param { power: 2 shift: 0.5 } }
+                layer { name: "loss" type: "EuclideanLoss" bottom: "\(b)" bottom: "t" }
+                """
+            let net = try Net(spec: try NetSpec.load(path: try write(text, "n.prototxt")), phase: .train, seed: 3)
+            net.blobs["x"]!.setData(randomBlob([2, 3, 4, 4], seed: 1).dataArray)
+            net.blobs["t"]!.setData(randomBlob([2, 3, 4, 4], seed: 2).dataArray)
+            let loss = try net.forward()
+            net.zeroParameterDiffs()
+            net.seedLossDiffs()
+            net.backward()
+            return (loss, net.parameters.map { Array(UnsafeBufferPointer(start: $0.blob.diff, count: $0.blob.count)) })
+        }
+        let (inPlace, outOfPlace) = (try run(true), try run(false))
+        #expect(inPlace.loss == outOfPlace.loss && inPlace.loss > 0)
+        #expect(inPlace.gradients == outOfPlace.gradients)
+    }
 }

@@ -12,7 +12,7 @@ import Testing
         "{name: l, type: LocallyConnected, num_output: 3, kernel_size: 3, weight_filler: gaussian, bias_filler: gaussian}",
         "{name: l, type: LocallyConnected, num_output: 2, kernel_size: 2, stride: 2, pad: 1, bias_term: false, weight_filler: gaussian}",
         "{name: n, type: LRN, local_size: 3, alpha: 0.5, beta: 0.75}",
-        "{name: n, type: LRN, local_size: 3, alpha: 2, beta: 0.6, k: 2, norm_region: WITHIN_CHANNEL}",
+        "{name: n, type: LRN, local_size: 3, alpha: 2, beta: 0.6, norm_region: WITHIN_CHANNEL}",
     ])
     func gradients(_ yaml: String) throws {
         try expectGradientsMatch(try makeLayer(yaml), bottom: [randomBlob([2, 3, 4, 4])])
@@ -29,6 +29,21 @@ import Testing
         layer.params[0].setData([2, 3])
         _ = layer.forward(bottom: [x], top: [y])
         #expect(y.dataArray == [2, 4, 30, 60])
+    }
+
+    /// Within a channel Caffe's LRN always shifts by 1: `k` changes nothing there, as in Caffe,
+    /// while across channels it does.
+    @Test func lrnWithinAChannelShiftsByOne() throws {
+        func output(_ keys: String) throws -> [Float] {
+            let layer = try makeLayer("{name: n, type: LRN, local_size: 3, alpha: 2, \(keys)}")
+            let x = randomBlob([1, 2, 3, 3]), y = Blob()
+            try layer.setUp(bottom: [x], top: [y])
+            y.allocate()
+            _ = layer.forward(bottom: [x], top: [y])
+            return y.dataArray
+        }
+        #expect(try output("norm_region: WITHIN_CHANNEL, k: 3") == output("norm_region: WITHIN_CHANNEL"))
+        #expect(try output("k: 3") != output("k: 1"))
     }
 
     @Test func deconvolutionSpreadsTheKernel() throws {

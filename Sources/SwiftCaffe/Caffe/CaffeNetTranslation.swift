@@ -6,6 +6,7 @@
 ///   `blobs_lr`/`weight_decay`, the net-level `input`/`input_shape`/`input_dim` (an `Input`
 ///   layer named `input`), and `concat_dim`/`slice_dim` (`axis`);
 /// - keeps the layers whose `include`/`exclude` rules admit them (`NetState`), per phase;
+/// - gives a loss layer without a top one named after the layer, as Caffe gives it one;
 /// - flattens every `*_param` message (and `transform_param`, `loss_param`) into the layer,
 ///   the way our YAML writes them. `engine` and `force_nd_im2col` choose a Caffe
 ///   implementation and mean nothing here, so they are dropped; everything else reaches the
@@ -82,6 +83,12 @@ enum CaffeNetTranslation {
             default:
                 try add(name, value(of: group), at: first.location, from: "layer")
             }
+        }
+        // Caffe gives a loss layer written without a top one of its own (`AutoTopBlobs`); here
+        // it is named after the layer.
+        if origin["top"] == nil, let type = fields.first(where: { $0.name == "type" }), case .scalar(let typeName, _) = type.value,
+           typeName.hasSuffix("Loss"), let name = fields.first(where: { $0.name == "name" }) {
+            pairs.append((scalar("top", at: location), value(name.value, at: name.valueLocation)))
         }
         let admitted = try Phase.allCases.filter { phase in
             let state = phase == .train ? states.train : states.test

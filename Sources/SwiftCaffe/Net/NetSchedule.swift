@@ -13,6 +13,12 @@ public struct ScheduledLayer {
 /// one blob apply in file order (the only order the file gives). Every other reader of a blob
 /// reads its final value. Layers are ordered topologically, ties broken by name; a blob
 /// read by several layers gets a Split layer so that their gradients are summed.
+///
+/// A layer whose backward needs its input (`supportsInPlace` false: PReLU, Power, ...) may
+/// still be written in place, as Caffe allows: the value before it is renamed `blob~layer`,
+/// so the layer reads that and writes the blob under its own name. That costs the copy
+/// Caffe's PReLU keeps itself, and every other reader still sees the final value under the
+/// blob's name.
 public enum NetSchedule {
     public static func schedule(_ specs: [LayerSpec]) throws -> [ScheduledLayer] {
         var creator: [String: Int] = [:]
@@ -78,8 +84,21 @@ public enum NetSchedule {
             throw cycleError(specs, dependencies: dependencies, unscheduled: Set(0..<specs.count).subtracting(order))
         }
 
-        // Insert a Split after the final writer of every blob with several readers.
         var scheduled = order.map { ScheduledLayer(spec: specs[$0]) }
+        for position in scheduled.indices {
+            let layer = scheduled[position]
+            guard LayerRegistry.type(named: layer.spec.type)?.supportsInPlace == false else { continue }
+            for blob in layer.tops where layer.bottoms.contains(blob) {
+                let before = "\(blob)~\(layer.spec.name)"
+                for earlier in 0..<position where scheduled[earlier].tops.contains(blob) {
+                    let spec = scheduled[earlier].spec
+                    scheduled[earlier].spec = spec.rewired(bottoms: spec.bottoms.map { $0 == blob ? before : $0 }, tops: spec.tops.map { $0 == blob ? before : $0 })
+                }
+                scheduled[position].spec = scheduled[position].spec.rewired(bottoms: scheduled[position].bottoms.map { $0 == blob ? before : $0 })
+            }
+        }
+
+        // Insert a Split after the final writer of every blob with several readers.
         var readers: [String: [(layer: Int, slot: Int)]] = [:]
         for (position, layer) in scheduled.enumerated() {
             for (slot, bottom) in layer.bottoms.enumerated() where !layer.tops.contains(bottom) {

@@ -64,20 +64,20 @@ public final class LayerSpec: SpecMapping, CustomStringConvertible {
         self.tops = tops
     }
 
-    private init(copying other: LayerSpec, bottoms: [String]) {
+    private init(copying other: LayerSpec, bottoms: [String], tops: [String]) {
         name = other.name
         type = other.type
         super.init(copying: other)
         self.bottoms = bottoms
-        tops = other.tops
+        self.tops = tops
         phase = other.phase
         params = other.params
         lossWeights = other.lossWeights
     }
 
-    /// This spec reading other blobs: where a blob feeds several layers, the net reconnects
-    /// each reader to its own top of the Split it inserts, and the spec says so too.
-    func rewired(bottoms: [String]) -> LayerSpec { LayerSpec(copying: self, bottoms: bottoms) }
+    /// This spec reading (and writing) other blobs: where a blob feeds several layers, the net
+    /// reconnects each reader to its own top of the Split it inserts, and the spec says so too.
+    func rewired(bottoms: [String], tops: [String]? = nil) -> LayerSpec { LayerSpec(copying: self, bottoms: bottoms, tops: tops ?? self.tops) }
 
     public var description: String { owner ?? name }
 

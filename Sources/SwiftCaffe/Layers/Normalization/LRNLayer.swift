@@ -4,7 +4,9 @@ import Foundation
 /// s = k + (α/n)·Σ x² over a window of n = `local_size` (5) neighbours: across channels
 /// (`norm_region: ACROSS_CHANNELS`, default) or over an n×n patch of the same channel
 /// (`WITHIN_CHANNEL`, where the sum is divided by n² and zero padding is implied).
-/// Keys `alpha` (1), `beta` (0.75), `k` (1).
+/// Keys `alpha` (1), `beta` (0.75), `k` (1). Within a channel the shift is always 1 and `k` is
+/// ignored, as in Caffe (which builds that mode from a Power layer with shift 1), so a Caffe
+/// net that states `k` there computes what it computes in Caffe.
 public final class LRNLayer: Layer, TangentLayer {
     public enum Region: String, CaseIterable { case across = "ACROSS_CHANNELS", within = "WITHIN_CHANNEL" }
 
@@ -25,8 +27,9 @@ public final class LRNLayer: Layer, TangentLayer {
         if size % 2 == 0 { throw spec.error("'local_size' must be odd, found \(size)", at: spec.node("local_size")) }
         alpha = try spec.float("alpha", default: 1)
         beta = try spec.float("beta", default: 0.75)
-        k = try spec.float("k", default: 1)
         region = Region(rawValue: try spec.choice("norm_region", from: Region.allCases.map(\.rawValue), default: "ACROSS_CHANNELS"))!
+        let shift = try spec.float("k", default: 1)
+        k = region == .within ? 1 : shift
     }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
