@@ -1,8 +1,9 @@
 import Foundation
 @testable import SwiftCaffe
 
-/// A mutation fuzzer for everything a user can hand `swiftcaffe`: net files, weights, solver
-/// states, IDX and CSV data, training logs (to `plot`). Each case mutates a valid input from the shipped nets and data,
+/// A mutation fuzzer for everything a user can hand `swiftcaffe`: net files (YAML and Caffe's
+/// prototxt), weights (safetensors and caffemodel), solver states, IDX and CSV data, training
+/// logs (to `plot`). Each case mutates a valid input from the shipped nets and data,
 /// runs the real `swiftcaffe` binary on it in its own process under an address-space limit
 /// and a timeout, and classifies the outcome. A signal (a Swift trap, a stack overflow, an
 /// allocation abort), a hang or an error that does not say where it comes from is a failure;
@@ -14,6 +15,7 @@ import Foundation
 struct Fuzzer: Sendable {
     enum Kind: String, CaseIterable, Sendable {
         case netSummary = "net-summary", netTraining = "net-train", netGradcheck = "net-gradcheck", layer, weights, state, idx, csv, log
+        case prototxt, caffemodel
     }
 
     enum Outcome: Equatable, Sendable {
@@ -95,6 +97,11 @@ struct Fuzzer: Sendable {
         // Two iterations with a log row and a test each: the weights, state and log cases start from these.
         let (status, output) = run([binary, "train", base + "/lenet.yaml", "--max-iter", "2", "--output", base + "/run", "--threads", "1", "--quiet"])
         guard status == .ran else { throw SwiftCaffeError("the fuzzer's base run failed: \(output)") }
+        // Caffe's forms of the same: LeNet as a prototxt (an Input layer, so it needs no
+        // database), and the weights as a caffemodel.
+        try CaffeFormatTests.lenet.write(toFile: base + "/lenet.prototxt", atomically: true, encoding: .utf8)
+        let (converted, message) = run([binary, "convert", base + "/run/lenet_iter_2.safetensors", base + "/lenet.caffemodel"])
+        guard converted == .ran else { throw SwiftCaffeError("the fuzzer's caffemodel conversion failed: \(message)") }
         return base
     }
 
@@ -150,6 +157,18 @@ struct Fuzzer: Sendable {
                 .replacingOccurrences(of: base + "/train-labels.gz", with: folder + "/train-labels.gz")
             try net.write(toFile: folder + "/net.yaml", atomically: true, encoding: .utf8)
             return Case(kind: kind, number: number, folder: folder, base: base, arguments: ["train", folder + "/net.yaml", "--max-iter", "2"] + output)
+        case .prototxt:
+            var text = try String(contentsOfFile: base + "/lenet.prototxt", encoding: .utf8)
+            for _ in 0...(rng.next() % 3) { text = mutateText(text) }
+            let path = folder + "/net.prototxt"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return Case(kind: kind, number: number, folder: folder, base: base, arguments: rng.next() % 2 == 0 ? ["summary", path]
+                : ["gradcheck", path, "--batch", "1", "--max-elements", "8", "--threads", "1"])
+        case .caffemodel:
+            let path = folder + "/weights.caffemodel"
+            try Data(mutateBytes(try bytes(base + "/lenet.caffemodel"))).write(to: URL(fileURLWithPath: path))
+            return Case(kind: kind, number: number, folder: folder, base: base,
+                        arguments: ["test", base + "/lenet.yaml", "--weights", path, "--iterations", "1"])
         case .log:
             let path = folder + "/run_log.csv"
             var text = try String(contentsOfFile: base + "/run/lenet_log.csv", encoding: .utf8)
