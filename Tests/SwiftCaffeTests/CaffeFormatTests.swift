@@ -141,6 +141,28 @@ import Testing
         #expect(spec.layers.count == 9)
     }
 
+    /// A solver with a separate `train_net` and `test_net` (Caffe's lenet_auto_solver) gives
+    /// one net whose phases are those files, sharing parameters by layer name.
+    @Test func separateTrainAndTestNetsBecomeTwoPhases() throws {
+        let folder = try temporaryFolder()
+        func net(_ batch: Int) -> String {
+            """
+            name: "auto"
+            layer { name: "in" type: "Input" top: "x" input_param { shape { dim: \(batch) dim: 5 } } }
+            layer { name: "ip" type: "InnerProduct" bottom: "x" top: "y" inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
+            """
+        }
+        _ = try write(net(8), "train.prototxt", in: folder)
+        _ = try write(net(2), "test.prototxt", in: folder)
+        let solver = "train_net: \"\(folder)/train.prototxt\"\ntest_net: \"\(folder)/test.prototxt\"\nbase_lr: 0.1\n"
+        let spec = try NetSpec.load(path: try write(solver, "solver.prototxt", in: folder))
+        #expect(spec.layers.map { "\($0.name):\($0.phase?.rawValue ?? "both")" } == ["in:train", "ip:train", "in:test", "ip:test"])
+        let train = try Net(spec: spec, phase: .train)
+        let test = try Net(spec: spec, phase: .test, sharingParametersWith: train)
+        #expect(train.blobs["y"]?.shape == [8, 3] && test.blobs["y"]?.shape == [2, 3])
+        #expect(test.parameters[0].blob === train.parameters[0].blob)
+    }
+
     // MARK: Errors
 
     /// Each mistake is reported at the prototxt's line and column: syntax by the scanner,
@@ -365,5 +387,46 @@ import Testing
         let (inPlace, outOfPlace) = (try run(true), try run(false))
         #expect(inPlace.loss == outOfPlace.loss && inPlace.loss > 0)
         #expect(inPlace.gradients == outOfPlace.gradients)
+    }
+
+    /// `propagate_down: false` stops the gradient into that bottom only: the branch behind it
+    /// gets exactly zero, the other branch exactly what it gets without the flag, and the
+    /// forward pass is unchanged.
+    @Test func propagateDownStopsOneBottomsGradient() throws {
+        func run(_ flags: String) throws -> (loss: Float, a: [Float], b: [Float]) {
+            let text = """
+                layer { name: "in" type: "Input" top: "x" top: "t" input_param { shape { dim: 2 dim: 4 } shape { dim: 2 dim: 3 } } }
+                layer { name: "a" type: "InnerProduct" bottom: "x" top: "a" inner_product_param { num_output: 3 weight_filler { type: "gaussian" } } }
+                layer { name: "b" type: "InnerProduct" bottom: "x" top: "b" inner_product_param { num_output: 3 weight_filler { type: "gaussian" } } }
+                layer { name: "sum" type: "Eltwise" bottom: "a" bottom: "b" top: "s" eltwise_param { operation: PROD } \(flags) }
+                layer { name: "loss" type: "EuclideanLoss" bottom: "s" bottom: "t" top: "loss" }
+                """
+            let net = try Net(spec: try NetSpec.load(path: try write(text, "n.prototxt")), phase: .train, seed: 4)
+            net.blobs["x"]!.setData(randomBlob([2, 4], seed: 1).dataArray)
+            net.blobs["t"]!.setData(randomBlob([2, 3], seed: 2).dataArray)
+            let loss = try net.forward()
+            net.zeroParameterDiffs()
+            net.backward()
+            func diff(_ layer: String) -> [Float] {
+                let blob = net.parameters.first { $0.layer == layer }!.blob
+                return Array(UnsafeBufferPointer(start: blob.diff, count: blob.count))
+            }
+            return (loss, diff("a"), diff("b"))
+        }
+        let plain = try run(""), stopped = try run("propagate_down: true propagate_down: false")
+        // The StopGradient passes values and returns zeros (its backward is no derivative, by design).
+        let stop = try makeLayer("{name: s, type: StopGradient}")
+        let x = randomBlob([3, 2]), y = Blob()
+        x.needsGradient = true
+        try stop.setUp(bottom: [x], top: [y])
+        y.allocate()
+        _ = stop.forward(bottom: [x], top: [y])
+        y.diff.update(repeating: 1, count: y.count)
+        x.diff.update(repeating: 7, count: x.count)
+        stop.backward(topDiff: [y], bottomDiff: [x])
+        #expect(y.dataArray == x.dataArray && UnsafeBufferPointer(start: x.diff, count: x.count).allSatisfy { $0 == 0 })
+        #expect(stopped.loss == plain.loss)
+        #expect(stopped.a == plain.a && stopped.a.contains { $0 != 0 })
+        #expect(stopped.b.allSatisfy { $0 == 0 } && plain.b.contains { $0 != 0 })
     }
 }

@@ -148,10 +148,6 @@ import Testing
                     line: 3, mentions: ["takes 2 bottom(s), given 1"])
     }
 
-    @Test func inPlaceWhereNotSupported() {
-        expectError("layers:\n" + input + "  - {name: ip, type: InnerProduct, bottom: data, top: data, num_output: 2}\n",
-                    line: 3, mentions: ["cannot work in place", "new name"])
-    }
 
     @Test func labelsBeyondTheClassifier() throws {
         let folder = try temporaryFolder()

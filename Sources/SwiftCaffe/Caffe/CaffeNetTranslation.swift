@@ -65,11 +65,6 @@ enum CaffeNetTranslation {
             case "include": includes += try group.map(messageFields)
             case "exclude": excludes += try group.map(messageFields)
             case "phase": includes.append(group)
-            case "propagate_down":
-                if try group.flatMap(strings).contains(where: { $0.lowercased() != "true" }) {
-                    throw SwiftCaffeError("'propagate_down: false' is not supported yet", at: first.location,
-                                          hint: "remove it; the bottom then gets its gradient, which only costs time")
-                }
             case "blobs":
                 throw SwiftCaffeError("a net file with weights inside ('blobs') is not supported", at: first.location,
                                       hint: "keep the weights in a .caffemodel and pass it with --weights")
@@ -120,6 +115,19 @@ enum CaffeNetTranslation {
             var renamed = pairs
             renamed[index].value = YAMLNode(.scalar(unique, quoted: true), at: pairs[index].value.location)
             return YAMLNode(.mapping(renamed), at: layer.location)
+        }
+    }
+
+    /// The layers of a translated net that exist in `phase`, each marked as of that phase only:
+    /// how a solver's separate `train_net` and `test_net` become one net.
+    static func layers(of tree: YAMLNode, in phase: Phase) -> [YAMLNode] {
+        let items = tree.mapping?.first { $0.key.scalar == "layers" }?.value.sequence ?? []
+        return items.compactMap { layer in
+            guard let pairs = layer.mapping else { return nil }
+            if let written = pairs.first(where: { $0.key.scalar == "phase" })?.value.scalar, written != phase.rawValue { return nil }
+            let marked = pairs.filter { $0.key.scalar != "phase" } + [(YAMLNode(.scalar("phase", quoted: false), at: layer.location),
+                                                                       YAMLNode(.scalar(phase.rawValue, quoted: false), at: layer.location))]
+            return YAMLNode(.mapping(marked), at: layer.location)
         }
     }
 

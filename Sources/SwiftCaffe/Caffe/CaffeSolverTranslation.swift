@@ -2,7 +2,8 @@ import CaffeProto
 import Foundation
 
 /// Turns a Caffe `solver.prototxt` into the tree of a SwiftCaffe net file with its `solver:`
-/// section: the net it names (`net:` or `net_param`) read and translated with the solver's
+/// section: the net it names (`net:` or `net_param`, or a `train_net` and a `test_net`, which
+/// become the two phases of one net) read and translated with the solver's
 /// `train_state`/`test_state`, and the solver's fields under `solver:`.
 ///
 /// Caffe resolves a solver's paths (`net`, `snapshot_prefix`, data sources) against the
@@ -26,7 +27,7 @@ enum CaffeSolverTranslation {
 
     /// Whether a prototxt's top-level fields are a solver's rather than a net's.
     static func isSolver(_ fields: [PrototxtField]) -> Bool {
-        fields.contains { ["net", "net_param", "train_net", "train_net_param", "base_lr"].contains($0.name) }
+        fields.contains { ["net", "net_param", "train_net", "train_net_param", "test_net", "test_net_param", "base_lr"].contains($0.name) }
             && !fields.contains { ["layer", "layers"].contains($0.name) }
     }
 
@@ -34,7 +35,8 @@ enum CaffeSolverTranslation {
     static func netTree(_ fields: [PrototxtField], file: String, workingDirectory: String, state: NetState) throws -> (tree: YAMLNode, netFile: String) {
         var solverPairs: [(key: YAMLNode, value: YAMLNode)] = []
         var train = state, test = state
-        var net: (fields: [PrototxtField], file: String)?
+        // "net", "train_net" and "test_net", each from a file or written inline (`*_param`).
+        var nets: [String: (fields: [PrototxtField], file: String, at: FileLocation)] = [:]
         func key(_ name: String, at location: FileLocation) -> YAMLNode { YAMLNode(.scalar(name, quoted: false), at: location) }
         for (name, group) in CaffeNetTranslation.grouped(fields) {
             let first = group[0]
@@ -62,32 +64,57 @@ enum CaffeSolverTranslation {
                                           hint: "SwiftCaffe tests one net; keep one test_state")
                 }
                 test = try test.merging(CaffeNetTranslation.messageFields(first))
-            case "net":
+            case "net", "train_net", "test_net":
+                if group.count > 1 {
+                    throw SwiftCaffeError("more than one '\(name)' (one per test net) is not supported", at: group[1].location,
+                                          hint: "SwiftCaffe tests one net; keep one")
+                }
                 let path = try CaffeNetTranslation.strings(first).last ?? ""
                 let resolved = SpecMapping.resolve(path, against: workingDirectory)
                 guard resolved.hasSuffix(".prototxt") || resolved.hasSuffix(".pbtxt") else {
-                    throw SwiftCaffeError("'net' names '\(path)', which is not a .prototxt", at: first.valueLocation,
+                    throw SwiftCaffeError("'\(name)' names '\(path)', which is not a .prototxt", at: first.valueLocation,
                                           hint: "a solver.prototxt names a net .prototxt; a YAML solver file names YAML nets")
                 }
-                net = (try PrototxtReader.read(fileAt: resolved, as: Caffe_NetParameter.self), resolved)
-            case "net_param": net = (try CaffeNetTranslation.messageFields(first), file)
-            case "train_net", "train_net_param", "test_net", "test_net_param":
-                throw SwiftCaffeError("separate train and test nets ('\(name)') are not supported", at: first.location,
-                                      hint: "put both phases in one net file with include { phase: TRAIN } / { phase: TEST } and name it with 'net:'")
+                nets[name] = (try PrototxtReader.read(fileAt: resolved, as: Caffe_NetParameter.self), resolved, first.location)
+            case "net_param", "train_net_param", "test_net_param":
+                if group.count > 1 {
+                    throw SwiftCaffeError("more than one '\(name)' (one per test net) is not supported", at: group[1].location,
+                                          hint: "SwiftCaffe tests one net; keep one")
+                }
+                nets[String(name.dropLast("_param".count))] = (try CaffeNetTranslation.messageFields(first), file, first.location)
             case "weights":
                 throw SwiftCaffeError("'weights' in the solver is not supported", at: first.location, hint: "pass the weights with --weights")
             default:
                 throw SwiftCaffeError("the solver field '\(name)' is not supported", at: first.location)
             }
         }
-        guard let net else {
-            throw SwiftCaffeError("the solver names no net", at: FileLocation(file: file, line: 1, column: 1),
+        let tree: YAMLNode, netFile: String
+        if let net = nets["net"] {
+            if let other = nets["train_net"] ?? nets["test_net"] {
+                throw SwiftCaffeError("'net' and a separate train or test net at once", at: other.at, hint: "name the nets one way: 'net', or 'train_net' and 'test_net'")
+            }
+            tree = try CaffeNetTranslation.netTree(net.fields, file: net.file, train: train, test: test)
+            netFile = net.file
+        } else if let trainNet = nets["train_net"] {
+            // Caffe builds each in its own phase; here they become the two phases of one net,
+            // whose layers of one name share their parameters, as Caffe's test net shares the
+            // train net's.
+            let trainTree = try CaffeNetTranslation.netTree(trainNet.fields, file: trainNet.file, train: train, test: train)
+            var layers = CaffeNetTranslation.layers(of: trainTree, in: .train)
+            if let testNet = nets["test_net"] {
+                layers += CaffeNetTranslation.layers(of: try CaffeNetTranslation.netTree(testNet.fields, file: testNet.file, train: test, test: test), in: .test)
+            }
+            let pairs = (trainTree.mapping ?? []).map { $0.key.scalar == "layers" ? ($0.key, YAMLNode(.sequence(layers), at: $0.value.location)) : $0 }
+            tree = YAMLNode(.mapping(pairs), at: trainTree.location)
+            netFile = trainNet.file
+        } else {
+            throw SwiftCaffeError(nets["test_net"] == nil ? "the solver names no net" : "the solver names a test net but no train net",
+                                  at: FileLocation(file: file, line: 1, column: 1),
                                   hint: "add 'net: \"path/to/net.prototxt\"'")
         }
-        let tree = try CaffeNetTranslation.netTree(net.fields, file: net.file, train: train, test: test)
-        guard case .mapping(var pairs) = tree.kind else { return (tree, net.file) }
+        guard case .mapping(var pairs) = tree.kind else { return (tree, netFile) }
         let start = FileLocation(file: file, line: 1, column: 1)
         pairs.append((key("solver", at: start), YAMLNode(.mapping(solverPairs), at: start)))
-        return (YAMLNode(.mapping(pairs), at: tree.location), net.file)
+        return (YAMLNode(.mapping(pairs), at: tree.location), netFile)
     }
 }

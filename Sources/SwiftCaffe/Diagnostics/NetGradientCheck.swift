@@ -36,7 +36,8 @@ public enum NetGradientCheck {
         var reports: [Report] = []
         for (index, original) in net.layers.enumerated() {
             if let only { guard original.name == only else { continue } }
-            guard !(original is SplitLayer), net.runsBackward(at: index) || only != nil, !net.bottoms[index].isEmpty else { continue }
+            // A Split only sums; a StopGradient cuts the gradient on purpose.
+            guard !(original is SplitLayer || original is StopGradientLayer), net.runsBackward(at: index) || only != nil, !net.bottoms[index].isEmpty else { continue }
             let bottoms = net.bottoms[index].map { blob -> Blob in
                 let small = Blob(name: blob.name, shape: setsBatch || blob.shape.isEmpty ? blob.shape : [min(batch, blob.shape[0])] + blob.shape.dropFirst())
                 small.needsGradient = blob.needsGradient

@@ -40,7 +40,9 @@ public struct LayerContext: Sendable {
 ///   `needsGradient` is set, and **adds** parameter gradients into `params[i].diff` (the solver
 ///   zeroes them; accumulation is what makes `iter_size` and weight sharing work).
 ///
-/// A layer may be used in place (top and bottom the same blob) if `supportsInPlace` says so.
+/// A layer may always be written in place (top and bottom the same blob). `supportsInPlace`
+/// says whether it can really share the blob; if not (its backward needs its input), the net
+/// keeps the value before it under another name (see `NetSchedule`).
 public protocol Layer: AnyObject {
     init(spec: LayerSpec, context: LayerContext) throws
 

@@ -76,6 +76,7 @@ public enum LayerRegistry {
         "ContrastiveLoss": ContrastiveLossLayer.self,
         "Accuracy": AccuracyLayer.self,
         "Split": SplitLayer.self,
+        "StopGradient": StopGradientLayer.self,
         "Concat": ConcatLayer.self,
         "Slice": SliceLayer.self,
         "Eltwise": EltwiseLayer.self,

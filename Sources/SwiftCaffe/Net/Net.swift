@@ -123,9 +123,6 @@ public final class Net {
         if !type.topCount.contains(step.tops.count) {
             throw layer.error("produces \(describe(type.topCount)) top(s), given \(step.tops.count)")
         }
-        if !type.supportsInPlace, let shared = step.tops.first(where: step.bottoms.contains) {
-            throw layer.error("cannot work in place, but '\(shared)' is both its bottom and its top", hint: "give the top a new name")
-        }
     }
 
     /// Caffe's weight sharing: parameters given the same `param: [{name: ...}]` are one blob,

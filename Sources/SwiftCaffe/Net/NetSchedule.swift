@@ -98,6 +98,25 @@ public enum NetSchedule {
             }
         }
 
+        // Caffe's propagate_down: false puts a StopGradient between the bottom and the layer.
+        var stops: [(before: Int, layer: ScheduledLayer)] = []
+        for (position, layer) in scheduled.enumerated() where layer.spec.propagateDown.contains(false) {
+            var bottoms = layer.bottoms
+            for (slot, propagates) in layer.spec.propagateDown.enumerated() where !propagates {
+                let blob = bottoms[slot]
+                if layer.tops.contains(blob) {
+                    throw SwiftCaffeError("'propagate_down: false' on '\(blob)', which the layer modifies in place", at: layer.spec.location,
+                                          layer: layer.spec.description, hint: "give the layer's top a new name")
+                }
+                bottoms[slot] = "\(blob)~stop~\(layer.spec.name)"
+                let stop = LayerSpec(name: "\(layer.spec.name)/stop\(slot)", type: "StopGradient", bottoms: [blob], tops: [bottoms[slot]],
+                                     at: layer.spec.location)
+                stops.append((position, ScheduledLayer(spec: stop)))
+            }
+            scheduled[position].spec = layer.spec.rewired(bottoms: bottoms)
+        }
+        for stop in stops.reversed() { scheduled.insert(stop.layer, at: stop.before) }
+
         // Insert a Split after the final writer of every blob with several readers.
         var readers: [String: [(layer: Int, slot: Int)]] = [:]
         for (position, layer) in scheduled.enumerated() {

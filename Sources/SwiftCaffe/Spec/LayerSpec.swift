@@ -24,6 +24,9 @@ public final class LayerSpec: SpecMapping, CustomStringConvertible {
     public private(set) var params: [ParamSpec] = []
     /// Per-top loss weights as written; nil when the file gives none (loss layers then default to 1).
     public private(set) var lossWeights: [Float]?
+    /// Caffe's `propagate_down`, per bottom: false stops the gradient into that bottom. Empty
+    /// when the file gives none (every bottom gets its gradient).
+    public private(set) var propagateDown: [Bool] = []
 
     public init(_ yaml: YAMLNode, index: Int, baseDirectory: String) throws {
         // Name and type are needed for the owner label of every later message, so peek at them first.
@@ -52,6 +55,19 @@ public final class LayerSpec: SpecMapping, CustomStringConvertible {
             try entry.rejectUnknownKeys()
         }
         if has("loss_weight") { lossWeights = try floatList("loss_weight") }
+        if has("propagate_down") {
+            propagateDown = try list("propagate_down").map { item in
+                switch item.scalar?.lowercased() {
+                case "true", "yes", "on": return true
+                case "false", "no", "off": return false
+                default: throw error("'propagate_down' expects true or false per bottom, found \(item.kindDescription)", at: item)
+                }
+            }
+            guard propagateDown.count == bottoms.count else {
+                throw error("'propagate_down' has \(propagateDown.count) values for \(bottoms.count) bottoms", at: node("propagate_down"),
+                            hint: "give one true or false per bottom")
+            }
+        }
     }
 
     /// A spec the net makes itself for a layer no file names (an implicit Split), placed at
@@ -73,6 +89,7 @@ public final class LayerSpec: SpecMapping, CustomStringConvertible {
         phase = other.phase
         params = other.params
         lossWeights = other.lossWeights
+        propagateDown = other.propagateDown
     }
 
     /// This spec reading (and writing) other blobs: where a blob feeds several layers, the net
