@@ -6,6 +6,7 @@ import Testing
     @Test(arguments: [
         "{name: ip, type: InnerProduct, num_output: 4, weight_filler: gaussian, bias_filler: {type: uniform, min: -1, max: 1}}",
         "{name: ip, type: InnerProduct, num_output: 3, bias_term: false, weight_filler: xavier}",
+        "{name: ip, type: InnerProduct, num_output: 3, transpose: true, weight_filler: gaussian, bias_filler: gaussian}",
     ])
     func innerProduct(_ yaml: String) throws {
         try expectGradientsMatch(try makeLayer(yaml), bottom: [randomBlob([2, 3, 2, 2])])

@@ -41,6 +41,7 @@ import Testing
     @Test func innerProductWithParameterDirections() throws {
         try adjoint("{name: ip, type: InnerProduct, num_output: 5, weight_filler: gaussian, bias_filler: gaussian}", bottoms: [randomBlob([3, 2, 4])])
         try adjoint("{name: ip, type: InnerProduct, num_output: 5, bias_term: false, weight_filler: gaussian}", bottoms: [randomBlob([3, 8])])
+        try adjoint("{name: ip, type: InnerProduct, num_output: 5, transpose: true, weight_filler: gaussian, bias_filler: gaussian}", bottoms: [randomBlob([3, 8])])
     }
 
     @Test func euclideanLossAndSplit() throws {

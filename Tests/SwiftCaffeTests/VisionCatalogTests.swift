@@ -46,6 +46,26 @@ import Testing
         #expect(try output("k: 3") != output("k: 1"))
     }
 
+    /// `transpose: true` stores W as K×N: with the transposed weights it computes what the
+    /// ordinary layer computes.
+    @Test func innerProductTransposeStoresWeightsTheOtherWay() throws {
+        let x = randomBlob([2, 3])
+        func output(_ transpose: Bool, weights: [Float]) throws -> (shape: [Int], values: [Float]) {
+            let layer = try makeLayer("{name: ip, type: InnerProduct, num_output: 2, bias_term: false, transpose: \(transpose)}")
+            let y = Blob()
+            try layer.setUp(bottom: [x], top: [y])
+            layer.params[0].allocate()
+            y.allocate()
+            layer.params[0].setData(weights)
+            _ = layer.forward(bottom: [x], top: [y])
+            return (layer.params[0].shape, y.dataArray)
+        }
+        let plain = try output(false, weights: [1, 2, 3, 4, 5, 6])       // 2×3
+        let transposed = try output(true, weights: [1, 4, 2, 5, 3, 6])  // 3×2, the same matrix
+        #expect(plain.shape == [2, 3] && transposed.shape == [3, 2])
+        #expect(plain.values == transposed.values)
+    }
+
     @Test func deconvolutionSpreadsTheKernel() throws {
         // One input value 2 through a 2×2 kernel (1 2 / 3 4) with stride 2: the kernel times 2.
         let layer = try makeLayer("{name: d, type: Deconvolution, num_output: 1, kernel_size: 2, stride: 2, bias_term: false}")

@@ -1,11 +1,13 @@
 /// A fully connected layer: top = bottom · Wᵀ + b, with the bottom flattened from `axis` on
-/// (Caffe's `InnerProduct`). W is num_output × K, b is num_output.
+/// (Caffe's `InnerProduct`). W is num_output × K, b is num_output; with `transpose: true` W
+/// is stored K × num_output and top = bottom · W (Caffe's option, for tied autoencoder weights).
 public final class InnerProductLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let numOutput: Int
     let biasTerm: Bool
     let axis: Int
+    let transpose: Bool
     let weightFiller: FillerSpec
     let biasFiller: FillerSpec
     let context: LayerContext
@@ -17,6 +19,7 @@ public final class InnerProductLayer: Layer, TangentLayer {
         numOutput = try spec.int("num_output", in: 1...(1 << 20))
         biasTerm = try spec.bool("bias_term", default: true)
         axis = try spec.int("axis", default: 1, in: 0...7)
+        transpose = try spec.bool("transpose", default: false)
         weightFiller = try spec.filler("weight_filler", default: .zero)
         biasFiller = try spec.filler("bias_filler", default: .zero)
     }
@@ -30,7 +33,7 @@ public final class InnerProductLayer: Layer, TangentLayer {
         }
         rows = input.count(from: 0, to: axis)
         inputs = input.count(from: axis)
-        params = [try context.parameter(name, "weights", shape: [numOutput, inputs], filler: weightFiller)]
+        params = [try context.parameter(name, "weights", shape: transpose ? [inputs, numOutput] : [numOutput, inputs], filler: weightFiller)]
         if biasTerm { params.append(try context.parameter(name, "bias", shape: [numOutput], filler: biasFiller)) }
         try top[0].reshape(Array(input.shape[..<axis]) + [numOutput])
     }
@@ -46,6 +49,11 @@ public final class InnerProductLayer: Layer, TangentLayer {
         Parallel.forChunks(of: outputs, minimumPerChunk: 16) { _, units in
             if let bias {
                 for r in 0..<rows { (output + r * outputs + units.lowerBound).update(from: bias + units.lowerBound, count: units.count) }
+            }
+            if transpose {
+                BLAS.gemm(m: rows, n: units.count, k: inputs, a: input, lda: inputs, b: weights + units.lowerBound, ldb: outputs,
+                          beta: bias == nil ? 0 : 1, c: output + units.lowerBound, ldc: outputs)
+                return
             }
             if rows == 1 {
                 // One sample (deploy nets): a matrix-vector product, 3.5× faster than a GEMM of one row.
@@ -64,9 +72,16 @@ public final class InnerProductLayer: Layer, TangentLayer {
         let outputs = numOutput, inputs = inputs, batchRows = rows
         let topDiff = top[0].diff, input = bottom[0].data, weights = params[0].data
         let weightDiff = params[0].diff, biasDiff = biasTerm ? params[1].diff : nil
+        let transpose = transpose
         Parallel.forChunks(of: outputs, minimumPerChunk: 16) { _, units in
-            BLAS.gemm(transposeA: true, m: units.count, n: inputs, k: batchRows, a: topDiff + units.lowerBound, lda: outputs,
-                      b: input, ldb: inputs, beta: 1, c: weightDiff + units.lowerBound * inputs, ldc: inputs)
+            if transpose {
+                // dW (K × N) columns `units` += xᵀ · dy[:, units].
+                BLAS.gemm(transposeA: true, m: inputs, n: units.count, k: batchRows, a: input, lda: inputs,
+                          b: topDiff + units.lowerBound, ldb: outputs, beta: 1, c: weightDiff + units.lowerBound, ldc: outputs)
+            } else {
+                BLAS.gemm(transposeA: true, m: units.count, n: inputs, k: batchRows, a: topDiff + units.lowerBound, lda: outputs,
+                          b: input, ldb: inputs, beta: 1, c: weightDiff + units.lowerBound * inputs, ldc: inputs)
+            }
             if let biasDiff {
                 for r in 0..<batchRows {
                     let row = topDiff + r * outputs
@@ -77,6 +92,12 @@ public final class InnerProductLayer: Layer, TangentLayer {
         guard bottom[0].needsGradient else { return }
         let inputDiff = bottom[0].diff
         Parallel.forChunks(of: inputs, minimumPerChunk: 16) { _, columns in
+            if transpose {
+                // dx[:, columns] = dy · W[columns, :]ᵀ.
+                BLAS.gemm(transposeB: true, m: batchRows, n: columns.count, k: outputs, a: topDiff, lda: outputs,
+                          b: weights + columns.lowerBound * outputs, ldb: outputs, c: inputDiff + columns.lowerBound, ldc: inputs)
+                return
+            }
             BLAS.gemm(m: batchRows, n: columns.count, k: outputs, a: topDiff, lda: outputs,
                       b: weights + columns.lowerBound, ldb: inputs, c: inputDiff + columns.lowerBound, ldc: inputs)
         }
@@ -86,9 +107,10 @@ public final class InnerProductLayer: Layer, TangentLayer {
     public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
         let outputs = numOutput, inputs = inputs, rows = rows
         let input = bottom[0].data, inputTangent = bottomTangent[0].data, output = topTangent[0].data, weights = params[0].data
-        BLAS.gemm(transposeB: true, m: rows, n: outputs, k: inputs, a: inputTangent, lda: inputs, b: weights, ldb: inputs, c: output, ldc: outputs)
+        let ldb = transpose ? outputs : inputs
+        BLAS.gemm(transposeB: !transpose, m: rows, n: outputs, k: inputs, a: inputTangent, lda: inputs, b: weights, ldb: ldb, c: output, ldc: outputs)
         guard let parameterTangent else { return }
-        BLAS.gemm(transposeB: true, m: rows, n: outputs, k: inputs, a: input, lda: inputs, b: parameterTangent[0].data, ldb: inputs,
+        BLAS.gemm(transposeB: !transpose, m: rows, n: outputs, k: inputs, a: input, lda: inputs, b: parameterTangent[0].data, ldb: ldb,
                   beta: 1, c: output, ldc: outputs)
         if biasTerm {
             let bias = parameterTangent[1].data
