@@ -25,6 +25,10 @@ public final class PoolingLayer: Layer, TangentLayer {
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
+        if spec.node("pool")?.scalar?.uppercased() == "STOCHASTIC" {
+            throw spec.error("STOCHASTIC pooling is not supported", at: spec.node("pool"),
+                             hint: "Caffe has it on GPUs only (its CPU version is not implemented); use MAX or AVE")
+        }
         method = Method(rawValue: try spec.choice("pool", from: Method.allCases.map(\.rawValue), default: "MAX"))!
         globalPooling = try spec.bool("global_pooling", default: false)
         roundsUp = try spec.choice("round_mode", from: ["CEIL", "FLOOR"], default: "CEIL") == "CEIL"
