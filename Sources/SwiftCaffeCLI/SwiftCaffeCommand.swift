@@ -7,7 +7,7 @@ import SwiftCaffe
 public struct SwiftCaffeCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "swiftcaffe",
-        abstract: "Train and test Caffe-style nets written in YAML.",
+        abstract: "Train and test Caffe-style nets written in YAML, or Caffe's own prototxt files.",
         subcommands: [TrainCommand.self, TestCommand.self, ClassifyCommand.self, ConvertCommand.self, ConvertImagesetCommand.self, ComputeImageMeanCommand.self, VisualizeCommand.self, TimeCommand.self, SummaryCommand.self, DrawCommand.self, GradcheckCommand.self, JVPCommand.self, SampleCommand.self, PlotCommand.self]
     )
 
