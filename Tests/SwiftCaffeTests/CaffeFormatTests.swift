@@ -292,6 +292,11 @@ import Testing
         let layer = try makeLayer("{name: d, type: ReLU}")
         #expect { try transform("", phase: .test).outputShape(channels: 1, height: 5, width: 4, layer: layer) } throws: { "\($0)".contains("mean_file") }
         #expect { try transform("mean_value: 3", phase: .test) } throws: { "\($0)".contains("both 'mean_file' and 'mean_value'") }
+        // A deploy net's Input checks its mean image against its shape when it is built, before
+        // any picture is fed to it.
+        let deploy = try NetSpec.parse("layers:\n  - {name: in, type: Input, top: data, shape: [1, 1, 5, 4], mean_file: mean.binaryproto}\n",
+                                       file: folder + "/net.yaml", baseDirectory: folder)
+        #expect { try Net(spec: deploy, phase: .test) } throws: { "\($0)".contains("mean_file") && "\($0)".contains("1×5×4") }
     }
 
     // MARK: Converting

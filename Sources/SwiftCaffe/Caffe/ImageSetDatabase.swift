@@ -30,6 +30,12 @@ public enum ImageSetDatabase {
         if (options.resizeHeight == 0) != (options.resizeWidth == 0) {
             throw SwiftCaffeError("give both --resize_height and --resize_width, or neither")
         }
+        guard (0...65_536).contains(options.resizeHeight), (0...65_536).contains(options.resizeWidth) else {
+            throw SwiftCaffeError("the resize to \(options.resizeWidth)×\(options.resizeHeight) is out of range", hint: "use sizes up to 65536")
+        }
+        if options.resizeHeight > 0 {  // a resized picture and its planes
+            try MemoryBudget.require(2 * options.resizeHeight * options.resizeWidth * 3, for: "one \(options.resizeWidth)×\(options.resizeHeight) picture")
+        }
         var entries = try ImageList.read(listPath, rootFolder: rootFolder, rootGiven: true, layer: nil)
         if options.shuffle {
             var rng = RandomGenerator(seed: options.seed)

@@ -4,7 +4,8 @@
 /// When `classify` or `jvp --input` feed it a picture (N×1×H×W or N×3×H×W, BGR), the picture
 /// is resized to H×W and scaled by two keys that Caffe's Input does not have, but that a
 /// deploy net needs to say how its pictures were prepared in training: `scale` and
-/// `mean_value`, as on the data layers (value = (pixel − mean) × scale).
+/// `mean_value` or `mean_file`, as on the data layers (value = (pixel − mean) × scale). In a
+/// prototxt they are written in a `transform_param`, which Caffe's Input ignores.
 public final class InputLayer: Layer, PictureSource {
     public let spec: LayerSpec
     public var params: [Blob] = []
@@ -24,7 +25,7 @@ public final class InputLayer: Layer, PictureSource {
         }
         transform = try DataTransform(spec, context: LayerContext(phase: .test, seed: context.seed))
         if transform.cropSize > 0 || transform.mirror || transform.pad > 0 || transform.cutout > 0 {
-            throw spec.error("an Input layer takes only 'scale' and 'mean_value' for the pictures fed to it", hint: "remove crop_size, mirror, pad and cutout")
+            throw spec.error("an Input layer takes only 'scale', 'mean_value' and 'mean_file' for the pictures fed to it", hint: "remove crop_size, mirror, pad and cutout")
         }
     }
 
@@ -41,6 +42,11 @@ public final class InputLayer: Layer, PictureSource {
         }
         for (index, blob) in top.enumerated() {
             try blob.reshape(shapes[shapes.count == 1 ? 0 : index])
+        }
+        // A picture fed to the first top is transformed at its shape: a mean image or means of
+        // another size are refused here, not read out of bounds then.
+        if shapes[0].count == 4 {
+            _ = try transform.outputShape(channels: shapes[0][1], height: shapes[0][2], width: shapes[0][3], layer: self)
         }
     }
 
