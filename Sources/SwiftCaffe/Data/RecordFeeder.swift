@@ -139,3 +139,44 @@ final class RecordFeeder: @unchecked Sendable {
         return (statistics.fills, statistics.fillSeconds, statistics.waitSeconds)
     }
 }
+
+/// A data layer that decodes its records as it goes, through a `RecordFeeder` (ImageData,
+/// Data): everything but reading its source at set-up follows from the feeder and its keys.
+protocol RecordLayer: DataSource, StatefulLayer, ForwardFailing, PrefetchingDataSource {
+    var keys: DatasetKeys { get }
+    /// Made at set-up.
+    var feeder: RecordFeeder? { get }
+    /// What a record is called in messages ("images", "records").
+    static var recordNoun: String { get }
+}
+
+extension RecordLayer {
+    public static var bottomCount: ClosedRange<Int> { 0...0 }
+    public static var topCount: ClosedRange<Int> { 1...2 }
+    public var dataSource: DataSource? { self }
+    public var batchSize: Int { keys.batchSize }
+    public var labelNames: [String] { keys.labelNames }
+    public var epoch: Int { feeder?.epoch ?? 0 }
+
+    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+        feeder!.forward(top: top)
+        return 0
+    }
+
+    public func takeForwardError() -> SwiftCaffeError? { feeder?.takeForwardError() }
+
+    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}
+
+    public func rewind() { feeder?.rewind() }
+
+    public func saveState() -> LayerState { feeder!.saveState() }
+
+    public func restoreState(_ state: LayerState) throws {
+        guard feeder!.restoreState(state) else {
+            throw error("the saved data position does not fit this data set (\(sampleCount) \(Self.recordNoun))",
+                        hint: "resume with the net file and data the snapshot was trained with")
+        }
+    }
+
+    public var prefetchStatistics: (batches: Int, preparingSeconds: Double, waitingSeconds: Double) { feeder?.statistics ?? (0, 0, 0) }
+}

@@ -18,12 +18,10 @@ import SwiftProtobuf
 /// `shuffle` and `label_names` too. Records are decoded on a background thread
 /// (`RecordFeeder`). `rand_skip` and `prefetch` tune Caffe's reader and are accepted and
 /// ignored: the order here is the seeded `SampleOrder`, and one batch is always prepared ahead.
-public final class DataLayer: Layer, DataSource, StatefulLayer, ForwardFailing, PrefetchingDataSource, PictureSource {
+public final class DataLayer: Layer, RecordLayer, PictureSource {
     public let spec: LayerSpec
     public var params: [Blob] = []
-    public static var bottomCount: ClosedRange<Int> { 0...0 }
-    public static var topCount: ClosedRange<Int> { 1...2 }
-    public var dataSource: DataSource? { self }
+    static let recordNoun = "records"
 
     let keys: DatasetKeys
     let transform: DataTransform
@@ -32,7 +30,7 @@ public final class DataLayer: Layer, DataSource, StatefulLayer, ForwardFailing, 
     let forcedChannels: Int?
     private var database: LMDBDatabase?
     private var sampleShape: (channels: Int, height: Int, width: Int) = (0, 0, 0)
-    private var feeder: RecordFeeder?
+    private(set) var feeder: RecordFeeder?
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -53,10 +51,7 @@ public final class DataLayer: Layer, DataSource, StatefulLayer, ForwardFailing, 
     }
 
     public var sampleCount: Int { database?.count ?? 0 }
-    public var batchSize: Int { keys.batchSize }
-    public var labelNames: [String] { keys.labelNames }
     public var labelMaximum: Int? { nil }
-    public var epoch: Int { feeder?.epoch ?? 0 }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         let database: LMDBDatabase
@@ -81,33 +76,12 @@ public final class DataLayer: Layer, DataSource, StatefulLayer, ForwardFailing, 
         if top.count == 2 { try top[1].reshape([batchSize]) }
     }
 
-    public func forward(bottom: [Blob], top: [Blob]) -> Float {
-        feeder!.forward(top: top)
-        return 0
-    }
-
-    public func takeForwardError() -> SwiftCaffeError? { feeder?.takeForwardError() }
-
-    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}
-
-    public func rewind() { feeder?.rewind() }
-
-    public func saveState() -> LayerState { feeder!.saveState() }
-
-    public func restoreState(_ state: LayerState) throws {
-        guard feeder!.restoreState(state) else {
-            throw error("the saved data position does not fit this database (\(sampleCount) records)",
-                        hint: "resume with the net file and data the snapshot was trained with")
-        }
-    }
-
     public var pictureChannels: Int { sampleShape.channels == 1 ? 1 : 3 }
 
     public func sample(from image: RasterImage, into output: UnsafeMutablePointer<Float>) {
         transform.apply(image, height: sampleShape.height, width: sampleShape.width, into: output)
     }
 
-    public var prefetchStatistics: (batches: Int, preparingSeconds: Double, waitingSeconds: Double) { feeder?.statistics ?? (0, 0, 0) }
 }
 
 /// Reads a Datum from the database and decodes it; what the prefetch thread uses, by value.

@@ -16,12 +16,10 @@ import Foundation
 /// list is read at set-up, plus the first image for the shape; a missing file is found then,
 /// by its name alone. A damaged image, or one of another size, is an error naming the list
 /// file's line when its batch is read.
-public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFailing, PrefetchingDataSource, PictureSource {
+public final class ImageDataLayer: Layer, RecordLayer, PictureSource {
     public let spec: LayerSpec
     public var params: [Blob] = []
-    public static var bottomCount: ClosedRange<Int> { 0...0 }
-    public static var topCount: ClosedRange<Int> { 1...2 }
-    public var dataSource: DataSource? { self }
+    static let recordNoun = "images"
 
     let keys: DatasetKeys
     let transform: DataTransform
@@ -34,7 +32,7 @@ public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFail
     /// The decoded image's size.
     private var imageHeight = 0, imageWidth = 0
     private var labelsWanted = false
-    private var feeder: RecordFeeder?
+    private(set) var feeder: RecordFeeder?
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -51,10 +49,7 @@ public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFail
     }
 
     public var sampleCount: Int { entries.count }
-    public var batchSize: Int { keys.batchSize }
-    public var labelNames: [String] { keys.labelNames }
     public var labelMaximum: Int? { labelsWanted ? entries.map(\.label).max() : nil }
-    public var epoch: Int { feeder?.epoch ?? 0 }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         entries = try ImageList.read(listPath, rootFolder: rootFolder, rootGiven: spec.has("root_folder"), layer: spec.description)
@@ -79,33 +74,12 @@ public final class ImageDataLayer: Layer, DataSource, StatefulLayer, ForwardFail
         if top.count == 2 { try top[1].reshape([batchSize]) }
     }
 
-    public func forward(bottom: [Blob], top: [Blob]) -> Float {
-        feeder!.forward(top: top)
-        return 0
-    }
-
-    public func takeForwardError() -> SwiftCaffeError? { feeder?.takeForwardError() }
-
-    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {}
-
-    public func rewind() { feeder?.rewind() }
-
-    public func saveState() -> LayerState { feeder!.saveState() }
-
-    public func restoreState(_ state: LayerState) throws {
-        guard feeder!.restoreState(state) else {
-            throw error("the saved data position does not fit this list (\(sampleCount) images)",
-                        hint: "resume with the net file and list the snapshot was trained with")
-        }
-    }
-
     public var pictureChannels: Int { channels }
 
     public func sample(from image: RasterImage, into output: UnsafeMutablePointer<Float>) {
         transform.apply(image, height: imageHeight, width: imageWidth, into: output)
     }
 
-    public var prefetchStatistics: (batches: Int, preparingSeconds: Double, waitingSeconds: Double) { feeder?.statistics ?? (0, 0, 0) }
 }
 
 /// How ImageData decodes the images its list names: everything the prefetch thread needs, by
