@@ -30,6 +30,8 @@ import Testing
         "pool: MAX, kernel_size: 2, stride: 2",
         "pool: MAX, kernel_size: 3, stride: 2",
         "pool: MAX, kernel_size: 3, stride: 2, pad: 1",
+        "pool: MAX, kernel_size: 3, stride: 1, pad: 1",
+        "pool: MAX, kernel_size: 4, stride: 1, pad: 2",
         "pool: AVE, kernel_size: 2, stride: 2",
         "pool: AVE, kernel_size: 3, stride: 2, pad: 1",
         "pool: MAX, global_pooling: true",

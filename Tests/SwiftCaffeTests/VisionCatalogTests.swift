@@ -66,6 +66,34 @@ import Testing
         #expect(plain.values == transposed.values)
     }
 
+    /// Max pooling's fast paths (interior windows, the unrolled 3×3, clipped border windows)
+    /// against the definition, on values with many ties (the first maximum wins, row by row).
+    @Test(arguments: [(3, 1, 1), (3, 2, 1), (3, 2, 0), (2, 2, 0), (4, 1, 2), (1, 1, 0), (5, 3, 2)])
+    func maxPoolingMatchesTheDefinition(_ window: (kernel: Int, stride: Int, pad: Int)) throws {
+        let layer = try makeLayer("{name: p, type: Pooling, pool: MAX, kernel_size: \(window.kernel), stride: \(window.stride), pad: \(window.pad)}")
+        let (height, width) = (7, 6)
+        let x = Blob(shape: [2, 3, height, width]), y = Blob()
+        x.allocate()
+        var rng = RandomGenerator(seed: 9)
+        for i in 0..<x.count { x.data[i] = Float(rng.next() % 5) }
+        try layer.setUp(bottom: [x], top: [y])
+        y.allocate()
+        _ = layer.forward(bottom: [x], top: [y])
+        let (outH, outW) = (y.shape[2], y.shape[3])
+        for plane in 0..<6 {
+            for py in 0..<outH {
+                for px in 0..<outW {
+                    let y0 = py * window.stride - window.pad, x0 = px * window.stride - window.pad
+                    var best = -Float.infinity
+                    for row in max(y0, 0)..<min(y0 + window.kernel, height) {
+                        for column in max(x0, 0)..<min(x0 + window.kernel, width) { best = max(best, x.data[(plane * height + row) * width + column]) }
+                    }
+                    #expect(y.data[(plane * outH + py) * outW + px] == best)
+                }
+            }
+        }
+    }
+
     @Test func deconvolutionSpreadsTheKernel() throws {
         // One input value 2 through a 2×2 kernel (1 2 / 3 4) with stride 2: the kernel times 2.
         let layer = try makeLayer("{name: d, type: Deconvolution, num_output: 1, kernel_size: 2, stride: 2, bias_term: false}")

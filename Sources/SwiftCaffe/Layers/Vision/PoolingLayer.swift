@@ -88,10 +88,10 @@ public final class PoolingLayer: Layer, TangentLayer {
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
         let width = geometry.width, inArea = geometry.height * width, outArea = pooledH * pooledW
-        let input = bottom[0].data, output = top[0].data, argmax = argmax
-        let pooledW = pooledW, pooledH = pooledH, method = method
-        if method == .max && windowsInsideImage {
-            maxPoolInterior(input, output)
+        let input = bottom[0].data, output = top[0].data
+        let pooledW = pooledW, pooledH = pooledH
+        if method == .max {
+            maxPool(input, output)
             return 0
         }
         Parallel.forChunks(of: batch * geometry.channels, minimumPerChunk: 8) { _, planes in
@@ -101,24 +101,11 @@ public final class PoolingLayer: Layer, TangentLayer {
                     for px in 0..<pooledW {
                         let w = window(py, px)
                         let out = py * pooledW + px
-                        if method == .max {
-                            var bestIndex = w.ys * width + w.xs
-                            var best = source[bestIndex]
-                            for y in w.ys..<w.ye {
-                                for x in w.xs..<w.xe where source[y * width + x] > best {
-                                    best = source[y * width + x]
-                                    bestIndex = y * width + x
-                                }
-                            }
-                            target[out] = best
-                            argmax![plane * outArea + out] = Int32(bestIndex)
-                        } else {
-                            var sum: Float = 0
-                            for y in w.ys..<w.ye {
-                                for x in w.xs..<w.xe { sum += source[y * width + x] }
-                            }
-                            target[out] = sum / Float(w.size)
+                        var sum: Float = 0
+                        for y in w.ys..<w.ye {
+                            for x in w.xs..<w.xe { sum += source[y * width + x] }
                         }
+                        target[out] = sum / Float(w.size)
                     }
                 }
             }
@@ -126,33 +113,49 @@ public final class PoolingLayer: Layer, TangentLayer {
         return 0
     }
 
-    /// No padding and no window crossing the border: the common case (LeNet's 2×2 stride 2),
-    /// with fixed loop bounds and nothing clipped.
-    private var windowsInsideImage: Bool {
-        let g = geometry
-        return g.padH == 0 && g.padW == 0 && (pooledH - 1) * g.strideH + g.kernelH <= g.height
-            && (pooledW - 1) * g.strideW + g.kernelW <= g.width
-    }
-
-    private func maxPoolInterior(_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
+    /// Max pooling with the winners' positions. A window wholly inside the image (all but the
+    /// border ones, and all of them for LeNet's 2×2 stride 2) runs with fixed bounds, and a 3×3
+    /// one (GoogLeNet's and ResNet's) unrolled; a border window is clipped to the image.
+    /// Selects rather than branches keep the first maximum: which element wins is unpredictable.
+    private func maxPool(_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
         let g = geometry, width = g.width, inArea = g.height * width, outArea = pooledH * pooledW
         let pooledW = pooledW, pooledH = pooledH, winners = argmax!
+        let kernelH = g.kernelH, kernelW = g.kernelW, strideH = g.strideH, strideW = g.strideW
         Parallel.forChunks(of: batch * g.channels, minimumPerChunk: 8) { _, planes in
             for plane in planes {
                 let source = input + plane * inArea, target = output + plane * outArea, argmax = winners + plane * outArea
                 for py in 0..<pooledH {
-                    let top = py * g.strideH * width
+                    let y0 = py * strideH - g.padH
+                    let ys = max(y0, 0), ye = min(y0 + kernelH, g.height)
+                    let rowInside = y0 >= 0 && y0 + kernelH <= g.height
                     for px in 0..<pooledW {
-                        let corner = top + px * g.strideW
-                        var bestIndex = corner
-                        var best = source[corner]
-                        for ky in 0..<g.kernelH {
-                            let row = corner + ky * width
-                            for kx in 0..<g.kernelW {
-                                // Selects, not branches: which element wins is unpredictable.
-                                let value = source[row + kx], better = value > best
-                                best = better ? value : best
-                                bestIndex = better ? row + kx : bestIndex
+                        let x0 = px * strideW - g.padW
+                        var best: Float, bestIndex: Int
+                        if rowInside && x0 >= 0 && x0 + kernelW <= width {
+                            let corner = y0 * width + x0
+                            if kernelH == 3 && kernelW == 3 {
+                                (best, bestIndex) = Self.max3x3(source, corner, width)
+                            } else {
+                                (best, bestIndex) = (source[corner], corner)
+                                for ky in 0..<kernelH {
+                                    let row = corner + ky * width
+                                    for kx in 0..<kernelW {
+                                        let value = source[row + kx], better = value > best
+                                        best = better ? value : best
+                                        bestIndex = better ? row + kx : bestIndex
+                                    }
+                                }
+                            }
+                        } else {
+                            let xs = max(x0, 0), xe = min(x0 + kernelW, width)
+                            (best, bestIndex) = (source[ys * width + xs], ys * width + xs)
+                            for y in ys..<ye {
+                                let row = y * width
+                                for x in xs..<xe {
+                                    let value = source[row + x], better = value > best
+                                    best = better ? value : best
+                                    bestIndex = better ? row + x : bestIndex
+                                }
                             }
                         }
                         target[py * pooledW + px] = best
@@ -161,6 +164,22 @@ public final class PoolingLayer: Layer, TangentLayer {
                 }
             }
         }
+    }
+
+    /// The maximum of the 3×3 window at `corner` and its position, scanning rows in order.
+    @inline(__always)
+    private static func max3x3(_ source: UnsafeMutablePointer<Float>, _ corner: Int, _ width: Int) -> (Float, Int) {
+        var best = source[corner], bestIndex = corner
+        @inline(__always) func consider(_ index: Int) {
+            let value = source[index], better = value > best
+            best = better ? value : best
+            bestIndex = better ? index : bestIndex
+        }
+        consider(corner + 1); consider(corner + 2)
+        let second = corner + width, third = second + width
+        consider(second); consider(second + 1); consider(second + 2)
+        consider(third); consider(third + 1); consider(third + 2)
+        return (best, bestIndex)
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
