@@ -31,6 +31,7 @@ struct TestCommand: ParsableCommand {
         try runtime.run {
             let spec = try netState.load(net)
             let testNet = try Net(spec: spec, phase: .test)
+            testNet.fuseForInference()
             printWarnings(of: testNet)
             if let weights {
                 try testNet.loadWeights(from: weights)

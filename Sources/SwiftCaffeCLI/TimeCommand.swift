@@ -46,11 +46,16 @@ struct TimeCommand: ParsableCommand {
             let phase = Phase(rawValue: self.phase)!
             let shard = sync.map { DataShard(rank: $0.rank, count: $0.size) } ?? .whole
             let net = try Net(spec: spec, phase: phase, seed: spec.solver?.randomSeed ?? 1, shard: shard)
+            // The test phase is timed as `test` and `classify` run it: forward only, fused.
+            let fused = phase == .test ? net.fuseForInference() : []
             let timing = try LayerTiming.measure(net, iterations: iterations, warmup: warmup, backward: phase == .train,
                                                  sync: (sync?.size ?? 1) > 1 ? sync : nil)
             let batch = net.dataSources.first?.batchSize ?? net.tops.first?.first?.shape.first ?? 1
             if (sync?.rank ?? 0) == 0 {
                 printLine(timing.table(net: net, batchSize: batch))
+                if !fused.isEmpty {
+                    printLine("folded for inference: " + fused.map { "\($0.relu) into \($0.into)" }.joined(separator: ", "))
+                }
                 printLine("OpenBLAS kernels: \(OpenBLASKernels.current), \(Parallel.threads) thread(s)")
             }
         }

@@ -434,4 +434,30 @@ import Testing
         #expect(stopped.a == plain.a && stopped.a.contains { $0 != 0 })
         #expect(stopped.b.allSatisfy { $0 == 0 } && plain.b.contains { $0 != 0 })
     }
+
+    /// Folding in-place ReLUs into the convolutions before them (inference) gives the very same
+    /// floats, with the ReLUs gone from the schedule; a ReLU after anything else stays.
+    @Test func foldingReLUsForInferenceChangesNoValue() throws {
+        let text = """
+            layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 6 dim: 6 } } }
+            layer { name: "c1" type: "Convolution" bottom: "x" top: "c1" convolution_param { num_output: 4 kernel_size: 3 pad: 1 weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } } }
+            layer { name: "r1" type: "ReLU" bottom: "c1" top: "c1" }
+            layer { name: "c2" type: "Convolution" bottom: "c1" top: "c2" convolution_param { num_output: 2 kernel_size: 3 group: 2 weight_filler { type: "gaussian" } } }
+            layer { name: "r2" type: "ReLU" bottom: "c2" top: "c2" relu_param { negative_slope: 0.1 } }
+            layer { name: "p" type: "Pooling" bottom: "c2" top: "p" pooling_param { pool: MAX kernel_size: 2 } }
+            layer { name: "r3" type: "ReLU" bottom: "p" top: "p" }
+            """
+        let path = try write(text, "fold.prototxt")
+        func run(fused: Bool) throws -> (values: [Float], layers: [String], folded: [String]) {
+            let net = try Net(spec: try NetSpec.load(path: path), phase: .test, seed: 2)
+            net.blobs["x"]!.setData(randomBlob([2, 3, 6, 6], seed: 8).dataArray)
+            let folded = fused ? net.fuseForInference().map { "\($0.relu)>\($0.into)" } : []
+            try net.forward()
+            return (net.blobs["p"]!.dataArray + net.blobs["c1"]!.dataArray + net.blobs["c2"]!.dataArray, net.layers.map(\.name), folded)
+        }
+        let plain = try run(fused: false), fused = try run(fused: true)
+        #expect(fused.values == plain.values && plain.values.contains { $0 < 0 })
+        #expect(fused.folded == ["r1>c1", "r2>c2"])
+        #expect(fused.layers == ["in", "c1", "c2", "p", "r3"])
+    }
 }

@@ -45,6 +45,8 @@ public final class Net {
     public private(set) var outputNames: [String] = []
     /// What the blobs take once allocated.
     public private(set) var memoryPlan = MemoryPlan()
+    /// Set once `fuseForInference` has folded layers: backward would then be wrong.
+    var inferenceOnly = false
     /// Things that are allowed but rarely meant (a batch larger than its data set), for the
     /// command line to show; the library never prints.
     public private(set) var warnings: [String] = []
@@ -293,11 +295,21 @@ public final class Net {
     /// its backward has run (data-parallel training starts summing that layer's gradients over
     /// the ranks there).
     public func backward(finished: (Int) -> Void = { _ in }) {
+        precondition(!inferenceOnly, "backward on a net prepared with fuseForInference()")
         seedLossDiffs()
         for index in layers.indices.reversed() where runsBackward[index] {
             layers[index].backward(topDiff: tops[index], bottomDiff: bottoms[index])
             finished(index)
         }
+    }
+
+    /// Drops the layer at `index` from the schedule (`fuseForInference`).
+    func removeLayer(at index: Int) {
+        layers.remove(at: index)
+        bottoms.remove(at: index)
+        tops.remove(at: index)
+        runsBackward.remove(at: index)
+        indexChecks.remove(at: index)
     }
 
     /// Runs one layer forward (for per-layer timing); returns its loss contribution before weighting.

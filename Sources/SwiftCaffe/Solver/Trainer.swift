@@ -104,6 +104,7 @@ public final class Trainer {
         trainNet = try Net(spec: spec, phase: .train, seed: seed, shard: shard)
         let hasTestLayers = spec.layers.contains { $0.phase == .test }
         testNet = hasTestLayers ? try Net(spec: spec, phase: .test, seed: seed, sharingParametersWith: trainNet, shard: shard) : nil
+        testNet?.fuseForInference()  // it only ever runs forward
 
         guard let source = trainNet.dataSources.first else {
             throw SwiftCaffeError("the train net has no data layer", at: spec.layers.first?.location,

@@ -13,7 +13,7 @@
 /// Backward unrolls each block again rather than keeping the batch's columns (as Caffe does),
 /// which costs little in cache and saves their memory. Each thread sums its weight gradient
 /// into its own buffer; the buffers are added at the end.
-public final class ConvolutionLayer: Layer, TangentLayer {
+public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let keys: ConvolutionKeys
@@ -91,14 +91,20 @@ public final class ConvolutionLayer: Layer, TangentLayer {
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
-        convolve(bottom[0].data, weights: params[0].data, bias: keys.biasTerm ? params[1].data : nil, into: top[0].data, adding: false)
+        convolve(bottom[0].data, weights: params[0].data, bias: keys.biasTerm ? params[1].data : nil, into: top[0].data, adding: false,
+                 relu: fusedReLU)
         return 0
     }
+
+    /// A ReLU folded in for inference (`Net.fuseForInference`), applied as the output is written.
+    private var fusedReLU: ReLUFunction?
+
+    func fuse(_ relu: ReLUFunction) { fusedReLU = relu }
 
     /// output (=, or += when `adding`) input ∗ weights + bias, for the whole batch. Forward
     /// runs it once; forward mode twice, since ẏ = ẋ ∗ W + x ∗ Ẇ + ḃ.
     private func convolve(_ input: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
-                          into output: UnsafeMutablePointer<Float>, adding: Bool) {
+                          into output: UnsafeMutablePointer<Float>, adding: Bool, relu: ReLUFunction? = nil) {
         let g = geometry, area = outputArea, outputs = keys.numOutput
         let inputSize = g.channels * g.height * g.width
         let groups = groups, perGroup = outputs / groups, groupVolume = groupVolume
@@ -126,6 +132,8 @@ public final class ConvolutionLayer: Layer, TangentLayer {
                     let b = bias?[o] ?? 0
                     if adding {
                         for i in 0..<area { target[i] += source[i] + b }
+                    } else if let relu {
+                        for i in 0..<area { target[i] = relu.value(source[i] + b) }
                     } else {
                         for i in 0..<area { target[i] = source[i] + b }
                     }
