@@ -54,7 +54,7 @@ struct TimeCommand: ParsableCommand {
             if (sync?.rank ?? 0) == 0 {
                 printLine(timing.table(net: net, batchSize: batch))
                 if !fused.isEmpty {
-                    printLine("folded for inference: " + fused.map { "\($0.relu) into \($0.into)" }.joined(separator: ", "))
+                    printLine("folded for inference: " + fused.map { "\($0.layer) into \($0.into)" }.joined(separator: ", "))
                 }
                 printLine("OpenBLAS kernels: \(OpenBLASKernels.current), \(Parallel.threads) thread(s)")
             }

@@ -1,24 +1,40 @@
 /// A layer that can apply a ReLU to its first top as it writes it, saving the ReLU's own pass
-/// over the blob (Caffe writes `conv → relu` in place everywhere: AlexNet, GoogLeNet, VGG).
+/// over the blob (Caffe writes `conv → relu` and `batchnorm → scale → relu` in place
+/// everywhere: AlexNet, GoogLeNet, VGG, ResNet).
 protocol ReLUFusing: Layer {
     /// From now on, forward writes relu(value); tangents and backward are no longer valid.
     func fuse(_ relu: ReLUFunction)
 }
 
 extension Net {
-    /// Prepares a net that will only run forward (testing, classifying, timing inference):
-    /// every in-place ReLU right after a layer that writes its blob and can apply it
-    /// (`ReLUFusing`) is folded into that layer and leaves the schedule. The values are
-    /// bit-identical (the same comparison on the same floats); one pass over each such blob is
-    /// saved. Returns the folded pairs, `(relu, into)`, for `time` to say so. After it, the
-    /// net must not run backward or forward mode.
+    /// Prepares a net that will only run forward (testing, classifying, timing inference) by
+    /// folding in-place layers into the layer that wrote their blob last before them (other
+    /// branches may run in between), so the blob is written once instead of two or three times:
+    /// - a Scale after a BatchNorm with global statistics (the BatchNorm applies it), and
+    /// - a ReLU after a layer that can apply it (`ReLUFusing`: Convolution, BatchNorm).
+    ///
+    /// The operations and their order are the layers' own, so the values are bit-identical.
+    /// Returns the folded pairs, `(layer, into)`, for `time` to say so. After it, the net must
+    /// not run backward or forward mode.
     @discardableResult
-    public func fuseForInference() -> [(relu: String, into: String)] {
-        var fused: [(relu: String, into: String)] = []
+    public func fuseForInference() -> [(layer: String, into: String)] {
+        var fused: [(layer: String, into: String)] = []
         var index = 1
         while index < layers.count {
-            guard let relu = layers[index] as? ElementwiseLayer<ReLUFunction>, bottoms[index].count == 1, tops[index][0] === bottoms[index][0],
-                  let producer = layers[index - 1] as? any ReLUFusing, tops[index - 1].first === bottoms[index][0] else {
+            // The layer that wrote the blob last before this in-place one. Every other reader
+            // of the blob reads its final value, so it runs later: nobody sees the value between.
+            let blob = bottoms[index].first
+            let inPlace = bottoms[index].count == 1 && tops[index].count == 1 && tops[index][0] === blob
+            guard inPlace, let writer = (0..<index).last(where: { tops[$0].contains { $0 === blob } }), tops[writer][0] === blob else {
+                index += 1
+                continue
+            }
+            if let scale = layers[index] as? ScaleLayer, let normalization = layers[writer] as? BatchNormLayer, normalization.fuse(scale) {
+                fused.append((scale.name, normalization.name))
+                removeLayer(at: index)
+                continue
+            }
+            guard let relu = layers[index] as? ElementwiseLayer<ReLUFunction>, let producer = layers[writer] as? any ReLUFusing else {
                 index += 1
                 continue
             }

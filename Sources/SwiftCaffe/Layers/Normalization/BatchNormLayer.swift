@@ -8,7 +8,7 @@ import Foundation
 /// s ← f·s + 1, m ← f·m + μ, v ← f·v + σ²·n/(n−1), f = `moving_average_fraction`. With
 /// `use_global_stats: true` (the default in the test phase) μ = m/s and σ² = v/s. The blobs
 /// are saved with the weights and shared with the test net, but never touched by the solver.
-public final class BatchNormLayer: Layer, TangentLayer {
+public final class BatchNormLayer: Layer, TangentLayer, ReLUFusing {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var supportsInPlace: Bool { true }
@@ -20,6 +20,21 @@ public final class BatchNormLayer: Layer, TangentLayer {
     /// With global statistics the Jacobian is a per-channel constant and needs no x̂, so a
     /// test net neither stores it nor writes it.
     private var normalized = Blob(), inverseDeviation = Blob()
+    /// What `Net.fuseForInference` folded in: the Scale after it and a ReLU after that,
+    /// applied in the same pass, in the same order of operations as the layers would.
+    private var fusedScale: (factors: Blob, shifts: Blob?)?
+    private var fusedReLU: ReLUFunction?
+
+    /// Folds the in-place Scale that follows, if it scales this layer's channels by its own
+    /// parameters and this layer uses global statistics; returns whether it did.
+    func fuse(_ scale: ScaleLayer) -> Bool {
+        guard useGlobalStats, fusedScale == nil, fusedReLU == nil,
+              let affine = scale.channelAffine(outer: outer, channels: channels, inner: inner) else { return false }
+        fusedScale = affine
+        return true
+    }
+
+    func fuse(_ relu: ReLUFunction) { fusedReLU = relu }
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -49,6 +64,7 @@ public final class BatchNormLayer: Layer, TangentLayer {
         let count = Double(outer * inner)
         let (outer, inner, stride) = (outer, inner, channels * inner)
         let (useGlobalStats, movingAverageFraction, eps) = (useGlobalStats, movingAverageFraction, eps)
+        let fused = fusedScale.map { (factors: $0.factors.data, shifts: $0.shifts?.data) }, relu = fusedReLU
         // Channels are independent: threads take whole channels, each summed in the same
         // order as on one thread, so the result does not depend on the thread count.
         Parallel.forChunks(of: channels) { _, channelRange in
@@ -79,7 +95,17 @@ public final class BatchNormLayer: Layer, TangentLayer {
                 for n in 0..<outer {
                     let offset = n * stride + c * inner
                     if useGlobalStats {
-                        for i in 0..<inner { y[offset + i] = (x[offset + i] - mu) * inverse }
+                        if let fused {
+                            let factor = fused.factors[c], shift = fused.shifts?[c] ?? 0
+                            for i in 0..<inner {
+                                let value = (x[offset + i] - mu) * inverse * factor + shift
+                                y[offset + i] = relu?.value(value) ?? value
+                            }
+                        } else if let relu {
+                            for i in 0..<inner { y[offset + i] = relu.value((x[offset + i] - mu) * inverse) }
+                        } else {
+                            for i in 0..<inner { y[offset + i] = (x[offset + i] - mu) * inverse }
+                        }
                         continue
                     }
                     for i in 0..<inner {

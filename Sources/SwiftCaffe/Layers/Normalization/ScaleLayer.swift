@@ -17,6 +17,7 @@ public final class ScaleLayer: Layer, TangentLayer {
     /// In place, a copy of the bottom: the top overwrites it and backward needs x for ds.
     private var input = Blob()
     private var inPlace = false
+    private var scaleIsBottom = false
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -40,6 +41,7 @@ public final class ScaleLayer: Layer, TangentLayer {
         dim = scaleShape.reduce(1, *)
         inner = x.count(from: end)
         params = []
+        scaleIsBottom = bottom.count == 2
         if bottom.count == 2 {
             guard bottom[1].count == dim else {
                 throw error("the scale bottom '\(bottom[1].name)' holds \(bottom[1].count) values for \(dim) positions (\(scaleShape))")
@@ -54,6 +56,13 @@ public final class ScaleLayer: Layer, TangentLayer {
     }
 
     private func scale(_ bottom: [Blob]) -> Blob { bottom.count == 2 ? bottom[1] : params[0] }
+
+    /// Its learned factors (and shifts), when it scales the channels of an outer × channels ×
+    /// inner blob by its own parameters: what `Net.fuseForInference` folds into a BatchNorm.
+    func channelAffine(outer: Int, channels: Int, inner: Int) -> (factors: Blob, shifts: Blob?)? {
+        guard !scaleIsBottom, (self.outer, dim, self.inner) == (outer, channels, inner) else { return nil }
+        return (params[0], biasTerm ? params[1] : nil)
+    }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
         let x = bottom[0].data, y = top[0].data, s = scale(bottom).data
