@@ -435,9 +435,9 @@ import Testing
         #expect(stopped.b.allSatisfy { $0 == 0 } && plain.b.contains { $0 != 0 })
     }
 
-    /// Folding in-place layers for inference (ReLUs into the convolutions before them; a Scale,
-    /// then a ReLU, into a BatchNorm) gives the very same floats, with the folded layers gone
-    /// from the schedule; a ReLU after anything else stays.
+    /// Folding in-place layers for inference (ReLUs into the convolutions and sums before them;
+    /// a Scale, then a ReLU, into a BatchNorm) and dropping Splits give the very same floats,
+    /// with those layers gone from the schedule; a ReLU after anything else stays.
     @Test func foldingReLUsForInferenceChangesNoValue() throws {
         let text = """
             layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 6 dim: 6 } } }
@@ -451,6 +451,8 @@ import Testing
             layer { name: "bn" type: "BatchNorm" bottom: "c3" top: "c3" }
             layer { name: "sc" type: "Scale" bottom: "c3" top: "c3" scale_param { bias_term: true filler { type: "gaussian" } bias_filler { type: "gaussian" } } }
             layer { name: "r4" type: "ReLU" bottom: "c3" top: "c3" relu_param { negative_slope: 0.2 } }
+            layer { name: "e" type: "Eltwise" bottom: "c3" bottom: "c3" top: "e" eltwise_param { coeff: 1 coeff: -1.5 } }
+            layer { name: "r5" type: "ReLU" bottom: "e" top: "e" }
             """
         let path = try write(text, "fold.prototxt")
         func run(fused: Bool) throws -> (values: [Float], layers: [String], folded: [String]) {
@@ -461,12 +463,12 @@ import Testing
             }
             let folded = fused ? net.fuseForInference().map { "\($0.layer)>\($0.into)" } : []
             try net.forward()
-            return (net.blobs["p"]!.dataArray + net.blobs["c1"]!.dataArray + net.blobs["c2"]!.dataArray + net.blobs["c3"]!.dataArray,
-                    net.layers.map(\.name), folded)
+            return (net.blobs["p"]!.dataArray + net.blobs["c1"]!.dataArray + net.blobs["c2"]!.dataArray + net.blobs["c3"]!.dataArray
+                        + net.blobs["e"]!.dataArray, net.layers.map(\.name), folded)
         }
         let plain = try run(fused: false), fused = try run(fused: true)
         #expect(fused.values == plain.values && plain.values.contains { $0 < 0 } && plain.values.allSatisfy(\.isFinite))
-        #expect(fused.folded == ["r1>c1", "r2>c2", "sc>bn", "r4>bn"])
-        #expect(fused.layers == ["in", "x_split", "c1", "c3", "bn", "c2", "p", "r3"])
+        #expect(fused.folded == ["r1>c1", "r2>c2", "sc>bn", "r4>bn", "r5>e", "x_split>x", "c3_split>c3"])
+        #expect(fused.layers == ["in", "c1", "c3", "bn", "c2", "p", "r3", "e"])
     }
 }

@@ -303,6 +303,13 @@ public final class Net {
         }
     }
 
+    /// Makes every layer that reads one of `copies` read `source` instead (`fuseForInference`).
+    func rewireReaders(of copies: [Blob], to source: Blob) {
+        for reader in bottoms.indices {
+            bottoms[reader] = bottoms[reader].map { blob in copies.contains { $0 === blob } ? source : blob }
+        }
+    }
+
     /// Drops the layer at `index` from the schedule (`fuseForInference`).
     func removeLayer(at index: Int) {
         layers.remove(at: index)

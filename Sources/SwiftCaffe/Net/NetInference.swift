@@ -11,7 +11,8 @@ extension Net {
     /// folding in-place layers into the layer that wrote their blob last before them (other
     /// branches may run in between), so the blob is written once instead of two or three times:
     /// - a Scale after a BatchNorm with global statistics (the BatchNorm applies it), and
-    /// - a ReLU after a layer that can apply it (`ReLUFusing`: Convolution, BatchNorm).
+    /// - a ReLU after a layer that can apply it (`ReLUFusing`: Convolution, BatchNorm, Eltwise);
+    /// - every Split, whose readers then read its bottom (pairs `(split, blob)`).
     ///
     /// The operations and their order are the layers' own, so the values are bit-identical.
     /// Returns the folded pairs, `(layer, into)`, for `time` to say so. After it, the net must
@@ -42,7 +43,16 @@ extension Net {
             fused.append((relu.name, producer.name))
             removeLayer(at: index)
         }
-        inferenceOnly = inferenceOnly || !fused.isEmpty
+        // A Split only copies its bottom for readers whose gradients backward sums: without
+        // backward they can read the bottom itself, and the copies' memory goes.
+        while let index = layers.firstIndex(where: { $0 is SplitLayer }) {
+            let source = bottoms[index][0], copies = tops[index]
+            rewireReaders(of: copies, to: source)
+            for copy in copies { copy.release() }
+            fused.append((layers[index].name, source.name))
+            removeLayer(at: index)
+        }
+        inferenceOnly = true
         return fused
     }
 }
