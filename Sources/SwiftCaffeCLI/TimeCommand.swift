@@ -45,9 +45,9 @@ struct TimeCommand: ParsableCommand {
             let spec = try netState.load(net)
             let phase = Phase(rawValue: self.phase)!
             let shard = sync.map { DataShard(rank: $0.rank, count: $0.size) } ?? .whole
-            let net = try Net(spec: spec, phase: phase, seed: spec.solver?.randomSeed ?? 1, shard: shard)
-            // The test phase is timed as `test` and `classify` run it: forward only, fused.
-            let fused = phase == .test ? net.fuseForInference() : []
+            // The test phase is timed as `test` and `classify` run it: forward only, folded.
+            let net = try Net(spec: spec, phase: phase, seed: spec.solver?.randomSeed ?? 1, shard: shard, forInference: phase == .test)
+            let fused = net.folded
             let timing = try LayerTiming.measure(net, iterations: iterations, warmup: warmup, backward: phase == .train,
                                                  sync: (sync?.size ?? 1) > 1 ? sync : nil)
             let batch = net.dataSources.first?.batchSize ?? net.tops.first?.first?.shape.first ?? 1

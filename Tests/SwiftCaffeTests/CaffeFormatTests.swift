@@ -456,12 +456,12 @@ import Testing
             """
         let path = try write(text, "fold.prototxt")
         func run(fused: Bool) throws -> (values: [Float], layers: [String], folded: [String]) {
-            let net = try Net(spec: try NetSpec.load(path: path), phase: .test, seed: 2)
+            let net = try Net(spec: try NetSpec.load(path: path), phase: .test, seed: 2, forInference: fused)
             net.blobs["x"]!.setData(randomBlob([2, 3, 6, 6], seed: 8).dataArray)
             for parameter in net.parameters where parameter.layer == "bn" {  // running sums as training leaves them
                 parameter.blob.setData([[0.4, -1.2, 2], [0.5, 1.5, 2.5], [4]][parameter.index])
             }
-            let folded = fused ? net.fuseForInference().map { "\($0.layer)>\($0.into)" } : []
+            let folded = net.folded.map { "\($0.layer)>\($0.into)" }
             try net.forward()
             return (net.blobs["p"]!.dataArray + net.blobs["c1"]!.dataArray + net.blobs["c2"]!.dataArray + net.blobs["c3"]!.dataArray
                         + net.blobs["e"]!.dataArray, net.layers.map(\.name), folded)
@@ -470,5 +470,6 @@ import Testing
         #expect(fused.values == plain.values && plain.values.contains { $0 < 0 } && plain.values.allSatisfy(\.isFinite))
         #expect(fused.folded == ["r1>c1", "r2>c2", "sc>bn", "r4>bn", "r5>e", "x_split>x", "c3_split>c3"])
         #expect(fused.layers == ["in", "c1", "c3", "bn", "c2", "p", "r3", "e"])
+        #expect(plain.folded.isEmpty)
     }
 }

@@ -81,16 +81,6 @@ public final class Blob {
         diffStorage?.deallocate()
     }
 
-    /// Frees the values and gradients (a blob the net no longer uses: a Split's copy in an
-    /// inference net); touching `data` again allocates them anew, zeroed.
-    public func release() {
-        storage?.deallocate()
-        diffStorage?.deallocate()
-        storage = nil
-        diffStorage = nil
-        capacity = 0
-    }
-
     /// The gradients, zero until written. The first access allocates, so it is not
     /// thread-safe: a kernel that splits work across threads reads it before splitting.
     public var diff: UnsafeMutablePointer<Float> {

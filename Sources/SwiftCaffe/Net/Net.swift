@@ -45,8 +45,10 @@ public final class Net {
     public private(set) var outputNames: [String] = []
     /// What the blobs take once allocated.
     public private(set) var memoryPlan = MemoryPlan()
-    /// Set once `fuseForInference` has folded layers: backward would then be wrong.
-    var inferenceOnly = false
+    /// Set for a net built `forInference`: backward would be wrong.
+    private(set) var inferenceOnly = false
+    /// What `forInference` folded: `(layer, into)` pairs (a Split's pair names its bottom).
+    public private(set) var folded: [(layer: String, into: String)] = []
     /// Things that are allowed but rarely meant (a batch larger than its data set), for the
     /// command line to show; the library never prints.
     public private(set) var warnings: [String] = []
@@ -58,8 +60,11 @@ public final class Net {
     /// get gradients from backward as if something upstream learned: for saliency, and for
     /// checking forward mode along input directions. `shard` is the part of each batch its data
     /// layers serve in data-parallel training.
+    /// With `forInference` the net will only run forward (testing, classifying): in-place
+    /// layers are folded into the layers before them and Splits dropped before any memory is
+    /// taken (`fuseForInference`; what was folded is in `folded`), and backward is refused.
     public init(spec: NetSpec, phase: Phase, seed: UInt64 = 1, sharingParametersWith other: Net? = nil, allocating: Bool = true,
-                inputGradients: Set<String> = [], shard: DataShard = .whole) throws {
+                inputGradients: Set<String> = [], shard: DataShard = .whole, forInference: Bool = false) throws {
         name = spec.name
         self.phase = phase
         let specs = spec.layers.filter { $0.phase == nil || $0.phase == phase }
@@ -106,10 +111,12 @@ public final class Net {
             warnings.append("\(layer.spec.location): warning: \(layer.spec.description): batch_size \(data.batchSize) is larger than its \(data.sampleCount) samples; "
                             + "each batch wraps around the data set (as in Caffe) and holds some samples twice")
         }
+        if forInference { folded = fuseForInference() }
         memoryPlan = MemoryPlan(self, phase: phase)
         if allocating {
             try memoryPlan.checkFits(self)
             for blob in blobs.values { blob.allocate() }
+            for parameter in parameters { parameter.blob.allocate() }  // folded layers' too
             for layer in layers { for parameter in layer.params { parameter.allocate() } }
         }
     }
@@ -303,12 +310,16 @@ public final class Net {
         }
     }
 
-    /// Makes every layer that reads one of `copies` read `source` instead (`fuseForInference`).
+    /// Makes every layer that reads one of `copies` read `source` instead, and forgets the
+    /// copies (`fuseForInference`).
     func rewireReaders(of copies: [Blob], to source: Blob) {
         for reader in bottoms.indices {
             bottoms[reader] = bottoms[reader].map { blob in copies.contains { $0 === blob } ? source : blob }
         }
+        for copy in copies { blobs[copy.name] = nil }
     }
+
+    func markInferenceOnly() { inferenceOnly = true }
 
     /// Drops the layer at `index` from the schedule (`fuseForInference`).
     func removeLayer(at index: Int) {

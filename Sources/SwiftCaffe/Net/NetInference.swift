@@ -7,7 +7,7 @@ protocol ReLUFusing: Layer {
 }
 
 extension Net {
-    /// Prepares a net that will only run forward (testing, classifying, timing inference) by
+    /// Prepares a net built `forInference` (testing, classifying, timing inference) by
     /// folding in-place layers into the layer that wrote their blob last before them (other
     /// branches may run in between), so the blob is written once instead of two or three times:
     /// - a Scale after a BatchNorm with global statistics (the BatchNorm applies it), and
@@ -15,10 +15,9 @@ extension Net {
     /// - every Split, whose readers then read its bottom (pairs `(split, blob)`).
     ///
     /// The operations and their order are the layers' own, so the values are bit-identical.
-    /// Returns the folded pairs, `(layer, into)`, for `time` to say so. After it, the net must
-    /// not run backward or forward mode.
-    @discardableResult
-    public func fuseForInference() -> [(layer: String, into: String)] {
+    /// Returns the folded pairs, `(layer, into)`, for `time` to say so. It runs before the net
+    /// takes its memory, so the folded blobs (the Splits' copies) never take any.
+    func fuseForInference() -> [(layer: String, into: String)] {
         var fused: [(layer: String, into: String)] = []
         var index = 1
         while index < layers.count {
@@ -48,11 +47,10 @@ extension Net {
         while let index = layers.firstIndex(where: { $0 is SplitLayer }) {
             let source = bottoms[index][0], copies = tops[index]
             rewireReaders(of: copies, to: source)
-            for copy in copies { copy.release() }
             fused.append((layers[index].name, source.name))
             removeLayer(at: index)
         }
-        inferenceOnly = true
+        markInferenceOnly()
         return fused
     }
 }

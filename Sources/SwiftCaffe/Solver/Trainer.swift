@@ -103,8 +103,8 @@ public final class Trainer {
         seed = options.seed ?? solverSpec.randomSeed ?? Self.defaultSeed
         trainNet = try Net(spec: spec, phase: .train, seed: seed, shard: shard)
         let hasTestLayers = spec.layers.contains { $0.phase == .test }
-        testNet = hasTestLayers ? try Net(spec: spec, phase: .test, seed: seed, sharingParametersWith: trainNet, shard: shard) : nil
-        testNet?.fuseForInference()  // it only ever runs forward
+        // The test net only ever runs forward.
+        testNet = hasTestLayers ? try Net(spec: spec, phase: .test, seed: seed, sharingParametersWith: trainNet, shard: shard, forInference: true) : nil
 
         guard let source = trainNet.dataSources.first else {
             throw SwiftCaffeError("the train net has no data layer", at: spec.layers.first?.location,
