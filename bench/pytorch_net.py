@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds a PyTorch twin of one of our net files, layer by layer, and times it, for bench/bench.py.
 
-    pytorch_net.py nets/fashion_bn.yaml [--iterations 300] [--threads 2] [--batch N]
+    pytorch_net.py nets/fashion_bn.yaml [--iterations 300] [--threads 2] [--batch N] [--inference-only]
 
 The net file is read as SwiftCaffe reads it: the layers of the train phase, wired by blob
 name in the file's order (our nets list layers in a valid order; in-place layers rewrite their
@@ -173,6 +173,8 @@ def main():
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, help="the data layers' batch size (default: the file's)")
+    parser.add_argument("--inference-only", action="store_true",
+                        help="time forward passes only (a deploy net without a loss), as milliseconds per batch")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
@@ -207,6 +209,20 @@ def main():
         optimizer.zero_grad(set_to_none=False)
         loss.backward()
         optimizer.step()
+
+    if args.inference_only:
+        model.eval()
+        with torch.no_grad():
+            for index in range(2):
+                model(batches[index])
+            times = []
+            for index in range(args.iterations):
+                start = time.perf_counter()
+                model(batches[index % len(batches)])
+                times.append(time.perf_counter() - start)
+        print(json.dumps({"inference_ms_per_batch": 1000 * sorted(times)[len(times) // 2], "images": images,
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        return
 
     model.train()
     for index in range(10):  # warm-up, not timed
