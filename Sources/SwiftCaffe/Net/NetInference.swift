@@ -12,6 +12,7 @@ extension Net {
     /// branches may run in between), so the blob is written once instead of two or three times:
     /// - a Scale after a BatchNorm with global statistics (the BatchNorm applies it), and
     /// - a ReLU after a layer that can apply it (`ReLUFusing`: Convolution, BatchNorm, Eltwise);
+    /// - then a BatchNorm with global statistics (and what it folded) after a Convolution;
     /// - every Split, whose readers then read its bottom (pairs `(split, blob)`).
     ///
     /// The operations and their order are the layers' own, so the values are bit-identical.
@@ -42,6 +43,20 @@ extension Net {
             fused.append((relu.name, producer.name))
             removeLayer(at: index)
         }
+        // Then a BatchNorm (with whatever it folded) into the Convolution that wrote its blob.
+        index = 1
+        while index < layers.count {
+            let blob = bottoms[index].first
+            guard let normalization = layers[index] as? BatchNormLayer, tops[index].first === blob,
+                  let writer = (0..<index).last(where: { tops[$0].contains { $0 === blob } }), tops[writer][0] === blob,
+                  let convolution = layers[writer] as? ConvolutionLayer, convolution.fuse(normalization) else {
+                index += 1
+                continue
+            }
+            fused.append((normalization.name, convolution.name))
+            removeLayer(at: index)
+        }
+
         // A Split only copies its bottom for readers whose gradients backward sums: without
         // backward they can read the bottom itself, and the copies' memory goes.
         while let index = layers.firstIndex(where: { $0 is SplitLayer }) {

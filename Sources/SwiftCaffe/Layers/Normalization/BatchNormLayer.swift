@@ -36,6 +36,21 @@ public final class BatchNormLayer: Layer, TangentLayer, ReLUFusing {
 
     func fuse(_ relu: ReLUFunction) { fusedReLU = relu }
 
+    /// Whether a Convolution before it may apply it (global statistics over its channels).
+    var foldsIntoConvolution: Bool { useGlobalStats }
+
+    /// What this layer (with what it folded) does to channel `c`, for a Convolution that
+    /// applies it as it writes its output: y = relu(((x − mu)·inverse)·factor + shift), the
+    /// very operations of `forward`.
+    func channelTransform(_ c: Int) -> (mu: Float, inverse: Float, factor: Float, shift: Float, scales: Bool, relu: ReLUFunction?) {
+        let normaliser = params[2].data[0]
+        let s = normaliser == 0 ? 0 : 1 / normaliser
+        let mu = params[0].data[c] * s, sigma2 = params[1].data[c] * s
+        let inverse = 1 / (sigma2 + eps).squareRoot()
+        let factor = fusedScale.map { $0.factors.data[c] } ?? 1, shift = fusedScale?.shifts?.data[c] ?? 0
+        return (mu, inverse, factor, shift, fusedScale != nil, fusedReLU)
+    }
+
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
         useGlobalStats = try spec.bool("use_global_stats", default: context.phase == .test)

@@ -92,19 +92,29 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
         convolve(bottom[0].data, weights: params[0].data, bias: keys.biasTerm ? params[1].data : nil, into: top[0].data, adding: false,
-                 relu: fusedReLU)
+                 relu: fusedReLU, normalization: fusedNormalization)
         return 0
     }
 
     /// A ReLU folded in for inference (`Net.fuseForInference`), applied as the output is written.
     private var fusedReLU: ReLUFunction?
+    /// A BatchNorm folded in for inference (with the Scale and ReLU it folded itself).
+    private var fusedNormalization: BatchNormLayer?
 
     func fuse(_ relu: ReLUFunction) { fusedReLU = relu }
+
+    /// Folds the in-place BatchNorm (global statistics) that follows; returns whether it did.
+    func fuse(_ normalization: BatchNormLayer) -> Bool {
+        guard fusedReLU == nil, fusedNormalization == nil, normalization.foldsIntoConvolution else { return false }
+        fusedNormalization = normalization
+        return true
+    }
 
     /// output (=, or += when `adding`) input ∗ weights + bias, for the whole batch. Forward
     /// runs it once; forward mode twice, since ẏ = ẋ ∗ W + x ∗ Ẇ + ḃ.
     private func convolve(_ input: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
-                          into output: UnsafeMutablePointer<Float>, adding: Bool, relu: ReLUFunction? = nil) {
+                          into output: UnsafeMutablePointer<Float>, adding: Bool, relu: ReLUFunction? = nil,
+                          normalization: BatchNormLayer? = nil) {
         let g = geometry, area = outputArea, outputs = keys.numOutput
         let inputSize = g.channels * g.height * g.width
         let groups = groups, perGroup = outputs / groups, groupVolume = groupVolume
@@ -132,6 +142,14 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
                     let b = bias?[o] ?? 0
                     if adding {
                         for i in 0..<area { target[i] += source[i] + b }
+                    } else if let normalization {
+                        // What the BatchNorm (and its Scale and ReLU) would do to what this writes.
+                        let t = normalization.channelTransform(o)
+                        for i in 0..<area {
+                            var value = ((source[i] + b) - t.mu) * t.inverse
+                            if t.scales { value = value * t.factor + t.shift }
+                            target[i] = t.relu?.value(value) ?? value
+                        }
                     } else if let relu {
                         for i in 0..<area { target[i] = relu.value(source[i] + b) }
                     } else {
