@@ -309,7 +309,7 @@ import Testing
         let yaml = """
             name: mixed
             layers:
-              - {name: in, type: Input, top: [x, y], shape: [[2, 3, 6, 6], [2]], phase: test}
+              - {name: in, type: Input, top: [x, y], shape: [[2, 3, 6, 6], [2]], phase: test, scale: 0.5}
               - {name: c, type: Convolution, bottom: x, top: c, num_output: 4, kernel_size: 3, pad: 1,
                  weight_filler: {type: gaussian, std: 0.1}, bias_filler: {type: constant, value: 0.2}, param: [{lr_mult: 1}, {lr_mult: 2, decay_mult: 0}]}
               - {name: bn, type: BatchNorm, bottom: c, top: c, use_global_stats: true}
@@ -325,7 +325,7 @@ import Testing
         let original = try NetSpec.load(path: yamlPath)
         let converted = try NetFileConversion.prototxt(original, pathsRelativeTo: folder, netPath: "mixed.prototxt")
         #expect(converted.net.contains("convolution_param {") && converted.net.contains("pool: AVE") && converted.net.contains("operation: SUM"))
-        #expect(converted.net.contains("include {\n    phase: TEST"))
+        #expect(converted.net.contains("include {\n    phase: TEST") && converted.net.contains("transform_param {\n    scale: 0.5"))
         let prototxtPath = try write(converted.net, "mixed.prototxt", in: folder)
         let back = try write(NetFileConversion.yaml(try NetSpec.load(path: prototxtPath), pathsRelativeTo: folder), "back.yaml", in: folder)
         func outputs(_ path: String) throws -> (loss: Float, parameters: [[Int]], multipliers: [Float]) {

@@ -55,8 +55,10 @@ public enum PrototxtWriter {
         fields += layer.bottoms.map { "bottom: \(quoted($0))" }
         fields += layer.tops.map { "top: \(quoted($0))" }
         if let phase = layer.phase { fields.append("include { phase: \(phase.rawValue.uppercased()) }") }
-        let isData = layer.type.hasSuffix("Data")
-        let candidates = (isData ? ["transform_param"] : []) + [parameterMessage(of: layer.type), "loss_param"]
+        // Data layers, and Input (whose scale and means say how `classify` prepares a picture),
+        // carry their transform keys in `transform_param`.
+        let transforms = layer.type.hasSuffix("Data") || layer.type == "Input"
+        let candidates = (transforms ? ["transform_param"] : []) + [parameterMessage(of: layer.type), "loss_param"]
         var grouped: [String: [String]] = [:]
         var order: [String] = []
         for (keyNode, value) in layer.node.mapping ?? [] {
