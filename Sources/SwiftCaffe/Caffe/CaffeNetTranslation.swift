@@ -12,6 +12,8 @@
 ///   implementation and mean nothing here, so they are dropped; everything else reaches the
 ///   layer, which rejects what it does not support with the prototxt's line and column.
 enum CaffeNetTranslation {
+    /// The net as the tree of a YAML net file (`name`, `layers`); `train` and `test` are the
+    /// states that choose each phase's layers.
     static func netTree(_ fields: [PrototxtField], file: String, train: NetState = NetState(), test: NetState = NetState()) throws -> YAMLNode {
         let start = FileLocation(file: file, line: 1, column: 1)
         var pairs: [(key: YAMLNode, value: YAMLNode)] = []
