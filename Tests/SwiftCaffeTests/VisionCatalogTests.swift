@@ -66,10 +66,11 @@ import Testing
         #expect(plain.values == transposed.values)
     }
 
-    /// Max pooling's fast paths (interior windows, the unrolled 3×3, clipped border windows)
-    /// against the definition, on values with many ties (the first maximum wins, row by row).
-    @Test(arguments: [(3, 1, 1), (3, 2, 1), (3, 2, 0), (2, 2, 0), (4, 1, 2), (1, 1, 0), (5, 3, 2)])
-    func maxPoolingMatchesTheDefinition(_ window: (kernel: Int, stride: Int, pad: Int)) throws {
+    /// Max pooling's fast paths (interior windows, the unrolled 3×3, clipped border windows,
+    /// and inference's values-only path) against the definition, on values with many ties
+    /// (the first maximum wins, row by row).
+    @Test(arguments: [(3, 1, 1), (3, 2, 1), (3, 2, 0), (2, 2, 0), (4, 1, 2), (1, 1, 0), (5, 3, 2)], [false, true])
+    func maxPoolingMatchesTheDefinition(_ window: (kernel: Int, stride: Int, pad: Int), valuesOnly: Bool) throws {
         let layer = try makeLayer("{name: p, type: Pooling, pool: MAX, kernel_size: \(window.kernel), stride: \(window.stride), pad: \(window.pad)}")
         let (height, width) = (7, 6)
         let x = Blob(shape: [2, 3, height, width]), y = Blob()
@@ -77,6 +78,7 @@ import Testing
         var rng = RandomGenerator(seed: 9)
         for i in 0..<x.count { x.data[i] = Float(rng.next() % 5) }
         try layer.setUp(bottom: [x], top: [y])
+        if valuesOnly { (layer as! PoolingLayer).keepOnlyValues() }  // as in a net built for inference
         y.allocate()
         _ = layer.forward(bottom: [x], top: [y])
         let (outH, outW) = (y.shape[2], y.shape[3])

@@ -13,7 +13,8 @@ extension Net {
     /// - a Scale after a BatchNorm with global statistics (the BatchNorm applies it), and
     /// - a ReLU after a layer that can apply it (`ReLUFusing`: Convolution, BatchNorm, Eltwise);
     /// - then a BatchNorm with global statistics (and what it folded) after a Convolution;
-    /// - every Split, whose readers then read its bottom (pairs `(split, blob)`).
+    /// - every Split, whose readers then read its bottom (pairs `(split, blob)`);
+    /// - and max pooling stops recording where each maximum was.
     ///
     /// The operations and their order are the layers' own, so the values are bit-identical.
     /// Returns the folded pairs, `(layer, into)`, for `time` to say so. It runs before the net
@@ -65,6 +66,7 @@ extension Net {
             fused.append((layers[index].name, source.name))
             removeLayer(at: index)
         }
+        for case let pooling as PoolingLayer in layers { pooling.keepOnlyValues() }
         markInferenceOnly()
         return fused
     }

@@ -91,7 +91,7 @@ public final class PoolingLayer: Layer, TangentLayer {
         let input = bottom[0].data, output = top[0].data
         let pooledW = pooledW, pooledH = pooledH
         if method == .max {
-            maxPool(input, output)
+            if valuesOnly { maxPoolValues(input, output) } else { maxPool(input, output) }
             return 0
         }
         Parallel.forChunks(of: batch * geometry.channels, minimumPerChunk: 8) { _, planes in
@@ -160,6 +160,63 @@ public final class PoolingLayer: Layer, TangentLayer {
                         }
                         target[py * pooledW + px] = best
                         argmax[py * pooledW + px] = Int32(bestIndex)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Set by `Net.fuseForInference`: no backward or tangent will ask where the maxima were.
+    private var valuesOnly = false
+
+    /// For a net built for inference: max pooling keeps no winners' positions from now on.
+    func keepOnlyValues() {
+        valuesOnly = true
+        argmax?.deallocate()
+        argmax = nil
+    }
+
+    /// Max pooling without the winners' positions (inference). For each input row of a
+    /// window row, the windows wholly inside the row's width take it one kernel column at a
+    /// time across all of them, which runs over contiguous memory at stride 1 and vectorises;
+    /// the border windows are clipped. Each output sees its window's values in the same order
+    /// as `maxPool`, so the values are the same (NaN aside: a leading NaN does not win here).
+    private func maxPoolValues(_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
+        let g = geometry, width = g.width, inArea = g.height * width, outArea = pooledH * pooledW
+        let pooledW = pooledW, pooledH = pooledH
+        let kernelH = g.kernelH, kernelW = g.kernelW, strideH = g.strideH, strideW = g.strideW, padW = g.padW
+        // Outputs whose windows lie inside the columns: px·stride − pad ≥ 0 and + kernel ≤ width.
+        let first = min(pooledW, (padW + strideW - 1) / strideW)
+        let end = max(first, min(pooledW, width - kernelW + padW >= 0 ? (width - kernelW + padW) / strideW + 1 : 0))
+        Parallel.forChunks(of: batch * g.channels, minimumPerChunk: 8) { _, planes in
+            for plane in planes {
+                let source = input + plane * inArea, target = output + plane * outArea
+                for py in 0..<pooledH {
+                    let y0 = py * strideH - g.padH
+                    let out = target + py * pooledW
+                    for px in 0..<pooledW { out[px] = -Float.infinity }
+                    for y in max(y0, 0)..<min(y0 + kernelH, g.height) {
+                        let row = source + y * width
+                        func clipped(_ outputs: Range<Int>) {
+                            for px in outputs {
+                                let x0 = px * strideW - padW
+                                var best = out[px]
+                                for x in max(x0, 0)..<min(x0 + kernelW, width) {
+                                    let value = row[x]
+                                    best = value > best ? value : best
+                                }
+                                out[px] = best
+                            }
+                        }
+                        clipped(0..<first)
+                        clipped(end..<pooledW)
+                        for kx in 0..<kernelW {
+                            let shifted = row + kx - padW
+                            for px in first..<end {
+                                let value = shifted[px * strideW], best = out[px]
+                                out[px] = value > best ? value : best
+                            }
+                        }
                     }
                 }
             }
