@@ -3,7 +3,8 @@
 /// everywhere: AlexNet, GoogLeNet, VGG, ResNet).
 protocol ReLUFusing: Layer {
     /// From now on, forward writes relu(value); tangents and backward are no longer valid.
-    func fuse(_ relu: ReLUFunction)
+    /// Refuses (false) when it already applies one: two leaky ReLUs are not one.
+    func fuse(_ relu: ReLUFunction) -> Bool
 }
 
 extension Net {
@@ -36,11 +37,11 @@ extension Net {
                 removeLayer(at: index)
                 continue
             }
-            guard let relu = layers[index] as? ElementwiseLayer<ReLUFunction>, let producer = layers[writer] as? any ReLUFusing else {
+            guard let relu = layers[index] as? ElementwiseLayer<ReLUFunction>, let producer = layers[writer] as? any ReLUFusing,
+                  producer.fuse(relu.function) else {
                 index += 1
                 continue
             }
-            producer.fuse(relu.function)
             fused.append((relu.name, producer.name))
             removeLayer(at: index)
         }

@@ -37,7 +37,11 @@ public final class EltwiseLayer: Layer, TangentLayer, ReLUFusing {
     /// A ReLU folded in for inference (`Net.fuseForInference`): ResNet's sum → relu.
     private var fusedReLU: ReLUFunction?
 
-    func fuse(_ relu: ReLUFunction) { fusedReLU = relu }
+    func fuse(_ relu: ReLUFunction) -> Bool {
+        guard fusedReLU == nil else { return false }
+        fusedReLU = relu
+        return true
+    }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
         let y = top[0].data, count = top[0].count

@@ -34,7 +34,11 @@ public final class BatchNormLayer: Layer, TangentLayer, ReLUFusing {
         return true
     }
 
-    func fuse(_ relu: ReLUFunction) { fusedReLU = relu }
+    func fuse(_ relu: ReLUFunction) -> Bool {
+        guard fusedReLU == nil else { return false }
+        fusedReLU = relu
+        return true
+    }
 
     /// Whether a Convolution before it may apply it (global statistics over its channels).
     var foldsIntoConvolution: Bool { useGlobalStats }

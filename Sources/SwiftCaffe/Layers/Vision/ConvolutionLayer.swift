@@ -101,7 +101,11 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
     /// A BatchNorm folded in for inference (with the Scale and ReLU it folded itself).
     private var fusedNormalization: BatchNormLayer?
 
-    func fuse(_ relu: ReLUFunction) { fusedReLU = relu }
+    func fuse(_ relu: ReLUFunction) -> Bool {
+        guard fusedReLU == nil else { return false }
+        fusedReLU = relu
+        return true
+    }
 
     /// Folds the in-place BatchNorm (global statistics) that follows; returns whether it did.
     func fuse(_ normalization: BatchNormLayer) -> Bool {
