@@ -42,6 +42,8 @@ public enum ImageSetDatabase {
             for i in stride(from: entries.count - 1, to: 0, by: -1) { entries.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
         }
         let database = try LMDBDatabase(creatingAt: databasePath)
+        // The list's paths come resolved and standardised; so is the root they are cut from.
+        let rootPath = URL(fileURLWithPath: rootFolder).standardizedFileURL.path + "/"
         let channels = options.gray ? 1 : 3
         var batch: [(key: String, value: [UInt8])] = []
         for (index, entry) in entries.enumerated() {
@@ -65,7 +67,9 @@ public enum ImageSetDatabase {
                 throw SwiftCaffeError(error.message, at: location, hint: error.hint)
             }
             let digits = String(index)
-            let key = String(repeating: "0", count: max(0, 8 - digits.count)) + digits + "_" + entry.path.dropFirst(rootFolder.isEmpty ? 0 : rootFolder.count + 1)
+            // Caffe's key names the image as the list does: its path below the root folder.
+            let listed = entry.path.hasPrefix(rootPath) ? String(entry.path.dropFirst(rootPath.count)) : entry.path
+            let key = String(repeating: "0", count: max(0, 8 - digits.count)) + digits + "_" + listed
             batch.append((key, try datum.serializedBytes()))
             if batch.count == 1000 || index + 1 == entries.count {
                 try database.write(batch)
