@@ -30,7 +30,7 @@ struct TestCommand: ParsableCommand {
     func run() throws {
         try runtime.run {
             let spec = try netState.load(net)
-            let testNet = try Net(spec: spec, phase: .test, forInference: true)
+            let testNet = try Net(spec: spec, phase: .test, purpose: .inference)
             printWarnings(of: testNet)
             if let weights {
                 try testNet.loadWeights(from: weights)

@@ -45,8 +45,9 @@ struct TimeCommand: ParsableCommand {
             let spec = try netState.load(net)
             let phase = Phase(rawValue: self.phase)!
             let shard = sync.map { DataShard(rank: $0.rank, count: $0.size) } ?? .whole
-            // The test phase is timed as `test` and `classify` run it: forward only, folded.
-            let net = try Net(spec: spec, phase: phase, seed: spec.solver?.randomSeed ?? 1, shard: shard, forInference: phase == .test)
+            // Each phase is timed as it runs: the test phase as `test` and `classify` run it (forward
+            // only, folded for inference), the train phase as `train` runs it (folded for training).
+            let net = try Net(spec: spec, phase: phase, seed: spec.solver?.randomSeed ?? 1, shard: shard, purpose: phase == .test ? .inference : .training)
             let fused = net.folded
             let timing = try LayerTiming.measure(net, iterations: iterations, warmup: warmup, backward: phase == .train,
                                                  sync: (sync?.size ?? 1) > 1 ? sync : nil)
@@ -54,7 +55,7 @@ struct TimeCommand: ParsableCommand {
             if (sync?.rank ?? 0) == 0 {
                 printLine(timing.table(net: net, batchSize: batch))
                 if !fused.isEmpty {
-                    printLine("folded for inference: " + fused.map { "\($0.layer) into \($0.into)" }.joined(separator: ", "))
+                    printLine("folded: " + fused.map { "\($0.layer) into \($0.into)" }.joined(separator: ", "))
                 }
                 printLine("OpenBLAS kernels: \(OpenBLASKernels.current), \(Parallel.threads) thread(s)")
             }

@@ -121,6 +121,62 @@ import Testing
         for (a, b) in zip(inPlace.parameters, outOfPlace.parameters) { #expect(a.blob.diffArray == b.blob.diffArray) }
     }
 
+    /// Folding for training (a Scale, then a ReLU, into the BatchNorm before them; a ReLU
+    /// alone; a Scale without bias alone) computes the same forward floats and, summed in
+    /// another order, the same gradients as the layers as written, for the parameters of the
+    /// folded Scales and for the input; a test net still shares the folded Scales' parameters.
+    /// bn3 works on r2's output in place, so it reads a copy (`c2~bn3`): r2's backward needs
+    /// the values it wrote.
+    @Test func foldingForTrainingKeepsValuesAndGradients() throws {
+        let text = """
+            name: folding
+            layers:
+              - {name: input, type: Input, top: [data, label], shape: [[3, 2, 5, 5], [3]]}
+              - {name: c1, type: Convolution, bottom: data, top: c1, num_output: 4, kernel_size: 3, pad: 1, bias_term: false, weight_filler: gaussian}
+              - {name: bn1, type: BatchNorm, bottom: c1, top: c1}
+              - {name: sc1, type: Scale, bottom: c1, top: c1, bias_term: true, filler: {type: uniform, min: 0.5, max: 1.5}, bias_filler: gaussian}
+              - {name: r1, type: ReLU, bottom: c1, top: c1, negative_slope: 0.1}
+              - {name: c2, type: Convolution, bottom: c1, top: c2, num_output: 3, kernel_size: 3, bias_term: false, weight_filler: gaussian}
+              - {name: bn2, type: BatchNorm, bottom: c2, top: c2}
+              - {name: r2, type: ReLU, bottom: c2, top: c2}
+              - {name: bn3, type: BatchNorm, bottom: c2, top: c2}
+              - {name: sc3, type: Scale, bottom: c2, top: c2, filler: gaussian}
+              - {name: ip, type: InnerProduct, bottom: c2, top: scores, num_output: 4, weight_filler: gaussian}
+              - {name: loss, type: SoftmaxWithLoss, bottom: [scores, label], top: loss}
+            """
+        let spec = try NetSpec.parse(text)
+        func run(_ purpose: NetPurpose) throws -> Net {
+            let net = try Net(spec: spec, phase: .train, seed: 5, inputGradients: ["data"], purpose: purpose)
+            net.blobs["data"]!.setData(randomBlob([3, 2, 5, 5], seed: 6, range: -2...3).dataArray)
+            net.blobs["label"]!.setData([0, 3, 1])
+            net.zeroParameterDiffs()
+            try net.forward()
+            net.backward()
+            return net
+        }
+        let plain = try run(.asWritten), folded = try run(.training)
+        #expect(folded.folded.map { "\($0.layer)>\($0.into)" } == ["sc1>bn1", "r1>bn1", "r2>bn2", "sc3>bn3"])
+        #expect(folded.layer(named: "bn3")!.spec.bottoms == ["c2~bn3"] && folded.layer(named: "r2")!.spec.tops == ["c2~bn3"])
+        #expect(plain.folded.isEmpty)
+        #expect(folded.currentLoss == plain.currentLoss)
+        for name in ["c1", "c2~bn3", "c2", "scores"] { #expect(folded.blobs[name]!.dataArray == plain.blobs[name]!.dataArray, "\(name)") }
+        #expect(plain.blobs["c1"]!.dataArray.contains { $0 < 0 })  // the leaky ReLU's slope is in play
+        func expectClose(_ a: [Float], _ b: [Float], _ what: String) {
+            let scale = b.map(abs).max() ?? 0
+            #expect(scale > 1e-3, "\(what) is all zero")
+            #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-5 * scale }, "\(what): \(a) against \(b)")
+        }
+        for (a, b) in zip(folded.parameters, plain.parameters) where b.lrMult > 0 { expectClose(a.blob.diffArray, b.blob.diffArray, a.name) }
+        expectClose(folded.blobs["data"]!.diffArray, plain.blobs["data"]!.diffArray, "data")
+        // Running statistics still move as in Caffe.
+        for (a, b) in zip(folded.parameters, plain.parameters) where b.layer.hasPrefix("bn") { #expect(a.blob.dataArray == b.blob.dataArray) }
+
+        let test = try Net(spec: spec, phase: .test, sharingParametersWith: folded, purpose: .inference)
+        for name in ["sc1", "sc3"] {
+            #expect(zip(try #require(test.layer(named: name)).params, try #require(folded.layer(named: name)).params).allSatisfy { $0 === $1 })
+        }
+    }
+
     @Test func phasesSelectTheirLayers() throws {
         let spec = try NetSpec.parse(Self.branchy)
         let train = try Net(spec: spec, phase: .train)

@@ -42,7 +42,8 @@ public struct LayerContext: Sendable {
 ///
 /// A layer may always be written in place (top and bottom the same blob). `supportsInPlace`
 /// says whether it can really share the blob; if not (its backward needs its input), the net
-/// keeps the value before it under another name (see `NetSchedule`).
+/// keeps the value before it under another name (see `NetSchedule`). Nor may a later layer
+/// overwrite the top of one whose backward reads it (`backwardReadsTop`: ReLU, Sigmoid, Softmax).
 public protocol Layer: AnyObject {
     init(spec: LayerSpec, context: LayerContext) throws
 
@@ -62,6 +63,9 @@ public protocol Layer: AnyObject {
     /// A loss layer's first top is its loss; the net weights it (default 1) and seeds its diff.
     static var isLoss: Bool { get }
     static var supportsInPlace: Bool { get }
+    /// Whether backward reads the top's values (y′ from y), which an in-place layer after it
+    /// would overwrite.
+    static var backwardReadsTop: Bool { get }
     /// Layers that produce data (no bottoms) and define what an epoch is.
     var dataSource: DataSource? { get }
     /// Whether the solver updates parameter `index`. BatchNorm's running statistics are
@@ -77,6 +81,7 @@ extension Layer {
     public static var topCount: ClosedRange<Int> { 1...1 }
     public static var isLoss: Bool { false }
     public static var supportsInPlace: Bool { false }
+    public static var backwardReadsTop: Bool { false }
     public var dataSource: DataSource? { nil }
     public var forwardFLOPs: Int { 0 }
     public func isLearnable(parameter index: Int) -> Bool { true }

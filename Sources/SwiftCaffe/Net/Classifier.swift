@@ -32,7 +32,7 @@ public final class Classifier {
 
     public init(net path: String, weights: String) throws {
         let spec = try NetSpec.load(path: path)
-        net = try Net(spec: spec, phase: .test, forInference: true)
+        net = try Net(spec: spec, phase: .test, purpose: .inference)
         try net.loadWeights(from: weights)
         guard let index = net.layers.firstIndex(where: { $0 is any PictureSource }), let source = net.layers[index] as? any PictureSource else {
             throw SwiftCaffeError("the net '\(path)' has no layer that serves pictures in its test phase",

@@ -45,10 +45,13 @@ public final class Net {
     public private(set) var outputNames: [String] = []
     /// What the blobs take once allocated.
     public private(set) var memoryPlan = MemoryPlan()
-    /// Set for a net built `forInference`: backward would be wrong.
+    /// Set for a net built for `.inference`: backward would be wrong.
     private(set) var inferenceOnly = false
-    /// What `forInference` folded: `(layer, into)` pairs (a Split's pair names its bottom).
-    public private(set) var folded: [(layer: String, into: String)] = []
+    /// The layers `foldInPlaceLayers` took out of the schedule, each with the layer that now
+    /// does its work (a Split's names the blob its readers read instead).
+    public private(set) var foldedLayers: [(layer: any Layer, into: String)] = []
+    /// What was folded, as `(layer, into)` names (for `time` to say so).
+    public var folded: [(layer: String, into: String)] { foldedLayers.map { ($0.layer.name, $0.into) } }
     /// Things that are allowed but rarely meant (a batch larger than its data set), for the
     /// command line to show; the library never prints.
     public private(set) var warnings: [String] = []
@@ -60,11 +63,11 @@ public final class Net {
     /// get gradients from backward as if something upstream learned: for saliency, and for
     /// checking forward mode along input directions. `shard` is the part of each batch its data
     /// layers serve in data-parallel training.
-    /// With `forInference` the net will only run forward (testing, classifying): in-place
-    /// layers are folded into the layers before them and Splits dropped before any memory is
-    /// taken (`fuseForInference`; what was folded is in `folded`), and backward is refused.
+    /// `purpose` says how far the schedule may be rewritten for speed (`NetPurpose`): for
+    /// training or inference, in-place layers are folded into the layers before them before
+    /// any memory is taken (`foldInPlaceLayers`; what was folded is in `foldedLayers`).
     public init(spec: NetSpec, phase: Phase, seed: UInt64 = 1, sharingParametersWith other: Net? = nil, allocating: Bool = true,
-                inputGradients: Set<String> = [], shard: DataShard = .whole, forInference: Bool = false) throws {
+                inputGradients: Set<String> = [], shard: DataShard = .whole, purpose: NetPurpose = .asWritten) throws {
         name = spec.name
         self.phase = phase
         let specs = spec.layers.filter { $0.phase == nil || $0.phase == phase }
@@ -111,7 +114,7 @@ public final class Net {
             warnings.append("\(layer.spec.location): warning: \(layer.spec.description): batch_size \(data.batchSize) is larger than its \(data.sampleCount) samples; "
                             + "each batch wraps around the data set (as in Caffe) and holds some samples twice")
         }
-        if forInference { folded = fuseForInference() }
+        foldInPlaceLayers(for: purpose)
         memoryPlan = MemoryPlan(self, phase: phase)
         if allocating {
             try memoryPlan.checkFits(self)
@@ -152,7 +155,7 @@ public final class Net {
     }
 
     private func shareParameters(of layer: any Layer, with other: Net) throws {
-        guard !layer.params.isEmpty, let source = other.layers.first(where: { $0.name == layer.name }) else { return }
+        guard !layer.params.isEmpty, let source = other.layer(named: layer.name) else { return }
         guard source.params.count == layer.params.count,
               zip(source.params, layer.params).allSatisfy({ $0.shape == $1.shape }) else {
             throw layer.error("its parameters in the \(phase) phase (\(layer.params.map(\.shapeDescription))) differ from the \(other.phase) phase's (\(source.params.map(\.shapeDescription)))",
@@ -302,7 +305,7 @@ public final class Net {
     /// its backward has run (data-parallel training starts summing that layer's gradients over
     /// the ranks there).
     public func backward(finished: (Int) -> Void = { _ in }) {
-        precondition(!inferenceOnly, "backward on a net prepared with fuseForInference()")
+        precondition(!inferenceOnly, "backward on a net built for inference")
         seedLossDiffs()
         for index in layers.indices.reversed() where runsBackward[index] {
             layers[index].backward(topDiff: tops[index], bottomDiff: bottoms[index])
@@ -311,7 +314,7 @@ public final class Net {
     }
 
     /// Makes every layer that reads one of `copies` read `source` instead, and forgets the
-    /// copies (`fuseForInference`).
+    /// copies (`foldInPlaceLayers`).
     func rewireReaders(of copies: [Blob], to source: Blob) {
         for reader in bottoms.indices {
             bottoms[reader] = bottoms[reader].map { blob in copies.contains { $0 === blob } ? source : blob }
@@ -321,8 +324,9 @@ public final class Net {
 
     func markInferenceOnly() { inferenceOnly = true }
 
-    /// Drops the layer at `index` from the schedule (`fuseForInference`).
-    func removeLayer(at index: Int) {
+    /// Moves the layer at `index` out of the schedule into `foldedLayers` (`foldInPlaceLayers`).
+    func removeLayer(at index: Int, foldedInto host: String) {
+        foldedLayers.append((layers[index], host))
         layers.remove(at: index)
         bottoms.remove(at: index)
         tops.remove(at: index)
@@ -356,7 +360,19 @@ public final class Net {
         for parameter in parameters { parameter.blob.zeroDiff() }
     }
 
-    public func layer(named name: String) -> (any Layer)? { layers.first { $0.name == name } }
+    /// The layer of that name, in the schedule or folded into another.
+    public func layer(named name: String) -> (any Layer)? {
+        layers.first { $0.name == name } ?? foldedLayers.first { $0.layer.name == name }?.layer
+    }
+
+    /// The layer at `index` and the layers folded into it: whose work it does.
+    public func layersDone(byLayerAt index: Int) -> [any Layer] {
+        [layers[index]] + foldedLayers.filter { $0.into == layers[index].name }.map(\.layer)
+    }
+
+    /// The parameters whose gradients the backward of the layer at `index` adds to: its own
+    /// and those of the layers folded into it.
+    public func parametersLearned(byLayerAt index: Int) -> [Blob] { layersDone(byLayerAt: index).flatMap(\.params) }
 
     /// The blob the file names for `blob`: a blob read by several layers reaches each through
     /// an implicit Split, whose tops are copies of it.

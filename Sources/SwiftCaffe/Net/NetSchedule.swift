@@ -18,7 +18,9 @@ public struct ScheduledLayer {
 /// still be written in place, as Caffe allows: the value before it is renamed `blob~layer`,
 /// so the layer reads that and writes the blob under its own name. That costs the copy
 /// Caffe's PReLU keeps itself, and every other reader still sees the final value under the
-/// blob's name.
+/// blob's name. So is the value after an in-place layer whose backward reads its top (a ReLU
+/// followed by a BatchNorm on the same blob): Caffe would take the ReLU's gradient from the
+/// BatchNorm's output.
 public enum NetSchedule {
     public static func schedule(_ specs: [LayerSpec]) throws -> [ScheduledLayer] {
         var creator: [String: Int] = [:]
@@ -87,8 +89,13 @@ public enum NetSchedule {
         var scheduled = order.map { ScheduledLayer(spec: specs[$0]) }
         for position in scheduled.indices {
             let layer = scheduled[position]
-            guard LayerRegistry.type(named: layer.spec.type)?.supportsInPlace == false else { continue }
+            func type(_ spec: LayerSpec) -> (any Layer.Type)? { LayerRegistry.type(named: spec.type) }
+            let needsInput = type(layer.spec)?.supportsInPlace == false
             for blob in layer.tops where layer.bottoms.contains(blob) {
+                // The layer working on the blob in place just before this one, if any.
+                let previous = (0..<position).last { scheduled[$0].tops.contains(blob) }.map { scheduled[$0] }
+                let overwritesTopRead = previous.map { $0.bottoms.contains(blob) && type($0.spec)?.backwardReadsTop == true } ?? false
+                guard needsInput || overwritesTopRead else { continue }
                 let before = "\(blob)~\(layer.spec.name)"
                 for earlier in 0..<position where scheduled[earlier].tops.contains(blob) {
                     let spec = scheduled[earlier].spec

@@ -101,10 +101,10 @@ public final class Trainer {
         if let rate = options.baseLR { solverSpec.baseLR = rate }
         self.solverSpec = solverSpec
         seed = options.seed ?? solverSpec.randomSeed ?? Self.defaultSeed
-        trainNet = try Net(spec: spec, phase: .train, seed: seed, shard: shard)
+        trainNet = try Net(spec: spec, phase: .train, seed: seed, shard: shard, purpose: .training)
         let hasTestLayers = spec.layers.contains { $0.phase == .test }
         // The test net only ever runs forward.
-        testNet = hasTestLayers ? try Net(spec: spec, phase: .test, seed: seed, sharingParametersWith: trainNet, shard: shard, forInference: true) : nil
+        testNet = hasTestLayers ? try Net(spec: spec, phase: .test, seed: seed, sharingParametersWith: trainNet, shard: shard, purpose: .inference) : nil
 
         guard let source = trainNet.dataSources.first else {
             throw SwiftCaffeError("the train net has no data layer", at: spec.layers.first?.location,
@@ -260,8 +260,9 @@ public final class Trainer {
         let updated = iteration > 0
         let rateHint = "lower base_lr (now \(solver.rate(at: iteration))) or set clip_gradients; the last snapshot on disk is from before this"
         for (index, layer) in trainNet.layers.enumerated() {
-            if let parameter = layer.params.firstIndex(where: { !allFinite($0.data, $0.count) }) {
-                return layer.error("its parameter \(parameter) became non-finite by iteration \(iteration) (loss \(loss)): the updates diverged", hint: rateHint)
+            for owner in trainNet.layersDone(byLayerAt: index) {  // a folded Scale's parameters too
+                guard let parameter = owner.params.firstIndex(where: { !allFinite($0.data, $0.count) }) else { continue }
+                return owner.error("its parameter \(parameter) became non-finite by iteration \(iteration) (loss \(loss)): the updates diverged", hint: rateHint)
             }
             if let top = trainNet.tops[index].first(where: { !allFinite($0.data, $0.count) }) {
                 let value = (0..<top.count).lazy.map { top.data[$0] }.first { !$0.isFinite } ?? .nan

@@ -10,7 +10,7 @@ extension Trainer {
     func groupGradientsByLayer() -> [Int: [Blob]] {
         var finisher: [ObjectIdentifier: Int] = [:]
         for index in trainNet.layers.indices where trainNet.runsBackward(at: index) {
-            for blob in trainNet.layers[index].params {
+            for blob in trainNet.parametersLearned(byLayerAt: index) {
                 finisher[ObjectIdentifier(blob)] = min(finisher[ObjectIdentifier(blob)] ?? index, index)
             }
         }

@@ -34,11 +34,12 @@ public final class EltwiseLayer: Layer, TangentLayer, ReLUFusing {
 
     private func coefficient(_ index: Int) -> Float { coefficients.isEmpty ? 1 : coefficients[index] }
 
-    /// A ReLU folded in for inference (`Net.fuseForInference`): ResNet's sum → relu.
+    /// A ReLU folded in for inference (`Net.foldInPlaceLayers`): ResNet's sum → relu.
     private var fusedReLU: ReLUFunction?
 
-    func fuse(_ relu: ReLUFunction) -> Bool {
-        guard fusedReLU == nil else { return false }
+    /// Only for inference: backward would need the ReLU's mask.
+    func fuse(_ relu: ReLUFunction, training: Bool) -> Bool {
+        guard !training, fusedReLU == nil else { return false }
         fusedReLU = relu
         return true
     }

@@ -3,6 +3,7 @@ public final class SoftmaxLayer: Layer, TangentLayer {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var supportsInPlace: Bool { true }
+    public static var backwardReadsTop: Bool { true }
     let requestedAxis: Int
     private var outer = 0, channels = 0, inner = 0
 

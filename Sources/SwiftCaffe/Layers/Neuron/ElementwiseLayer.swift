@@ -18,6 +18,7 @@ public final class ElementwiseLayer<Function: ElementwiseFunction>: Layer, Tange
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var supportsInPlace: Bool { Function.derivativeUsesOutputOnly }
+    public static var backwardReadsTop: Bool { Function.derivativeUsesOutputOnly }
     let function: Function
     private var count = 0
 

@@ -20,25 +20,30 @@ public final class BatchNormLayer: Layer, TangentLayer, ReLUFusing {
     /// With global statistics the Jacobian is a per-channel constant and needs no x̂, so a
     /// test net neither stores it nor writes it.
     private var normalized = Blob(), inverseDeviation = Blob()
-    /// What `Net.fuseForInference` folded in: the Scale after it and a ReLU after that,
-    /// applied in the same pass, in the same order of operations as the layers would.
+    /// What the net folded in (`Net.foldInPlaceLayers`): the Scale after it and a ReLU after
+    /// that, applied in the same pass, in the same order of operations as the layers would. In
+    /// a training net, backward then also does their backward and adds the Scale's gradients.
     private var fusedScale: (factors: Blob, shifts: Blob?)?
     private var fusedReLU: ReLUFunction?
 
     /// Folds the in-place Scale that follows, if it scales this layer's channels by its own
-    /// parameters and this layer uses global statistics; returns whether it did.
-    func fuse(_ scale: ScaleLayer) -> Bool {
-        guard useGlobalStats, fusedScale == nil, fusedReLU == nil,
+    /// parameters; returns whether it did. In a net that trains only batch statistics fold:
+    /// backward through a Scale needs x̂, which global statistics do not keep.
+    func fuse(_ scale: ScaleLayer, training: Bool) -> Bool {
+        guard !(training && useGlobalStats), fusedScale == nil, fusedReLU == nil,
               let affine = scale.channelAffine(outer: outer, channels: channels, inner: inner) else { return false }
         fusedScale = affine
         return true
     }
 
-    func fuse(_ relu: ReLUFunction) -> Bool {
-        guard fusedReLU == nil else { return false }
+    func fuse(_ relu: ReLUFunction, training: Bool) -> Bool {
+        guard !(training && useGlobalStats), fusedReLU == nil else { return false }
         fusedReLU = relu
         return true
     }
+
+    /// The Scale's parameters when one is folded in: backward adds their gradients.
+    var foldedParameters: [Blob] { fusedScale.map { [$0.factors] + ($0.shifts.map { [$0] } ?? []) } ?? [] }
 
     /// Whether a Convolution before it may apply it (global statistics over its channels).
     var foldsIntoConvolution: Bool { useGlobalStats }
@@ -78,12 +83,12 @@ public final class BatchNormLayer: Layer, TangentLayer, ReLUFusing {
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
-        let x = bottom[0].data, y = top[0].data, xHat = normalized.data, inverseDeviation = inverseDeviation.data
+        let x = bottom[0].data, y = top[0].data, xHat = useGlobalStats ? nil : normalized.data, inverseDeviation = inverseDeviation.data
         let mean = params[0].data, variance = params[1].data, normaliser = params[2].data
         let count = Double(outer * inner)
         let (outer, inner, stride) = (outer, inner, channels * inner)
         let (useGlobalStats, movingAverageFraction, eps) = (useGlobalStats, movingAverageFraction, eps)
-        let fused = fusedScale.map { (factors: $0.factors.data, shifts: $0.shifts?.data) }, relu = fusedReLU
+        let fused = fusedScale.map { (factors: $0.factors.data, shifts: $0.shifts?.data) }, slope = fusedReLU?.slope
         // Channels are independent: threads take whole channels, each summed in the same
         // order as on one thread, so the result does not depend on the thread count.
         Parallel.forChunks(of: channels) { _, channelRange in
@@ -94,44 +99,29 @@ public final class BatchNormLayer: Layer, TangentLayer, ReLUFusing {
                     mu = mean[c] * s
                     sigma2 = variance[c] * s
                 } else {
+                    // Sums of x − k with k the channel's first value: close to the mean, so
+                    // Σ(x−k)² − (Σ(x−k))²/m loses little to cancellation even in floats.
+                    let k = x[c * inner]
                     var sum = 0.0, squares = 0.0
                     for n in 0..<outer {
-                        let row = x + n * stride + c * inner
-                        for i in 0..<inner {
-                            sum += Double(row[i])
-                            squares += Double(row[i]) * Double(row[i])
-                        }
+                        let (s, q) = shiftedSums(x + n * stride + c * inner, count: inner, shift: k)
+                        sum += Double(s)
+                        squares += Double(q)
                     }
-                    let m = sum / count
-                    mu = Float(m)
-                    sigma2 = Float(max(squares / count - m * m, 0))
+                    let shifted = sum / count
+                    mu = Float(Double(k) + shifted)
+                    sigma2 = Float(max(squares / count - shifted * shifted, 0))
                     let correction = count > 1 ? Float(count / (count - 1)) : 1
                     mean[c] = movingAverageFraction * mean[c] + mu
                     variance[c] = movingAverageFraction * variance[c] + sigma2 * correction
                 }
                 let inverse = 1 / (sigma2 + eps).squareRoot()
                 inverseDeviation[c] = inverse
+                let factor = fused?.factors[c], shift = fused?.shifts?[c] ?? 0
                 for n in 0..<outer {
                     let offset = n * stride + c * inner
-                    if useGlobalStats {
-                        if let fused {
-                            let factor = fused.factors[c], shift = fused.shifts?[c] ?? 0
-                            for i in 0..<inner {
-                                let value = (x[offset + i] - mu) * inverse * factor + shift
-                                y[offset + i] = relu?.value(value) ?? value
-                            }
-                        } else if let relu {
-                            for i in 0..<inner { y[offset + i] = relu.value((x[offset + i] - mu) * inverse) }
-                        } else {
-                            for i in 0..<inner { y[offset + i] = (x[offset + i] - mu) * inverse }
-                        }
-                        continue
-                    }
-                    for i in 0..<inner {
-                        let value = (x[offset + i] - mu) * inverse
-                        xHat[offset + i] = value
-                        y[offset + i] = value
-                    }
+                    normalizeRow(x + offset, into: y + offset, keeping: xHat.map { $0 + offset }, count: inner,
+                                 mu: mu, inverse: inverse, factor: factor, shift: shift, slope: slope)
                 }
             }
         }
@@ -140,48 +130,60 @@ public final class BatchNormLayer: Layer, TangentLayer, ReLUFusing {
     }
 
     /// Batch statistics: dx = (dy − mean(dy) − x̂·mean(dy·x̂)) / √(σ²+eps) per channel;
-    /// global statistics are constants, so dx = dy / √(σ²+eps).
+    /// global statistics are constants, so dx = dy / √(σ²+eps). With a Scale and ReLU folded
+    /// in, dy is first taken back through them (and the Scale's gradients added).
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
-        guard bottom[0].needsGradient else { return }
-        applyJacobian(top[0].diff, into: bottom[0].diff)
+        let folded = fusedScale != nil || fusedReLU != nil
+        guard bottom[0].needsGradient || folded else { return }
+        applyJacobian(top[0].diff, into: bottom[0].needsGradient ? bottom[0].diff : nil, throughFoldedLayers: folded)
     }
 
     /// The Jacobian is symmetric (inverse deviation × (I − 11ᵀ/m − x̂x̂ᵀ/m) per channel), so
     /// forward mode applies to the tangent what backward applies to the gradient.
     public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
-        applyJacobian(bottomTangent[0].data, into: topTangent[0].data)
+        precondition(fusedScale == nil && fusedReLU == nil, "forward mode through a BatchNorm with layers folded in")
+        applyJacobian(bottomTangent[0].data, into: topTangent[0].data, throughFoldedLayers: false)
     }
 
-    /// target = J·source, per channel, in place if they are one buffer (the means are taken first).
-    private func applyJacobian(_ source: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>) {
+    /// target = J·source, per channel, in place if they are one buffer (the sums are taken
+    /// first). `throughFoldedLayers`: source is the gradient after the folded Scale and ReLU,
+    /// which are taken back first, and the Scale's gradients are added; a nil target then
+    /// computes only those.
+    private func applyJacobian(_ source: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>?, throughFoldedLayers folded: Bool) {
         let xHat = normalized.data, inverseDeviation = inverseDeviation.data
         let (outer, inner, stride) = (outer, inner, channels * inner)
-        let count = Float(outer * inner), useGlobalStats = useGlobalStats
+        let count = Double(outer * inner), useGlobalStats = useGlobalStats
+        let fused = folded ? fusedScale.map { (factors: $0.factors.data, shifts: $0.shifts?.data, factorDiffs: $0.factors.diff, shiftDiffs: $0.shifts?.diff) } : nil
+        let slope = folded ? fusedReLU?.slope : nil
         Parallel.forChunks(of: channels) { _, channelRange in
             for c in channelRange {
                 let inverse = inverseDeviation[c]
-                if useGlobalStats {
+                if useGlobalStats {  // never with folded layers (see `fuse`)
+                    guard let target else { continue }
                     for n in 0..<outer {
                         let offset = n * stride + c * inner
                         for i in 0..<inner { target[offset + i] = source[offset + i] * inverse }
                     }
                     continue
                 }
-                var mean: Float = 0, meanTimesXHat: Float = 0
+                let factor = fused?.factors[c], shift = fused?.shifts?[c] ?? 0
+                var sum = 0.0, timesXHat = 0.0
                 for n in 0..<outer {
                     let offset = n * stride + c * inner
-                    for i in 0..<inner {
-                        mean += source[offset + i]
-                        meanTimesXHat += source[offset + i] * xHat[offset + i]
-                    }
+                    let (s, t) = gradientSums(source + offset, xHat + offset, count: inner, factor: factor, shift: shift, slope: slope)
+                    sum += Double(s)
+                    timesXHat += Double(t)
                 }
-                mean /= count
-                meanTimesXHat /= count
+                // Σ over the Scale's output gradient g: the Scale's own gradients (Σg·x̂, Σg), and
+                // the sums of dx̂ = g·factor the normalisation needs.
+                fused?.factorDiffs[c] += Float(timesXHat)
+                fused?.shiftDiffs?[c] += Float(sum)
+                guard let target else { continue }
+                let meanDiff = Float(sum / count) * (factor ?? 1), meanDiffTimesXHat = Float(timesXHat / count) * (factor ?? 1)
                 for n in 0..<outer {
                     let offset = n * stride + c * inner
-                    for i in 0..<inner {
-                        target[offset + i] = (source[offset + i] - mean - xHat[offset + i] * meanTimesXHat) * inverse
-                    }
+                    normalizationGradientRow(source + offset, xHat + offset, into: target + offset, count: inner, factor: factor, shift: shift,
+                                             slope: slope, meanDiff: meanDiff, meanDiffTimesXHat: meanDiffTimesXHat, inverse: inverse)
                 }
             }
         }

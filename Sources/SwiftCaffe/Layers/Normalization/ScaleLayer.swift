@@ -58,7 +58,7 @@ public final class ScaleLayer: Layer, TangentLayer {
     private func scale(_ bottom: [Blob]) -> Blob { bottom.count == 2 ? bottom[1] : params[0] }
 
     /// Its learned factors (and shifts), when it scales the channels of an outer × channels ×
-    /// inner blob by its own parameters: what `Net.fuseForInference` folds into a BatchNorm.
+    /// inner blob by its own parameters: what `Net.foldInPlaceLayers` folds into a BatchNorm.
     func channelAffine(outer: Int, channels: Int, inner: Int) -> (factors: Blob, shifts: Blob?)? {
         guard !scaleIsBottom, (self.outer, dim, self.inner) == (outer, channels, inner) else { return nil }
         return (params[0], biasTerm ? params[1] : nil)

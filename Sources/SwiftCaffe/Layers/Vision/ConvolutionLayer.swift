@@ -96,13 +96,14 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
         return 0
     }
 
-    /// A ReLU folded in for inference (`Net.fuseForInference`), applied as the output is written.
+    /// A ReLU folded in for inference (`Net.foldInPlaceLayers`), applied as the output is written.
     private var fusedReLU: ReLUFunction?
     /// A BatchNorm folded in for inference (with the Scale and ReLU it folded itself).
     private var fusedNormalization: BatchNormLayer?
 
-    func fuse(_ relu: ReLUFunction) -> Bool {
-        guard fusedReLU == nil else { return false }
+    /// Only for inference: backward would need the ReLU's mask.
+    func fuse(_ relu: ReLUFunction, training: Bool) -> Bool {
+        guard !training, fusedReLU == nil else { return false }
         fusedReLU = relu
         return true
     }

@@ -166,7 +166,7 @@ public final class PoolingLayer: Layer, TangentLayer {
         }
     }
 
-    /// Set by `Net.fuseForInference`: no backward or tangent will ask where the maxima were.
+    /// Set by `Net.foldInPlaceLayers` for inference: no backward or tangent will ask where the maxima were.
     private var valuesOnly = false
 
     /// For a net built for inference: max pooling keeps no winners' positions from now on.

@@ -1,27 +1,46 @@
+/// What a net is built for, which decides how far it may rewrite its schedule for speed.
+public enum NetPurpose: Sendable {
+    /// Every layer runs as written: for gradient checks, forward mode, and looking at every blob.
+    case asWritten
+    /// Training: a BatchNorm with batch statistics applies the Scale and the ReLU written in
+    /// place after it, forward and backward, in one pass each way instead of three.
+    case training
+    /// Forward only (testing, classifying, timing inference): everything
+    /// `foldInPlaceLayers` can fold, and backward is refused.
+    case inference
+}
+
 /// A layer that can apply a ReLU to its first top as it writes it, saving the ReLU's own pass
 /// over the blob (Caffe writes `conv → relu` and `batchnorm → scale → relu` in place
 /// everywhere: AlexNet, GoogLeNet, VGG, ResNet).
 protocol ReLUFusing: Layer {
-    /// From now on, forward writes relu(value); tangents and backward are no longer valid.
-    /// Refuses (false) when it already applies one: two leaky ReLUs are not one.
-    func fuse(_ relu: ReLUFunction) -> Bool
+    /// From now on, forward writes relu(value), and in a `training` net backward takes the
+    /// gradient back through it; tangents are no longer valid. Refuses (false) when it
+    /// already applies one (two leaky ReLUs are not one), or cannot in a net that trains.
+    func fuse(_ relu: ReLUFunction, training: Bool) -> Bool
 }
 
 extension Net {
-    /// Prepares a net built `forInference` (testing, classifying, timing inference) by
-    /// folding in-place layers into the layer that wrote their blob last before them (other
-    /// branches may run in between), so the blob is written once instead of two or three times:
-    /// - a Scale after a BatchNorm with global statistics (the BatchNorm applies it), and
-    /// - a ReLU after a layer that can apply it (`ReLUFusing`: Convolution, BatchNorm, Eltwise);
+    /// Prepares a net built for `purpose` by folding in-place layers into the layer that wrote
+    /// their blob last before them (other branches may run in between), so the blob is written
+    /// once instead of two or three times. For training and inference:
+    /// - a Scale after a BatchNorm (the BatchNorm applies it), and
+    /// - a ReLU after a layer that can apply it (`ReLUFusing`: a BatchNorm; for inference
+    ///   also a Convolution or an Eltwise);
+    ///
+    /// a BatchNorm that trains must use batch statistics (see `BatchNormLayer.fuse`). For
+    /// inference only:
     /// - then a BatchNorm with global statistics (and what it folded) after a Convolution;
     /// - every Split, whose readers then read its bottom (pairs `(split, blob)`);
     /// - and max pooling stops recording where each maximum was.
     ///
-    /// The operations and their order are the layers' own, so the values are bit-identical.
-    /// Returns the folded pairs, `(layer, into)`, for `time` to say so. It runs before the net
+    /// Forward keeps the layers' own operations and their order, so its values are
+    /// bit-identical; a folded backward sums in another order. The folded layers move to
+    /// `foldedLayers`, which keeps their parameters reachable by name. It runs before the net
     /// takes its memory, so the folded blobs (the Splits' copies) never take any.
-    func fuseForInference() -> [(layer: String, into: String)] {
-        var fused: [(layer: String, into: String)] = []
+    func foldInPlaceLayers(for purpose: NetPurpose) {
+        guard purpose != .asWritten else { return }
+        let training = purpose == .training
         var index = 1
         while index < layers.count {
             // The layer that wrote the blob last before this in-place one. Every other reader
@@ -32,19 +51,18 @@ extension Net {
                 index += 1
                 continue
             }
-            if let scale = layers[index] as? ScaleLayer, let normalization = layers[writer] as? BatchNormLayer, normalization.fuse(scale) {
-                fused.append((scale.name, normalization.name))
-                removeLayer(at: index)
+            if let scale = layers[index] as? ScaleLayer, let normalization = layers[writer] as? BatchNormLayer, normalization.fuse(scale, training: training) {
+                removeLayer(at: index, foldedInto: normalization.name)
                 continue
             }
             guard let relu = layers[index] as? ElementwiseLayer<ReLUFunction>, let producer = layers[writer] as? any ReLUFusing,
-                  producer.fuse(relu.function) else {
+                  producer.fuse(relu.function, training: training) else {
                 index += 1
                 continue
             }
-            fused.append((relu.name, producer.name))
-            removeLayer(at: index)
+            removeLayer(at: index, foldedInto: producer.name)
         }
+        guard !training else { return }
         // Then a BatchNorm (with whatever it folded) into the Convolution that wrote its blob.
         index = 1
         while index < layers.count {
@@ -55,8 +73,7 @@ extension Net {
                 index += 1
                 continue
             }
-            fused.append((normalization.name, convolution.name))
-            removeLayer(at: index)
+            removeLayer(at: index, foldedInto: convolution.name)
         }
 
         // A Split only copies its bottom for readers whose gradients backward sums: without
@@ -64,11 +81,9 @@ extension Net {
         while let index = layers.firstIndex(where: { $0 is SplitLayer }) {
             let source = bottoms[index][0], copies = tops[index]
             rewireReaders(of: copies, to: source)
-            fused.append((layers[index].name, source.name))
-            removeLayer(at: index)
+            removeLayer(at: index, foldedInto: source.name)
         }
         for case let pooling as PoolingLayer in layers { pooling.keepOnlyValues() }
         markInferenceOnly()
-        return fused
     }
 }
