@@ -114,8 +114,9 @@ public final class PoolingLayer: Layer, TangentLayer {
     }
 
     /// Max pooling with the winners' positions. A window wholly inside the image (all but the
-    /// border ones, and all of them for LeNet's 2×2 stride 2) runs with fixed bounds, and a 3×3
-    /// one (GoogLeNet's and ResNet's) unrolled; a border window is clipped to the image.
+    /// border ones, and all of them for LeNet's 2×2 stride 2) runs with fixed bounds, and a 2×2
+    /// (LeNet's, VGG's) or 3×3 one (GoogLeNet's, ResNet's) unrolled; a border window is clipped
+    /// to the image.
     /// Selects rather than branches keep the first maximum: which element wins is unpredictable.
     private func maxPool(_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
         let g = geometry, width = g.width, inArea = g.height * width, outArea = pooledH * pooledW
@@ -133,7 +134,9 @@ public final class PoolingLayer: Layer, TangentLayer {
                         var best: Float, bestIndex: Int
                         if rowInside && x0 >= 0 && x0 + kernelW <= width {
                             let corner = y0 * width + x0
-                            if kernelH == 3 && kernelW == 3 {
+                            if kernelH == 2 && kernelW == 2 {
+                                (best, bestIndex) = Self.max2x2(source, corner, width)
+                            } else if kernelH == 3 && kernelW == 3 {
                                 (best, bestIndex) = Self.max3x3(source, corner, width)
                             } else {
                                 (best, bestIndex) = (source[corner], corner)
@@ -221,6 +224,19 @@ public final class PoolingLayer: Layer, TangentLayer {
                 }
             }
         }
+    }
+
+    /// The maximum of the 2×2 window at `corner` and its position, scanning rows in order.
+    @inline(__always)
+    private static func max2x2(_ source: UnsafeMutablePointer<Float>, _ corner: Int, _ width: Int) -> (Float, Int) {
+        var best = source[corner], bestIndex = corner
+        @inline(__always) func consider(_ index: Int) {
+            let value = source[index], better = value > best
+            best = better ? value : best
+            bestIndex = better ? index : bestIndex
+        }
+        consider(corner + 1); consider(corner + width); consider(corner + width + 1)
+        return (best, bestIndex)
     }
 
     /// The maximum of the 3×3 window at `corner` and its position, scanning rows in order.
