@@ -22,6 +22,10 @@ struct SummaryCommand: ParsableCommand {
             let built = try Net(spec: spec, phase: phase, allocating: false)
             printLine("\(spec.name) (\(phase) phase)")
             printLine(NetSummary(built).table)
+            if phase == .test {  // as `test` and `classify` build it
+                let inference = try Net(spec: spec, phase: .test, allocating: false, purpose: .inference)
+                printLine(NetSummary.inferenceLine(inference))
+            }
         }
     }
 }

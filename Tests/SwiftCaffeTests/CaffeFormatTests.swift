@@ -458,7 +458,8 @@ import Testing
             """
         let path = try write(text, "fold.prototxt")
         func run(fused: Bool) throws -> (values: [Float], layers: [String], folded: [String]) {
-            let net = try Net(spec: try NetSpec.load(path: path), phase: .test, seed: 2, purpose: fused ? .inference : .asWritten)
+            let net = try Net(spec: try NetSpec.load(path: path), phase: .test, seed: 2, purpose: fused ? .inference : .asWritten,
+                              reading: ["c1", "c2", "c3", "e"])
             net.blobs["x"]!.setData(randomBlob([2, 3, 6, 6], seed: 8).dataArray)
             for parameter in net.parameters where parameter.layer == "bn" {  // running sums as training leaves them
                 parameter.blob.setData([[0.4, -1.2, 2], [0.5, 1.5, 2.5], [4]][parameter.index])

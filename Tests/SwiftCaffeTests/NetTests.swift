@@ -177,6 +177,49 @@ import Testing
         }
     }
 
+    /// An inference net's blobs take turns in shared memory: fewer bytes, the same outputs,
+    /// no layer reading and writing one buffer under two names, and the input, the scores
+    /// and labels, the outputs and the blobs asked for still whole after forward.
+    @Test func inferenceBlobsShareMemory() throws {
+        let text = """
+            name: sharing
+            layers:
+              - {name: input, type: Input, top: [data, label], shape: [[2, 3, 8, 8], [2]]}
+              - {name: c1, type: Convolution, bottom: data, top: c1, num_output: 4, kernel_size: 3, pad: 1, weight_filler: gaussian}
+              - {name: r1, type: ReLU, bottom: c1, top: c1}
+              - {name: c2, type: Convolution, bottom: c1, top: c2, num_output: 4, kernel_size: 3, pad: 1, weight_filler: gaussian}
+              - {name: t2, type: TanH, bottom: c2, top: t2}
+              - {name: c3, type: Convolution, bottom: t2, top: c3, num_output: 4, kernel_size: 1, weight_filler: gaussian}
+              - {name: sum, type: Eltwise, bottom: [c1, c3], top: sum}
+              - {name: pool, type: Pooling, bottom: sum, top: pool, pool: MAX, kernel_size: 2, stride: 2}
+              - {name: ip, type: InnerProduct, bottom: pool, top: scores, num_output: 5, weight_filler: gaussian}
+              - {name: prob, type: Softmax, bottom: scores, top: prob}
+              - {name: accuracy, type: Accuracy, bottom: [scores, label], top: accuracy}
+            """
+        let spec = try NetSpec.parse(text)
+        let input = randomBlob([2, 3, 8, 8], seed: 4).dataArray
+        func run(_ purpose: NetPurpose) throws -> Net {
+            let net = try Net(spec: spec, phase: .test, seed: 3, purpose: purpose, reading: ["t2"])
+            net.blobs["data"]!.setData(input)
+            net.blobs["label"]!.setData([1, 4])
+            try net.forward()
+            return net
+        }
+        let plain = try run(.asWritten), shared = try run(.inference)
+        #expect(shared.memoryPlan.activationBytes < shared.memoryPlan.separateActivationBytes)
+        #expect(shared.memoryPlan.activationBuffers < shared.blobs.count)
+        #expect(plain.memoryPlan.activationBytes == plain.memoryPlan.separateActivationBytes)
+        for name in ["data", "label", "scores", "prob", "accuracy", "t2"] { #expect(shared.blobs[name]!.dataArray == plain.blobs[name]!.dataArray, "\(name)") }
+        #expect(shared.blobs["data"]!.dataArray == input)
+        // Some blob did take another's memory, and never one the same layer reads.
+        #expect(Set(shared.blobs.values.map { UInt(bitPattern: $0.data) }).count < shared.blobs.count)
+        for index in shared.layers.indices {
+            for top in shared.tops[index] {
+                for bottom in shared.bottoms[index] where bottom !== top { #expect(bottom.data != top.data, "\(shared.layers[index].name)") }
+            }
+        }
+    }
+
     @Test func phasesSelectTheirLayers() throws {
         let spec = try NetSpec.parse(Self.branchy)
         let train = try Net(spec: spec, phase: .train)

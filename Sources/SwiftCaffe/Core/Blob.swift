@@ -18,6 +18,9 @@ public final class Blob {
     public private(set) var count: Int
     private var capacity: Int
     private var storage: UnsafeMutablePointer<Float>?
+    /// Set when `storage` is memory this blob takes turns in with others (`BlobSharing`),
+    /// which it must not free.
+    private var sharedMemory: SharedMemory?
     private var diffStorage: UnsafeMutablePointer<Float>?
     /// Runs once on the values when a deferred blob gets its memory (a parameter's filler).
     private var initializer: ((Blob) -> Void)?
@@ -67,9 +70,18 @@ public final class Blob {
         return values
     }
 
+    /// Gives a deferred blob its memory in `memory`, which other blobs use while this one
+    /// holds nothing anyone will read (an inference net's plan, `BlobSharing`).
+    func allocate(sharing memory: SharedMemory) {
+        precondition(storage == nil && memory.count >= count, "sharing memory with a blob that has its own, or too little")
+        sharedMemory = memory
+        capacity = memory.count
+        storage = memory.pointer
+    }
+
     /// Zeroed memory on a 64-byte boundary: a cache line, and an AVX-512 vector, so kernels
     /// never split a load across two lines (malloc's 16-byte alignment made speed vary run to run).
-    private static func allocateZeroed(_ count: Int) -> UnsafeMutablePointer<Float> {
+    fileprivate static func allocateZeroed(_ count: Int) -> UnsafeMutablePointer<Float> {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
         let pointer = raw.bindMemory(to: Float.self, capacity: count)
         pointer.initialize(repeating: 0, count: count)
@@ -77,7 +89,7 @@ public final class Blob {
     }
 
     deinit {
-        storage?.deallocate()
+        if sharedMemory == nil { storage?.deallocate() }
         diffStorage?.deallocate()
     }
 
@@ -104,7 +116,8 @@ public final class Blob {
             // are deferred and planned), so it is checked against the budget here.
             try MemoryBudget.require((newCount + (diffStorage == nil ? 0 : newCount)) * MemoryLayout<Float>.stride,
                                      for: name.isEmpty ? "a buffer of shape \(newShape)" : "blob '\(name)' of shape \(newShape)")
-            old.deallocate()
+            if sharedMemory == nil { old.deallocate() }
+            sharedMemory = nil  // grown past the shared memory: its own from now on
             diffStorage?.deallocate()
             diffStorage = nil
             capacity = newCount
@@ -145,4 +158,18 @@ public final class Blob {
 
     /// A human-readable shape such as `64x20x24x24`.
     public var shapeDescription: String { shape.isEmpty ? "scalar" : shape.map(String.init).joined(separator: "x") }
+}
+
+/// Memory that several blobs of an inference net take turns in (`BlobSharing`); freed when
+/// the last of them goes.
+final class SharedMemory {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+
+    init(count: Int) {
+        self.count = max(count, 1)
+        pointer = Blob.allocateZeroed(self.count)
+    }
+
+    deinit { pointer.deallocate() }
 }

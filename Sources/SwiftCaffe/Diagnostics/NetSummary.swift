@@ -70,6 +70,14 @@ public struct NetSummary {
         lines.append("memory: \(humanBytes(memory.totalBytes)) (parameters \(humanBytes(memory.parameterBytes)), activations \(humanBytes(memory.activationBytes)), gradients \(humanBytes(memory.gradientBytes))), layers' scratch buffers aside")
         return lines.joined(separator: "\n")
     }
+
+    /// What a net built for inference (`NetPurpose.inference`) takes: its blobs' memory plan
+    /// and what it folded.
+    public static func inferenceLine(_ net: Net) -> String {
+        let plan = net.memoryPlan
+        return "at inference (test, classify): activations \(humanBytes(plan.activationBytes)) in \(plan.activationBuffers) shared buffers "
+            + "instead of \(humanBytes(plan.separateActivationBytes)) in \(net.blobs.count); \(net.foldedLayers.count) layers folded into others"
+    }
 }
 
 /// 431080 -> "431,080".

@@ -5,11 +5,14 @@ public struct LayerContext: Sendable {
     public var seed: UInt64
     /// The part of each batch the data layers serve (all of it, but in data-parallel training).
     public var shard: DataShard
+    /// Scratch memory shared by the layers of one net (see `ScratchArena`).
+    public var scratch: ScratchArena
 
-    public init(phase: Phase, seed: UInt64, shard: DataShard = .whole) {
+    public init(phase: Phase, seed: UInt64, shard: DataShard = .whole, scratch: ScratchArena = ScratchArena()) {
         self.phase = phase
         self.seed = seed
         self.shard = shard
+        self.scratch = scratch
     }
 
     /// A generator for one purpose of one layer (e.g. `rng("conv1/weights")`). It depends on the

@@ -65,9 +65,13 @@ public final class Net {
     /// layers serve in data-parallel training.
     /// `purpose` says how far the schedule may be rewritten for speed (`NetPurpose`): for
     /// training or inference, in-place layers are folded into the layers before them before
-    /// any memory is taken (`foldInPlaceLayers`; what was folded is in `foldedLayers`).
+    /// any memory is taken (`foldInPlaceLayers`; what was folded is in `foldedLayers`). For
+    /// inference, blobs also take turns in shared memory (`BlobSharing`): only the outputs,
+    /// inputs, scores and labels, and the blobs named in `reading`, hold their values after
+    /// forward.
     public init(spec: NetSpec, phase: Phase, seed: UInt64 = 1, sharingParametersWith other: Net? = nil, allocating: Bool = true,
-                inputGradients: Set<String> = [], shard: DataShard = .whole, purpose: NetPurpose = .asWritten) throws {
+                inputGradients: Set<String> = [], shard: DataShard = .whole, purpose: NetPurpose = .asWritten,
+                reading: Set<String> = []) throws {
         name = spec.name
         self.phase = phase
         let specs = spec.layers.filter { $0.phase == nil || $0.phase == phase }
@@ -115,10 +119,15 @@ public final class Net {
                             + "each batch wraps around the data set (as in Caffe) and holds some samples twice")
         }
         foldInPlaceLayers(for: purpose)
-        memoryPlan = MemoryPlan(self, phase: phase)
+        let sharing = purpose == .inference ? BlobSharing.groups(self, keeping: reading) : nil
+        memoryPlan = MemoryPlan(self, phase: phase, sharing: sharing)
         if allocating {
             try memoryPlan.checkFits(self)
-            for blob in blobs.values { blob.allocate() }
+            for group in sharing ?? [] where group.count > 1 {
+                let memory = SharedMemory(count: group.map(\.count).max() ?? 0)
+                for blob in group { blob.allocate(sharing: memory) }
+            }
+            for blob in blobs.values { blob.allocate() }  // the rest (allocated ones stay as they are)
             for parameter in parameters { parameter.blob.allocate() }  // folded layers' too
             for layer in layers { for parameter in layer.params { parameter.allocate() } }
         }

@@ -4,7 +4,12 @@
 /// for the blobs, that `summary` shows and the net checks against `MemoryBudget`.
 public struct MemoryPlan: Sendable {
     public var parameterBytes = 0
+    /// What the activations take: less than `separateActivationBytes` when blobs share memory.
     public var activationBytes = 0
+    /// What they would take each in memory of its own.
+    public var separateActivationBytes = 0
+    /// How many buffers the activations take (one per blob unless they share).
+    public var activationBuffers = 0
     public var gradientBytes = 0
     /// Bytes per layer: its parameters and the tops it creates (in-place tops count once).
     public var layerBytes: [Int] = []
@@ -13,7 +18,8 @@ public struct MemoryPlan: Sendable {
 
     public init() {}
 
-    init(_ net: Net, phase: Phase) {
+    /// `sharing`: the groups of blobs that take turns in one buffer (`BlobSharing`).
+    init(_ net: Net, phase: Phase, sharing: [[Blob]]?) {
         var counted: Set<ObjectIdentifier> = []
         for (index, layer) in net.layers.enumerated() {
             var bytes = 0
@@ -29,6 +35,12 @@ public struct MemoryPlan: Sendable {
                 }
             }
             layerBytes.append(bytes)
+        }
+        separateActivationBytes = activationBytes
+        activationBuffers = net.blobs.count
+        if let sharing {
+            activationBytes = sharing.reduce(0) { $0 + ($1.map(\.count).max() ?? 0) * MemoryLayout<Float>.stride }
+            activationBuffers = sharing.count
         }
     }
 

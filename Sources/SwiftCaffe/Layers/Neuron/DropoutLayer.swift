@@ -15,7 +15,8 @@ public final class DropoutLayer: Layer, StatefulLayer, TangentLayer {
     private var rng: RandomGenerator
     /// keep or 0 per element, from the last forward. A blob, not an array: element writes into
     /// a class's array property pay an exclusivity check each, which took 10 ns per element.
-    private let mask = Blob()
+    /// Deferred: a test net's Dropout, which draws no mask, takes no memory for one.
+    private let mask = Blob(deferred: "")
     let shard: DataShard
 
     public init(spec: LayerSpec, context: LayerContext) throws {

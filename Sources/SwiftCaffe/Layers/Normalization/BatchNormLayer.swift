@@ -19,7 +19,8 @@ public final class BatchNormLayer: Layer, TangentLayer, ReLUFusing {
     /// The normalised values and 1/√(σ²+eps) per channel of the last forward, for backward.
     /// With global statistics the Jacobian is a per-channel constant and needs no x̂, so a
     /// test net neither stores it nor writes it.
-    private var normalized = Blob(), inverseDeviation = Blob()
+    /// (`normalized` is deferred: memory at the first forward that writes it.)
+    private var normalized = Blob(deferred: ""), inverseDeviation = Blob()
     /// What the net folded in (`Net.foldInPlaceLayers`): the Scale after it and a ReLU after
     /// that, applied in the same pass, in the same order of operations as the layers would. In
     /// a training net, backward then also does their backward and adds the Scale's gradients.

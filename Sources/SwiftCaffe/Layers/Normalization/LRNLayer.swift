@@ -19,7 +19,7 @@ public final class LRNLayer: Layer, TangentLayer {
     private var scale = Blob()
     /// Per-element terms and their window sums: x² in forward, dy·y/s in backward, x·ẋ in
     /// forward mode.
-    private var ratio = Blob(), accumulated = Blob()
+    private var ratio = Blob(), accumulated = Blob(deferred: "")  // only backward and forward mode use `accumulated`
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec

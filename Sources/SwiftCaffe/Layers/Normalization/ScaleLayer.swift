@@ -15,7 +15,8 @@ public final class ScaleLayer: Layer, TangentLayer {
     let context: LayerContext
     private var outer = 0, dim = 0, inner = 0
     /// In place, a copy of the bottom: the top overwrites it and backward needs x for ds.
-    private var input = Blob()
+    /// Deferred: it takes memory at the first forward, which a Scale folded away never runs.
+    private var input = Blob(deferred: "")
     private var inPlace = false
     private var scaleIsBottom = false
 

@@ -21,10 +21,10 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
     let context: LayerContext
     private var geometry = WindowGeometry(channels: 0, height: 0, width: 0, kernelH: 0, kernelW: 0)
     private var batch = 0
-    /// Images per block, and per-thread scratch: a block's columns, its output (or output
-    /// gradient) in GEMM layout, and the thread's partial weight and bias gradients.
+    /// Images per block. Each thread's scratch (from the net's `ScratchArena`) holds a block's
+    /// columns, its output (or output gradient) in GEMM layout, and the thread's partial weight
+    /// and bias gradients.
     private var blockImages = 1
-    private var scratch: [(columns: Blob, product: Blob, gradients: Blob)] = []
 
     /// Floats of unrolled columns per block: 256 KB, well inside a 1 MB L2 with the weights
     /// (16 K to 128 K measured alike on LeNet; 400 K is 20–30 % slower).
@@ -65,16 +65,12 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
         let width = Double(blockImages * outputArea), volume = Double(kernelVolume), outputs = Double(keys.numOutput)
         try MemoryBudget.require(floats: Double(Parallel.chunkCount(for: batch)) * (volume * width + outputs * width + volume * outputs + outputs),
                                  for: "its per-thread scratch")
-        scratch = []
     }
 
-    /// Scratch for `chunks` threads, allocated once (on first use, or when the thread count grows).
-    private func ensureScratch(_ chunks: Int) {
+    /// Scratch for `chunks` threads: columns, product, gradients.
+    private func scratch(_ chunks: Int) -> [(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)] {
         let width = blockImages * outputArea
-        while scratch.count < chunks {
-            scratch.append((Blob(shape: [kernelVolume, width]), Blob(shape: [keys.numOutput, width]),
-                            Blob(shape: [kernelVolume * keys.numOutput + keys.numOutput])))
-        }
+        return context.scratch.buffers(chunks: chunks, counts: [kernelVolume * width, keys.numOutput * width, kernelVolume * keys.numOutput + keys.numOutput]).map { ($0[0], $0[1], $0[2]) }
     }
 
     /// Calls `body(chunk, block)` for each block of each thread's share of the batch.
@@ -124,8 +120,7 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
         let inputSize = g.channels * g.height * g.width
         let groups = groups, perGroup = outputs / groups, groupVolume = groupVolume
         let chunks = Parallel.chunkCount(for: batch)
-        ensureScratch(chunks)
-        let buffers = scratch.map { ($0.columns.data, $0.product.data) }
+        let buffers = scratch(chunks).map { ($0.0, $0.1) }
         // Images are the work split across threads; with fewer images than threads (a deploy
         // net at batch 1) each GEMM is split over its output channels or columns instead.
         let splitGEMM = chunks == 1 && Parallel.threads > 1
@@ -180,8 +175,7 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
         let propagate = bottom[0].needsGradient, inputDiff = propagate ? bottom[0].diff : nil
         let inputSize = g.channels * g.height * g.width
         let chunks = Parallel.chunkCount(for: batch)
-        ensureScratch(chunks)
-        let buffers = scratch.map { ($0.columns.data, $0.product.data, $0.gradients.data) }
+        let buffers = scratch(chunks)
         for (_, _, gradients) in buffers.prefix(chunks) { gradients.update(repeating: 0, count: groupVolume * outputs + outputs) }
         forEachBlock { chunk, images in
             let (columns, product, gradients) = buffers[chunk]

@@ -17,7 +17,6 @@ public final class DeconvolutionLayer: Layer, TangentLayer {
     /// The geometry of the output image, which the kernel slides over.
     private var geometry = WindowGeometry(channels: 0, height: 0, width: 0, kernelH: 0, kernelW: 0)
     private var batch = 0, inputChannels = 0, inputArea = 0
-    private var scratch: [(columns: Blob, gradients: Blob)] = []
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -61,13 +60,11 @@ public final class DeconvolutionLayer: Layer, TangentLayer {
         let perThread = Double(volume) * Double(inputArea) + Double(inputChannels) * Double(volume) + Double(keys.numOutput)
         try MemoryBudget.require(floats: Double(Parallel.chunkCount(for: batch)) * perThread, for: "its per-thread scratch")
         guard checkedCount([volume, inputArea]) != nil else { throw error("its scratch of \(volume)×\(inputArea) values is too large", hint: "use a smaller kernel or input") }
-        scratch = []
     }
 
-    private func ensureScratch(_ chunks: Int) {
-        while scratch.count < chunks {
-            scratch.append((Blob(shape: [volume, inputArea]), Blob(shape: [inputChannels * volume + keys.numOutput])))
-        }
+    /// Each thread's columns and partial gradients, from the net's `ScratchArena`.
+    private func scratch(_ chunks: Int) -> [(columns: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>)] {
+        context.scratch.buffers(chunks: chunks, counts: [volume * inputArea, inputChannels * volume + keys.numOutput]).map { ($0[0], $0[1]) }
     }
 
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
@@ -80,8 +77,7 @@ public final class DeconvolutionLayer: Layer, TangentLayer {
                             into output: UnsafeMutablePointer<Float>) {
         let g = geometry, area = g.height * g.width, outSize = keys.numOutput * area, inSize = inputChannels * inputArea
         let volume = volume / groups, channels = inputChannels / groups, inputArea = inputArea, outputs = keys.numOutput, groups = groups
-        ensureScratch(Parallel.chunkCount(for: batch))
-        let buffers = scratch.map(\.columns.data)
+        let buffers = scratch(Parallel.chunkCount(for: batch)).map(\.columns)
         Parallel.forChunks(of: batch) { chunk, images in
             let columns = buffers[chunk]
             for n in images {
@@ -113,8 +109,7 @@ public final class DeconvolutionLayer: Layer, TangentLayer {
         let outputs = keys.numOutput, groups = groups, weightCount = inputChannels * volume
         let propagate = bottom[0].needsGradient, dx = propagate ? bottom[0].diff : nil
         let chunks = Parallel.chunkCount(for: batch)
-        ensureScratch(chunks)
-        let buffers = scratch.map { ($0.columns.data, $0.gradients.data) }
+        let buffers = scratch(chunks)
         for (_, gradients) in buffers.prefix(chunks) { gradients.update(repeating: 0, count: weightCount + outputs) }
         Parallel.forChunks(of: batch) { chunk, images in
             let (columns, gradients) = buffers[chunk]
