@@ -54,8 +54,9 @@ struct TimeCommand: ParsableCommand {
             let batch = net.dataSources.first?.batchSize ?? net.tops.first?.first?.shape.first ?? 1
             if (sync?.rank ?? 0) == 0 {
                 printLine(timing.table(net: net, batchSize: batch))
-                if !fused.isEmpty {
-                    printLine("folded: " + fused.map { "\($0.layer) into \($0.into)" }.joined(separator: ", "))
+                if !fused.isEmpty {  // all of them for a small net; a deep one's would fill the screen
+                    let shown = fused.prefix(12).map { "\($0.layer) into \($0.into)" }.joined(separator: ", ")
+                    printLine("folded \(fused.count) layers: " + shown + (fused.count > 12 ? ", ..." : ""))
                 }
                 printLine("OpenBLAS kernels: \(OpenBLASKernels.current), \(Parallel.threads) thread(s)")
             }

@@ -215,9 +215,16 @@ public final class PoolingLayer: Layer, TangentLayer {
                         clipped(end..<pooledW)
                         for kx in 0..<kernelW {
                             let shifted = row + kx - padW
-                            for px in first..<end {
-                                let value = shifted[px * strideW], best = out[px]
-                                out[px] = value > best ? value : best
+                            if strideW == 1 {  // contiguous: a loop the compiler vectorises (GoogLeNet's inception pools)
+                                for px in first..<end {
+                                    let value = shifted[px], best = out[px]
+                                    out[px] = value > best ? value : best
+                                }
+                            } else {
+                                for px in first..<end {
+                                    let value = shifted[px * strideW], best = out[px]
+                                    out[px] = value > best ? value : best
+                                }
                             }
                         }
                     }
