@@ -6,9 +6,16 @@ import Foundation
 /// stores (HDF5 converts), written as 32-bit floats.
 public enum HDF5File {
     private static let quiet: Void = swiftcaffe_h5_quiet()
+    /// Debian's libhdf5 is built without thread safety, so one call at a time in the process
+    /// (tests, and nets built side by side, may read or write from several threads).
+    private static let lock = NSLock()
 
     /// The datasets `names` of the file at `path`.
     public static func read(path: String, datasets names: [String]) throws -> [String: Safetensors.Tensor] {
+        try lock.withLock { try readUnlocked(path: path, datasets: names) }
+    }
+
+    private static func readUnlocked(path: String, datasets names: [String]) throws -> [String: Safetensors.Tensor] {
         _ = quiet
         guard FileManager.default.fileExists(atPath: path) else { throw SwiftCaffeError("no HDF5 file '\(path)'") }
         let file = H5Fopen(path, swiftcaffe_h5_read_only(), hid_t(H5P_DEFAULT))
@@ -47,6 +54,10 @@ public enum HDF5File {
 
     /// Writes `datasets` as 32-bit float datasets of a new file at `path` (replacing it).
     public static func write(_ datasets: [(name: String, tensor: Safetensors.Tensor)], to path: String) throws {
+        try lock.withLock { try writeUnlocked(datasets, to: path) }
+    }
+
+    private static func writeUnlocked(_ datasets: [(name: String, tensor: Safetensors.Tensor)], to path: String) throws {
         _ = quiet
         let file = H5Fcreate(path, swiftcaffe_h5_truncate(), hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
         guard file >= 0 else { throw SwiftCaffeError("cannot create the HDF5 file '\(path)'", hint: "check the folder and the disk space") }

@@ -18,8 +18,8 @@ public final class BatchNormLayer: Layer, TangentLayer, ReLUFusing {
     private var channels = 0, outer = 0, inner = 0
     /// The normalised values and 1/√(σ²+eps) per channel of the last forward, for backward.
     /// With global statistics the Jacobian is a per-channel constant and needs no x̂, so a
-    /// test net neither stores it nor writes it.
-    /// (`normalized` is deferred: memory at the first forward that writes it.)
+    /// test net neither stores it nor writes it (`normalized` is deferred: it takes memory at
+    /// the first forward that writes it).
     private var normalized = Blob(deferred: ""), inverseDeviation = Blob()
     /// What the net folded in (`Net.foldInPlaceLayers`): the Scale after it and a ReLU after
     /// that, applied in the same pass, in the same order of operations as the layers would. In
@@ -42,9 +42,6 @@ public final class BatchNormLayer: Layer, TangentLayer, ReLUFusing {
         fusedReLU = relu
         return true
     }
-
-    /// The Scale's parameters when one is folded in: backward adds their gradients.
-    var foldedParameters: [Blob] { fusedScale.map { [$0.factors] + ($0.shifts.map { [$0] } ?? []) } ?? [] }
 
     /// Whether a Convolution before it may apply it (global statistics over its channels).
     var foldsIntoConvolution: Bool { useGlobalStats }

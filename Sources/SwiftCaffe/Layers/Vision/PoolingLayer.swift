@@ -135,9 +135,9 @@ public final class PoolingLayer: Layer, TangentLayer {
                         if rowInside && x0 >= 0 && x0 + kernelW <= width {
                             let corner = y0 * width + x0
                             if kernelH == 2 && kernelW == 2 {
-                                (best, bestIndex) = Self.max2x2(source, corner, width)
+                                (best, bestIndex) = Self.maxOfSquare(source, corner, width, size: 2)
                             } else if kernelH == 3 && kernelW == 3 {
-                                (best, bestIndex) = Self.max3x3(source, corner, width)
+                                (best, bestIndex) = Self.maxOfSquare(source, corner, width, size: 3)
                             } else {
                                 (best, bestIndex) = (source[corner], corner)
                                 for ky in 0..<kernelH {
@@ -233,32 +233,18 @@ public final class PoolingLayer: Layer, TangentLayer {
         }
     }
 
-    /// The maximum of the 2×2 window at `corner` and its position, scanning rows in order.
+    /// The maximum of the size×size window at `corner` and its position, scanning rows in
+    /// order. Called with a literal size (2 or 3), so that the inlined loops unroll.
     @inline(__always)
-    private static func max2x2(_ source: UnsafeMutablePointer<Float>, _ corner: Int, _ width: Int) -> (Float, Int) {
+    private static func maxOfSquare(_ source: UnsafeMutablePointer<Float>, _ corner: Int, _ width: Int, size: Int) -> (Float, Int) {
         var best = source[corner], bestIndex = corner
-        @inline(__always) func consider(_ index: Int) {
-            let value = source[index], better = value > best
-            best = better ? value : best
-            bestIndex = better ? index : bestIndex
+        for ky in 0..<size {
+            for kx in 0..<size {
+                let index = corner + ky * width + kx, value = source[index], better = value > best
+                best = better ? value : best
+                bestIndex = better ? index : bestIndex
+            }
         }
-        consider(corner + 1); consider(corner + width); consider(corner + width + 1)
-        return (best, bestIndex)
-    }
-
-    /// The maximum of the 3×3 window at `corner` and its position, scanning rows in order.
-    @inline(__always)
-    private static func max3x3(_ source: UnsafeMutablePointer<Float>, _ corner: Int, _ width: Int) -> (Float, Int) {
-        var best = source[corner], bestIndex = corner
-        @inline(__always) func consider(_ index: Int) {
-            let value = source[index], better = value > best
-            best = better ? value : best
-            bestIndex = better ? index : bestIndex
-        }
-        consider(corner + 1); consider(corner + 2)
-        let second = corner + width, third = second + width
-        consider(second); consider(second + 1); consider(second + 2)
-        consider(third); consider(third + 1); consider(third + 2)
         return (best, bestIndex)
     }
 
