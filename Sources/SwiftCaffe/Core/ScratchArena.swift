@@ -1,8 +1,8 @@
 /// Scratch memory the layers of one net share: the convolutions' unrolled columns, block
 /// outputs and per-thread gradient sums. A net runs its layers one at a time and no layer
 /// keeps anything in scratch from one call to the next, so one set of per-thread buffers,
-/// grown to the largest request, serves them all. Each layer holding its own took about
-/// 900 MB in ResNet-50 at batch 16, more than its activations.
+/// grown to the largest request, serves them all: scratch costs what the largest layer
+/// needs rather than the sum over all layers (53 convolutions in ResNet-50).
 ///
 /// A net gives all its layers one arena through their `LayerContext`; a layer built alone
 /// gets one of its own.
