@@ -71,9 +71,10 @@ public final class Blob {
     }
 
     /// Gives a deferred blob its memory in `memory`, which other blobs use while this one
-    /// holds nothing anyone will read (an inference net's plan, `BlobSharing`).
+    /// holds nothing anyone will read (an inference net's plan, `BlobSharing`). A blob that
+    /// already has memory (a layer wrote it while setting up) keeps its own.
     func allocate(sharing memory: SharedMemory) {
-        precondition(storage == nil && memory.count >= count, "sharing memory with a blob that has its own, or too little")
+        guard storage == nil, memory.count >= count else { return }
         sharedMemory = memory
         capacity = memory.count
         storage = memory.pointer

@@ -6,7 +6,8 @@ public enum NetPurpose: Sendable {
     /// place after it, forward and backward, in one pass each way instead of three.
     case training
     /// Forward only (testing, classifying, timing inference): everything
-    /// `foldInPlaceLayers` can fold, and backward is refused.
+    /// `foldInPlaceLayers` can fold, blobs take turns in shared memory (`BlobSharing`), and
+    /// backward is refused.
     case inference
 }
 
