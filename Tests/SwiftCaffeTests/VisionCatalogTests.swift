@@ -118,6 +118,55 @@ import Testing
         #expect(y.shape == [1, 4, 1, 2] && y.dataArray == [1, 2, 2, 3, 4, 5, 5, 6])
     }
 
+    /// im2col and col2im against their definitions, element by element, on geometries that
+    /// take each path: dense, padded (rows and columns partly outside), strided, dilated,
+    /// rectangular, and a tap that sees no input at all (pad 2, kernel 5 on a 1-wide image).
+    /// col2im is checked as im2col's adjoint: ⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩.
+    @Test(arguments: [
+        WindowGeometry(channels: 2, height: 12, width: 12, kernelH: 5, kernelW: 5),
+        WindowGeometry(channels: 3, height: 5, width: 7, kernelH: 3, kernelW: 3, padH: 1, padW: 1),
+        WindowGeometry(channels: 2, height: 9, width: 8, kernelH: 3, kernelW: 2, strideH: 2, strideW: 3, padH: 1, padW: 1),
+        WindowGeometry(channels: 1, height: 10, width: 11, kernelH: 3, kernelW: 3, padH: 2, padW: 2, dilationH: 2, dilationW: 3),
+        WindowGeometry(channels: 2, height: 4, width: 1, kernelH: 5, kernelW: 5, padH: 2, padW: 2),
+        WindowGeometry(channels: 1, height: 28, width: 28, kernelH: 5, kernelW: 5, strideH: 1, strideW: 1),
+    ])
+    func im2colAndCol2imMatchTheirDefinition(_ g: WindowGeometry) {
+        let imageCount = g.channels * g.height * g.width, area = g.outputH * g.outputW
+        let rows = g.channels * g.kernelH * g.kernelW, rowStride = area + 3  // room between rows, as in a batch
+        var generator = RandomGenerator(seed: 11)
+        let image = (0..<imageCount).map { _ in generator.uniform(-1, 1) }
+        var expected = [Float](repeating: 0, count: rows * rowStride)
+        for c in 0..<g.channels {
+            for ki in 0..<g.kernelH {
+                for kj in 0..<g.kernelW {
+                    let row = (c * g.kernelH + ki) * g.kernelW + kj
+                    for oy in 0..<g.outputH {
+                        for ox in 0..<g.outputW {
+                            let y = oy * g.strideH - g.padH + ki * g.dilationH, x = ox * g.strideW - g.padW + kj * g.dilationW
+                            let inside = y >= 0 && y < g.height && x >= 0 && x < g.width
+                            expected[row * rowStride + oy * g.outputW + ox] = inside ? image[(c * g.height + y) * g.width + x] : 0
+                        }
+                    }
+                }
+            }
+        }
+        var columns = [Float](repeating: .nan, count: rows * rowStride)
+        for r in 0..<rows { for i in area..<rowStride { columns[r * rowStride + i] = 0 } }  // the gaps are not im2col's
+        image.withUnsafeBufferPointer { x in
+            columns.withUnsafeMutableBufferPointer { im2col(x.baseAddress!, g, $0.baseAddress!, rowStride: rowStride) }
+        }
+        #expect(columns == expected)
+
+        let weights = (0..<rows * rowStride).map { i in i % rowStride < area ? generator.uniform(-1, 1) : 0 }
+        var back = [Float](repeating: .nan, count: imageCount)
+        weights.withUnsafeBufferPointer { y in
+            back.withUnsafeMutableBufferPointer { col2im(y.baseAddress!, g, $0.baseAddress!, rowStride: rowStride) }
+        }
+        let forward = zip(expected, weights).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        let adjoint = zip(image, back).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        #expect(abs(forward - adjoint) < 1e-4 * max(1, abs(forward)))
+    }
+
     /// With the same filter at every position, a locally connected layer is a convolution.
     @Test func locallyConnectedWithTiedWeightsIsAConvolution() throws {
         let local = try makeLayer("{name: l, type: LocallyConnected, num_output: 2, kernel_size: 3, pad: 1, bias_term: false}")

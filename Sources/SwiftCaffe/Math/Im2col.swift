@@ -35,37 +35,50 @@ public struct WindowGeometry: Sendable, Equatable {
 /// ((C·kh·kw) rows of outH·outW), so a convolution becomes one GEMM. Padding reads as zero.
 /// Rows are `rowStride` apart, so the images of a batch can sit side by side in one matrix.
 ///
-/// Rows are short (LeNet's conv2 has 8 outputs a row), so the copies are plain loops that the
-/// compiler vectorises, not memcpy calls whose overhead would dominate.
+/// Rows are short (LeNet's conv2 has 8 outputs a row), so what costs is not memory but the
+/// work around each copy. Which output rows and columns of a kernel tap read inside the image
+/// is worked out once per call (`withInsideRanges`): worked out per tap, it took two 64-bit
+/// divisions, at 40 to 90 cycles apiece the largest cost of the old loops. A tap whose whole
+/// rows lie inside runs a loop of plain copies, 8 floats at a time; indices wrap (each is
+/// bounded by the blob's checked size). On LeNet's conv2 this unrolls 100 images in 0.85 ms
+/// on one core, against 1.9 ms before (memset of the same bytes: 0.27 ms).
 public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ columns: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
-    let outH = g.outputH, outW = g.outputW
-    let rowStride = rowStride ?? outH * outW
-    var row = columns
-    for c in 0..<g.channels {
-        let plane = image + c * g.height * g.width
-        for ki in 0..<g.kernelH {
-            for kj in 0..<g.kernelW {
-                let x0 = kj * g.dilationW - g.padW
-                // Output columns whose input x = ox·stride + x0 lies inside the image.
-                let first = min(outW, max(0, (-x0 + g.strideW - 1) / g.strideW))
-                let last = max(first, min(outW, (g.width - x0 + g.strideW - 1) / g.strideW))
-                for oy in 0..<outH {
-                    let y = oy * g.strideH - g.padH + ki * g.dilationH
-                    let out = row + oy * outW
-                    guard y >= 0 && y < g.height else {
-                        for ox in 0..<outW { out[ox] = 0 }
-                        continue
-                    }
-                    let source = plane + y * g.width + x0
-                    for ox in 0..<first { out[ox] = 0 }
-                    if g.strideW == 1 {
-                        for ox in first..<last { out[ox] = source[ox] }
+    let outH = g.outputH, outW = g.outputW, width = g.width, strideW = g.strideW
+    let rowStride = rowStride ?? outH &* outW
+    let lineStep = g.strideH &* width
+    g.withInsideRanges { rowsInside, columnsInside in
+        var row = columns
+        for c in 0..<g.channels {
+            let plane = image + c &* g.height &* width
+            for ki in 0..<g.kernelH {
+                let rows = rowsInside[ki]
+                for kj in 0..<g.kernelW {
+                    let first = columnsInside[kj].lowerBound, count = columnsInside[kj].count, rest = outW &- first &- count
+                    zero(row, rows.lowerBound &* outW)
+                    zero(row + rows.upperBound &* outW, (outH &- rows.upperBound) &* outW)
+                    var out = row + rows.lowerBound &* outW
+                    var source = plane + g.inputOffset(row: rows.lowerBound, column: first, tap: (ki, kj))
+                    if strideW == 1 && count == outW {  // the common case, in its own loop
+                        for _ in rows {
+                            copy(source, out, count)
+                            out += outW
+                            source += lineStep
+                        }
                     } else {
-                        for ox in first..<last { out[ox] = source[ox * g.strideW] }
+                        for _ in rows {
+                            zero(out, first)
+                            if strideW == 1 {
+                                copy(source, out + first, count)
+                            } else {
+                                for i in 0..<count { out[first &+ i] = source[i &* strideW] }
+                            }
+                            zero(out + (first &+ count), rest)
+                            out += outW
+                            source += lineStep
+                        }
                     }
-                    for ox in last..<outW { out[ox] = 0 }
+                    row += rowStride
                 }
-                row += rowStride
             }
         }
     }
@@ -73,31 +86,110 @@ public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ columns
 
 /// col2im: the adjoint of `im2col`; sums every column entry back into the image position it
 /// was read from. `image` is overwritten.
+///
+/// The loops run tap by tap, like `im2col`'s: walking one input row across its kw taps
+/// instead adds to overlapping pieces back to back, and each add's load then waits for the
+/// previous store (2.8 against 1.0 ms for LeNet's conv2 at batch 100, one core).
 public func col2im(_ columns: UnsafePointer<Float>, _ g: WindowGeometry, _ image: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
     image.update(repeating: 0, count: g.channels * g.height * g.width)
-    let outH = g.outputH, outW = g.outputW
-    let rowStride = rowStride ?? outH * outW
-    var row = columns
-    for c in 0..<g.channels {
-        let plane = image + c * g.height * g.width
-        for ki in 0..<g.kernelH {
-            for kj in 0..<g.kernelW {
-                let x0 = kj * g.dilationW - g.padW
-                let first = min(outW, max(0, (-x0 + g.strideW - 1) / g.strideW))
-                let last = max(first, min(outW, (g.width - x0 + g.strideW - 1) / g.strideW))
-                for oy in 0..<outH {
-                    let y = oy * g.strideH - g.padH + ki * g.dilationH
-                    guard y >= 0 && y < g.height else { continue }
-                    let target = plane + y * g.width + x0
-                    let source = row + oy * outW
-                    if g.strideW == 1 {
-                        for ox in first..<last { target[ox] += source[ox] }
-                    } else {
-                        for ox in first..<last { target[ox * g.strideW] += source[ox] }
+    let outH = g.outputH, outW = g.outputW, width = g.width, strideW = g.strideW
+    let rowStride = rowStride ?? outH &* outW
+    let lineStep = g.strideH &* width
+    g.withInsideRanges { rowsInside, columnsInside in
+        var row = columns
+        for c in 0..<g.channels {
+            let plane = image + c &* g.height &* width
+            for ki in 0..<g.kernelH {
+                let rows = rowsInside[ki]
+                for kj in 0..<g.kernelW {
+                    let first = columnsInside[kj].lowerBound, count = columnsInside[kj].count
+                    var source = row + (rows.lowerBound &* outW &+ first)
+                    var target = plane + g.inputOffset(row: rows.lowerBound, column: first, tap: (ki, kj))
+                    for _ in rows {
+                        if strideW == 1 {
+                            add(source, target, count)
+                        } else {
+                            for i in 0..<count { target[i &* strideW] += source[i] }
+                        }
+                        source += outW
+                        target += lineStep
                     }
+                    row += rowStride
                 }
-                row += rowStride
             }
         }
     }
+}
+
+extension WindowGeometry {
+    /// Where in its channel's plane the input of output (row, column) under kernel tap (ki, kj) lies.
+    @inline(__always)
+    fileprivate func inputOffset(row: Int, column: Int, tap: (Int, Int)) -> Int {
+        (row &* strideH &- padH &+ tap.0 &* dilationH) &* width &+ column &* strideW &- padW &+ tap.1 &* dilationW
+    }
+
+    /// Calls `body` with, for each kernel row, the output rows whose input row lies inside
+    /// the image, and for each kernel column the output columns likewise.
+    @inline(__always)
+    fileprivate func withInsideRanges(_ body: (_ rows: UnsafeBufferPointer<Range<Int>>, _ columns: UnsafeBufferPointer<Range<Int>>) -> Void) {
+        withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: kernelH + kernelW) { ranges in
+            for ki in 0..<kernelH { (ranges.baseAddress! + ki).initialize(to: insideRows(tap: ki)) }
+            for kj in 0..<kernelW { (ranges.baseAddress! + kernelH + kj).initialize(to: insideColumns(tap: kj)) }
+            body(UnsafeBufferPointer(rebasing: ranges[0..<kernelH]), UnsafeBufferPointer(rebasing: ranges[kernelH...]))
+        }
+    }
+
+    /// The output rows oy whose input row oy·strideH − padH + tap·dilationH lies inside the image.
+    @inline(__always)
+    fileprivate func insideRows(tap: Int) -> Range<Int> {
+        Self.inside(offset: tap * dilationH - padH, stride: strideH, size: height, outputs: outputH)
+    }
+
+    /// The output columns ox whose input column ox·strideW − padW + tap·dilationW lies inside the image.
+    @inline(__always)
+    fileprivate func insideColumns(tap: Int) -> Range<Int> {
+        Self.inside(offset: tap * dilationW - padW, stride: strideW, size: width, outputs: outputW)
+    }
+
+    /// The o in 0..<outputs with 0 ≤ o·stride + offset < size.
+    @inline(__always)
+    private static func inside(offset: Int, stride: Int, size: Int, outputs: Int) -> Range<Int> {
+        let first = min(outputs, max(0, (-offset + stride - 1) / stride))
+        let last = max(first, min(outputs, size - offset > 0 ? (size - offset + stride - 1) / stride : 0))
+        return first..<last
+    }
+}
+
+/// Copies `count` floats, 8 at a time while it can: rows of 8 to 30 are the common case.
+@inline(__always)
+private func copy(_ source: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, _ count: Int) {
+    var i = 0
+    while i &+ 8 <= count {
+        UnsafeMutableRawPointer(target + i).storeBytes(of: UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+        i &+= 8
+    }
+    while i < count {
+        target[i] = source[i]
+        i &+= 1
+    }
+}
+
+/// target[i] += source[i] for `count` floats, 8 at a time while it can.
+@inline(__always)
+private func add(_ source: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, _ count: Int) {
+    var i = 0
+    while i &+ 8 <= count {
+        let sum = UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(target + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(target + i).storeBytes(of: sum, as: SIMD8<Float>.self)
+        i &+= 8
+    }
+    while i < count {
+        target[i] += source[i]
+        i &+= 1
+    }
+}
+
+@inline(__always)
+private func zero(_ target: UnsafeMutablePointer<Float>, _ count: Int) {
+    for i in 0..<count { target[i] = 0 }
 }
