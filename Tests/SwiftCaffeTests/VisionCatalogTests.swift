@@ -67,32 +67,45 @@ import Testing
     }
 
     /// Max pooling's fast paths (interior windows, the unrolled 3×3, clipped border windows,
-    /// and inference's values-only path) against the definition, on values with many ties
-    /// (the first maximum wins, row by row).
+    /// the 2×2 stride-2 tiles of an even plane, and inference's values-only path) against the
+    /// definition, on values with many ties: the first maximum wins, row by row, and backward
+    /// sends each output's gradient to it.
     @Test(arguments: [(3, 1, 1), (3, 2, 1), (3, 2, 0), (2, 2, 0), (4, 1, 2), (1, 1, 0), (5, 3, 2)], [false, true])
     func maxPoolingMatchesTheDefinition(_ window: (kernel: Int, stride: Int, pad: Int), valuesOnly: Bool) throws {
-        let layer = try makeLayer("{name: p, type: Pooling, pool: MAX, kernel_size: \(window.kernel), stride: \(window.stride), pad: \(window.pad)}")
-        let (height, width) = (7, 6)
-        let x = Blob(shape: [2, 3, height, width]), y = Blob()
-        x.allocate()
-        var rng = RandomGenerator(seed: 9)
-        for i in 0..<x.count { x.data[i] = Float(rng.next() % 5) }
-        try layer.setUp(bottom: [x], top: [y])
-        if valuesOnly { (layer as! PoolingLayer).keepOnlyValues() }  // as in a net built for inference
-        y.allocate()
-        _ = layer.forward(bottom: [x], top: [y])
-        let (outH, outW) = (y.shape[2], y.shape[3])
-        for plane in 0..<6 {
-            for py in 0..<outH {
-                for px in 0..<outW {
-                    let y0 = py * window.stride - window.pad, x0 = px * window.stride - window.pad
-                    var best = -Float.infinity
-                    for row in max(y0, 0)..<min(y0 + window.kernel, height) {
-                        for column in max(x0, 0)..<min(x0 + window.kernel, width) { best = max(best, x.data[(plane * height + row) * width + column]) }
+        for (height, width) in [(7, 6), (8, 14)] {  // 8×14 in 2×2 tiles: 4 windows at a time, then 3 alone
+            let layer = try makeLayer("{name: p, type: Pooling, pool: MAX, kernel_size: \(window.kernel), stride: \(window.stride), pad: \(window.pad)}")
+            let x = Blob(shape: [2, 3, height, width]), y = Blob()
+            x.allocate()
+            var rng = RandomGenerator(seed: 9)
+            for i in 0..<x.count { x.data[i] = Float(rng.next() % 5) }
+            try layer.setUp(bottom: [x], top: [y])
+            if valuesOnly { (layer as! PoolingLayer).keepOnlyValues() }  // as in a net built for inference
+            y.allocate()
+            _ = layer.forward(bottom: [x], top: [y])
+            let (outH, outW) = (y.shape[2], y.shape[3])
+            var expectedDiff = [Float](repeating: 0, count: x.count)
+            for plane in 0..<6 {
+                for py in 0..<outH {
+                    for px in 0..<outW {
+                        let y0 = py * window.stride - window.pad, x0 = px * window.stride - window.pad
+                        var best = -Float.infinity, winner = -1
+                        for row in max(y0, 0)..<min(y0 + window.kernel, height) {
+                            for column in max(x0, 0)..<min(x0 + window.kernel, width) {
+                                let index = (plane * height + row) * width + column
+                                if x.data[index] > best { (best, winner) = (x.data[index], index) }
+                            }
+                        }
+                        let out = (plane * outH + py) * outW + px
+                        #expect(y.data[out] == best)
+                        expectedDiff[winner] += Float(out + 1)
                     }
-                    #expect(y.data[(plane * outH + py) * outW + px] == best)
                 }
             }
+            guard !valuesOnly else { continue }
+            x.needsGradient = true
+            for i in 0..<y.count { y.diff[i] = Float(i + 1) }
+            layer.backward(topDiff: [y], bottomDiff: [x])
+            #expect(x.diffArray == expectedDiff, "\(height)×\(width)")
         }
     }
 
