@@ -58,7 +58,8 @@ import Testing
         try expectGradientsMatch(try makeLayer("{name: s, type: Softmax, axis: \(axis)}"), bottom: [randomBlob([2, 3, 4], range: -2...2)])
     }
 
-    @Test(arguments: ["", ", ignore_label: 1", ", normalization: BATCH_SIZE", ", normalization: NONE"])
+    @Test(arguments: ["", ", ignore_label: 1", ", normalization: BATCH_SIZE", ", normalization: NONE", ", label_smoothing: 0.2",
+                      ", label_smoothing: 0.3, ignore_label: 1"])
     func softmaxWithLoss(_ keys: String) throws {
         let layer = try makeLayer("{name: loss, type: SoftmaxWithLoss\(keys)}")
         try expectGradientsMatch(layer, bottom: [randomBlob([4, 5], range: -2...2), labelBlob(count: 4, classes: 5)])

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 @testable import SwiftCaffe
 
-/// SigmoidCrossEntropyLoss, HingeLoss, InfogainLoss, ContrastiveLoss and loss_weight.
+/// SigmoidCrossEntropyLoss, HingeLoss, InfogainLoss, ContrastiveLoss, SoftmaxWithLoss's
+/// label_smoothing and loss_weight.
 @Suite struct LossCatalogTests {
     func targets(_ count: Int, seed: UInt64 = 4) -> Blob {
         let blob = Blob(shape: [count])
@@ -35,6 +36,16 @@ import Testing
         // x = 0, t = 1: log 2; x = 2, t = 0: log(1 + e²). Mean over 2.
         let loss = try value("{name: l, type: SigmoidCrossEntropyLoss}", [blob([2], [0, 2]), blob([2], [1, 0])])
         #expect(abs(Double(loss) - (log(2.0) + log(1 + exp(2.0))) / 2) < 1e-5)
+    }
+
+    @Test func labelSmoothingValue() throws {
+        // Scores (0, ln 2): p = (1/3, 2/3). Label 1 with ε = 0.2 over 2 classes: q = (0.1, 0.9),
+        // so the loss is −(0.1·ln(1/3) + 0.9·ln(2/3)); ε = 0 leaves −ln(2/3).
+        let scores = blob([1, 2], [0, Float(log(2.0))]), label = blob([1], [1])
+        let smoothed = try value("{name: l, type: SoftmaxWithLoss, label_smoothing: 0.2}", [scores, label])
+        #expect(abs(Double(smoothed) + 0.1 * log(1.0 / 3) + 0.9 * log(2.0 / 3)) < 1e-6)
+        let plain = try value("{name: l, type: SoftmaxWithLoss}", [scores, label])
+        #expect(abs(Double(plain) + log(2.0 / 3)) < 1e-6)
     }
 
     @Test(arguments: ["L1", "L2"])

@@ -227,6 +227,7 @@ import Testing
         try adjoint("{name: s, type: Softmax}", bottoms: [randomBlob([3, 5])], inPlace: true)
         let labels = labelBlob(count: 6, classes: 4)
         try adjoint("{name: l, type: SoftmaxWithLoss}", bottoms: [randomBlob([3, 4, 2]), labels])
+        try adjoint("{name: l, type: SoftmaxWithLoss, label_smoothing: 0.1}", bottoms: [randomBlob([3, 4, 2]), labels])
         labels.data[2] = 7  // ignored below: ignore_label
         try adjoint("{name: l, type: SoftmaxWithLoss, ignore_label: 7, normalization: FULL}", bottoms: [randomBlob([3, 4, 2]), labels])
     }

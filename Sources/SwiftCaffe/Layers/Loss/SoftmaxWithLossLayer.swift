@@ -6,6 +6,11 @@ import Foundation
 ///
 /// `normalization`: VALID (default) divides by the number of labels not equal to
 /// `ignore_label`, BATCH_SIZE by the outer count, FULL by all positions, NONE not at all.
+///
+/// `label_smoothing: ε` (not in Caffe; PyTorch's `CrossEntropyLoss` has it) trains towards
+/// q = (1 − ε)·onehot(label) + ε/K over the K classes instead of the one-hot label: the loss
+/// is −Σ_c q_c·log p_c and its gradient p − q. A net then stops pushing the right class's
+/// score without bound, which helps short training runs generalise (fashion_aug uses 0.1).
 public final class SoftmaxWithLossLayer: Layer, LabelConsumer, TangentLayer {
     public enum Normalization: String, CaseIterable { case valid = "VALID", batchSize = "BATCH_SIZE", full = "FULL", none = "NONE" }
 
@@ -17,6 +22,8 @@ public final class SoftmaxWithLossLayer: Layer, LabelConsumer, TangentLayer {
     public let ignoreLabel: Int?
     let normalization: Normalization
     let requestedAxis: Int
+    /// ε: the share of the target spread evenly over all classes.
+    let labelSmoothing: Float
     private var outer = 0, inner = 0
     public private(set) var classCount = 0
     private var probabilities = Blob()
@@ -27,6 +34,13 @@ public final class SoftmaxWithLossLayer: Layer, LabelConsumer, TangentLayer {
         ignoreLabel = try spec.optionalInt("ignore_label")
         normalization = Normalization(rawValue: try spec.choice("normalization", from: Normalization.allCases.map(\.rawValue), default: "VALID"))!
         requestedAxis = try spec.int("axis", default: 1)
+        labelSmoothing = try spec.float("label_smoothing", default: 0, in: 0...0.999)
+    }
+
+    /// The target's weight on class c for a sample labelled `label`: q_c = (1 − ε)·[c = label] + ε/K.
+    @inline(__always)
+    private func target(_ c: Int, label: Int) -> Float {
+        (c == label ? 1 - labelSmoothing : 0) + labelSmoothing / Float(classCount)
     }
 
     public var forwardFLOPs: Int { 4 * outer * classCount * inner }
@@ -55,7 +69,11 @@ public final class SoftmaxWithLossLayer: Layer, LabelConsumer, TangentLayer {
                 let label = Int(label: labels[o * inner + i])
                 if label == ignoreLabel { continue }
                 let k = min(max(label, 0), classCount - 1)  // range checked by the net at build time
-                loss -= logf(max(p[(o * classCount + k) * inner + i], Float.leastNormalMagnitude))
+                if labelSmoothing == 0 {
+                    loss -= logf(max(p[(o * classCount + k) * inner + i], Float.leastNormalMagnitude))
+                } else {
+                    for c in 0..<classCount { loss -= target(c, label: k) * logf(max(p[(o * classCount + c) * inner + i], Float.leastNormalMagnitude)) }
+                }
                 valid += 1
             }
         }
@@ -80,13 +98,14 @@ public final class SoftmaxWithLossLayer: Layer, LabelConsumer, TangentLayer {
                 let ignored = label == ignoreLabel
                 for c in 0..<classCount {
                     let k = (o * classCount + c) * inner + i
-                    dx[k] = ignored ? 0 : (p[k] - (c == label ? 1 : 0)) * scale
+                    dx[k] = ignored ? 0 : (p[k] - target(c, label: label)) * scale
                 }
             }
         }
     }
 
-    /// L̇ = −Σ (ẋ_label − Σ_c p_c·ẋ_c) / normaliser over the counted positions; the
+    /// L̇ = −Σ (Σ_c q_c·ẋ_c − Σ_c p_c·ẋ_c) / normaliser over the counted positions (Σ_c q_c = 1;
+    /// without smoothing Σ_c q_c·ẋ_c is ẋ_label); the
     /// probabilities' tangent, if they are a top, is softmax's: ṗ = p ⊙ (ẋ − Σ_c p_c·ẋ_c).
     /// (Backward, like Caffe's, sends no gradient back from the probabilities top.)
     public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
@@ -100,7 +119,9 @@ public final class SoftmaxWithLossLayer: Layer, LabelConsumer, TangentLayer {
                 if let dp { for c in 0..<classCount { let k = (o * classCount + c) * inner + i; dp[k] = p[k] * (dx[k] - mean) } }
                 let label = Int(label: labels[o * inner + i])
                 guard label != ignoreLabel, (0..<classCount).contains(label) else { continue }
-                loss -= dx[(o * classCount + label) * inner + i] - mean
+                var expected: Float = 0
+                for c in 0..<classCount { expected += target(c, label: label) * dx[(o * classCount + c) * inner + i] }
+                loss -= expected - mean
             }
         }
         topTangent[0].data[0] = loss / normalizer
