@@ -455,11 +455,13 @@ import Testing
             layer { name: "r4" type: "ReLU" bottom: "c3" top: "c3" relu_param { negative_slope: 0.2 } }
             layer { name: "e" type: "Eltwise" bottom: "c3" bottom: "c3" top: "e" eltwise_param { coeff: 1 coeff: -1.5 } }
             layer { name: "r5" type: "ReLU" bottom: "e" top: "e" }
+            layer { name: "ip" type: "InnerProduct" bottom: "e" top: "ip" inner_product_param { num_output: 5 weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } } }
+            layer { name: "r6" type: "ReLU" bottom: "ip" top: "ip" }
             """
         let path = try write(text, "fold.prototxt")
         func run(fused: Bool) throws -> (values: [Float], layers: [String], folded: [String]) {
             let net = try Net(spec: try NetSpec.load(path: path), phase: .test, seed: 2, purpose: fused ? .inference : .asWritten,
-                              reading: ["c1", "c2", "c3", "e"])
+                              reading: ["c1", "c2", "c3", "e", "ip"])
             net.blobs["x"]!.setData(randomBlob([2, 3, 6, 6], seed: 8).dataArray)
             for parameter in net.parameters where parameter.layer == "bn" {  // running sums as training leaves them
                 parameter.blob.setData([[0.4, -1.2, 2], [0.5, 1.5, 2.5], [4]][parameter.index])
@@ -467,12 +469,12 @@ import Testing
             let folded = net.folded.map { "\($0.layer)>\($0.into)" }
             try net.forward()
             return (net.blobs["p"]!.dataArray + net.blobs["c1"]!.dataArray + net.blobs["c2"]!.dataArray + net.blobs["c3"]!.dataArray
-                        + net.blobs["e"]!.dataArray, net.layers.map(\.name), folded)
+                        + net.blobs["e"]!.dataArray + net.blobs["ip"]!.dataArray, net.layers.map(\.name), folded)
         }
         let plain = try run(fused: false), fused = try run(fused: true)
         #expect(fused.values == plain.values && plain.values.contains { $0 < 0 } && plain.values.allSatisfy(\.isFinite))
-        #expect(fused.folded == ["r1>c1", "r2>c2", "sc>bn", "r4>bn", "r5>e", "bn>c3", "x_split>x", "c3_split>c3"])
-        #expect(fused.layers == ["in", "c1", "c3", "c2", "r2b", "p", "r3", "e"])
+        #expect(fused.folded == ["r1>c1", "r2>c2", "sc>bn", "r4>bn", "r5>e", "r6>ip", "bn>c3", "x_split>x", "c3_split>c3"])
+        #expect(fused.layers == ["in", "c1", "c3", "c2", "r2b", "p", "r3", "e", "ip"])
         #expect(plain.folded.isEmpty)
     }
 }

@@ -27,7 +27,7 @@ extension Net {
     /// once instead of two or three times. For training and inference:
     /// - a Scale after a BatchNorm (the BatchNorm applies it), and
     /// - a ReLU after a layer that can apply it (`ReLUFusing`: a BatchNorm; for inference
-    ///   also a Convolution or an Eltwise);
+    ///   also a Convolution, an InnerProduct or an Eltwise);
     ///
     /// a BatchNorm that trains must use batch statistics (see `BatchNormLayer.fuse`). For
     /// inference only:

@@ -1,7 +1,7 @@
 /// A fully connected layer: top = bottom · Wᵀ + b, with the bottom flattened from `axis` on
 /// (Caffe's `InnerProduct`). W is num_output × K, b is num_output; with `transpose: true` W
 /// is stored K × num_output and top = bottom · W (Caffe's option, for tied autoencoder weights).
-public final class InnerProductLayer: Layer, TangentLayer {
+public final class InnerProductLayer: Layer, TangentLayer, ReLUFusing {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let numOutput: Int
@@ -45,8 +45,16 @@ public final class InnerProductLayer: Layer, TangentLayer {
     /// write the same element, so nothing needs summing afterwards.
     public func forward(bottom: [Blob], top: [Blob]) -> Float {
         let outputs = numOutput, inputs = inputs, rows = rows, input = bottom[0].data, output = top[0].data
-        let weights = params[0].data, bias = biasTerm ? params[1].data : nil
+        let weights = params[0].data, bias = biasTerm ? params[1].data : nil, relu = fusedReLU
         Parallel.forChunks(of: outputs, minimumPerChunk: 16) { _, units in
+            defer {
+                if let relu {  // on the block this thread just wrote, while it is in cache
+                    for r in 0..<rows {
+                        let row = output + r &* outputs
+                        for o in units { row[o] = relu.value(row[o]) }
+                    }
+                }
+            }
             if let bias {
                 for r in 0..<rows { (output + r * outputs + units.lowerBound).update(from: bias + units.lowerBound, count: units.count) }
             }
@@ -66,6 +74,17 @@ public final class InnerProductLayer: Layer, TangentLayer {
                       c: output + units.lowerBound, ldc: outputs)
         }
         return 0
+    }
+
+    /// A ReLU folded in for inference (`Net.foldInPlaceLayers`), applied to each thread's block
+    /// of the top after its product.
+    private var fusedReLU: ReLUFunction?
+
+    /// Only for inference: backward would need the ReLU's mask.
+    func fuse(_ relu: ReLUFunction, training: Bool) -> Bool {
+        guard !training, fusedReLU == nil else { return false }
+        fusedReLU = relu
+        return true
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
