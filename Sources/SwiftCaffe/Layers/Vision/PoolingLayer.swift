@@ -19,7 +19,8 @@ public final class PoolingLayer: Layer, TangentLayer {
     var window: WindowKeys
     private var geometry = WindowGeometry(channels: 0, height: 0, width: 0, kernelH: 0, kernelW: 0)
     private var pooledH = 0, pooledW = 0, batch = 0
-    /// For max pooling, the index within the input plane that won each output.
+    /// For max pooling, the index within the input plane that won each output. It fits an
+    /// Int32: a blob holds at most 2³¹ values (`checkedCount`), so an index is below 2³¹.
     private var argmax: UnsafeMutablePointer<Int32>?
     private var argmaxCount = 0
 
