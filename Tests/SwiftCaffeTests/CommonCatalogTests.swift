@@ -1,7 +1,7 @@
 import Testing
 @testable import SwiftCaffe
 
-/// Concat, Slice, Eltwise, Flatten, Reshape, Crop, Tile, Reduction, ArgMax, Embed, Permute.
+/// Concat, Slice, Eltwise, Flatten, Reshape, Crop, Tile, Flip, Reduction, ArgMax, Embed, Permute.
 @Suite struct CommonCatalogTests {
     /// Runs a layer forward on bottoms with the given shapes and values; returns its tops.
     func forward(_ yaml: String, _ bottoms: [([Int], [Float])], tops: Int = 1) throws -> [Blob] {
@@ -46,6 +46,8 @@ import Testing
         ("{name: f, type: Flatten}", [[2, 3, 2]]),
         ("{name: r, type: Reshape, shape: [0, -1, 2]}", [[2, 3, 2]]),
         ("{name: t, type: Tile, axis: 1, tiles: 3}", [[2, 3, 2]]),
+        ("{name: f, type: Flip}", [[2, 3, 4]]),
+        ("{name: f, type: Flip, axis: 1}", [[2, 3, 4]]),
         ("{name: r, type: Reduction, operation: SUM, axis: 1, coeff: 2}", [[2, 3, 2]]),
         ("{name: r, type: Reduction, operation: MEAN, axis: 1}", [[2, 3, 2]]),
         ("{name: r, type: Reduction, operation: ASUM, axis: 0}", [[2, 3, 2]]),
@@ -73,6 +75,15 @@ import Testing
         #expect(try forward("{name: f, type: Flatten, axis: 1}", [([2, 1, 3], values)])[0].shape == [2, 3])
         #expect(try forward("{name: t, type: Tile, axis: 0, tiles: 2}", [([3], [1, 2, 3])])[0].dataArray == [1, 2, 3, 1, 2, 3])
         #expect { try forward("{name: r, type: Reshape, shape: [4, -1]}", [([1, 2, 3], values)]) } throws: { "\($0)".contains("cannot infer") }
+    }
+
+    /// A 2×3 image mirrored left to right (the last axis), and one flipped upside down.
+    @Test func flipReversesTheAxis() throws {
+        let image: ([Int], [Float]) = ([1, 1, 2, 3], [1, 2, 3, 4, 5, 6])
+        #expect(try forward("{name: f, type: Flip}", [image])[0].dataArray == [3, 2, 1, 6, 5, 4])
+        #expect(try forward("{name: f, type: Flip, axis: 2}", [image])[0].dataArray == [4, 5, 6, 1, 2, 3])
+        #expect(try forward("{name: f, type: Flip, axis: 0}", [image])[0].dataArray == [1, 2, 3, 4, 5, 6])
+        #expect { try forward("{name: f, type: Flip, axis: 4}", [image]) } throws: { "\($0)".contains("axis") }
     }
 
     @Test func cropTakesTheOffsetWindow() throws {

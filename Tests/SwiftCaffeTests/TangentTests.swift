@@ -267,6 +267,7 @@ import Testing
         try adjoint("{name: s, type: Slice, axis: 1, slice_point: [1, 3]}", bottoms: [randomBlob([2, 4, 3])], tops: 3)
         try adjoint("{name: c, type: Crop, axis: 2, offset: [1, 2]}", bottoms: [randomBlob([2, 3, 6, 6]), randomBlob([2, 3, 3, 3], seed: 8)])
         try adjoint("{name: t, type: Tile, axis: 1, tiles: 3}", bottoms: [randomBlob([2, 3, 2])])
+        try adjoint("{name: f, type: Flip, axis: 2}", bottoms: [randomBlob([2, 2, 3, 2])])
         try adjoint("{name: i, type: Im2col, kernel_size: 3, stride: 2, pad: 1}", bottoms: [randomBlob([2, 2, 5, 5])])
         for operation in ["SUM", "MEAN", "ASUM", "SUMSQ"] {
             try adjoint("{name: r, type: Reduction, operation: \(operation), axis: 1, coeff: 0.5}", bottoms: [randomBlob([3, 4, 2])])

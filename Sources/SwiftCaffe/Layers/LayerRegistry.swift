@@ -84,6 +84,7 @@ public enum LayerRegistry {
         "Reshape": ReshapeLayer.self,
         "Crop": CropLayer.self,
         "Tile": TileLayer.self,
+        "Flip": FlipLayer.self,
         "Reduction": ReductionLayer.self,
         "ArgMax": ArgMaxLayer.self,
         "Embed": EmbedLayer.self,
