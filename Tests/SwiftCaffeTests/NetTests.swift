@@ -231,6 +231,29 @@ import Testing
         for (a, b) in zip(train.parameters, test.parameters) { #expect(a.blob === b.blob) }
     }
 
+    /// nets/fashion_aug.yaml scores a test image as the average of the net's scores for it
+    /// and for its mirror (Flip, Concat, Slice, Eltwise): mirroring the image leaves its
+    /// scores as they were, though it changes the net's scores for the image alone.
+    @Test(.enabled(if: fashionMNISTInstalled)) func fashionAugAveragesOverAnImageAndItsMirror() throws {
+        let yaml = try String(contentsOfFile: repositoryRoot + "/nets/fashion_aug.yaml", encoding: .utf8)
+            .replacingOccurrences(of: #"batch_size: \d+"#, with: "batch_size: 4", options: .regularExpression)
+        let net = try Net(spec: try NetSpec.parse(yaml, file: "fashion_aug.yaml"), phase: .test)  // weights from the fillers
+        try net.forward()
+        let image = try #require(net.blobs["image"]), scores = try #require(net.blobs["scores"]), views = try #require(net.blobs["ip2"])
+        let (count, width) = (image.shape[0], image.shape[3])
+        #expect(scores.shape == [count, 10] && views.shape == [2 * count, 10])
+        let averaged = scores.dataArray, alone = Array(views.dataArray.prefix(count * 10))
+        let original = image.dataArray
+        var mirrored = original
+        for row in 0..<(original.count / width) {
+            for x in 0..<width { mirrored[row * width + x] = original[row * width + width - 1 - x] }
+        }
+        try net.forward(replacing: ["image": mirrored])
+        // Each view runs in the other's place in the batch, so the sums may round differently.
+        #expect(zip(scores.dataArray, averaged).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+        #expect(zip(views.dataArray.prefix(count * 10), alone).contains { abs($0 - $1) > 1e-2 * max(1, abs($1)) })
+    }
+
     @Test func backwardSkipsWhatNeedsNoGradient() throws {
         let net = try Net(spec: try NetSpec.parse(Self.branchy), phase: .train)
         #expect(net.blobs["data"]!.needsGradient == false)
