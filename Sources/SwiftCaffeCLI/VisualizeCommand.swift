@@ -47,7 +47,9 @@ struct VisualizeCommand: ParsableCommand {
             let grid: TileGrid
             let what: String
             if let image {
-                let classifier = try Classifier(net: net, weights: weights)
+                // The layer's top must outlive the rest of the forward pass.
+                let drawn = try netState.load(net).layers.filter { $0.name == layer && $0.phase != .train }.flatMap(\.tops)
+                let classifier = try Classifier(net: net, weights: weights, keeping: Set(drawn))
                 guard let index = classifier.net.layers.firstIndex(where: { $0.name == layer }) else {
                     throw SwiftCaffeError("the test net has no layer '\(layer)'", hint: "layers: \(classifier.net.layers.map(\.name).joined(separator: ", "))")
                 }

@@ -325,6 +325,47 @@ import Testing
         #expect(top.count == 2 && top[0].probability >= top[1].probability && top[0].probability > 0.5)
     }
 
+    /// `visualize --image` draws the layer's output for the picture: the maps a net run as
+    /// written computes for it, though the classifier's inference net lets later blobs take
+    /// turns in that output's memory.
+    @Test func visualizingActivationsDrawsTheLayersOutputForThePicture() throws {
+        let folder = try SnapshotTests().smallNet().folder  // its pictures, with a deeper net
+        try """
+        name: deeper
+        layers:
+          - {name: data, type: IDXData, top: [data, label], images: images, labels: labels, batch_size: 16, scale: 0.00390625, phase: train}
+          - {name: data, type: IDXData, top: [data, label], images: images, labels: labels, batch_size: 16, scale: 0.00390625, phase: test}
+          - {name: conv, type: Convolution, bottom: data, top: conv, num_output: 4, kernel_size: 3, pad: 1, weight_filler: xavier}
+          - {name: relu, type: ReLU, bottom: conv, top: conv}
+          - {name: conv2, type: Convolution, bottom: conv, top: conv2, num_output: 4, kernel_size: 3, pad: 1, weight_filler: xavier}
+          - {name: conv3, type: Convolution, bottom: conv2, top: conv3, num_output: 4, kernel_size: 3, pad: 1, weight_filler: xavier}
+          - {name: ip, type: InnerProduct, bottom: conv3, top: ip, num_output: 4, weight_filler: xavier}
+          - {name: loss, type: SoftmaxWithLoss, bottom: [ip, label], top: loss}
+        solver: {type: SGD, base_lr: 0.05, max_iter: 5}
+        """.write(toFile: folder + "/net.yaml", atomically: true, encoding: .utf8)
+        let spec = try NetSpec.load(path: folder + "/net.yaml")
+        try Trainer(spec: spec, options: TrainingOptions(maxIter: 5, output: folder + "/run")).run(logging: false)
+        let weights = folder + "/run/deeper_iter_5.safetensors"
+        try ImageFolder.write(images: folder + "/images", labels: folder + "/labels", to: folder + "/png")
+        let picture = try RasterImage(path: folder + "/png/images/003.png", channels: 1)
+
+        let net = try Net(spec: spec, phase: .test, purpose: .asWritten)
+        try net.loadWeights(from: weights)
+        let input = net.blobs["data"]!, sampleSize = input.count / input.shape[0]
+        var values = [Float](repeating: 0, count: input.count)
+        for i in 0..<sampleSize { values[i] = Float(picture.pixels[i]) * 0.00390625 }
+        try net.forward(replacing: ["data": values])
+        let conv = net.blobs["conv"]!, area = conv.shape[2] * conv.shape[3]  // after the ReLU, in place
+        let maps = (0..<conv.shape[1]).map { c in Array(conv.dataArray[(c * area)..<((c + 1) * area)]) }
+        let expected = TileGrid(tiles: maps, height: conv.shape[2], width: conv.shape[3], channels: 1).image()
+
+        let runner = Fuzzer(binary: FuzzTests.binary, repository: repositoryRoot, root: NSTemporaryDirectory(), seed: 0)
+        let (outcome, output) = runner.run([FuzzTests.binary, "visualize", folder + "/net.yaml", "--weights", weights, "--layer", "conv",
+                                            "--image", folder + "/png/images/003.png", "-o", folder + "/maps.png"])
+        #expect(outcome == .ran, "\(outcome): \(output.suffix(500))")
+        #expect(try RasterImage(path: folder + "/maps.png", channels: 1) == expected)
+    }
+
     /// Tiles are mapped to 0...255 over all of them, enlarged, and laid out with gray gaps;
     /// colour tiles (BGR planes) become RGB pixels.
     @Test func tileGridsMapValuesOverAllTiles() throws {

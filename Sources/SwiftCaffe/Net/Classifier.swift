@@ -30,9 +30,11 @@ public final class Classifier {
     let scores: Blob
     let scoresAreProbabilities: Bool
 
-    public init(net path: String, weights: String) throws {
+    /// `keeping`: blobs besides the scores whose values are wanted after a picture has run
+    /// (an inference net lets blobs take turns in shared memory, see `Net.init`).
+    public init(net path: String, weights: String, keeping blobs: Set<String> = []) throws {
         let spec = try NetSpec.load(path: path)
-        net = try Net(spec: spec, phase: .test, purpose: .inference)
+        net = try Net(spec: spec, phase: .test, purpose: .inference, reading: blobs)
         try net.loadWeights(from: weights)
         guard let index = net.layers.firstIndex(where: { $0 is any PictureSource }), let source = net.layers[index] as? any PictureSource else {
             throw SwiftCaffeError("the net '\(path)' has no layer that serves pictures in its test phase",
