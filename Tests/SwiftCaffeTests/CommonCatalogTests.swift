@@ -83,6 +83,7 @@ import Testing
         #expect(try forward("{name: f, type: Flip}", [image])[0].dataArray == [3, 2, 1, 6, 5, 4])
         #expect(try forward("{name: f, type: Flip, axis: 2}", [image])[0].dataArray == [4, 5, 6, 1, 2, 3])
         #expect(try forward("{name: f, type: Flip, axis: 0}", [image])[0].dataArray == [1, 2, 3, 4, 5, 6])
+        #expect(try forward("{name: f, type: Flip}", [([], [7])])[0].dataArray == [7])  // a scalar, as a Reduction over axis 0 leaves
         #expect { try forward("{name: f, type: Flip, axis: 4}", [image]) } throws: { "\($0)".contains("axis") }
     }
 

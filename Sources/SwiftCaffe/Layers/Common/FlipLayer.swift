@@ -17,9 +17,11 @@ public final class FlipLayer: Layer, TangentLayer {
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         let x = bottom[0]
         let axis = try canonicalAxis(requestedAxis, rank: max(x.shape.count, 1), layer: self)
-        outer = x.count(from: 0, to: axis)
-        length = x.shape.isEmpty ? 1 : x.shape[axis]
-        inner = x.count(from: axis + 1)
+        if x.shape.isEmpty {  // a scalar (a loss): one value, nothing to reverse
+            (outer, length, inner) = (1, 1, 1)
+        } else {
+            (outer, length, inner) = (x.count(from: 0, to: axis), x.shape[axis], x.count(from: axis + 1))
+        }
         try top[0].reshape(x.shape)
     }
 
