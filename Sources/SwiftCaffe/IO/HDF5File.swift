@@ -20,9 +20,8 @@ public enum HDF5File {
         guard FileManager.default.fileExists(atPath: path) else { throw SwiftCaffeError("no HDF5 file '\(path)'") }
         // After HDF5 1.10's H5Fopen failed on a file that is not HDF5, the library reported
         // "infinite loop closing library" when `swift test` (hdf5RoundTrip) exited: something
-        // stayed open. Its signature check leaves nothing open.
-        guard H5Fis_hdf5(path) > 0 else { throw SwiftCaffeError("'\(path)' is not an HDF5 file (or not readable)") }
-        let file = H5Fopen(path, swiftcaffe_h5_read_only(), hid_t(H5P_DEFAULT))
+        // stayed open. Its signature check, first, leaves nothing open.
+        let file = H5Fis_hdf5(path) > 0 ? H5Fopen(path, swiftcaffe_h5_read_only(), hid_t(H5P_DEFAULT)) : -1
         guard file >= 0 else { throw SwiftCaffeError("'\(path)' is not an HDF5 file (or not readable)") }
         defer { H5Fclose(file) }
         var result: [String: Safetensors.Tensor] = [:]
