@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Data-parallel training on one machine: one process with T threads against `mpirun -np R`
-ranks with T/R threads each, the same net and the same global batch (each rank gets 1/R of
-the net file's training batch), alternating so that both see the same machine load.
+ranks with T/R threads each, and against one process with `--replicas R` (the ranks as
+threads), the same net and the same global batch (each rank or replica gets 1/R of the net
+file's training batch), alternating so that all see the same machine load.
 
     bench/distributed.py [--net lenet] [--ranks 2] [--threads 2] [--epochs 1] [--runs 3]
 
-Prints, as medians over the runs: training images/s of each, their ratio (the goal is
->= 0.9), and the share of each iteration a rank spent waiting in the gradient sums (what
-the overlap with backward did not hide, plus any imbalance between the ranks).
+Prints, as medians over the runs: training images/s of each, their ratios to the single
+process, and the share of each iteration a rank or replica spent waiting in the gradient
+sums (what the overlap with backward did not hide, plus any imbalance between them).
 """
 import argparse
 import os
@@ -50,14 +51,19 @@ def main():
         alone = [BINARY, "train", source, "--epochs", str(args.epochs), "--threads", str(args.threads)]
         ranks = ["mpirun", "--allow-run-as-root", "-np", str(args.ranks), "--bind-to", "none",
                  BINARY, "train", per_rank, "--epochs", str(args.epochs), "--threads", str(rank_threads)]
-        single, distributed, waits = [], [], []
+        replicas = [BINARY, "train", source, "--epochs", str(args.epochs), "--threads", str(args.threads), "--replicas", str(args.ranks)]
+        single, distributed, waits, replicated, replica_waits = [], [], [], [], []
         for run_index in range(args.runs):
             single.append(train(alone)[0])
             speed, waiting = train(ranks)
             distributed.append(speed)
             waits.append(waiting)
-            print(f"run {run_index + 1}: one process {single[-1]:.0f} images/s, {args.ranks} ranks {speed:.0f} images/s, "
-                  f"waiting {waiting[0]:.2f} ms per iteration ({waiting[1]:.1f}%)", flush=True)
+            replica_speed, replica_waiting = train(replicas)
+            replicated.append(replica_speed)
+            replica_waits.append(replica_waiting)
+            print(f"run {run_index + 1}: one process {single[-1]:.0f} images/s, {args.ranks} ranks {speed:.0f} images/s "
+                  f"(waiting {waiting[0]:.2f} ms per iteration), {args.ranks} replicas {replica_speed:.0f} images/s "
+                  f"(waiting {replica_waiting[0]:.2f} ms)", flush=True)
     finally:
         os.remove(per_rank)
     a, b = statistics.median(single), statistics.median(distributed)
@@ -66,6 +72,10 @@ def main():
     print(f"  {args.ranks} ranks x {rank_threads} thread(s) x batch {batch // args.ranks}: {b:.0f} images/s  ({b / a:.2f}x)")
     print(f"  waiting in gradient sums: {statistics.median(w[0] for w in waits):.2f} ms per iteration "
           f"({statistics.median(w[1] for w in waits):.1f}% of training time)")
+    c = statistics.median(replicated)
+    print(f"  1 process x {args.ranks} replicas x {rank_threads} thread(s) x batch {batch // args.ranks}: {c:.0f} images/s  ({c / a:.2f}x)")
+    print(f"  replicas waiting in gradient sums: {statistics.median(w[0] for w in replica_waits):.2f} ms per iteration "
+          f"({statistics.median(w[1] for w in replica_waits):.1f}% of training time)")
 
 
 if __name__ == "__main__":

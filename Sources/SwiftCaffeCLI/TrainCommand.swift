@@ -15,7 +15,9 @@ struct TrainCommand: ParsableCommand {
 
         Started by mpirun ('mpirun -np 4 swiftcaffe train NET'), it is one rank of a \
         data-parallel run: batch_size is per rank, gradients are summed over the ranks before \
-        every update, and rank 0 prints, logs and writes snapshots (docs/distributed.md).
+        every update, and rank 0 prints, logs and writes snapshots (docs/distributed.md). \
+        '--replicas N' does the same inside one process, splitting each batch_size among N \
+        replicas: two replicas train faster than two threads on two cores.
         """
     )
 
@@ -57,6 +59,10 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("sync-timeout"), help: "Under mpirun: seconds a rank waits for the others before it gives up.")
     var syncTimeout: Double = 600
 
+    @Option(help: ArgumentHelp("Train N replicas of the net in this process, each on its own thread(s) and slice of every batch, summing gradients before each update (as mpirun ranks do).",
+                               discussion: "Every batch_size is split among them, so the file's batch stays the global batch. BatchNorm takes its statistics per replica, over its slice."))
+    var replicas = 1
+
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -68,9 +74,23 @@ struct TrainCommand: ParsableCommand {
         if strict && weights == nil { throw ValidationError("--strict goes with --weights") }
         if quiet && verbose { throw ValidationError("give --quiet or --verbose, not both") }
         if !(syncTimeout >= 1 && syncTimeout <= 1e6) { throw ValidationError("--sync-timeout must be between 1 and 1000000 seconds") }
+        if !(1...256).contains(replicas) { throw ValidationError("--replicas must be between 1 and 256") }
+        if replicas > 1 && MPIGradientSync.isLaunchedByMPI { throw ValidationError("--replicas is for one process: under mpirun, start more ranks instead") }
     }
 
     func run() throws {
+        if replicas > 1 {
+            // Each replica gets its share of the cores, as each rank does under mpirun.
+            let threadsEach = max(1, (runtime.threads ?? RuntimeOptions.defaultThreads) / replicas)
+            let command = self
+            Interrupts.install()
+            try runtime.run {
+                try ReplicaGroup.run(count: replicas, threadsPerReplica: threadsEach) { sync in
+                    try command.train(sync: sync, root: sync.rank == 0)
+                }
+            }
+            return
+        }
         // Under mpirun this process is one rank; alone (or with -np 1) it trains as always.
         var joined: MPIGradientSync?
         if MPIGradientSync.isLaunchedByMPI { try reportingErrors { joined = try MPIGradientSync(timeout: syncTimeout) } }
@@ -91,9 +111,10 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    private func train(sync: MPIGradientSync?, root: Bool) throws {
+    private func train(sync: (any GradientSync)?, root: Bool) throws {
         let quiet = self.quiet || !root
-        let spec = try netState.load(net)
+        let spec = replicas > 1 ? try netState.load(net).splittingBatches(among: replicas) : try netState.load(net)
+        let members = replicas > 1 ? "replicas" : "ranks"
         let trainer = try Trainer(spec: spec, options: TrainingOptions(epochs: epochs, maxIter: maxIter, baseLR: baseLR,
                                                                        seed: seed, output: output), sync: sync)
         if root {
@@ -111,13 +132,13 @@ struct TrainCommand: ParsableCommand {
         let display = ProgressDisplay(batchImages: batch, sampleNoun: source.sampleNoun,
                                       live: isatty(1) != 0 && !verbose, quiet: quiet, verbose: verbose)
         if !quiet {
-            let ranks = sync.map { " (\($0.size) ranks × \(batch / $0.size))" } ?? ""
+            let ranks = sync.map { " (\($0.size) \(members) × \(batch / $0.size))" } ?? ""
             printLine("\(spec.name): \(trainer.maxIter) iterations of \(batch) \(source.sampleNoun)\(ranks) "
                 + "(\(String(format: "%.2f", Double(trainer.maxIter) * Double(batch) / Double(source.sampleCount))) epochs of \(source.sampleCount)), "
-                + "\(trainer.solverSpec.type.rawValue), seed \(trainer.seed), \(Parallel.threads) thread(s)\(sync == nil ? "" : " per rank")"
+                + "\(trainer.solverSpec.type.rawValue), seed \(trainer.seed), \(Parallel.threads) thread(s)\(sync == nil ? "" : " per \(members.dropLast())")"
                 + (trainer.iteration > 0 ? ", resuming at iteration \(trainer.iteration)" : ""))
         }
-        Interrupts.install(announcing: root)
+        if replicas == 1 { Interrupts.install(announcing: root) }  // replicas: installed once, in run()
         trainer.shouldStop = { Interrupts.requested }
         var lastWeights = ""
         var checksum: UInt64?
@@ -134,9 +155,10 @@ struct TrainCommand: ParsableCommand {
                          trainer.iteration, trainer.trainingSeconds, images / max(trainer.trainingSeconds, 1e-9), source.sampleNoun,
                          trainer.trainingSeconds * Double(source.sampleCount) / max(images, 1), trainer.testingSeconds, peak))
         if let sync {
-            printLine(String(format: "%d ranks: waiting for the others %.2f ms per iteration (%.1f%% of training time); weights identical on every rank (checksum %016llx)",
-                             sync.size, sync.waitingSeconds * 1000 / Double(max(trainer.iteration, 1)),
-                             100 * sync.waitingSeconds / max(trainer.trainingSeconds + trainer.testingSeconds, 1e-9), checksum ?? 0))
+            printLine(String(format: "%d %@: waiting for the others %.2f ms per iteration (%.1f%% of training time); weights identical on every %@ (checksum %016llx)",
+                             sync.size, members, sync.waitingSeconds * 1000 / Double(max(trainer.iteration, 1)),
+                             100 * sync.waitingSeconds / max(trainer.trainingSeconds + trainer.testingSeconds, 1e-9),
+                             String(members.dropLast()), checksum ?? 0))
         }
         printLine("weights saved to \(lastWeights)")
         if outcome == .interrupted {
@@ -144,7 +166,7 @@ struct TrainCommand: ParsableCommand {
             var arguments = Array(CommandLine.arguments.dropFirst())
             if let index = arguments.firstIndex(of: "--resume"), index + 1 < arguments.count { arguments.removeSubrange(index...(index + 1)) }
             arguments += ["--resume", "\(trainer.prefix)_iter_\(trainer.iteration).solverstate"]
-            let launcher = sync.map { "mpirun -np \($0.size) " } ?? ""
+            let launcher = replicas == 1 ? sync.map { "mpirun -np \($0.size) " } ?? "" : ""
             printLine("interrupted; continue with: \(launcher)swiftcaffe " + arguments.joined(separator: " "))
         }
     }

@@ -84,7 +84,7 @@ import Testing
     /// A smooth net (no max pooling or ReLU, whose kinks turn a rounding difference into a
     /// different gradient), so that two ways of summing the same gradients stay as close as
     /// float rounding makes them.
-    func smoothNet(batch: Int, iterations: Int, snapshot: Int = 20) throws -> String {
+    func smoothNet(batch: Int, iterations: Int, snapshot: Int = 20, afterHidden: String = "") throws -> String {
         let (folder, _) = try SnapshotTests().smallNet()
         let yaml = """
         name: smooth
@@ -93,6 +93,7 @@ import Testing
           - {name: data, type: IDXData, top: [data, label], images: images, labels: labels, batch_size: 32, scale: 0.00390625, phase: test}
           - {name: hidden, type: InnerProduct, bottom: data, top: hidden, num_output: 16, weight_filler: xavier}
           - {name: tanh, type: TanH, bottom: hidden, top: hidden}
+        \(afterHidden)
           - {name: scores, type: InnerProduct, bottom: hidden, top: scores, num_output: 4, weight_filler: xavier}
           - {name: accuracy, type: Accuracy, bottom: [scores, label], top: accuracy, phase: test}
           - {name: loss, type: SoftmaxWithLoss, bottom: [scores, label], top: loss}
@@ -228,6 +229,105 @@ import Testing
         let (status, resumed) = try launch(ranks: 2, ["train", net, "--output", output, "--resume", output + "/" + state, "--max-iter", "\(saved + 5)"])
         #expect(status == 0 && resumed.contains("resuming at iteration \(saved)"), "\(resumed)")
         #expect(FileManager.default.fileExists(atPath: output + "/smooth_iter_\(saved + 5).safetensors"))
+    }
+
+    // MARK: replicas (train --replicas: ranks as threads of one process)
+
+    /// `--replicas 2` splits the file's batch of 64 into two slices of 32 and trains like one
+    /// process with the whole batch, to within float rounding, its replicas ending identical.
+    @Test func twoReplicasTrainLikeOneProcess() throws {
+        let net = try smoothNet(batch: 64, iterations: 50)
+        let (status, output) = try launch(ranks: nil, ["train", net, "--output", folder(of: net) + "/replicas", "--replicas", "2"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("50 iterations of 64 images (2 replicas × 32)"), "\(output)")
+        #expect(output.contains("2 replicas: waiting for the others") && output.contains("weights identical on every replica (checksum"), "\(output)")
+        let (alone, aloneOutput) = try launch(ranks: nil, ["train", net, "--output", folder(of: net) + "/alone"])
+        #expect(alone == 0, "\(aloneOutput)")
+        let replicated = try weights(folder(of: net) + "/replicas/smooth_iter_50.safetensors")
+        let single = try weights(folder(of: net) + "/alone/smooth_iter_50.safetensors")
+        let difference = largestRelativeDifference(single, replicated)
+        #expect(difference < 1e-5, "largest relative difference \(difference)")
+        #expect(difference > 0 || replicated == single)
+        #expect(output.contains("(256 images)"), "tests score the whole test set: \(output)")
+    }
+
+    /// BatchNorm's running statistics come from each rank's own slice, so the ranks' copies
+    /// drift apart; they are averaged before every test and snapshot. Without that, a net with
+    /// BatchNorm stopped at its first snapshot ("the weights of rank(s) 1 differ"). Two
+    /// replicas and two mpirun ranks add the same numbers in the same order, so their weights
+    /// agree bit for bit.
+    @Test func batchNormStatisticsAreAveragedAcrossReplicasAndRanks() throws {
+        let normalization = "  - {name: bn, type: BatchNorm, bottom: hidden, top: hidden}"
+        let whole = try smoothNet(batch: 64, iterations: 30, afterHidden: normalization)
+        let sliced = try smoothNet(batch: 32, iterations: 30, afterHidden: normalization)
+        let (status, output) = try launch(ranks: nil, ["train", whole, "--output", folder(of: whole) + "/run", "--replicas", "2"])
+        #expect(status == 0, "\(output)")
+        let (ranksStatus, ranksOutput) = try launch(ranks: 2, ["train", sliced, "--output", folder(of: sliced) + "/run"])
+        #expect(ranksStatus == 0, "\(ranksOutput)")
+        let replicated = try weights(folder(of: whole) + "/run/smooth_iter_30.safetensors")
+        let ranked = try weights(folder(of: sliced) + "/run/smooth_iter_30.safetensors")
+        #expect(replicated == ranked)
+        let means = try #require(replicated.first { $0.key.hasPrefix("bn") }?.value)
+        #expect(means.contains { $0 != 0 }, "the statistics were gathered: \(replicated.keys)")
+    }
+
+    /// A replica that fails ends the run with its own error; the others, waiting for it in a
+    /// collective, stop instead of waiting forever.
+    @Test func aFailingReplicaStopsTheOthers() throws {
+        let started = Date()
+        #expect(throws: SwiftCaffeError.self) {
+            try ReplicaGroup.run(count: 3, threadsPerReplica: 1) { sync in
+                if sync.rank == 1 { throw SwiftCaffeError("replica 1 broke") }
+                for _ in 0..<1000 { _ = try sync.sum(1) }
+            }
+        }
+        do {
+            try ReplicaGroup.run(count: 2, threadsPerReplica: 1) { sync in
+                if sync.rank == 0 { throw SwiftCaffeError("replica 0 broke") }
+                _ = try sync.gather(7)
+            }
+        } catch let error as SwiftCaffeError {
+            #expect(error.message == "replica 0 broke")
+        }
+        #expect(Date().timeIntervalSince(started) < 30)
+    }
+
+    /// The collectives between replicas: sums, gathers, broadcasts and gradient sums see
+    /// every replica's part. (Checked after the run: a replica's own thread is not the test's.)
+    @Test func replicaCollectives() throws {
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var byRank: [Int: (sum: Double, gathered: [UInt64], broadcast: [UInt8], gradient: [Float])] = [:]
+        }
+        let results = Results()
+        try ReplicaGroup.run(count: 3, threadsPerReplica: 1) { sync in
+            let sum = try sync.sum(Double(sync.rank + 1))
+            let gathered = try sync.gather(UInt64(10 * sync.rank))
+            var bytes: [UInt8] = sync.rank == 0 ? [1, 2, 3] : [9]
+            try sync.broadcast(&bytes)
+            let gradient = Blob(shape: [5])
+            gradient.setDiff([Float](repeating: Float(sync.rank + 1), count: 5))
+            try sync.startSumming([gradient])
+            try sync.finishSumming()
+            results.lock.lock()
+            results.byRank[sync.rank] = (sum, gathered, bytes, gradient.diffArray)
+            results.lock.unlock()
+        }
+        #expect(results.byRank.count == 3)
+        for (rank, result) in results.byRank {
+            #expect(result.sum == 6, "rank \(rank)")
+            #expect(result.gathered == [0, 10, 20], "rank \(rank)")
+            #expect(result.broadcast == [1, 2, 3], "rank \(rank)")
+            #expect(result.gradient == [Float](repeating: 6, count: 5), "rank \(rank)")
+        }
+    }
+
+    /// A batch the replicas cannot share evenly is an error at its line.
+    @Test func aBatchThatDoesNotSplitIsAnError() throws {
+        let net = try smoothNet(batch: 64, iterations: 5)
+        let (status, output) = try launch(ranks: nil, ["train", net, "--replicas", "3"])
+        #expect(status != 0)
+        #expect(output.contains("net.yaml:3:") && output.contains("batch_size 64 does not split into 3 equal slices"), "\(output)")
     }
 
     func folder(of path: String) -> String { URL(fileURLWithPath: path).deletingLastPathComponent().path }

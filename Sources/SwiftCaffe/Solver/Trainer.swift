@@ -219,6 +219,7 @@ public final class Trainer {
             }
             if testNet != nil && ((interval > 0 && iteration % interval == 0) || iteration == maxIter) {
                 let testStart = Date()
+                try averageUnlearnedParameters()
                 let result = try test()
                 testingSeconds += Date().timeIntervalSince(testStart)
                 report(.test(result))
@@ -231,7 +232,10 @@ public final class Trainer {
             }
             let stopping = try agreeOnStopping(shouldStop())
             if iteration == maxIter || stopping || (solverSpec.snapshot > 0 && iteration % solverSpec.snapshot == 0) {
-                if sync != nil { report(.replicasAgree(checksum: try checkReplicasAgree())) }
+                if sync != nil {
+                    try averageUnlearnedParameters()
+                    report(.replicasAgree(checksum: try checkReplicasAgree()))
+                }
                 if isRoot {
                     let (weights, state) = try snapshot()
                     report(.snapshot(weights: weights, state: state))

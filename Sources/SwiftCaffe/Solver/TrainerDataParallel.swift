@@ -76,3 +76,27 @@ extension Trainer {
         return checksum
     }
 }
+
+extension Trainer {
+    /// Averages over the ranks the parameters that no update touches (`lr_mult: 0`): above all
+    /// BatchNorm's running statistics, which each rank gathers over its own slice of the
+    /// batches. Called before each test and snapshot, so that every rank tests, and rank 0
+    /// saves, the same model; without it a net with BatchNorm failed the weights check at its
+    /// first snapshot. Frozen weights are the same on every rank and stay so: N equal floats
+    /// summed in Double and divided by N give the float back exactly.
+    func averageUnlearnedParameters() throws {
+        guard let sync, sync.size > 1 else { return }
+        var seen = Set<ObjectIdentifier>()
+        let blobs = trainNet.parameters.filter { $0.lrMult == 0 && seen.insert(ObjectIdentifier($0.blob)).inserted }.map(\.blob)
+        guard !blobs.isEmpty else { return }
+        var values = [Double]()
+        values.reserveCapacity(blobs.reduce(0) { $0 + $1.count })
+        for blob in blobs { for i in 0..<blob.count { values.append(Double(blob.data[i])) } }
+        try sync.sum(&values)
+        var offset = 0
+        for blob in blobs {
+            for i in 0..<blob.count { blob.data[i] = Float(values[offset + i] / Double(sync.size)) }
+            offset += blob.count
+        }
+    }
+}

@@ -119,3 +119,23 @@ extension NetSpec {
         return copy
     }
 }
+
+extension NetSpec {
+    /// This net with every data layer's `batch_size` divided among `replicas` (`train
+    /// --replicas`): the file's batch stays the global batch, and each replica serves an
+    /// equal slice of it. A batch that does not divide evenly is an error at its line.
+    public func splittingBatches(among replicas: Int) throws -> NetSpec {
+        var spec = self
+        for index in layers.indices {
+            let layer = spec.layers[index]
+            guard layer.bottoms.isEmpty && layer.has("batch_size") else { continue }
+            let batch = try layer.int("batch_size", in: 1...1_000_000)
+            guard batch % replicas == 0 else {
+                throw layer.error("batch_size \(batch) does not split into \(replicas) equal slices, one per replica", at: layer.node("batch_size"),
+                                  hint: "use a batch_size that \(replicas) divides, or a --replicas count that divides \(batch)")
+            }
+            spec = try spec.setting("batch_size", to: "\(batch / replicas)", inLayers: { $0 === layer })
+        }
+        return spec
+    }
+}
