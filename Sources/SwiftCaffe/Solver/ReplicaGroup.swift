@@ -7,9 +7,9 @@ import Foundation
 ///
 /// Why: two threads that split every layer meet at every layer's end (about 30 times an
 /// iteration) and pass activations between cores; two ranks meet once. On the 2-core
-/// development machine two MPI ranks trained fashion_aug 1.06–1.29× faster than two threads
-/// (docs/performance.md). Replicas get the same, and sum gradients through shared memory
-/// rather than MPI's copies.
+/// development machine two MPI ranks trained fashion_aug 1.06× faster than two threads, and
+/// two replicas, which sum gradients through shared memory rather than MPI's copies, 1.12×
+/// (LeNet: 1.08× and 1.14×; docs/distributed.md).
 ///
 /// Every replica must make the same calls in the same order, as MPI collectives require.
 /// A replica that fails calls `abandon`, so that the others throw instead of waiting forever.
@@ -115,6 +115,8 @@ private final class Replica: GradientSync {
     private(set) var waitingSeconds = 0.0
     /// Gradients started since the last `finishSumming`, in the order started.
     private var pending: [Blob] = []
+    /// `sum`'s totals, kept so that the per-iteration sums (loss, stop requests) allocate nothing.
+    private var totals: [Double] = []
 
     init(group: ReplicaGroup, rank: Int) {
         self.group = group
@@ -147,7 +149,8 @@ private final class Replica: GradientSync {
     /// sum is the same whatever thread finishes first), and writes it to every replica's diff.
     func finishSumming() throws {
         try timed {
-            group.gradients[rank] = pending
+            // Swapped, not copied: the emptied list keeps its storage for the next iteration.
+            swap(&group.gradients[rank], &pending)
             pending.removeAll(keepingCapacity: true)
             try group.barrier()
             let all = group.gradients, size = size
@@ -170,7 +173,8 @@ private final class Replica: GradientSync {
         try timed {
             group.posted[rank] = UnsafeMutableRawPointer(values.baseAddress)
             try group.barrier()
-            var totals = [Double](repeating: 0, count: values.count)
+            totals.removeAll(keepingCapacity: true)
+            totals.append(contentsOf: repeatElement(0, count: values.count))
             for other in 0..<size {
                 guard let theirs = group.posted[other]?.assumingMemoryBound(to: Double.self) else { continue }
                 for i in totals.indices { totals[i] += theirs[i] }
