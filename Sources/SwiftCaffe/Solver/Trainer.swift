@@ -219,7 +219,7 @@ public final class Trainer {
             }
             if testNet != nil && ((interval > 0 && iteration % interval == 0) || iteration == maxIter) {
                 let testStart = Date()
-                try averageUnlearnedParameters()
+                try averageSelfKeptParameters()
                 let result = try test()
                 testingSeconds += Date().timeIntervalSince(testStart)
                 report(.test(result))
@@ -233,7 +233,7 @@ public final class Trainer {
             let stopping = try agreeOnStopping(shouldStop())
             if iteration == maxIter || stopping || (solverSpec.snapshot > 0 && iteration % solverSpec.snapshot == 0) {
                 if sync != nil {
-                    try averageUnlearnedParameters()
+                    try averageSelfKeptParameters()
                     report(.replicasAgree(checksum: try checkReplicasAgree()))
                 }
                 if isRoot {

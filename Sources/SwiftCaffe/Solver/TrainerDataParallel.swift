@@ -78,16 +78,19 @@ extension Trainer {
 }
 
 extension Trainer {
-    /// Averages over the ranks the parameters that no update touches (`lr_mult: 0`): above all
-    /// BatchNorm's running statistics, which each rank gathers over its own slice of the
-    /// batches. Called before each test and snapshot, so that every rank tests, and rank 0
-    /// saves, the same model; without it a net with BatchNorm failed the weights check at its
-    /// first snapshot. Frozen weights are the same on every rank and stay so: N equal floats
-    /// summed in Double and divided by N give the float back exactly.
-    func averageUnlearnedParameters() throws {
+    /// Averages over the ranks the parameters a layer keeps itself rather than learns
+    /// (`isLearnable` false): BatchNorm's running statistics, which each rank gathers over its
+    /// own slice of the batches. Called before each test and snapshot, so that every rank
+    /// tests, and rank 0 saves, the same model; without it a net with BatchNorm failed the
+    /// weights check at its first snapshot. Weights frozen with `lr_mult: 0` are equal on
+    /// every rank already, and are not sent.
+    func averageSelfKeptParameters() throws {
         guard let sync, sync.size > 1 else { return }
         var seen = Set<ObjectIdentifier>()
-        let blobs = trainNet.parameters.filter { $0.lrMult == 0 && seen.insert(ObjectIdentifier($0.blob)).inserted }.map(\.blob)
+        let blobs = trainNet.parameters.filter { parameter in
+            let owner = trainNet.layers.first { $0.name == parameter.layer }
+            return owner?.isLearnable(parameter: parameter.index) == false && seen.insert(ObjectIdentifier(parameter.blob)).inserted
+        }.map(\.blob)
         guard !blobs.isEmpty else { return }
         var values = [Double]()
         values.reserveCapacity(blobs.reduce(0) { $0 + $1.count })
