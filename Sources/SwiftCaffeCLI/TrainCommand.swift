@@ -113,7 +113,7 @@ struct TrainCommand: ParsableCommand {
 
     private func train(sync: (any GradientSync)?, root: Bool) throws {
         let quiet = self.quiet || !root
-        let spec = replicas > 1 ? try netState.load(net).splittingBatches(among: replicas) : try netState.load(net)
+        let spec = try netState.load(net).splittingBatches(among: replicas)
         let members = replicas > 1 ? "replicas" : "ranks"
         let trainer = try Trainer(spec: spec, options: TrainingOptions(epochs: epochs, maxIter: maxIter, baseLR: baseLR,
                                                                        seed: seed, output: output), sync: sync)

@@ -125,6 +125,8 @@ extension NetSpec {
     /// --replicas`): the file's batch stays the global batch, and each replica serves an
     /// equal slice of it. A batch that does not divide evenly is an error at its line.
     public func splittingBatches(among replicas: Int) throws -> NetSpec {
+        precondition(replicas >= 1, "splitting batches among \(replicas) replicas")
+        guard replicas > 1 else { return self }
         var spec = self
         for index in layers.indices {
             let layer = spec.layers[index]
