@@ -1,10 +1,18 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The library targets, lowest first. A target imports only targets above it in this list,
+// which the compiler checks: SwiftCaffeCore (blobs, errors, numbers, kernels) <- SwiftCaffeIO
+// (file formats) <- SwiftCaffeSpec (net files) <- SwiftCaffeData (the data pipeline) <-
+// SwiftCaffeLayers (the layer contract and every layer) <- SwiftCaffe (plan, net, solver,
+// diagnostics, inference) <- CaffeInterop, SwiftCaffeDistributed <- SwiftCaffeCLI. Higher
+// targets plug into lower ones through registries (net readers, tensor files, layer types).
+// docs/design.md says why the cut is here.
 let package = Package(
     name: "SwiftCaffe",
     products: [
         .library(name: "SwiftCaffe", targets: ["SwiftCaffe"]),
+        .library(name: "CaffeInterop", targets: ["CaffeInterop"]),
         .library(name: "SwiftCaffeCLI", targets: ["SwiftCaffeCLI"]),
         .library(name: "SwiftCaffeDistributed", targets: ["SwiftCaffeDistributed"]),
         .executable(name: "swiftcaffe", targets: ["swiftcaffe"]),
@@ -33,22 +41,26 @@ let package = Package(
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["caffe.proto"]
         ),
-        .target(
-            name: "SwiftCaffe",
-            dependencies: ["CYAML", "CBLAS", "CZlib", "CPNG", "CJPEG", "CLMDB", "CHDF5", "CMachine", "CaffeProto",
-                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]
-        ),
-        // Data-parallel training over MPI; the library itself knows only `GradientSync`.
+
+        .target(name: "SwiftCaffeCore", dependencies: ["CBLAS", "CMachine"]),
+        .target(name: "SwiftCaffeIO", dependencies: ["SwiftCaffeCore", "CZlib", "CPNG", "CJPEG", "CLMDB", "CHDF5"]),
+        .target(name: "SwiftCaffeSpec", dependencies: ["SwiftCaffeCore", "SwiftCaffeIO", "CYAML"]),
+        .target(name: "SwiftCaffeData", dependencies: ["SwiftCaffeCore", "SwiftCaffeIO", "SwiftCaffeSpec"]),
+        .target(name: "SwiftCaffeLayers", dependencies: ["SwiftCaffeCore", "SwiftCaffeIO", "SwiftCaffeSpec", "SwiftCaffeData"]),
+        .target(name: "SwiftCaffe", dependencies: ["SwiftCaffeCore", "SwiftCaffeIO", "SwiftCaffeSpec", "SwiftCaffeData", "SwiftCaffeLayers"]),
+        // Caffe's files (prototxt, caffemodel, binaryproto, LMDB Datums); it registers itself.
+        .target(name: "CaffeInterop", dependencies: ["SwiftCaffe", "CaffeProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        // Data-parallel training over MPI, behind the library's `ProcessGroup`.
         .target(name: "SwiftCaffeDistributed", dependencies: ["SwiftCaffe", "CMPI"]),
         // The subcommands live in a library so that a package with its own layers can
-        // register them and hand control to the very same command line (see README).
+        // register them and hand control to the very same command line (docs/extending.md).
         .target(
             name: "SwiftCaffeCLI",
-            dependencies: ["SwiftCaffe", "SwiftCaffeDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["SwiftCaffe", "CaffeInterop", "SwiftCaffeDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "swiftcaffe", dependencies: ["SwiftCaffe", "SwiftCaffeCLI"]),
+        .executableTarget(name: "swiftcaffe", dependencies: ["SwiftCaffeCLI"]),
         // FuzzCorpus/ holds inputs the fuzzer caught, replayed by FuzzTests; CaffeReference/ what
         // real Caffe computed, for comparison (data, not sources).
-        .testTarget(name: "SwiftCaffeTests", dependencies: ["SwiftCaffe", "SwiftCaffeCLI"], exclude: ["FuzzCorpus", "CaffeReference"]),
+        .testTarget(name: "SwiftCaffeTests", dependencies: ["SwiftCaffe", "CaffeInterop", "SwiftCaffeCLI"], exclude: ["FuzzCorpus", "CaffeReference"]),
     ]
 )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CaffeInterop
 import Foundation
 import SwiftCaffe
 

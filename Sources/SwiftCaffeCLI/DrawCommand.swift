@@ -29,7 +29,7 @@ struct DrawCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let spec = try netState.load(net)
-            let graph = NetDiagram.dot(try Net(spec: spec, phase: phase, allocating: false))
+            let graph = NetDiagram.dot(try NetPlan(spec: spec, options: NetOptions(phase: phase)))
             let format = URL(fileURLWithPath: output).pathExtension.lowercased()
             if format == "dot" || format == "gv" {
                 try AtomicFile.write(Array(graph.utf8), to: output)

@@ -69,14 +69,14 @@ struct JVPCommand: ParsableCommand {
                 }
                 spec = try spec.setting("batch_size", to: "\(size)", inLayers: { $0.bottoms.isEmpty && $0.writtenKeys.contains("batch_size") })
             }
-            let probe = try Net(spec: spec, phase: phase, allocating: false)
+            let probe = try NetPlan(spec: spec, options: NetOptions(phase: phase))
             guard let input = blob ?? probe.layers.indices.first(where: { probe.bottoms[$0].isEmpty }).flatMap({ probe.tops[$0].first?.name }) else {
                 throw SwiftCaffeError("the \(phase) net has no data layer to take a direction on", hint: "name the input blob with --blob")
             }
             guard probe.blobs[input] != nil else {
                 throw SwiftCaffeError("the \(phase) net has no blob '\(input)'", hint: "--blob names a top of the net, such as its data")
             }
-            let net = try Net(spec: spec, phase: phase, inputGradients: [input])
+            let net = try Net(spec: spec, options: NetOptions(phase: phase, inputGradients: [input]))
             printWarnings(of: net)
             if let weights { try net.loadWeights(from: weights) } else { printLine("no --weights: the fillers' initial values are used") }
             let size = net.blobs[input]!.count
@@ -124,7 +124,7 @@ struct JVPCommand: ParsableCommand {
     /// its transform).
     private func picture(for blob: Blob, in net: Net) throws -> [Float]? {
         guard let input else { return nil }
-        guard let source = net.producer(of: blob) as? any PictureSource, blob.shape.count == 4, blob.shape[0] == 1 else {
+        guard let source = net.plan.producer(of: blob) as? any PictureSource, blob.shape.count == 4, blob.shape[0] == 1 else {
             throw SwiftCaffeError("'\(blob.name)' (\(blob.shapeDescription)) is not a picture from an IDXData, ImageData or Input layer",
                                   hint: "--input feeds the net's picture layer; drop --blob, or name that layer's top")
         }
@@ -165,11 +165,9 @@ struct JVPCommand: ParsableCommand {
         }
     }
 
-    /// The scores a classifier reads (the first bottom of the first label consumer), with the
-    /// data layer's class names.
+    /// The scores the net's classifier reads, with the data layer's class names.
     private func classScores(_ net: Net) -> (Blob, [String])? {
-        guard let index = net.layers.firstIndex(where: { $0 is any LabelConsumer }), let scores = net.bottoms[index].first else { return nil }
-        return (net.unsplit(scores), net.dataSources.first?.labelNames ?? [])
+        net.plan.classifier.map { ($0.scores, net.dataSources.first?.labelNames ?? []) }
     }
 
     /// The median wall time of five runs of `body`, after one untimed run.

@@ -19,11 +19,11 @@ struct SummaryCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let spec = try netState.load(net)
-            let built = try Net(spec: spec, phase: phase, allocating: false)
+            let plan = try NetPlan(spec: spec, options: NetOptions(phase: phase))
             printLine("\(spec.name) (\(phase) phase)")
-            printLine(NetSummary(built).table)
+            printLine(NetSummary(plan).table)
             if phase == .test {  // as `test` and `classify` build it
-                let inference = try Net(spec: spec, phase: .test, allocating: false, purpose: .inference)
+                let inference = try NetPlan(spec: spec, options: NetOptions(phase: .test, purpose: .inference))
                 printLine(NetSummary.inferenceLine(inference))
             }
         }

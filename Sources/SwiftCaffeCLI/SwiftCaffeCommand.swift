@@ -1,4 +1,5 @@
 import ArgumentParser
+import CaffeInterop
 import Foundation
 import SwiftCaffe
 
@@ -12,6 +13,18 @@ public struct SwiftCaffeCommand: ParsableCommand {
     )
 
     public init() {}
+
+    /// Registers the file formats the command line reads (Caffe's), then parses the
+    /// arguments and runs the subcommand they name, exiting with its status.
+    public static func main(_ arguments: [String]? = nil) {
+        CaffeFormats.register()
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Which layers of a Caffe net exist (its include/exclude rules by stage and level), for every

@@ -30,7 +30,7 @@ struct TestCommand: ParsableCommand {
     func run() throws {
         try runtime.run {
             let spec = try netState.load(net)
-            let testNet = try Net(spec: spec, phase: .test, purpose: .inference)
+            let testNet = try Net(spec: spec, options: NetOptions(phase: .test, purpose: .inference))
             printWarnings(of: testNet)
             if let weights {
                 try testNet.loadWeights(from: weights)
@@ -41,7 +41,7 @@ struct TestCommand: ParsableCommand {
             guard !testNet.dataSources.isEmpty else {
                 throw SwiftCaffeError("the test net has no data layer", hint: "add a data layer with 'phase: test'")
             }
-            let result = try testNet.evaluate(iterations: iterations)
+            let result = try Evaluation.run(testNet, iterations: iterations)
             for output in result.outputs { printLine(String(format: "%@ = %.4f", output.name, output.value)) }
             printLine("\(result.images) \(result.sampleNoun) in \(result.batches) batches")
             if let table = confusionTable(result) { printLine("\n" + table) }

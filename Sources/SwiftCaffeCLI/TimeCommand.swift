@@ -38,21 +38,22 @@ struct TimeCommand: ParsableCommand {
     }
 
     func run() throws {
-        var sync: MPIGradientSync?
-        if MPIGradientSync.isLaunchedByMPI { try reportingErrors { sync = try MPIGradientSync() } }
+        var sync: MPIProcessGroup?
+        if MPIProcessGroup.isLaunchedByMPI { try reportingErrors { sync = try MPIProcessGroup() } }
         defer { sync?.finish() }
         try runtime.run {
             let spec = try netState.load(net)
             let phase = Phase(rawValue: self.phase)!
-            let shard = sync.map { DataShard(rank: $0.rank, count: $0.size) } ?? .whole
+            let group: any ProcessGroup = sync ?? SingleProcess()
             // Each phase is timed as it runs: the test phase as `test` and `classify` run it (forward
             // only, folded for inference), the train phase as `train` runs it (folded for training).
-            let net = try Net(spec: spec, phase: phase, seed: spec.solver?.randomSeed ?? 1, shard: shard, purpose: phase == .test ? .inference : .training)
-            let fused = net.folded
+            let net = try Net(spec: spec, options: NetOptions(phase: phase, seed: spec.solver?.randomSeed ?? 1, purpose: phase == .test ? .inference : .training,
+                                                              shard: group.shard))
+            let fused = net.plan.folded.map { (layer: $0.layer.name, into: $0.into) }
             let timing = try LayerTiming.measure(net, iterations: iterations, warmup: warmup, backward: phase == .train,
-                                                 sync: (sync?.size ?? 1) > 1 ? sync : nil)
+                                                 group: group)
             let batch = net.dataSources.first?.batchSize ?? net.tops.first?.first?.shape.first ?? 1
-            if (sync?.rank ?? 0) == 0 {
+            if group.rank == 0 {
                 printLine(timing.table(net: net, batchSize: batch))
                 if !fused.isEmpty {  // all of them for a small net; a deep one's would fill the screen
                     let shown = fused.prefix(12).map { "\($0.layer) into \($0.into)" }.joined(separator: ", ")

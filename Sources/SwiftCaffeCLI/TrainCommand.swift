@@ -75,7 +75,7 @@ struct TrainCommand: ParsableCommand {
         if quiet && verbose { throw ValidationError("give --quiet or --verbose, not both") }
         if !(syncTimeout >= 1 && syncTimeout <= 1e6) { throw ValidationError("--sync-timeout must be between 1 and 1000000 seconds") }
         if !(1...256).contains(replicas) { throw ValidationError("--replicas must be between 1 and 256") }
-        if replicas > 1 && MPIGradientSync.isLaunchedByMPI { throw ValidationError("--replicas is for one process: under mpirun, start more ranks instead") }
+        if replicas > 1 && MPIProcessGroup.isLaunchedByMPI { throw ValidationError("--replicas is for one process: under mpirun, start more ranks instead") }
     }
 
     func run() throws {
@@ -85,38 +85,38 @@ struct TrainCommand: ParsableCommand {
             let command = self
             Interrupts.install()
             try runtime.run {
-                try ReplicaGroup.run(count: replicas, threadsPerReplica: threadsEach) { sync in
-                    try command.train(sync: sync, root: sync.rank == 0)
+                try ReplicaGroup.run(count: replicas, threadsPerReplica: threadsEach) { group in
+                    try command.train(group: group)
                 }
             }
             return
         }
         // Under mpirun this process is one rank; alone (or with -np 1) it trains as always.
-        var joined: MPIGradientSync?
-        if MPIGradientSync.isLaunchedByMPI { try reportingErrors { joined = try MPIGradientSync(timeout: syncTimeout) } }
+        var joined: MPIProcessGroup?
+        if MPIProcessGroup.isLaunchedByMPI { try reportingErrors { joined = try MPIProcessGroup(timeout: syncTimeout) } }
         if joined?.size == 1 { joined?.finish(); joined = nil }
-        let sync = joined
-        defer { sync?.finish() }
-        let root = (sync?.rank ?? 0) == 0
+        let mpi = joined
+        defer { mpi?.finish() }
         do {
             try runtime.run {
-                do { try train(sync: sync, root: root) } catch let error as SwiftCaffeError where sync != nil {
-                    throw error.during("on rank \(sync!.rank) of \(sync!.size)")
+                do { try train(group: mpi ?? SingleProcess()) } catch let error as SwiftCaffeError where mpi != nil {
+                    throw error.during("on rank \(mpi!.rank) of \(mpi!.size)")
                 }
             }
         } catch {
             // Errors on one rank leave the others waiting in a collective: end them all now.
-            if let sync, sync.size > 1 { fflush(nil); sync.abort() }
+            if let mpi, mpi.size > 1 { fflush(nil); mpi.abort() }
             throw error
         }
     }
 
-    private func train(sync: (any GradientSync)?, root: Bool) throws {
+    private func train(group: any ProcessGroup) throws {
+        let root = group.rank == 0, together = group.size > 1
         let quiet = self.quiet || !root
         let spec = try netState.load(net).splittingBatches(among: replicas)
         let members = replicas > 1 ? "replicas" : "ranks"
         let trainer = try Trainer(spec: spec, options: TrainingOptions(epochs: epochs, maxIter: maxIter, baseLR: baseLR,
-                                                                       seed: seed, output: output), sync: sync)
+                                                                       seed: seed, output: output), group: group)
         if root {
             printWarnings(of: trainer.trainNet)
             if let testNet = trainer.testNet { printWarnings(of: testNet) }
@@ -132,10 +132,10 @@ struct TrainCommand: ParsableCommand {
         let display = ProgressDisplay(batchImages: batch, sampleNoun: source.sampleNoun,
                                       live: isatty(1) != 0 && !verbose, quiet: quiet, verbose: verbose)
         if !quiet {
-            let ranks = sync.map { " (\($0.size) \(members) × \(batch / $0.size))" } ?? ""
+            let ranks = together ? " (\(group.size) \(members) × \(batch / group.size))" : ""
             printLine("\(spec.name): \(trainer.maxIter) iterations of \(batch) \(source.sampleNoun)\(ranks) "
                 + "(\(String(format: "%.2f", Double(trainer.maxIter) * Double(batch) / Double(source.sampleCount))) epochs of \(source.sampleCount)), "
-                + "\(trainer.solverSpec.type.rawValue), seed \(trainer.seed), \(Parallel.threads) thread(s)\(sync == nil ? "" : " per \(members.dropLast())")"
+                + "\(trainer.solverSpec.type.rawValue), seed \(trainer.seed), \(Parallel.threads) thread(s)\(together ? " per \(members.dropLast())" : "")"
                 + (trainer.iteration > 0 ? ", resuming at iteration \(trainer.iteration)" : ""))
         }
         if replicas == 1 { Interrupts.install(announcing: root) }  // replicas: installed once, in run()
@@ -154,10 +154,10 @@ struct TrainCommand: ParsableCommand {
         printLine(String(format: "trained %d iterations in %.1f s (%.0f %@/s; %.1f s per epoch; testing %.1f s)%@",
                          trainer.iteration, trainer.trainingSeconds, images / max(trainer.trainingSeconds, 1e-9), source.sampleNoun,
                          trainer.trainingSeconds * Double(source.sampleCount) / max(images, 1), trainer.testingSeconds, peak))
-        if let sync {
+        if together {
             printLine(String(format: "%d %@: waiting for the others %.2f ms per iteration (%.1f%% of training time); weights identical on every %@ (checksum %016llx)",
-                             sync.size, members, sync.waitingSeconds * 1000 / Double(max(trainer.iteration, 1)),
-                             100 * sync.waitingSeconds / max(trainer.trainingSeconds + trainer.testingSeconds, 1e-9),
+                             group.size, members, group.waitingSeconds * 1000 / Double(max(trainer.iteration, 1)),
+                             100 * group.waitingSeconds / max(trainer.trainingSeconds + trainer.testingSeconds, 1e-9),
                              String(members.dropLast()), checksum ?? 0))
         }
         printLine("weights saved to \(lastWeights)")
@@ -166,7 +166,7 @@ struct TrainCommand: ParsableCommand {
             var arguments = Array(CommandLine.arguments.dropFirst())
             if let index = arguments.firstIndex(of: "--resume"), index + 1 < arguments.count { arguments.removeSubrange(index...(index + 1)) }
             arguments += ["--resume", "\(trainer.prefix)_iter_\(trainer.iteration).solverstate"]
-            let launcher = replicas == 1 ? sync.map { "mpirun -np \($0.size) " } ?? "" : ""
+            let launcher = replicas == 1 && together ? "mpirun -np \(group.size) " : ""
             printLine("interrupted; continue with: \(launcher)swiftcaffe " + arguments.joined(separator: " "))
         }
     }

@@ -64,7 +64,7 @@ struct VisualizeCommand: ParsableCommand {
                 let spec = try netState.load(net)
                 let built = try Net(spec: spec, phase: .test)
                 try built.loadWeights(from: weights)
-                guard let found = built.layer(named: layer) else {
+                guard let found = built.plan.layer(named: layer) else {
                     throw SwiftCaffeError("the net has no layer '\(layer)'", hint: "layers: \(built.layers.map(\.name).joined(separator: ", "))")
                 }
                 guard let filters = found.params.first, filters.shape.count == 4 else {

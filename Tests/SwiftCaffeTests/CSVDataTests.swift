@@ -1,6 +1,12 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 @Suite struct CSVDataTests {
     func layer(_ csv: String, keys: String = "label_column: -1, header: true") throws -> (CSVDataLayer, [Blob]) {
@@ -15,15 +21,15 @@ import Testing
     @Test func servesFeaturesAndLabels() throws {
         let (layer, top) = try layer("a,b,class\n1,2,0\n3,4,1\n5,6,2\n", keys: "label_column: 2, header: true, scale: 0.5")
         #expect(layer.sampleCount == 3 && top[0].shape == [2, 2])
-        _ = layer.forward(bottom: [], top: top)
+        layer.forward(bottom: [], top: top)
         #expect(top[0].dataArray == [0.5, 1, 1.5, 2] && top[1].dataArray == [0, 1])
-        _ = layer.forward(bottom: [], top: top)
+        layer.forward(bottom: [], top: top)
         #expect(top[0].dataArray == [2.5, 3, 0.5, 1] && top[1].dataArray == [2, 0])  // wraps
     }
 
     @Test func labelInTheFirstColumn() throws {
         let (layer, top) = try layer("7,1,2\n8,3,4\n", keys: "label_column: 0")
-        _ = layer.forward(bottom: [], top: top)
+        layer.forward(bottom: [], top: top)
         #expect(top[0].dataArray == [1, 2, 3, 4] && top[1].dataArray == [7, 8])
     }
 

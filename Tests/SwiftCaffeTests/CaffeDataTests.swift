@@ -1,11 +1,20 @@
 import CaffeProto
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// Caffe's data: LMDB databases of Datums (made by convert-imageset, read by Data), their mean
 /// image, HDF5 files (HDF5Data, HDF5Output) and DummyData; plus the fillers Caffe nets use.
 @Suite struct CaffeDataTests {
+    /// Caffe's formats, as the command line has them.
+    init() { CaffeFormats.register() }
+
     /// Six 3×2 colour pictures with distinct pixels, their list file, and the folder.
     func pictures() throws -> (folder: String, list: String) {
         let folder = try temporaryFolder()
@@ -23,7 +32,7 @@ import Testing
     func firstBatch(_ layer: String, in folder: String) throws -> (data: [Float], labels: [Float], shape: [Int]) {
         let spec = try NetSpec.parse("layers:\n  - \(layer)\n", file: folder + "/net.yaml", baseDirectory: folder)
         let net = try Net(spec: spec, phase: .test)
-        _ = try net.forward()
+        try net.forward()
         let data = try #require(net.blobs["data"]), labels = try #require(net.blobs["label"])
         return (data.dataArray, labels.dataArray, data.shape)
     }
@@ -87,7 +96,7 @@ import Testing
         let served = try firstBatch("{name: d, type: Data, top: [data, label], source: db, backend: LMDB, batch_size: 3}", in: folder)
         #expect(served.data == [0, 0, 1, 10, 2, 20] && served.labels == [0, 1, 2])
 
-        try LMDBDatabase(creatingAt: folder + "/bad").write([("0", try records[0].value), ("1", [0xFF, 0xFF, 0xFF])])
+        try LMDBDatabase(creatingAt: folder + "/bad").write([("0", records[0].value), ("1", [0xFF, 0xFF, 0xFF])])
         let spec = try NetSpec.parse("layers:\n  - {name: d, type: Data, top: [data, label], source: bad, backend: LMDB, batch_size: 2}\n",
                                      file: folder + "/net.yaml", baseDirectory: folder)
         let net = try Net(spec: spec, phase: .test)
@@ -116,13 +125,13 @@ import Testing
               - {name: o, type: HDF5Output, bottom: [data, label], file_name: out.h5}
             """
         let net = try Net(spec: try NetSpec.parse(yaml, file: folder + "/net.yaml", baseDirectory: folder), phase: .test)
-        _ = try net.forward()
+        try net.forward()
         #expect(net.blobs["data"]?.shape == [4, 2] && net.blobs["data"]?.dataArray == (0..<8).map(Float.init))
         #expect(net.blobs["label"]?.dataArray == [0, 1, 2, 3])
         let written = try HDF5File.read(path: folder + "/out.h5", datasets: ["data", "label"])
         #expect(written["data"] == Safetensors.Tensor(shape: [4, 2], values: (0..<8).map(Float.init)))
         #expect(written["label"] == Safetensors.Tensor(shape: [4], values: [0, 1, 2, 3]))
-        _ = try net.forward()  // wraps: rows 4, 5, then 0, 1
+        try net.forward()  // wraps: rows 4, 5, then 0, 1
         #expect(net.blobs["label"]?.dataArray == [4, 5, 0, 1])
         #expect { try HDF5File.read(path: folder + "/part0.h5", datasets: ["features"]) } throws: { "\($0)".contains("no dataset 'features'") }
         #expect { try HDF5File.read(path: folder + "/list.txt", datasets: ["data"]) } throws: { "\($0)".contains("not an HDF5 file") }
@@ -140,14 +149,14 @@ import Testing
         #expect(a.shape == [2, 3, 1, 2] && b.shape == [2, 1, 1, 2])
         a.allocate(); b.allocate()
         let stateful = try #require(layer as? any StatefulLayer)
-        _ = layer.forward(bottom: [], top: [a, b])
+        try layer.forward(bottom: [], top: [a, b])
         let first = a.dataArray
         let saved = stateful.saveState()
-        _ = layer.forward(bottom: [], top: [a, b])
+        try layer.forward(bottom: [], top: [a, b])
         let second = a.dataArray
         #expect(first != second && b.dataArray == Array(repeating: 7, count: 4))
         try stateful.restoreState(saved)
-        _ = layer.forward(bottom: [], top: [a, b])
+        try layer.forward(bottom: [], top: [a, b])
         #expect(a.dataArray == second)
     }
 

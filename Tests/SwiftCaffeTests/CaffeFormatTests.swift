@@ -1,12 +1,21 @@
 import CaffeProto
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// Caffe's own files: prototxt nets and solvers (with V1 upgrades, include/exclude rules and
 /// net-level inputs), their errors at the prototxt's line and column, caffemodel weights
 /// (legacy shapes, double_data, damage) and binaryproto mean images.
 @Suite struct CaffeFormatTests {
+    /// Caffe's formats, as the command line has them.
+    init() { CaffeFormats.register() }
+
     /// LeNet as Caffe's examples/mnist/lenet.prototxt defines it (our own copy of the net).
     static let lenet = """
         name: "LeNet"
@@ -158,7 +167,7 @@ import Testing
         let spec = try NetSpec.load(path: try write(solver, "solver.prototxt", in: folder))
         #expect(spec.layers.map { "\($0.name):\($0.phase?.rawValue ?? "both")" } == ["in:train", "ip:train", "in:test", "ip:test"])
         let train = try Net(spec: spec, phase: .train)
-        let test = try Net(spec: spec, phase: .test, sharingParametersWith: train)
+        let test = try Net(spec: spec, options: NetOptions(phase: .test, sharingParametersWith: train))
         #expect(train.blobs["y"]?.shape == [8, 3] && test.blobs["y"]?.shape == [2, 3])
         #expect(test.parameters[0].blob === train.parameters[0].blob)
     }
@@ -275,7 +284,7 @@ import Testing
         func transform(_ keys: String, phase: Phase) throws -> DataTransform {
             let spec = try LayerSpec(try YAMLParser.parse("{name: t, type: IDXData, mean_file: mean.binaryproto, \(keys)}", file: "net.yaml"),
                                      index: 0, baseDirectory: folder)
-            return try DataTransform(spec, context: LayerContext(phase: phase, seed: 3))
+            return try DataTransform(spec, phase: phase, seed: 3)
         }
         func apply(_ transform: DataTransform, side: Int) -> [Float] {
             let source = (0..<16).map { UInt8($0 * 2) }
@@ -289,8 +298,7 @@ import Testing
         #expect(apply(try transform("scale: 2", phase: .test), side: 4) == (0..<16).map { Float($0) * 3 })
         // The centre 2×2 crop takes source pixels 5, 6, 9, 10: their own means were subtracted.
         #expect(apply(try transform("crop_size: 2", phase: .test), side: 2) == [5, 6, 9, 10].map { Float($0) * 1.5 })
-        let layer = try makeLayer("{name: d, type: ReLU}")
-        #expect { try transform("", phase: .test).outputShape(channels: 1, height: 5, width: 4, layer: layer) } throws: { "\($0)".contains("mean_file") }
+        #expect { try transform("", phase: .test).outputShape(channels: 1, height: 5, width: 4) } throws: { "\($0)".contains("mean_file") }
         #expect { try transform("mean_value: 3", phase: .test) } throws: { "\($0)".contains("both 'mean_file' and 'mean_value'") }
         // A deploy net's Input checks its mean image against its shape when it is built, before
         // any picture is fed to it.
@@ -333,7 +341,7 @@ import Testing
             net.blobs["x"]!.setData(randomBlob([2, 3, 6, 6], seed: 9).dataArray)
             net.blobs["y"]!.setData([0, 2])
             for parameter in net.parameters where parameter.layer == "bn" { parameter.blob.setData(Array(repeating: 1, count: parameter.blob.count)) }
-            return (try net.forward(), net.parameters.map(\.blob.shape), net.parameters.map(\.lrMult) + net.parameters.map(\.decayMult))
+            return (try net.forwardLoss(), net.parameters.map(\.blob.shape), net.parameters.map(\.lrMult) + net.parameters.map(\.decayMult))
         }
         let expected = try outputs(yamlPath)
         for path in [prototxtPath, back] {
@@ -383,7 +391,7 @@ import Testing
             let net = try Net(spec: try NetSpec.load(path: try write(text, "n.prototxt")), phase: .train, seed: 3)
             net.blobs["x"]!.setData(randomBlob([2, 3, 4, 4], seed: 1).dataArray)
             net.blobs["t"]!.setData(randomBlob([2, 3, 4, 4], seed: 2).dataArray)
-            let loss = try net.forward()
+            let loss = try net.forwardLoss()
             net.zeroParameterDiffs()
             net.seedLossDiffs()
             net.backward()
@@ -409,7 +417,7 @@ import Testing
             let net = try Net(spec: try NetSpec.load(path: try write(text, "n.prototxt")), phase: .train, seed: 4)
             net.blobs["x"]!.setData(randomBlob([2, 4], seed: 1).dataArray)
             net.blobs["t"]!.setData(randomBlob([2, 3], seed: 2).dataArray)
-            let loss = try net.forward()
+            let loss = try net.forwardLoss()
             net.zeroParameterDiffs()
             net.backward()
             func diff(_ layer: String) -> [Float] {
@@ -425,7 +433,7 @@ import Testing
         x.needsGradient = true
         try stop.setUp(bottom: [x], top: [y])
         y.allocate()
-        _ = stop.forward(bottom: [x], top: [y])
+        try stop.forward(bottom: [x], top: [y])
         y.diff.update(repeating: 1, count: y.count)
         x.diff.update(repeating: 7, count: x.count)
         stop.backward(topDiff: [y], bottomDiff: [x])
@@ -460,13 +468,12 @@ import Testing
             """
         let path = try write(text, "fold.prototxt")
         func run(fused: Bool) throws -> (values: [Float], layers: [String], folded: [String]) {
-            let net = try Net(spec: try NetSpec.load(path: path), phase: .test, seed: 2, purpose: fused ? .inference : .asWritten,
-                              reading: ["c1", "c2", "c3", "e", "ip"])
+            let net = try Net(spec: try NetSpec.load(path: path), options: NetOptions(phase: .test, seed: 2, purpose: fused ? .inference : .asWritten, keeping: ["c1", "c2", "c3", "e", "ip"]))
             net.blobs["x"]!.setData(randomBlob([2, 3, 6, 6], seed: 8).dataArray)
             for parameter in net.parameters where parameter.layer == "bn" {  // running sums as training leaves them
                 parameter.blob.setData([[0.4, -1.2, 2], [0.5, 1.5, 2.5], [4]][parameter.index])
             }
-            let folded = net.folded.map { "\($0.layer)>\($0.into)" }
+            let folded = net.plan.folded.map { "\($0.layer.name)>\($0.into)" }
             try net.forward()
             return (net.blobs["p"]!.dataArray + net.blobs["c1"]!.dataArray + net.blobs["c2"]!.dataArray + net.blobs["c3"]!.dataArray
                         + net.blobs["e"]!.dataArray + net.blobs["ip"]!.dataArray, net.layers.map(\.name), folded)

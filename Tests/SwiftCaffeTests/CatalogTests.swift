@@ -1,6 +1,12 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// The layer catalog: finite-difference checks and forward values worked out by hand.
 @Suite struct NeuronCatalogTests {
@@ -62,7 +68,7 @@ import Testing
         let bottom = Blob(shape: [1, 1]), top = Blob()
         bottom.setData([Float(x)])
         try layer.setUp(bottom: [bottom], top: [top])
-        _ = layer.forward(bottom: [bottom], top: [top])
+        try layer.forward(bottom: [bottom], top: [top])
         #expect(abs(Double(top.data[0]) - expected) < 1e-5 * max(1, abs(expected)), "\(yaml) at \(x): \(top.data[0])")
     }
 
@@ -72,7 +78,7 @@ import Testing
         let train = try makeLayer("{name: d, type: Dropout, dropout_ratio: 0.3}", phase: .train)
         let y = Blob()
         try train.setUp(bottom: [x], top: [y])
-        _ = train.forward(bottom: [x], top: [y])
+        try train.forward(bottom: [x], top: [y])
         let kept = y.dataArray.filter { $0 != 0 }
         #expect(Set(kept) == [Float(1 / 0.7)])
         #expect(abs(Float(kept.count) / 10_000 - 0.7) < 0.02)
@@ -83,7 +89,7 @@ import Testing
         #expect(zip(x.diffArray, y.dataArray).allSatisfy { $1 == 0 ? $0 == 0 : abs($0 - 2 / 0.7) < 1e-5 })
         let test = try makeLayer("{name: d, type: Dropout, dropout_ratio: 0.3}", phase: .test)
         try test.setUp(bottom: [x], top: [y])
-        _ = test.forward(bottom: [x], top: [y])
+        try test.forward(bottom: [x], top: [y])
         #expect(y.dataArray.allSatisfy { $0 == 1 })
     }
 }
@@ -103,13 +109,13 @@ import Testing
         layer.params[0].setData([1, -2, 4])      // running sums; the normaliser 2 halves them
         layer.params[1].setData([8, 2, 0.5])
         layer.params[2].setData([2])
-        _ = layer.forward(bottom: [x], top: [y])
+        try layer.forward(bottom: [x], top: [y])
         let means: [Float] = [0.5, -1, 2], deviations: [Float] = [2, 1, 0.5]
         for i in 0..<x.count {
             let c = (i / 4) % 3
             #expect(abs(y.data[i] - (x.data[i] - means[c]) / deviations[c]) < 1e-5)
         }
-        let results = GradientChecker().check(layer, bottom: [x], top: [y], bottoms: [0]).filter { $0.blob.hasPrefix("bottom") }
+        let results = try GradientChecker().check(layer, bottom: [x], top: [y], bottoms: [0]).filter { $0.blob.hasPrefix("bottom") }
         #expect(results.count == 1 && results[0].passed, "\(results)")
     }
 
@@ -119,7 +125,7 @@ import Testing
         let train = try makeLayer("{name: bn, type: BatchNorm, moving_average_fraction: 0.5, eps: 0}", phase: .train)
         let y = Blob()
         try train.setUp(bottom: [x], top: [y])
-        _ = train.forward(bottom: [x], top: [y])
+        try train.forward(bottom: [x], top: [y])
         let channel0 = stride(from: 0, to: 8, by: 2).map { y.data[$0] }
         #expect(zip(channel0, [-2, -1, 0, 3].map { Float($0) / Float(3.5).squareRoot() }).allSatisfy { abs($0 - $1) < 1e-5 })
         // Running sums after one batch: mean 3, unbiased variance 3.5·4/3, normaliser 1.
@@ -130,7 +136,7 @@ import Testing
         probe.setData([3 + Float(14.0 / 3).squareRoot(), 25])
         try test.setUp(bottom: [probe], top: [out])
         test.params = train.params
-        _ = test.forward(bottom: [probe], top: [out])
+        try test.forward(bottom: [probe], top: [out])
         #expect(abs(out.data[0] - 1) < 1e-4)
         #expect(train.isLearnable(parameter: 0) == false)
     }
@@ -152,7 +158,7 @@ import Testing
         x.setData([1, 2, 3, 4])
         s.setData([10, -1])
         try layer.setUp(bottom: [x, s], top: [y])
-        _ = layer.forward(bottom: [x, s], top: [y])
+        try layer.forward(bottom: [x, s], top: [y])
         #expect(y.dataArray == [10, 20, -3, -4])
     }
 
@@ -179,7 +185,7 @@ import Testing
         let x = Blob(shape: [1, 1, 3, 3]), y = Blob()
         x.setData([1, 2, 3, 4, 5, 6, 7, 8, 9])
         try layer.setUp(bottom: [x], top: [y])
-        _ = layer.forward(bottom: [x], top: [y])
+        try layer.forward(bottom: [x], top: [y])
         #expect(y.shape == [1, 1, 1, 1] && y.data[0] == 1 + 3 + 7 + 9)
     }
 
@@ -190,7 +196,7 @@ import Testing
         x.setData([1, 2, 10, 20])
         try layer.setUp(bottom: [x], top: [y])
         #expect(layer.params[0].shape == [2, 1, 1, 1])
-        _ = layer.forward(bottom: [x], top: [y])
+        try layer.forward(bottom: [x], top: [y])
         #expect(y.dataArray == [1, 2, 10, 20])
     }
 }

@@ -1,6 +1,12 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// Data-parallel training: how data layers split each global batch across ranks, and real
 /// runs under `mpirun` (Open MPI, two ranks on this machine) against one process.
@@ -26,9 +32,9 @@ import Testing
         let (first, firstTops) = try layer(24, DataShard(rank: 0, count: 2))
         let (second, secondTops) = try layer(24, DataShard(rank: 1, count: 2))
         for batch in 0..<20 {
-            _ = whole.forward(bottom: [], top: wholeTops)
-            _ = first.forward(bottom: [], top: firstTops)
-            _ = second.forward(bottom: [], top: secondTops)
+            try whole.forward(bottom: [], top: wholeTops)
+            try first.forward(bottom: [], top: firstTops)
+            try second.forward(bottom: [], top: secondTops)
             #expect(firstTops[0].dataArray + secondTops[0].dataArray == wholeTops[0].dataArray, "batch \(batch)")
             #expect(firstTops[1].dataArray + secondTops[1].dataArray == wholeTops[1].dataArray, "batch \(batch)")
         }
@@ -49,7 +55,7 @@ import Testing
         let (first, firstTops) = try layer(2, DataShard(rank: 0, count: 2))
         let (second, secondTops) = try layer(2, DataShard(rank: 1, count: 2))
         for _ in 0..<9 {  // past the end of the streams (17 characters each) and round again
-            for (layer, tops) in [(whole, wholeTops), (first, firstTops), (second, secondTops)] { _ = layer.forward(bottom: [], top: tops) }
+            for (layer, tops) in [(whole, wholeTops), (first, firstTops), (second, secondTops)] { try layer.forward(bottom: [], top: tops) }
             for top in 0..<2 {
                 for step in 0..<3 {
                     let row = Array(wholeTops[top].dataArray[(step * 4)..<(step * 4 + 4)])
@@ -70,7 +76,7 @@ import Testing
             let input = Blob(shape: [64]), output = Blob()
             input.setData([Float](repeating: 1, count: 64))
             try layer.setUp(bottom: [input], top: [output])
-            _ = layer.forward(bottom: [input], top: [output])
+            try layer.forward(bottom: [input], top: [output])
             masks.append(output.dataArray)
             states.append((layer as! any StatefulLayer).saveState().values)
         }

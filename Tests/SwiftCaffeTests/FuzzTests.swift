@@ -1,6 +1,12 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// No input crashes `swiftcaffe`, hangs it or gets an error that does not say where: a few
 /// hundred mutated inputs of every kind per `swift test` (`FUZZ_CASES` cases per kind, default

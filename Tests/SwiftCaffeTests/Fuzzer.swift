@@ -1,5 +1,11 @@
 import Foundation
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// A mutation fuzzer for everything a user can hand `swiftcaffe`: net files (YAML and Caffe's
 /// prototxt), weights (safetensors and caffemodel), solver states, IDX and CSV data, training
@@ -290,7 +296,7 @@ struct Fuzzer: Sendable {
         let shape = (0..<rank).map { _ in Int(rng.next() % 4) + 1 }
         // The binary's own types: not the data layers, nor layers the tests register in this process.
         let types = LayerRegistry.typeNames.filter { name in
-            LayerRegistry.type(named: name).map { String(reflecting: $0).hasPrefix("SwiftCaffe.") && $0.bottomCount != 0...0 } == true
+            LayerRegistry.type(named: name).map { isShippedLayer($0) && $0.bottomCount != 0...0 } == true
         }
         let type = pick(types)
         // As many bottoms as the type takes (mostly), the first the data, then data, another

@@ -1,11 +1,20 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// One minimal input for each class of input that used to crash the program or quietly give
 /// a wrong answer (issue 9). The ones that crashed are run through the real binary in their
 /// own process, so that a regression fails the test instead of taking the test process down.
 @Suite struct HostileInputTests {
+    /// Caffe's formats, as the command line has them.
+    init() { CaffeFormats.register() }
+
     var runner: Fuzzer {
         Fuzzer(binary: FuzzTests.binary, repository: repositoryRoot, root: NSTemporaryDirectory(), seed: 0)
     }
@@ -136,7 +145,7 @@ import Testing
         let top = Blob()
         try layer.setUp(bottom: [input], top: [top])
         #expect(top.shape == [1, 1, 1, 1])
-        _ = layer.forward(bottom: [input], top: [top])
+        try layer.forward(bottom: [input], top: [top])
         #expect(top.dataArray == [method == "MAX" ? 9 : 4.5])  // the window over 0, 1, 8, 9
         // With padding the last window may start in the padding only before the input's edge.
         #expect(PoolingLayer.pooledSize(8, kernel: 3, stride: 4, pad: 2) == 3)
@@ -165,7 +174,7 @@ import Testing
         let (outcome, output) = runner.run([FuzzTests.binary, "summary", folder + "/huge.yaml"])
         #expect(outcome == .ran, "\(outcome) \(output.suffix(500))")
         #expect(output.contains("memory: 16.00 GB (parameters 8.00 GB"))
-        let inspected = try Net(spec: try NetSpec.parse(Self.hugeInnerProduct), phase: .train, allocating: false)
+        let inspected = try NetPlan(spec: try NetSpec.parse(Self.hugeInnerProduct), options: NetOptions(phase: .train))
         #expect(inspected.parameters.allSatisfy { !$0.blob.isAllocated })
     }
 

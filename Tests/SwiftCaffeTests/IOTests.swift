@@ -1,6 +1,12 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// Weights files, IDX data files and the data layer.
 @Suite struct IOTests {
@@ -112,10 +118,10 @@ import Testing
         try writeIDX(folder + "/labels", dimensions: [3], bytes: [7, 8, 9])
         let (layer, top) = try dataLayer(folder)
         #expect(top[0].shape == [2, 1, 1, 2])
-        _ = layer.forward(bottom: [], top: top)
+        layer.forward(bottom: [], top: top)
         #expect(top[0].dataArray == [0, 1, 2, 3])
         #expect(top[1].dataArray == [7, 8])
-        _ = layer.forward(bottom: [], top: top)
+        layer.forward(bottom: [], top: top)
         #expect(top[0].dataArray == [4, 5, 0, 1])  // wraps into the next pass
         #expect(top[1].dataArray == [9, 7])
         #expect(layer.epoch == 1)
@@ -127,7 +133,7 @@ import Testing
         try writeIDX(folder + "/labels", dimensions: [10], bytes: Array(0..<10))
         func pass() throws -> [Float] {
             let (layer, top) = try dataLayer(folder, extra: ", shuffle: true")
-            return try (0..<5).flatMap { _ in _ = layer.forward(bottom: [], top: top); return top[1].dataArray }
+            return (0..<5).flatMap { _ in layer.forward(bottom: [], top: top); return top[1].dataArray }
         }
         let first = try pass()
         #expect(first.sorted() == (0..<10).map(Float.init))

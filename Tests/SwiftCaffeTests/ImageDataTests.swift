@@ -1,6 +1,12 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// Images as data: JPEG decoding, the transforms on tiny hand-made images, and ImageData
 /// (its list file, errors, Caffe's BGR layout, wrapping, prefetching, resuming) against
@@ -58,7 +64,7 @@ import Testing
     /// A transform built from layer keys, in the given phase.
     func transform(_ keys: String, phase: Phase = .train) throws -> DataTransform {
         let spec = try LayerSpec(try YAMLParser.parse("{name: t, type: IDXData, \(keys)}", file: "net.yaml"), index: 0, baseDirectory: "")
-        return try DataTransform(spec, context: LayerContext(phase: phase, seed: 3))
+        return try DataTransform(spec, phase: phase, seed: 3)
     }
 
     /// One 4×4 gray image, 0...15 row by row, through `transform` with the draw `draw`.
@@ -126,8 +132,7 @@ import Testing
         #expect(output == expected)
         #expect(apply(try transform("mean_value: 3"), channels: 2) == (0..<32).map { Float($0) - 3 })
         // Three means for two channels is refused when the layer learns its sample shape.
-        let layer = try makeLayer("{name: d, type: ReLU}")
-        #expect { try transform("mean_value: [1, 2, 3]").outputShape(channels: 2, height: 4, width: 4, layer: layer) } throws: { "\($0)".contains("mean_value") }
+        #expect { try transform("mean_value: [1, 2, 3]").outputShape(channels: 2, height: 4, width: 4) } throws: { "\($0)".contains("mean_value") }
     }
 
     /// Cutout erases one square of at most its side, to 0, and leaves the rest as it was.
@@ -177,10 +182,10 @@ import Testing
         let folder = try imageFolder([[10, 10, 10, 10], [20, 20, 20, 20], [30, 30, 30, 30]], side: 2, labels: [4, 5, 6])
         let (layer, tops) = try imageData(folder, keys: "batch_size: 5, is_color: false")
         #expect(tops[0].shape == [5, 1, 2, 2])
-        _ = layer.forward(bottom: [], top: tops)
+        try layer.forward(bottom: [], top: tops)
         #expect(tops[1].dataArray == [4, 5, 6, 4, 5])
         #expect(stride(from: 0, to: 20, by: 4).map { tops[0].dataArray[$0] } == [10, 20, 30, 10, 20])
-        _ = layer.forward(bottom: [], top: tops)
+        try layer.forward(bottom: [], top: tops)
         #expect(tops[1].dataArray == [6, 4, 5, 6, 4])
         #expect(layer.epoch == 3)
     }
@@ -192,12 +197,12 @@ import Testing
         try RasterImage(width: 2, height: 1, channels: 3, pixels: [255, 0, 0, 0, 0, 255]).write(to: folder + "/rb.png")
         try "rb.png 0\n".write(toFile: folder + "/list.txt", atomically: true, encoding: .utf8)
         let (layer, tops) = try imageData(folder, keys: "batch_size: 1", tops: 1)
-        _ = layer.forward(bottom: [], top: tops)
+        try layer.forward(bottom: [], top: tops)
         #expect(tops[0].shape == [1, 3, 1, 2])
         #expect(tops[0].dataArray == [0, 255, 0, 0, 255, 0])  // B plane, G plane, R plane
         // And is_color: false reads it as gray.
         let (gray, grayTops) = try imageData(folder, keys: "batch_size: 1, is_color: false", tops: 1)
-        _ = gray.forward(bottom: [], top: grayTops)
+        try gray.forward(bottom: [], top: grayTops)
         #expect(grayTops[0].shape == [1, 1, 1, 2] && grayTops[0].dataArray.allSatisfy { $0 > 0 && $0 < 255 })
     }
 
@@ -254,8 +259,8 @@ import Testing
         try fromIDX.setUp(bottom: [], top: idxTops)
         #expect(imageTops[0].shape == [24, 1, 6, 6] && idxTops[0].shape == [24, 1, 6, 6])
         for batch in 0..<25 {  // 600 samples: past two reshuffles
-            _ = fromImages.forward(bottom: [], top: imageTops)
-            _ = fromIDX.forward(bottom: [], top: idxTops)
+            try fromImages.forward(bottom: [], top: imageTops)
+            try fromIDX.forward(bottom: [], top: idxTops)
             #expect(imageTops[0].dataArray == idxTops[0].dataArray, "batch \(batch)")
             #expect(imageTops[1].dataArray == idxTops[1].dataArray, "batch \(batch)")
         }
@@ -269,26 +274,26 @@ import Testing
         let images = (0..<20).map { _ in (0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
         let folder = try imageFolder(images, side: 4, labels: (0..<20).map { $0 % 7 })
         let (layer, tops) = try imageData(folder, keys: "batch_size: 6, shuffle: true, crop_size: 3, mirror: true, is_color: false")
-        for _ in 0..<3 { _ = layer.forward(bottom: [], top: tops) }
+        for _ in 0..<3 { try layer.forward(bottom: [], top: tops) }
         let saved = layer.saveState()
         var next: [[Float]] = []
         for _ in 0..<3 {
-            _ = layer.forward(bottom: [], top: tops)
+            try layer.forward(bottom: [], top: tops)
             next.append(tops[0].dataArray + tops[1].dataArray)
         }
         try layer.restoreState(saved)
         for index in 0..<3 {
-            _ = layer.forward(bottom: [], top: tops)
+            try layer.forward(bottom: [], top: tops)
             #expect(tops[0].dataArray + tops[1].dataArray == next[index])
         }
-        #expect(layer.prefetchStatistics.batches >= 7)
+        #expect(try #require(layer.prefetchStatistics).batches >= 7)
         // A test pass: unshuffled, rewound to the first image while a batch is being prepared.
         let (tester, testerTops) = try imageData(folder, keys: "batch_size: 6, is_color: false", phase: .test)
-        _ = tester.forward(bottom: [], top: testerTops)
+        try tester.forward(bottom: [], top: testerTops)
         let first = testerTops[0].dataArray
-        _ = tester.forward(bottom: [], top: testerTops)
+        try tester.forward(bottom: [], top: testerTops)
         tester.rewind()
-        _ = tester.forward(bottom: [], top: testerTops)
+        try tester.forward(bottom: [], top: testerTops)
         #expect(testerTops[0].dataArray == first)
         #expect(Array(first.prefix(16)) == images[0].map(Float.init))
     }
@@ -309,7 +314,7 @@ import Testing
         let net = try Net(spec: spec, phase: .test)
         try net.loadWeights(from: weights)
         try net.forward()  // the first 64 test images, in file order
-        let scores = net.unsplit(net.bottoms[net.layers.firstIndex { $0 is AccuracyLayer }!][0])
+        let scores = net.plan.unsplit(net.bottoms[net.layers.firstIndex { $0 is AccuracyLayer }!][0])
         let pictures = try (0..<64).map { try RasterImage(path: folder + "/png/images/\(String(format: "%03d", $0)).png", channels: 1) }
         let probabilities = try classifier.probabilities(pictures)
         var agreements = 0
@@ -349,7 +354,7 @@ import Testing
         try ImageFolder.write(images: folder + "/images", labels: folder + "/labels", to: folder + "/png")
         let picture = try RasterImage(path: folder + "/png/images/003.png", channels: 1)
 
-        let net = try Net(spec: spec, phase: .test, purpose: .asWritten)
+        let net = try Net(spec: spec, options: NetOptions(phase: .test, purpose: .asWritten))
         try net.loadWeights(from: weights)
         let input = net.blobs["data"]!, sampleSize = input.count / input.shape[0]
         var values = [Float](repeating: 0, count: input.count)

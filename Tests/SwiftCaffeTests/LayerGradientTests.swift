@@ -1,5 +1,11 @@
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// Every layer's backward against finite differences, in several configurations.
 @Suite struct LayerGradientTests {
@@ -87,7 +93,7 @@ import Testing
         let bottom = [randomBlob([5])]
         let top = [Blob()]
         try layer.setUp(bottom: bottom, top: top)
-        let results = GradientChecker().check(layer, bottom: bottom, top: top)
+        let results = try GradientChecker().check(layer, bottom: bottom, top: top)
         #expect(results.count == 1)
         #expect(results.allSatisfy { !$0.passed })
     }
@@ -99,9 +105,8 @@ private final class BrokenScaleLayer: Layer {
     var params: [Blob] = []
     init(spec: LayerSpec, context: LayerContext) { self.spec = spec }
     func setUp(bottom: [Blob], top: [Blob]) throws { try top[0].reshape(bottom[0].shape) }
-    func forward(bottom: [Blob], top: [Blob]) -> Float {
+    func forward(bottom: [Blob], top: [Blob]) {
         for i in 0..<bottom[0].count { top[0].data[i] = 2 * bottom[0].data[i] }
-        return 0
     }
     func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
         for i in 0..<bottom[0].count { bottom[0].diff[i] = top[0].diff[i] }
@@ -121,7 +126,7 @@ private final class BrokenScaleLayer: Layer {
         labels.setData([0, 2, 1, 1])
         let top = [Blob()]
         try layer.setUp(bottom: [scores, labels], top: top)
-        _ = layer.forward(bottom: [scores, labels], top: top)
+        try layer.forward(bottom: [scores, labels], top: top)
         #expect(top[0].data[0] == expected)
     }
 }

@@ -1,6 +1,12 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// SigmoidCrossEntropyLoss, HingeLoss, InfogainLoss, ContrastiveLoss, SoftmaxWithLoss's
 /// label_smoothing and loss_weight.
@@ -16,7 +22,8 @@ import Testing
         let layer = try makeLayer(yaml)
         let top = Blob()
         try layer.setUp(bottom: bottoms, top: [top])
-        return layer.forward(bottom: bottoms, top: [top])
+        try layer.forward(bottom: bottoms, top: [top])
+        return top.data[0]
     }
 
     func blob(_ shape: [Int], _ values: [Float]) -> Blob {

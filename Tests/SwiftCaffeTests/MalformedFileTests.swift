@@ -1,9 +1,18 @@
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// Damaged versions of a valid net file must build or fail with a SwiftCaffeError; a crash
 /// here would take the test process down, so passing means none of them crashed.
 @Suite struct MalformedFileTests {
+    /// Caffe's formats, as the command line has them.
+    init() { CaffeFormats.register() }
+
     static let valid = """
     name: small
     layers:

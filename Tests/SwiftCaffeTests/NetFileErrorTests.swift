@@ -1,9 +1,18 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// Each kind of bad net file gets an error that cites the line and column and says the fix.
 @Suite struct NetFileErrorTests {
+    /// Caffe's formats, as the command line has them.
+    init() { CaffeFormats.register() }
+
     /// Parses `yaml` as a net file and builds its train net; returns the error it must throw.
     func error(_ yaml: String) -> SwiftCaffeError? {
         do {

@@ -1,5 +1,11 @@
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// Graph building: order independence, in-place layers, gradient summing, phases.
 @Suite struct NetTests {
@@ -44,7 +50,7 @@ import Testing
             try net.forward()
             net.backward()
         }
-        #expect(forward.currentLoss == backward.currentLoss)
+        #expect(forward.loss == backward.loss)
         #expect(forward.parameters.map(\.name) == backward.parameters.map(\.name))
         for (a, b) in zip(forward.parameters, backward.parameters) {
             #expect(a.blob.dataArray == b.blob.dataArray)
@@ -73,7 +79,7 @@ import Testing
                 #expect(layer.spec.bottoms == net.bottoms[index].map(\.name), "\(phase) \(layer.name)")
                 #expect(layer.spec.tops == net.tops[index].map(\.name), "\(phase) \(layer.name)")
             }
-            let split = try #require(net.layer(named: "feat_split"))
+            let split = try #require(net.plan.layer(named: "feat_split"))
             #expect(split.spec.type == "Split" && split.spec.bottoms == ["feat"])
             #expect(split.spec.location == spec.layers.first { $0.name == "feat" }!.location)
         }
@@ -95,9 +101,9 @@ import Testing
             for i in 0..<parameter.blob.count {
                 let original = parameter.blob.data[i]
                 parameter.blob.data[i] = original + step
-                let plus = Double(try net.forward())
+                let plus = Double(try net.forwardLoss())
                 parameter.blob.data[i] = original - step
-                let minus = Double(try net.forward())
+                let minus = Double(try net.forwardLoss())
                 parameter.blob.data[i] = original
                 let numeric = Float((plus - minus) / Double(2 * step))
                 let scale = max(abs(numeric), abs(analytic[i]), 1)
@@ -117,7 +123,7 @@ import Testing
             try net.forward()
             net.backward()
         }
-        #expect(inPlace.currentLoss == outOfPlace.currentLoss)
+        #expect(inPlace.loss == outOfPlace.loss)
         for (a, b) in zip(inPlace.parameters, outOfPlace.parameters) { #expect(a.blob.diffArray == b.blob.diffArray) }
     }
 
@@ -146,7 +152,7 @@ import Testing
             """
         let spec = try NetSpec.parse(text)
         func run(_ purpose: NetPurpose) throws -> Net {
-            let net = try Net(spec: spec, phase: .train, seed: 5, inputGradients: ["data"], purpose: purpose)
+            let net = try Net(spec: spec, options: NetOptions(phase: .train, seed: 5, purpose: purpose, inputGradients: ["data"]))
             net.blobs["data"]!.setData(randomBlob([3, 2, 5, 5], seed: 6, range: -2...3).dataArray)
             net.blobs["label"]!.setData([0, 3, 1])
             net.zeroParameterDiffs()
@@ -155,10 +161,10 @@ import Testing
             return net
         }
         let plain = try run(.asWritten), folded = try run(.training)
-        #expect(folded.folded.map { "\($0.layer)>\($0.into)" } == ["sc1>bn1", "r1>bn1", "r2>bn2", "sc3>bn3"])
-        #expect(folded.layer(named: "bn3")!.spec.bottoms == ["c2~bn3"] && folded.layer(named: "r2")!.spec.tops == ["c2~bn3"])
-        #expect(plain.folded.isEmpty)
-        #expect(folded.currentLoss == plain.currentLoss)
+        #expect(folded.plan.folded.map { "\($0.layer.name)>\($0.into)" } == ["sc1>bn1", "r1>bn1", "r2>bn2", "sc3>bn3"])
+        #expect(folded.plan.layer(named: "bn3")!.spec.bottoms == ["c2~bn3"] && folded.plan.layer(named: "r2")!.spec.tops == ["c2~bn3"])
+        #expect(plain.plan.folded.isEmpty)
+        #expect(folded.loss == plain.loss)
         for name in ["c1", "c2~bn3", "c2", "scores"] { #expect(folded.blobs[name]!.dataArray == plain.blobs[name]!.dataArray, "\(name)") }
         #expect(plain.blobs["c1"]!.dataArray.contains { $0 < 0 })  // the leaky ReLU's slope is in play
         func expectClose(_ a: [Float], _ b: [Float], _ what: String) {
@@ -171,9 +177,9 @@ import Testing
         // Running statistics still move as in Caffe.
         for (a, b) in zip(folded.parameters, plain.parameters) where b.layer.hasPrefix("bn") { #expect(a.blob.dataArray == b.blob.dataArray) }
 
-        let test = try Net(spec: spec, phase: .test, sharingParametersWith: folded, purpose: .inference)
+        let test = try Net(spec: spec, options: NetOptions(phase: .test, purpose: .inference, sharingParametersWith: folded))
         for name in ["sc1", "sc3"] {
-            #expect(zip(try #require(test.layer(named: name)).params, try #require(folded.layer(named: name)).params).allSatisfy { $0 === $1 })
+            #expect(zip(try #require(test.plan.layer(named: name)).params, try #require(folded.plan.layer(named: name)).params).allSatisfy { $0 === $1 })
         }
     }
 
@@ -199,16 +205,16 @@ import Testing
         let spec = try NetSpec.parse(text)
         let input = randomBlob([2, 3, 8, 8], seed: 4).dataArray
         func run(_ purpose: NetPurpose) throws -> Net {
-            let net = try Net(spec: spec, phase: .test, seed: 3, purpose: purpose, reading: ["t2"])
+            let net = try Net(spec: spec, options: NetOptions(phase: .test, seed: 3, purpose: purpose, keeping: ["t2"]))
             net.blobs["data"]!.setData(input)
             net.blobs["label"]!.setData([1, 4])
             try net.forward()
             return net
         }
         let plain = try run(.asWritten), shared = try run(.inference)
-        #expect(shared.memoryPlan.activationBytes < shared.memoryPlan.separateActivationBytes)
-        #expect(shared.memoryPlan.activationBuffers < shared.blobs.count)
-        #expect(plain.memoryPlan.activationBytes == plain.memoryPlan.separateActivationBytes)
+        #expect(shared.plan.memory.activationBytes < shared.plan.memory.separateActivationBytes)
+        #expect(shared.plan.memory.activationBuffers < shared.blobs.count)
+        #expect(plain.plan.memory.activationBytes == plain.plan.memory.separateActivationBytes)
         for name in ["data", "label", "scores", "prob", "accuracy", "t2"] { #expect(shared.blobs[name]!.dataArray == plain.blobs[name]!.dataArray, "\(name)") }
         #expect(shared.blobs["data"]!.dataArray == input)
         // Some blob did take another's memory, and never one the same layer reads.
@@ -223,9 +229,9 @@ import Testing
     @Test func phasesSelectTheirLayers() throws {
         let spec = try NetSpec.parse(Self.branchy)
         let train = try Net(spec: spec, phase: .train)
-        let test = try Net(spec: spec, phase: .test, sharingParametersWith: train)
-        #expect(train.layer(named: "accuracy") == nil)
-        #expect(test.layer(named: "accuracy") != nil)
+        let test = try Net(spec: spec, options: NetOptions(phase: .test, sharingParametersWith: train))
+        #expect(train.plan.layer(named: "accuracy") == nil)
+        #expect(test.plan.layer(named: "accuracy") != nil)
         #expect(test.outputNames.contains("accuracy"))
         // The test net uses the very same parameter blobs.
         for (a, b) in zip(train.parameters, test.parameters) { #expect(a.blob === b.blob) }
@@ -268,7 +274,7 @@ import Testing
     @Test func lossWeightsScaleTheLoss() throws {
         let net = try Net(spec: try NetSpec.parse(Self.branchy), phase: .train)
         fillInputs(net)
-        let total = try net.forward()
+        let total = try net.forwardLoss()
         let expected = net.blobs["loss"]!.data[0] + 0.5 * net.blobs["aux_loss"]!.data[0]
         #expect(abs(total - expected) < 1e-6)
     }
@@ -286,7 +292,7 @@ import Testing
           - {name: l2, type: EuclideanLoss, bottom: [squashed, target], top: l2}
         """
         let net = try Net(spec: try NetSpec.parse(yaml), phase: .train)
-        #expect(net.layer(named: "left")!.params[0] === net.layer(named: "right")!.params[0])
+        #expect(net.plan.layer(named: "left")!.params[0] === net.plan.layer(named: "right")!.params[0])
         #expect(net.parameters.count == 2)
         var rng = RandomGenerator(seed: 1)
         for name in ["a", "b", "target"] { for i in 0..<net.blobs[name]!.count { net.blobs[name]!.data[i] = rng.uniform(-1, 1) } }
@@ -298,9 +304,9 @@ import Testing
         for i in 0..<weight.count {
             let original = weight.data[i]
             weight.data[i] = original + 1e-2
-            let plus = Double(try net.forward())
+            let plus = Double(try net.forwardLoss())
             weight.data[i] = original - 1e-2
-            let minus = Double(try net.forward())
+            let minus = Double(try net.forwardLoss())
             weight.data[i] = original
             let numeric = Float((plus - minus) / 2e-2)
             #expect(abs(numeric - analytic[i]) <= 2e-3 * max(1, abs(numeric)), "[\(i)]: analytic \(analytic[i]), numeric \(numeric)")

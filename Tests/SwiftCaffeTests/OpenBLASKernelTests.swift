@@ -1,7 +1,13 @@
 import CMachine
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// The command line's choice of OpenBLAS kernels: on a CPU that OpenBLAS does not know (it
 /// falls back to Prescott) and that runs AVX-512 or AVX2, `swiftcaffe` restarts with the

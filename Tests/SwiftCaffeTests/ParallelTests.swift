@@ -1,5 +1,11 @@
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// The threaded and blocked kernels compute what one image at a time on one thread does.
 @Suite struct ParallelTests {
@@ -10,7 +16,7 @@ import Testing
             let layer = try makeLayer(yaml)
             let top = Blob()
             try layer.setUp(bottom: [bottom], top: [top])
-            _ = layer.forward(bottom: [bottom], top: [top])
+            try layer.forward(bottom: [bottom], top: [top])
             top.setDiff(topDiff)
             for p in layer.params { p.zeroDiff() }
             layer.backward(topDiff: [top], bottomDiff: [bottom])
@@ -73,14 +79,14 @@ import Testing
         let batched = try Parallel.withThreads(1) { () -> [Float] in
             let layer = try makeLayer(yaml), top = Blob()
             try layer.setUp(bottom: [batch], top: [top])
-            _ = layer.forward(bottom: [batch], top: [top])
+            try layer.forward(bottom: [batch], top: [top])
             return Array(top.dataArray[0..<(top.count / 3)])
         }
         for threads in [1, 2, 3] {
             let single = try Parallel.withThreads(threads) { () -> [Float] in
                 let layer = try makeLayer(yaml), top = Blob()
                 try layer.setUp(bottom: [one], top: [top])
-                _ = layer.forward(bottom: [one], top: [top])
+                try layer.forward(bottom: [one], top: [top])
                 return top.dataArray
             }
             expectClose(single, batched, "batch of one, \(threads) threads")

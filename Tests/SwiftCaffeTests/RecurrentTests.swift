@@ -1,6 +1,12 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// RNN, LSTM and LSTMUnit: finite differences and the adjoint test over several steps, a
 /// reference implementation of Caffe's equations, and the carried and exposed states.
@@ -58,7 +64,7 @@ import Testing
         let bottom = Self.bottoms(type, staticInput: staticInput, exposeHidden: exposeHidden)
         let top = (0..<(1 + (exposeHidden ? (type == "LSTM" ? 2 : 1) : 0))).map { _ in Blob() }
         try layer.setUp(bottom: bottom, top: top)
-        let result = AdjointCheck().check(layer, bottom: bottom, top: top)
+        let result = try AdjointCheck().check(layer, bottom: bottom, top: top)
         #expect(result.relativeError < 1e-5, "\(result)")
         #expect(abs(result.forwardMode) > 1e-3, "a zero test proves nothing: \(result)")
     }
@@ -115,7 +121,7 @@ import Testing
         let x = randomBlob([Self.steps, Self.streams, Self.features], seed: 31), cont = Self.cont()
         let top = Blob()
         try layer.setUp(bottom: [x, cont], top: [top])
-        _ = layer.forward(bottom: [x, cont], top: [top])
+        try layer.forward(bottom: [x, cont], top: [top])
         let expected = reference(type, x: x, cont: cont, params: layer.params)
         #expect(top.shape == [Self.steps, Self.streams, Self.units])
         let worst = zip(top.dataArray, expected).map { abs(Double($0) - $1) }.max() ?? 1
@@ -131,7 +137,7 @@ import Testing
         let x = randomBlob([6, 2, Self.features], seed: 41), cont = Self.cont(steps: 6, streams: 2)
         let top = Blob()
         try whole.setUp(bottom: [x, cont], top: [top])
-        _ = whole.forward(bottom: [x, cont], top: [top])
+        try whole.forward(bottom: [x, cont], top: [top])
         let expected = top.dataArray
 
         let half = 3 * 2 * Self.features
@@ -142,22 +148,22 @@ import Testing
         let halfTop = Blob()
         try halves.setUp(bottom: [first, firstCont], top: [halfTop])
         for (a, b) in zip(halves.params, whole.params) { a.setData(b.dataArray) }
-        _ = halves.forward(bottom: [first, firstCont], top: [halfTop])
+        try halves.forward(bottom: [first, firstCont], top: [halfTop])
         let saved = (halves as! any StatefulLayer).saveState()
-        _ = halves.forward(bottom: [second, secondCont], top: [halfTop])
+        try halves.forward(bottom: [second, secondCont], top: [halfTop])
         let carried = halfTop.dataArray
         #expect(zip(carried, expected[(3 * 2 * Self.units)...]).allSatisfy { abs($0 - $1) < 1e-6 })
 
         // The saved state restores the same continuation; cont = 0 ignores it.
         try (halves as! any StatefulLayer).restoreState(saved)
-        _ = halves.forward(bottom: [second, secondCont], top: [halfTop])
+        try halves.forward(bottom: [second, secondCont], top: [halfTop])
         #expect(halfTop.dataArray == carried)
-        _ = halves.forward(bottom: [second, Self.cont(steps: 3, streams: 2, first: 0)], top: [halfTop])
+        try halves.forward(bottom: [second, Self.cont(steps: 3, streams: 2, first: 0)], top: [halfTop])
         let fresh = halfTop.dataArray
         let freshLayer = try makeLayer(Self.yaml(type)), freshTop = Blob()
         try freshLayer.setUp(bottom: [second, secondCont], top: [freshTop])
         for (a, b) in zip(freshLayer.params, whole.params) { a.setData(b.dataArray) }
-        _ = freshLayer.forward(bottom: [second, Self.cont(steps: 3, streams: 2, first: 0)], top: [freshTop])
+        try freshLayer.forward(bottom: [second, Self.cont(steps: 3, streams: 2, first: 0)], top: [freshTop])
         #expect(fresh == freshTop.dataArray)
         #expect(fresh != carried)
     }
@@ -171,7 +177,7 @@ import Testing
         let zeros = { Blob(shape: [1, 2, Self.units]) }
         let top = [Blob(), Blob(), Blob()]
         try whole.setUp(bottom: [x, cont, zeros(), zeros()], top: top)
-        _ = whole.forward(bottom: [x, cont, zeros(), zeros()], top: top)
+        try whole.forward(bottom: [x, cont, zeros(), zeros()], top: top)
         let half = 3 * 2 * Self.features
         let first = Blob(shape: [3, 2, Self.features]), second = Blob(shape: [3, 2, Self.features])
         first.setData(Array(x.dataArray[0..<half]))
@@ -179,14 +185,14 @@ import Testing
         let firstTops = [Blob(), Blob(), Blob()]
         try halves.setUp(bottom: [first, Self.cont(steps: 3, streams: 2), zeros(), zeros()], top: firstTops)
         for (a, b) in zip(halves.params, whole.params) { a.setData(b.dataArray) }
-        _ = halves.forward(bottom: [first, Self.cont(steps: 3, streams: 2), zeros(), zeros()], top: firstTops)
+        try halves.forward(bottom: [first, Self.cont(steps: 3, streams: 2), zeros(), zeros()], top: firstTops)
         let finalStates = firstTops[1...].map { top in
             let copy = Blob(shape: top.shape)
             copy.setData(top.dataArray)
             return copy
         }
         let secondTops = firstTops
-        _ = halves.forward(bottom: [second, Self.cont(steps: 3, streams: 2, first: 1)] + finalStates, top: secondTops)
+        try halves.forward(bottom: [second, Self.cont(steps: 3, streams: 2, first: 1)] + finalStates, top: secondTops)
         #expect(zip(secondTops[0].dataArray, top[0].dataArray[(half / Self.features * Self.units)...]).allSatisfy { abs($0 - $1) < 1e-6 })
         for slot in 1...2 { #expect(zip(secondTops[slot].dataArray, top[slot].dataArray).allSatisfy { abs($0 - $1) < 1e-6 }) }
     }
@@ -200,7 +206,7 @@ import Testing
         cont.setData([1, 0])
         let c = Blob(), h = Blob()
         try unit.setUp(bottom: [previous, gates, cont], top: [c, h])
-        _ = unit.forward(bottom: [previous, gates, cont], top: [c, h])
+        try unit.forward(bottom: [previous, gates, cont], top: [c, h])
         func σ(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
         let fresh = σ(0.1) * Foundation.tanh(0.4), kept = σ(0.2) * 0.5 + fresh
         #expect(abs(Double(c.data[0]) - kept) < 1e-6 && abs(Double(c.data[1]) - fresh) < 1e-6)
@@ -216,7 +222,7 @@ import Testing
         let layer = try makeLayer("{name: u, type: LSTMUnit}") as! any TangentLayer
         let tops = [Blob(), Blob()]
         try layer.setUp(bottom: [previous, gates, cont], top: tops)
-        let adjoint = AdjointCheck().check(layer, bottom: [previous, gates, cont], top: tops)
+        let adjoint = try AdjointCheck().check(layer, bottom: [previous, gates, cont], top: tops)
         #expect(adjoint.relativeError < 1e-5, "\(adjoint)")
     }
 
@@ -261,7 +267,7 @@ import Testing
             """
         let net = try Net(spec: try NetSpec.parse(yaml), phase: .train)
         for input in inputs { net.blobs[input]!.setData(try tensor(input).values) }
-        let layer = try #require(net.layer(named: "rec"))
+        let layer = try #require(net.plan.layer(named: "rec"))
         #expect(layer.params.count == (type == "LSTM" ? 3 : 5) + (exposed ? 1 : 0))
         for (index, parameter) in layer.params.enumerated() {
             let caffe = try tensor("param\(index)")
@@ -272,7 +278,7 @@ import Testing
             let worst = zip(ours, theirs).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1
             #expect(ours.count == theirs.count && worst < 2e-5, "\(what): largest difference \(worst)")
         }
-        _ = try net.forward()
+        try net.forward()
         for top in tops { close(net.blobs[top]!.dataArray, try tensor(top).values, top) }
         net.zeroParameterDiffs()
         net.backward()
@@ -281,7 +287,7 @@ import Testing
         var cont = try tensor("cont").values
         for n in 0..<3 { cont[n] = 1 }
         net.blobs["cont"]!.setData(cont)
-        _ = try net.forward()
+        try net.forward()
         close(net.blobs["out"]!.dataArray, try tensor("out_second").values, "second pass")
     }
 }

@@ -1,6 +1,12 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// Sequences as data: TextData's streams and markers, IDXData's images as rows, and a
 /// character LSTM that learns a text and writes it back through `TextGenerator`.
@@ -22,20 +28,20 @@ import Testing
         let (layer, tops) = try textLayer("cabbage cabin", keys: "sequence_length: 4, batch_size: 2")
         #expect(layer.vocabulary.map { String($0) }.joined() == " abcegin")
         func letters(_ blob: Blob) -> String { blob.dataArray.map { String(layer.vocabulary[Int($0)]) }.joined() }
-        _ = layer.forward(bottom: [], top: tops)
+        layer.forward(bottom: [], top: tops)
         #expect(tops[0].shape == [4, 2])
         // Time-major: step 0 of both streams, then step 1 ... Stream 0 reads "cabbag", stream 1 "e cabi".
         #expect(letters(tops[0]) == "cea bcba")
         #expect(letters(tops[2]) == "a bcbaab")
         #expect(tops[1].dataArray == [0, 0, 1, 1, 1, 1, 1, 1])
         let saved = layer.saveState()
-        _ = layer.forward(bottom: [], top: tops)
+        layer.forward(bottom: [], top: tops)
         // Two more steps finish the streams, then they wrap round and start again (cont 0).
         #expect(letters(tops[0]) == "abgicea ")
         #expect(tops[1].dataArray == [1, 1, 1, 1, 0, 0, 1, 1])
         #expect(layer.epoch == 1)
         try layer.restoreState(saved)
-        _ = layer.forward(bottom: [], top: tops)
+        layer.forward(bottom: [], top: tops)
         #expect(letters(tops[0]) == "abgicea ")
     }
 
@@ -52,7 +58,7 @@ import Testing
         let tops = [Blob(), Blob(), Blob()]
         try layer.setUp(bottom: [], top: tops)
         #expect(layer.vocabulary.contains("\u{FFFD}"))
-        for _ in 0..<50 { _ = layer.forward(bottom: [], top: tops) }
+        for _ in 0..<50 { layer.forward(bottom: [], top: tops) }
         #expect(tops[0].dataArray.allSatisfy { $0 >= 0 && Int($0) < layer.vocabulary.count })
         #expect { try textLayer("", keys: "sequence_length: 1, batch_size: 1") } throws: { "\($0)".contains("layer 't'") }
         #expect { try textLayer("a", keys: "sequence_length: 1, batch_size: 1") } throws: { "\($0)".contains("fewer than") }
@@ -118,7 +124,7 @@ import Testing
         let scored = try Net(spec: spec, phase: .test)
         try scored.loadWeights(from: weights)
         // "hello world, " has 9 distinct characters; its unigram entropy is 2.1 nats.
-        let loss = try #require(try scored.evaluate().outputs.first { $0.name == "loss" }?.value)
+        let loss = try #require(try Evaluation.run(scored).outputs.first { $0.name == "loss" }?.value)
         #expect(loss < 0.2, "loss over the whole text \(loss)")
 
         let net = try Net(spec: try TextGenerator.spec(for: spec), phase: .test)

@@ -1,6 +1,12 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 @testable import SwiftCaffeCLI
 
 /// Snapshots, resuming, fine-tuning, the log and the divergence report, on a small

@@ -1,5 +1,11 @@
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// Learning-rate policies and the SGD step, against values computed by hand.
 @Suite struct SolverTests {

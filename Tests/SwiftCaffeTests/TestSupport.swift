@@ -1,6 +1,12 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// Builds one layer from a YAML mapping such as `{name: ip, type: InnerProduct, num_output: 3}`.
 func makeLayer(_ yaml: String, phase: Phase = .train, seed: UInt64 = 7) throws -> any Layer {
@@ -46,7 +52,7 @@ func expectGradientsMatch(_ layer: any Layer, bottom: [Blob], topCount: Int = 1,
                           inPlace: Bool = false, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> [GradientChecker.Result] {
     let top = inPlace ? [bottom[0]] : (0..<topCount).map { Blob(name: "top\($0)") }
     try layer.setUp(bottom: bottom, top: top)
-    let results = checker.check(layer, bottom: bottom, top: top)
+    let results = try checker.check(layer, bottom: bottom, top: top)
     #expect(!results.isEmpty, sourceLocation: sourceLocation)
     for result in results {
         #expect(result.checked > 0, "\(result.blob) checked nothing", sourceLocation: sourceLocation)
@@ -72,4 +78,18 @@ func writeIDX(_ path: String, dimensions: [Int], bytes: [UInt8]) throws {
     for d in dimensions { data += [UInt8(d >> 24 & 255), UInt8(d >> 16 & 255), UInt8(d >> 8 & 255), UInt8(d & 255)] }
     data += bytes
     try Data(data).write(to: URL(fileURLWithPath: path))
+}
+
+extension Net {
+    /// One forward pass and the weighted loss it gives.
+    func forwardLoss() throws -> Float {
+        try forward()
+        return loss
+    }
+}
+
+/// Whether a registered layer type is one this package ships (not one a test registered).
+func isShippedLayer(_ type: any Layer.Type) -> Bool {
+    let name = String(reflecting: type)
+    return name.hasPrefix("SwiftCaffeLayers.") || name.hasPrefix("CaffeInterop.")
 }

@@ -1,12 +1,18 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// summary, draw and gradcheck on real net files.
 @Suite struct ToolTests {
     @Test(.enabled(if: fashionMNISTInstalled)) func lenetSummaryMatchesAHandCount() throws {
         let net = try Net(spec: try NetSpec.load(path: repositoryRoot + "/nets/lenet.yaml"), phase: .train)
-        let summary = NetSummary(net)
+        let summary = NetSummary(net.plan)
         // conv1 20·(1·5·5)+20, conv2 50·(20·5·5)+50, ip1 500·800+500, ip2 10·500+10.
         #expect(summary.rows.map(\.parameters) == [0, 520, 0, 25_050, 0, 400_500, 0, 5_010, 0])
         #expect(summary.totalParameters == 431_080)
@@ -28,7 +34,7 @@ import Testing
     """
 
     @Test func diagramHasEveryLayerAndBlob() throws {
-        let dot = NetDiagram.dot(try Net(spec: try NetSpec.parse(Self.branchy), phase: .train))
+        let dot = NetDiagram.dot(try NetPlan(spec: try NetSpec.parse(Self.branchy), options: NetOptions(phase: .train)))
         for name in ["conv\\nConvolution", "relu\\nReLU", "loss\\nSoftmaxWithLoss", "accuracy\\nAccuracy"] { #expect(dot.contains(name)) }
         #expect(!dot.contains("Split"))  // the implicit split of ip is drawn as two edges from ip
         #expect(dot.components(separatedBy: "label=\"ip 2x5\"").count - 1 == 2)
@@ -57,9 +63,8 @@ final class HalfGradientReLU: Layer {
     static var supportsInPlace: Bool { true }
     init(spec: LayerSpec, context: LayerContext) { self.spec = spec }
     func setUp(bottom: [Blob], top: [Blob]) throws { try top[0].reshape(bottom[0].shape) }
-    func forward(bottom: [Blob], top: [Blob]) -> Float {
+    func forward(bottom: [Blob], top: [Blob]) {
         for i in 0..<bottom[0].count { top[0].data[i] = max(bottom[0].data[i], 0) }
-        return 0
     }
     func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
         for i in 0..<top[0].count { bottom[0].diff[i] = top[0].data[i] > 0 ? 0.5 * top[0].diff[i] : 0 }

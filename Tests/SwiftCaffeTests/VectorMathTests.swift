@@ -1,6 +1,12 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// The vectorised exp, sigmoid and tanh against Double's, across the whole range and at the
 /// edges, including a count that is not a multiple of the eight lanes.

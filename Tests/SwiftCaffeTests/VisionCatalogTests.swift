@@ -1,6 +1,12 @@
 import Foundation
 import Testing
+@testable import CaffeInterop
 @testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeData
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
 
 /// Deconvolution, Im2col, LocallyConnected and LRN.
 @Suite struct VisionCatalogTests {
@@ -27,7 +33,7 @@ import Testing
         try layer.setUp(bottom: [x], top: [y])
         #expect(layer.params[0].shape == [2, 1, 1, 1])
         layer.params[0].setData([2, 3])
-        _ = layer.forward(bottom: [x], top: [y])
+        try layer.forward(bottom: [x], top: [y])
         #expect(y.dataArray == [2, 4, 30, 60])
     }
 
@@ -39,7 +45,7 @@ import Testing
             let x = randomBlob([1, 2, 3, 3]), y = Blob()
             try layer.setUp(bottom: [x], top: [y])
             y.allocate()
-            _ = layer.forward(bottom: [x], top: [y])
+            try layer.forward(bottom: [x], top: [y])
             return y.dataArray
         }
         #expect(try output("norm_region: WITHIN_CHANNEL, k: 3") == output("norm_region: WITHIN_CHANNEL"))
@@ -57,7 +63,7 @@ import Testing
             layer.params[0].allocate()
             y.allocate()
             layer.params[0].setData(weights)
-            _ = layer.forward(bottom: [x], top: [y])
+            try layer.forward(bottom: [x], top: [y])
             return (layer.params[0].shape, y.dataArray)
         }
         let plain = try output(false, weights: [1, 2, 3, 4, 5, 6])       // 2×3
@@ -81,7 +87,7 @@ import Testing
             try layer.setUp(bottom: [x], top: [y])
             if valuesOnly { (layer as! PoolingLayer).keepOnlyValues() }  // as in a net built for inference
             y.allocate()
-            _ = layer.forward(bottom: [x], top: [y])
+            try layer.forward(bottom: [x], top: [y])
             let (outH, outW) = (y.shape[2], y.shape[3])
             var expectedDiff = [Float](repeating: 0, count: x.count)
             for plane in 0..<6 {
@@ -116,7 +122,7 @@ import Testing
         x.setData([2, 1])
         try layer.setUp(bottom: [x], top: [y])
         layer.params[0].setData([1, 2, 3, 4])
-        _ = layer.forward(bottom: [x], top: [y])
+        try layer.forward(bottom: [x], top: [y])
         #expect(y.shape == [1, 1, 2, 4])
         #expect(y.dataArray == [2, 4, 1, 2, 6, 8, 3, 4])
     }
@@ -126,7 +132,7 @@ import Testing
         let x = Blob(shape: [1, 1, 2, 3]), y = Blob()
         x.setData([1, 2, 3, 4, 5, 6])
         try layer.setUp(bottom: [x], top: [y])
-        _ = layer.forward(bottom: [x], top: [y])
+        try layer.forward(bottom: [x], top: [y])
         // Rows: kernel taps (0,0) (0,1) (1,0) (1,1); columns: the two window positions.
         #expect(y.shape == [1, 4, 1, 2] && y.dataArray == [1, 2, 2, 3, 4, 5, 5, 6])
     }
@@ -189,8 +195,8 @@ import Testing
         try conv.setUp(bottom: [x], top: [b])
         let filter = conv.params[0].dataArray  // 2 × 27
         local.params[0].setData((0..<16).flatMap { _ in filter })
-        _ = local.forward(bottom: [x], top: [a])
-        _ = conv.forward(bottom: [x], top: [b])
+        try local.forward(bottom: [x], top: [a])
+        try conv.forward(bottom: [x], top: [b])
         #expect(local.params[0].shape == [16 * 2, 27])
         #expect(zip(a.dataArray, b.dataArray).allSatisfy { abs($0 - $1) < 1e-5 })
     }
@@ -201,14 +207,14 @@ import Testing
         let x = Blob(shape: [1, 1, 1, 1]), y = Blob()
         x.setData([2])
         try layer.setUp(bottom: [x], top: [y])
-        _ = layer.forward(bottom: [x], top: [y])
+        try layer.forward(bottom: [x], top: [y])
         #expect(abs(Double(y.data[0]) - 2 * pow(5, -0.75)) < 1e-6)
         // Across 3 channels (1, 2, 3), the middle one: s = 1 + (1/3)(1 + 4 + 9).
         let across = try makeLayer("{name: n, type: LRN, local_size: 3}")
         let x3 = Blob(shape: [1, 3, 1, 1]), y3 = Blob()
         x3.setData([1, 2, 3])
         try across.setUp(bottom: [x3], top: [y3])
-        _ = across.forward(bottom: [x3], top: [y3])
+        try across.forward(bottom: [x3], top: [y3])
         #expect(abs(Double(y3.data[1]) - 2 * pow(1 + 14.0 / 3, -0.75)) < 1e-6)
     }
 
@@ -219,7 +225,7 @@ import Testing
         let layer = try makeLayer("{name: n, type: LRN, local_size: \(size), alpha: 0.7, beta: \(beta), k: 1.5}")
         let x = randomBlob([2, 7, 5, 6], range: -2...2), y = Blob()
         try layer.setUp(bottom: [x], top: [y])
-        _ = layer.forward(bottom: [x], top: [y])
+        try layer.forward(bottom: [x], top: [y])
         let (channels, plane) = (7, 30)
         var worst = 0.0
         for image in 0..<2 {

@@ -1,3 +1,9 @@
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
+
 /// The adjoint (dot-product) test of a layer's backward against its forward mode: for random
 /// directions v (on the bottoms that take gradients, and on the parameters) and w (on the
 /// tops), ⟨J·v, w⟩ from `forwardTangent` must equal ⟨v, Jᵀ·w⟩ from `backward`. Both sides are
@@ -29,7 +35,7 @@ public struct AdjointCheck {
     /// `parameters` is false. One forward pass serves both modes (so a dropout mask or a max
     /// window's winner is the same in both): backward first, then the tangents, which leave
     /// the values alone. Leaves the bottoms' values as they were; overwrites diffs.
-    public func check(_ layer: any TangentLayer, bottom: [Blob], top: [Blob], parameters: Bool = true) -> Result {
+    public func check(_ layer: any TangentLayer, bottom: [Blob], top: [Blob], parameters: Bool = true) throws -> Result {
         var rng = RandomGenerator(seed: seed)
         func random(_ blob: Blob, zero: Bool = false) -> Blob {
             let direction = Blob(name: blob.name + "'", shape: blob.shape)
@@ -38,7 +44,7 @@ public struct AdjointCheck {
         }
         let saved = bottom.map(\.dataArray)
         defer { for (blob, values) in zip(bottom, saved) { blob.setData(values) } }
-        _ = layer.forward(bottom: bottom, top: top)
+        try layer.forward(bottom: bottom, top: top)
 
         // Reverse mode: the tops' diffs are w (in place, a top's diff is its bottom's).
         let w = top.map { random($0) }

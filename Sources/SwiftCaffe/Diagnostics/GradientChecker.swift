@@ -1,3 +1,9 @@
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
+
 /// Checks a layer's backward pass against central finite differences (Caffe's GradientChecker
 /// idea): with a fixed random linear objective f = Σ r·top, the analytic gradient that
 /// backward computes for every bottom and parameter element must match (f(x+h) − f(x−h)) / 2h
@@ -46,7 +52,7 @@ public struct GradientChecker {
     /// Checks `layer` (already set up with `bottom` and `top`) on the given bottom indices
     /// (default: every bottom whose `needsGradient` is set) and on all its parameters.
     /// Bottom and parameter values are left as they were.
-    public func check(_ layer: any Layer, bottom: [Blob], top: [Blob], bottoms checkedBottoms: [Int]? = nil) -> [Result] {
+    public func check(_ layer: any Layer, bottom: [Blob], top: [Blob], bottoms checkedBottoms: [Int]? = nil) throws -> [Result] {
         let checkedBottoms = checkedBottoms ?? bottom.indices.filter { bottom[$0].needsGradient }
         let savedBottoms = bottom.map(\.dataArray)
         // A stateful layer's forward also reads its state (a recurrent layer's carried hidden
@@ -63,21 +69,21 @@ public struct GradientChecker {
         // (in place) are covered by their bottom's entry.
         var rng = RandomGenerator(seed: seed)
         restoreBottoms()
-        _ = layer.forward(bottom: bottom, top: top)
+        try layer.forward(bottom: bottom, top: top)
         let weights = top.map { blob in (0..<blob.count).map { _ in rng.uniform(-1, 1) } }
         func weightedSum() -> Double {
             var sum: Double = 0
             for (blob, r) in zip(top, weights) { for i in 0..<blob.count { sum += Double(blob.data[i]) * Double(r[i]) } }
             return sum
         }
-        func objective() -> Double {
+        func objective() throws -> Double {
             restoreBottoms()
-            _ = layer.forward(bottom: bottom, top: top)
+            try layer.forward(bottom: bottom, top: top)
             return weightedSum()
         }
 
         // Analytic gradients.
-        _ = objective()
+        _ = try objective()
         for param in layer.params { param.zeroDiff() }
         for index in checkedBottoms { bottom[index].zeroDiff() }
         for (blob, r) in zip(top, weights) { blob.setDiff(r) }  // after zeroing: in place, a top is its bottom
@@ -87,46 +93,46 @@ public struct GradientChecker {
 
         var results: [Result] = []
         for (position, index) in checkedBottoms.enumerated() {
-            results.append(compare("bottom \(index)", count: bottom[index].count, analytic: analyticBottoms[position],
+            results.append(try compare("bottom \(index)", count: bottom[index].count, analytic: analyticBottoms[position],
                                    original: savedBottoms[index]) { i, value in
                 var values = savedBottoms
                 values[index][i] = value
                 for (blob, v) in zip(bottom, values) { blob.setData(v) }
-                _ = layer.forward(bottom: bottom, top: top)
+                try layer.forward(bottom: bottom, top: top)
                 return weightedSum()
             })
         }
         for (index, param) in layer.params.enumerated() {
             let original = param.dataArray
-            results.append(compare("param \(index)", count: param.count, analytic: analyticParams[index], original: original) { i, value in
+            results.append(try compare("param \(index)", count: param.count, analytic: analyticParams[index], original: original) { i, value in
                 param.data[i] = value
-                let result = objective()
+                let result = try objective()
                 param.data[i] = original[i]
                 return result
             })
         }
         restoreBottoms()
-        _ = layer.forward(bottom: bottom, top: top)
+        try layer.forward(bottom: bottom, top: top)
         return results
     }
 
     private func compare(_ name: String, count: Int, analytic: [Float], original: [Float],
-                         evaluate: (Int, Float) -> Double) -> Result {
+                         evaluate: (Int, Float) throws -> Double) throws -> Result {
         var result = Result(blob: name, checked: 0, maxAbsoluteError: 0, maxRelativeError: 0)
         let stride = maxElements.map { max(1, count / max($0, 1)) } ?? 1
         for i in Swift.stride(from: 0, to: count, by: stride) {
             let x = original[i]
             if let kink, abs(x - kink) < kinkRange { continue }
             func fails(_ numeric: Float) -> Bool { abs(analytic[i] - numeric) > tolerance * max(abs(analytic[i]), abs(numeric), 1) }
-            var numeric = Float((evaluate(i, x + step) - evaluate(i, x - step)) / (2 * Double(step)))
+            var numeric = try Float((evaluate(i, x + step) - evaluate(i, x - step)) / (2 * Double(step)))
             if fails(numeric) {
                 // Again with a smaller step; if still off, a kink may sit right at x (a tie in
                 // a max window): there the analytic gradient must equal one one-sided quotient.
                 let h = step / 10
-                let plus = evaluate(i, x + h), minus = evaluate(i, x - h)
+                let plus = try evaluate(i, x + h), minus = try evaluate(i, x - h)
                 numeric = Float((plus - minus) / (2 * Double(h)))
                 if fails(numeric) {
-                    let center = evaluate(i, x)
+                    let center = try evaluate(i, x)
                     let sides = [Float((plus - center) / Double(h)), Float((center - minus) / Double(h))]
                     if let side = sides.first(where: { !fails($0) }) { numeric = side }
                 }

@@ -1,4 +1,9 @@
 import Foundation
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
 
 /// Per-layer forward and backward times of a net, as `caffe time` reports them.
 public struct LayerTiming {
@@ -19,13 +24,14 @@ public struct LayerTiming {
     public var prefetching: [(layer: String, preparing: Double, waiting: Double)] = []
 
     /// Runs `warmup` untimed iterations, then `iterations` timed ones; all times in seconds per
-    /// iteration. With `sync`, each backward is followed by summing the gradients over the ranks.
-    public static func measure(_ net: Net, iterations: Int, warmup: Int, backward: Bool, sync: GradientSync? = nil) throws -> LayerTiming {
+    /// iteration. In a group of several ranks, each backward is followed by summing the
+    /// gradients over them.
+    public static func measure(_ net: Net, iterations: Int, warmup: Int, backward: Bool, group: any ProcessGroup = SingleProcess()) throws -> LayerTiming {
         let gradients = net.parameters.filter { $0.lrMult > 0 }.map(\.blob)
         func sumGradients() throws {
-            guard backward, let sync else { return }
-            try sync.startSumming(gradients)
-            try sync.finishSumming()
+            guard backward else { return }
+            try group.startSumming(gradients)
+            try group.finishSumming()
         }
         let count = net.layers.count
         for _ in 0..<warmup {
@@ -36,13 +42,13 @@ public struct LayerTiming {
         var forward = [Double](repeating: 0, count: count)
         var backwardTimes = [Double](repeating: 0, count: count)
         var forwardTotal = 0.0, backwardTotal = 0.0, gradientSum = 0.0
-        let prefetchers = net.layers.compactMap { layer in (layer.dataSource as? any PrefetchingDataSource).map { (layer.name, $0) } }
-        let before = prefetchers.map { $0.1.prefetchStatistics }
+        let prefetchers = net.dataSources.filter { $0.prefetchStatistics != nil }
+        let before = prefetchers.map { $0.prefetchStatistics! }
         for _ in 0..<iterations {
             let passStart = DispatchTime.now().uptimeNanoseconds
             for index in 0..<count {
                 let start = DispatchTime.now().uptimeNanoseconds
-                net.forwardLayer(at: index)
+                try net.forwardLayer(at: index)
                 forward[index] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
             }
             let middle = DispatchTime.now().uptimeNanoseconds
@@ -64,16 +70,16 @@ public struct LayerTiming {
         let n = Double(iterations)
         var timing = LayerTiming(forward: forward.map { $0 / n }, backward: backwardTimes.map { $0 / n }, iterations: iterations,
                                  forwardTotal: forwardTotal / n, backwardTotal: backwardTotal / n)
-        for ((name, source), start) in zip(prefetchers, before) {
-            let end = source.prefetchStatistics
+        for (source, start) in zip(prefetchers, before) {
+            let end = source.prefetchStatistics!
             let batches = Double(max(end.batches - start.batches, 1))
-            timing.prefetching.append((name, (end.preparingSeconds - start.preparingSeconds) / batches,
+            timing.prefetching.append((source.name, (end.preparingSeconds - start.preparingSeconds) / batches,
                                        (end.waitingSeconds - start.waitingSeconds) / batches))
         }
-        if backward, let sync {
+        if backward && group.size > 1 {
             timing.gradientSum = gradientSum / n
             timing.gradientBytes = gradients.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
-            timing.ranks = sync.size
+            timing.ranks = group.size
         }
         return timing
     }

@@ -1,8 +1,14 @@
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
+
 /// A net as a Graphviz DOT graph: layers as boxes (name and type), blobs as edges labelled
 /// with their name and shape, the net's outputs as ellipses. Implicit Split layers are left
 /// out: their readers are drawn straight from the producer.
 public enum NetDiagram {
-    public static func dot(_ net: Net) -> String {
+    public static func dot(_ net: NetPlan) -> String {
         var lines = ["digraph \"\(escape(net.name))\" {", "  rankdir=TB;", "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", fontname=\"Helvetica\"];",
                      "  edge [fontname=\"Helvetica\", fontsize=10];"]
         // The layer that last wrote each blob (in place writes count), seen through Splits.
@@ -15,7 +21,7 @@ public enum NetDiagram {
                 for top in tops { splitSource[ObjectIdentifier(top)] = splitSource[ObjectIdentifier(bottoms[0])] ?? ObjectIdentifier(bottoms[0]) }
                 continue
             }
-            lines.append("  L\(index) [label=\"\(escape(layer.name))\\n\(escape(layer.spec.type))\"\(Swift.type(of: layer).isLoss ? ", fillcolor=\"#fde9e4\"" : layer.dataSource != nil ? ", fillcolor=\"#e7f5e4\"" : "")];")
+            lines.append("  L\(index) [label=\"\(escape(layer.name))\\n\(escape(layer.spec.type))\"\(Swift.type(of: layer).isLoss ? ", fillcolor=\"#fde9e4\"" : layer is any DataSource ? ", fillcolor=\"#e7f5e4\"" : "")];")
             for bottom in bottoms {
                 let source = splitSource[ObjectIdentifier(bottom)] ?? ObjectIdentifier(bottom)
                 read.insert(source)

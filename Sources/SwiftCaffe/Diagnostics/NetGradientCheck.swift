@@ -1,3 +1,9 @@
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
+
 /// `swiftcaffe gradcheck`: every layer's backward (or one layer's) checked against finite
 /// differences on the net's own shapes, with a small batch.
 ///
@@ -27,7 +33,7 @@ public enum NetGradientCheck {
         let setsBatch = spec.layers.contains(where: isBatched)
         let spec = setsBatch ? try spec.setting("batch_size", to: "\(batch)", inLayers: isBatched) : spec
         let net = try Net(spec: spec, phase: phase, seed: seed)
-        if let only, net.layer(named: only) == nil {
+        if let only, net.plan.layer(named: only) == nil {
             throw SwiftCaffeError("no layer named '\(only)' in the \(phase) net",
                                   hint: nearest(only, in: net.layers.map(\.name)).map { "did you mean '\($0)'?" })
         }
@@ -37,7 +43,7 @@ public enum NetGradientCheck {
         for (index, original) in net.layers.enumerated() {
             if let only { guard original.name == only else { continue } }
             // A Split only sums; a StopGradient cuts the gradient on purpose.
-            guard !(original is SplitLayer || original is StopGradientLayer), net.runsBackward(at: index) || only != nil, !net.bottoms[index].isEmpty else { continue }
+            guard !(original is SplitLayer || original is StopGradientLayer), net.plan.runsBackward[index] || only != nil, !net.bottoms[index].isEmpty else { continue }
             let bottoms = net.bottoms[index].map { blob -> Blob in
                 let small = Blob(name: blob.name, shape: setsBatch || blob.shape.isEmpty ? blob.shape : [min(batch, blob.shape[0])] + blob.shape.dropFirst())
                 small.needsGradient = blob.needsGradient
@@ -53,8 +59,8 @@ public enum NetGradientCheck {
             for (mine, theirs) in zip(layer.params, original.params) where mine.shape == theirs.shape {
                 mine.setData(theirs.dataArray)
             }
-            let results = checker.check(layer, bottom: bottoms, top: tops)
-            let adjoint = (layer as? any TangentLayer).map { AdjointCheck().check($0, bottom: bottoms, top: tops) }
+            let results = try checker.check(layer, bottom: bottoms, top: tops)
+            let adjoint = try (layer as? any TangentLayer).map { try AdjointCheck().check($0, bottom: bottoms, top: tops) }
             reports.append(Report(layer: original.name, type: original.spec.type, results: results, adjoint: adjoint))
         }
         return reports
@@ -65,13 +71,13 @@ public enum NetGradientCheck {
     /// Without a result when a layer has no forward mode: `missing` names it.
     public static func wholeNet(_ spec: NetSpec, phase: Phase = .train, seed: UInt64 = 1) throws
         -> (result: AdjointCheck.Result?, inputs: [String], missing: (any Layer)?) {
-        let probe = try Net(spec: spec, phase: phase, seed: seed, allocating: false)
+        let probe = try NetPlan(spec: spec, options: NetOptions(phase: phase, seed: seed))
         if let missing = probe.firstLayerWithoutForwardMode { return (nil, [], missing) }
         let labels = Set(probe.layers.indices.flatMap { index in
             ((probe.layers[index] as? any IndexConsumer)?.indexBottoms ?? []).compactMap { probe.bottoms[index][$0.slot].name }
         })
         let inputs = probe.layers.indices.filter { probe.bottoms[$0].isEmpty }.flatMap { probe.tops[$0].map(\.name) }.filter { !labels.contains($0) }
-        let net = try Net(spec: spec, phase: phase, seed: seed, inputGradients: Set(inputs))
+        let net = try Net(spec: spec, options: NetOptions(phase: phase, seed: seed, inputGradients: Set(inputs)))
         return (try AdjointCheck().check(net: net, inputs: inputs), inputs, nil)
     }
 }

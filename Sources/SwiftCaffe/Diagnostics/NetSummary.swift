@@ -1,4 +1,9 @@
 import Foundation
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
 
 /// A net described layer by layer, like Keras's `model.summary()` with Caffe's "memory
 /// required for data": for each layer in execution order its type, bottoms → tops, top
@@ -23,8 +28,8 @@ public struct NetSummary {
     public var batchSize: Int?
     public var memory: MemoryPlan
 
-    public init(_ net: Net) {
-        memory = net.memoryPlan
+    public init(_ net: NetPlan) {
+        memory = net.memory
         var counted: Set<ObjectIdentifier> = []
         var seenParameters: Set<ObjectIdentifier> = []
         rows = net.layers.indices.map { index in
@@ -73,10 +78,10 @@ public struct NetSummary {
 
     /// What a net built for inference (`NetPurpose.inference`) takes: its blobs' memory plan
     /// and what it folded.
-    public static func inferenceLine(_ net: Net) -> String {
-        let plan = net.memoryPlan
+    public static func inferenceLine(_ net: NetPlan) -> String {
+        let plan = net.memory
         return "at inference (test, classify): activations \(humanBytes(plan.activationBytes)) in \(plan.activationBuffers) shared buffers "
-            + "instead of \(humanBytes(plan.separateActivationBytes)) in \(net.blobs.count); \(net.foldedLayers.count) layers folded into others"
+            + "instead of \(humanBytes(plan.separateActivationBytes)) in \(net.blobs.count); \(net.folded.count) layers folded into others"
     }
 }
 

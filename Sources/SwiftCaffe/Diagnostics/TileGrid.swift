@@ -1,3 +1,9 @@
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
+
 /// Arrays shown as a grid of small pictures in one image, as Caffe's filter-visualisation
 /// notebook shows a layer's filters and activations.
 ///

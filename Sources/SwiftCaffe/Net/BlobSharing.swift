@@ -1,3 +1,9 @@
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
+
 /// Which blobs of a net that only runs forward can take turns in one buffer.
 ///
 /// A blob holds something worth keeping from the layer that first writes it until the last
@@ -7,20 +13,18 @@
 /// buffer is freed only after the layer that reads it last has written its own tops, so no
 /// layer ever reads and writes one buffer through two names.
 ///
-/// Kept whole to the end, since someone reads them after forward: the net's outputs, what a
-/// loss or accuracy layer compares (scores and labels, which `test` counts), the tops of
-/// layers without bottoms (an `Input` is written by the caller, not by its forward), and
-/// the blobs named in `keeping`.
+/// Kept whole to the end, since someone reads them after forward: the net's outputs, its
+/// classifier's scores and labels (which `test` counts), the tops of layers without bottoms
+/// (an `Input` is written by the caller, not by its forward), and the blobs named in `keeping`.
 enum BlobSharing {
-    static func groups(_ net: Net, keeping: Set<String>) -> [[Blob]] {
+    static func groups(_ net: NetPlan, keeping: Set<String>) -> [[Blob]] {
         var lastUse: [ObjectIdentifier: Int] = [:]
         for index in net.layers.indices {
             for blob in net.bottoms[index] + net.tops[index] { lastUse[ObjectIdentifier(blob)] = index }
         }
         var kept = Set(net.outputNames).union(keeping)
-        for index in net.layers.indices {
-            if net.bottoms[index].isEmpty || net.layers[index] is any LabelConsumer { kept.formUnion(net.bottoms[index].map(\.name) + net.tops[index].map(\.name)) }
-        }
+        if let classifier = net.classifier { kept.formUnion([classifier.scores.name, classifier.labels.name]) }
+        for index in net.layers.indices where net.bottoms[index].isEmpty { kept.formUnion(net.tops[index].map(\.name)) }
         var groups: [[Blob]] = [], sizes: [Int] = [], free: [Int] = [], seen: Set<ObjectIdentifier> = []
         var groupOf: [ObjectIdentifier: Int] = [:]
         for index in net.layers.indices {

@@ -1,3 +1,9 @@
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
+
 /// Forward mode over a whole net: tangents pushed through the layers in their forward order.
 extension Net {
     /// Runs one forward pass and, interleaved with it, the tangent of every blob along the
@@ -38,7 +44,7 @@ extension Net {
             }
         }
         for index in layers.indices {
-            try forwardLayerChecked(at: index, replacing: values)
+            try forwardLayer(at: index, replacing: values)
             let layer = layers[index]
             let bottomTangent = bottoms[index].map { blob in
                 tangents[blob.name] ?? Blob(name: blob.name, shape: blob.shape)  // no direction: held fixed

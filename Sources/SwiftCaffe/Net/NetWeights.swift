@@ -1,4 +1,11 @@
-/// A net's weights in and out of safetensors files (and Caffe's .caffemodel), by parameter name.
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
+
+/// A net's weights in and out of tensor files (safetensors, and every format registered with
+/// `TensorFiles`, such as Caffe's .caffemodel), by parameter name.
 ///
 /// A parameter is named `<layer>.<index>` (`conv1.0` is conv1's weight, `conv1.1` its bias, in
 /// Caffe's blob order). One loader serves every caller: `test` and resuming require every
@@ -6,26 +13,24 @@
 /// unless `--strict`. A tensor of the wrong shape, or holding NaN or ±∞ (which would score
 /// nonsense without a word), is always an error naming the tensor and its layer.
 extension Net {
-    /// Saves every learnable parameter as `<layer>.<index>`, atomically: as a caffemodel when
-    /// `path` ends in `.caffemodel` (with the layers' types, for Caffe), else as safetensors.
+    /// Saves every learnable parameter as `<layer>.<index>`, atomically, in the format the
+    /// extension names (`TensorFiles`: safetensors, or a registered one such as `.caffemodel`).
     public func saveWeights(to path: String, metadata: [String: String] = [:]) throws {
-        let tensors = parameters.map { ($0.name, $0.blob.shape, UnsafeBufferPointer(start: $0.blob.data, count: $0.blob.count)) }
-        if path.lowercased().hasSuffix(".caffemodel") {
-            let types = Dictionary(layers.map { ($0.spec.name, $0.spec.type) }, uniquingKeysWith: { first, _ in first })
-            try AtomicFile.write(try CaffeModel.encode(tensors, netName: name, types: types), to: path)
-        } else {
-            try AtomicFile.write(try Safetensors.encode(tensors, metadata: metadata), to: path)
-        }
+        let types = Dictionary(layers.map { ($0.spec.name, $0.spec.type) }, uniquingKeysWith: { first, _ in first })
+        let tensors = parameters.map { ($0.name, Safetensors.Tensor(shape: $0.blob.shape, values: $0.blob.dataArray)) }
+        var metadata = metadata
+        if metadata["net"] == nil { metadata["net"] = name }
+        try TensorFiles.write(TensorFile(tensors: tensors, metadata: metadata, layerTypes: types), to: path)
     }
 
     /// Loads parameters by name and returns the names of those the file lacks, which keep
     /// their values. With `requireAll` (the default) a missing parameter is an error instead.
     @discardableResult
     public func loadWeights(from path: String, requireAll: Bool = true) throws -> [String] {
-        let tensors = CaffeModel.isCaffeModel(path) ? try CaffeModel.read(path: path) : try Safetensors.read(path: path).tensors
+        let tensors = try TensorFiles.read(path).byName
         var missing: [String] = []
         for parameter in parameters {
-            let owner = layer(named: parameter.layer)
+            let owner = plan.layer(named: parameter.layer)
             guard let tensor = tensors[parameter.name] else {
                 missing.append(parameter.name)
                 continue
@@ -48,7 +53,7 @@ extension Net {
             parameter.blob.setData(tensor.values)
         }
         if requireAll, let first = missing.first {
-            let owner = layer(named: parameters.first { $0.name == first }?.layer ?? "")
+            let owner = plan.layer(named: parameters.first { $0.name == first }?.layer ?? "")
             let known = tensors.keys.sorted()
             throw SwiftCaffeError("the weights file '\(path)' has no tensor\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", "))",
                                   at: owner?.spec.location, layer: owner?.spec.description,

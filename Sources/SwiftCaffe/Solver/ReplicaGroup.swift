@@ -1,4 +1,9 @@
 import Foundation
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
 
 /// Data-parallel training inside one process: `mpirun -np N` without MPI. Each replica is a
 /// rank with its own net and `Trainer`, run on its own thread with its own kernel threads;
@@ -46,8 +51,8 @@ public final class ReplicaGroup: @unchecked Sendable {
         values.deallocate()
     }
 
-    /// The `GradientSync` of replica `rank`.
-    public func replica(_ rank: Int) -> GradientSync { Replica(group: self, rank: rank) }
+    /// The `ProcessGroup` of replica `rank`.
+    public func replica(_ rank: Int) -> ProcessGroup { Replica(group: self, rank: rank) }
 
     /// Waits until every replica has arrived. Throws if a replica gave up.
     fileprivate func barrier() throws {
@@ -80,7 +85,7 @@ public final class ReplicaGroup: @unchecked Sendable {
     /// Runs `body(sync)` for every replica at once, replica 0 on the calling thread and the
     /// others on threads of their own, each with `threadsPerReplica` kernel threads. Returns
     /// when all are done; rethrows the first replica's error, after the others have stopped.
-    public static func run(count: Int, threadsPerReplica: Int, _ body: @escaping @Sendable (GradientSync) throws -> Void) throws {
+    public static func run(count: Int, threadsPerReplica: Int, _ body: @escaping @Sendable (ProcessGroup) throws -> Void) throws {
         let group = ReplicaGroup(count: count)
         let finished = DispatchGroup()
         let replica: @Sendable (Int) -> Void = { rank in
@@ -108,7 +113,7 @@ public final class ReplicaGroup: @unchecked Sendable {
 }
 
 /// One replica's view of its group.
-private final class Replica: GradientSync {
+private final class Replica: ProcessGroup {
     let group: ReplicaGroup
     let rank: Int
     var size: Int { group.count }

@@ -1,4 +1,9 @@
 import Foundation
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
 
 /// Snapshots and resuming.
 ///

@@ -1,4 +1,9 @@
 import Foundation
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
 
 /// Applies one update to a net's parameters from their gradients at the learning rate its
 /// schedule gives for the iteration (`rate(at:)`, `LearningRatePolicy.swift`), with Caffe's

@@ -1,4 +1,9 @@
 import Foundation
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
 
 /// Where a run stands after an iteration.
 public struct TrainingProgress: Sendable {
@@ -56,10 +61,11 @@ public struct TrainingOptions {
 /// solver for the configured iterations or epochs, reports progress, tests, writes the log
 /// and snapshots, and stops cleanly when asked.
 ///
-/// With a `GradientSync` it is one rank of a data-parallel run (`TrainerDataParallel.swift`):
-/// its data layers serve their slice of each global batch, gradients are summed over the ranks
+/// It is one rank of a `ProcessGroup` (a process training alone is the group of one): its
+/// data layers serve their slice of each global batch, gradients are summed over the ranks
 /// before each update, tests are scored over all ranks' shares, and only rank 0 logs and
-/// writes snapshots. Iterations, epochs and the schedule count in global batches.
+/// writes snapshots (`TrainerCollectives.swift`). Iterations, epochs and the schedule count in
+/// global batches.
 public final class Trainer {
     public let spec: NetSpec
     public let solverSpec: SolverSpec
@@ -68,8 +74,8 @@ public final class Trainer {
     public let solver: Solver
     public let maxIter: Int
     public let seed: UInt64
-    /// The other ranks of a data-parallel run; nil when training alone.
-    public let sync: GradientSync?
+    /// The ranks training together; a `SingleProcess` when training alone.
+    public let group: any ProcessGroup
     /// `<folder>/<name>`: snapshots are `<prefix>_iter_<N>.safetensors` and `.solverstate`,
     /// the log `<prefix>_log.csv`.
     public let prefix: String
@@ -85,26 +91,27 @@ public final class Trainer {
     /// This rank's samples per pass, and the data set's size.
     let batchSize: Int
     let epochSize: Int
-    /// For data-parallel training: the parameter blobs whose gradients are complete once the
-    /// layer at each index has run backward.
+    /// The parameter blobs whose gradients are complete once the layer at each index has run
+    /// backward: where summing them over the ranks starts.
     var gradientsReady: [Int: [Blob]] = [:]
 
     /// The seed used when neither the solver's `random_seed` nor `--seed` gives one, so that
     /// runs are reproducible by default.
     public static let defaultSeed: UInt64 = 1
 
-    public init(spec: NetSpec, options: TrainingOptions = TrainingOptions(), sync: GradientSync? = nil) throws {
+    public init(spec: NetSpec, options: TrainingOptions = TrainingOptions(), group: any ProcessGroup = SingleProcess()) throws {
         self.spec = spec
-        self.sync = sync
-        let shard = sync.map { DataShard(rank: $0.rank, count: $0.size) } ?? .whole
+        self.group = group
+        let shard = group.shard
         var solverSpec = spec.solver ?? SolverSpec()
         if let rate = options.baseLR { solverSpec.baseLR = rate }
         self.solverSpec = solverSpec
         seed = options.seed ?? solverSpec.randomSeed ?? Self.defaultSeed
-        trainNet = try Net(spec: spec, phase: .train, seed: seed, shard: shard, purpose: .training)
+        trainNet = try Net(spec: spec, options: NetOptions(phase: .train, seed: seed, purpose: .training, shard: shard))
         let hasTestLayers = spec.layers.contains { $0.phase == .test }
         // The test net only ever runs forward.
-        testNet = hasTestLayers ? try Net(spec: spec, phase: .test, seed: seed, sharingParametersWith: trainNet, shard: shard, purpose: .inference) : nil
+        testNet = hasTestLayers ? try Net(spec: spec, options: NetOptions(phase: .test, seed: seed, purpose: .inference, shard: shard,
+                                                                          sharingParametersWith: trainNet)) : nil
 
         guard let source = trainNet.dataSources.first else {
             throw SwiftCaffeError("the train net has no data layer", at: spec.layers.first?.location,
@@ -140,14 +147,14 @@ public final class Trainer {
         let base = URL(fileURLWithPath: configured).lastPathComponent
         let folder = options.output ?? URL(fileURLWithPath: configured).deletingLastPathComponent().path
         prefix = URL(fileURLWithPath: folder).appendingPathComponent(base).path
-        if sync != nil { gradientsReady = groupGradientsByLayer() }
+        gradientsReady = groupGradientsByLayer()
     }
 
     /// The number of data-parallel ranks (1 when training alone).
-    public var ranks: Int { sync?.size ?? 1 }
+    public var ranks: Int { group.size }
 
     /// Whether this process prints, logs and writes snapshots: rank 0, or the only one.
-    public var isRoot: Bool { (sync?.rank ?? 0) == 0 }
+    public var isRoot: Bool { group.rank == 0 }
 
     /// Samples per iteration over all ranks: the global batch.
     public var imagesPerIteration: Int { batchSize * solverSpec.iterSize * ranks }
@@ -168,31 +175,28 @@ public final class Trainer {
             AtomicFile.removeStaleTemporaries(in: URL(fileURLWithPath: prefix).deletingLastPathComponent().path)
             if logging && log == nil { log = try TrainingLog(path: logPath) }
         }
-        if sync != nil { try startFromRootState() }
+        try startFromRootState()
         let display = solverSpec.display, interval = solverSpec.testInterval
         var windowStart = Date(), windowImages = 0.0, windowIterations = 0
-        var windowWaiting = sync?.waitingSeconds ?? 0
+        var windowWaiting = group.waitingSeconds
         var lastTick = Date.distantPast
         trainNet.zeroParameterDiffs()  // then the solver zeroes them as it applies them
         while iteration < maxIter {
             let started = Date()
             var loss: Float = 0
             for pass in 0..<solverSpec.iterSize {
-                let passLoss: Float
-                do { passLoss = try trainNet.forward() } catch let error as SwiftCaffeError { throw error.during("at iteration \(iteration + 1)") }
-                // With other ranks the check waits for the summed loss, so that all stop together.
-                guard passLoss.isFinite || sync != nil else { throw divergence(loss: passLoss) }
-                if sync != nil && pass == solverSpec.iterSize - 1 {
+                do { try trainNet.forward() } catch let error as SwiftCaffeError { throw error.during("at iteration \(iteration + 1)") }
+                let passLoss = trainNet.loss
+                if pass == solverSpec.iterSize - 1 {
                     try backwardSummingGradients()
                 } else {
                     trainNet.backward()
                 }
                 loss += passLoss / Float(solverSpec.iterSize)
             }
-            if sync != nil {
-                loss = try meanOverRanks(loss)
-                guard loss.isFinite else { throw divergence(loss: loss) }
-            }
+            // With other ranks, the check waits for the mean loss, so that all stop together.
+            loss = try meanOverRanks(loss)
+            guard loss.isFinite else { throw divergence(loss: loss) }
             let rate = solver.update(iteration: iteration)
             iteration += 1
             windowIterations += 1
@@ -204,7 +208,7 @@ public final class Trainer {
             let speed = windowImages / max(Date().timeIntervalSince(windowStart), 1e-9)
             let displayed = (display > 0 && iteration % display == 0) || iteration == maxIter
             if displayed || Date().timeIntervalSince(lastTick) > 0.1 {
-                let waiting = ((sync?.waitingSeconds ?? 0) - windowWaiting) / Double(max(windowIterations, 1))
+                let waiting = (group.waitingSeconds - windowWaiting) / Double(max(windowIterations, 1))
                 report(.progress(TrainingProgress(iteration: iteration, maxIter: maxIter, epoch: epoch, loss: smoothedLoss,
                                                   learningRate: rate, imagesPerSecond: speed, communicationSeconds: waiting,
                                                   isDisplayed: displayed)))
@@ -215,7 +219,7 @@ public final class Trainer {
                 windowStart = Date()
                 windowImages = 0
                 windowIterations = 0
-                windowWaiting = sync?.waitingSeconds ?? 0
+                windowWaiting = group.waitingSeconds
             }
             if testNet != nil && ((interval > 0 && iteration % interval == 0) || iteration == maxIter) {
                 let testStart = Date()
@@ -228,14 +232,13 @@ public final class Trainer {
                 windowStart = Date()
                 windowImages = 0
                 windowIterations = 0
-                windowWaiting = sync?.waitingSeconds ?? 0
+                windowWaiting = group.waitingSeconds
             }
             let stopping = try agreeOnStopping(shouldStop())
             if iteration == maxIter || stopping || (solverSpec.snapshot > 0 && iteration % solverSpec.snapshot == 0) {
-                if sync != nil {
-                    try averageSelfKeptParameters()
-                    report(.replicasAgree(checksum: try checkReplicasAgree()))
-                }
+                try averageSelfKeptParameters()
+                let checksum = try checkReplicasAgree()
+                if ranks > 1 { report(.replicasAgree(checksum: checksum)) }
                 if isRoot {
                     let (weights, state) = try snapshot()
                     report(.snapshot(weights: weights, state: state))
@@ -250,7 +253,7 @@ public final class Trainer {
     public func test() throws -> TestResult {
         guard let testNet else { throw SwiftCaffeError("the net has no test-phase layers to test with") }
         do {
-            return try testNet.evaluate(iterations: solverSpec.testIter, iteration: iteration, sync: sync)
+            return try Evaluation.run(testNet, iterations: solverSpec.testIter, iteration: iteration, group: group)
         } catch let error as SwiftCaffeError {
             throw error.during("testing at iteration \(iteration)")
         }
@@ -264,7 +267,7 @@ public final class Trainer {
         let updated = iteration > 0
         let rateHint = "lower base_lr (now \(solver.rate(at: iteration))) or set clip_gradients; the last snapshot on disk is from before this"
         for (index, layer) in trainNet.layers.enumerated() {
-            for owner in trainNet.layersDone(byLayerAt: index) {  // a folded Scale's parameters too
+            for owner in trainNet.plan.layersDone(byLayerAt: index) {  // a folded Scale's parameters too
                 guard let parameter = owner.params.firstIndex(where: { !allFinite($0.data, $0.count) }) else { continue }
                 return owner.error("its parameter \(parameter) became non-finite by iteration \(iteration) (loss \(loss)): the updates diverged", hint: rateHint)
             }
@@ -277,7 +280,7 @@ public final class Trainer {
         }
         for (blob, weight) in trainNet.lossTops {
             let sum = (0..<blob.count).reduce(Float(0)) { $0 + blob.data[$1] }
-            guard !(weight * sum).isFinite, let layer = trainNet.producer(of: blob) else { continue }
+            guard !(weight * sum).isFinite, let layer = trainNet.plan.producer(of: blob) else { continue }
             return layer.error("its loss '\(blob.name)' is \(sum), which times loss_weight \(weight) is \(weight * sum)",
                                hint: "use a loss_weight that keeps the weighted loss within Float's range (±3.4e38)")
         }

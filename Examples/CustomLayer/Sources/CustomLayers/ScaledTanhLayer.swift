@@ -41,13 +41,12 @@ public final class ScaledTanhLayer: Layer {
 
     @inline(__always) private func channel(of index: Int) -> Int { channelShared ? 0 : (index / inner) % channels }
 
-    public func forward(bottom: [Blob], top: [Blob]) -> Float {
+    public func forward(bottom: [Blob], top: [Blob]) {
         let x = bottom[0].data, y = top[0].data, a = params[0].data, b = params[1].data
         for i in 0..<bottom[0].count {
             let c = channel(of: i)
             y[i] = a[c] * tanh(b[c] * x[i])
         }
-        return 0
     }
 
     /// With t = tanh(b·x): ∂y/∂a = t, ∂y/∂b = a·x·(1−t²), ∂y/∂x = a·b·(1−t²).

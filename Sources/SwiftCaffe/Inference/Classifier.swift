@@ -1,0 +1,97 @@
+import Foundation
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
+
+/// A trained net that classifies pictures: load the net and its weights once, then classify
+/// as many pictures as you like.
+///
+///     let classifier = try Classifier(net: "nets/lenet.yaml", weights: "runs/lenet_iter_938.safetensors")
+///     for prediction in try classifier.classify(path: "shoe.png", top: 3) {
+///         print(prediction.name, prediction.probability)
+///     }
+///
+/// The net is built in its test phase. Its first picture-serving layer (`IDXData`,
+/// `ImageData`, or the `Input` of a deploy net) prepares each picture exactly as it prepares
+/// its own test samples: resized to its size, gray or BGR, centre-cropped, mean and scale
+/// (`PictureSource`). The class scores are the first input of the first layer that reads
+/// labels (a loss or Accuracy layer); without one, the net's last output (a deploy net's
+/// `prob`). Scores that are not already a Softmax's output get a softmax. Class names come
+/// from the data layer's `label_names`, else they are the class numbers.
+public final class Classifier {
+    /// One class of one picture.
+    public struct Prediction: Sendable, Equatable {
+        public var label: Int
+        public var name: String
+        public var probability: Float
+    }
+
+    public let net: Net
+    public let classNames: [String]
+    let source: any PictureSource
+    let input: Blob
+    let scores: Blob
+    let scoresAreProbabilities: Bool
+
+    /// `keeping`: blobs besides the scores whose values are wanted after a picture has run
+    /// (an inference net lets blobs take turns in shared memory, see `Net.init`).
+    public init(net path: String, weights: String, keeping blobs: Set<String> = []) throws {
+        let spec = try NetSpec.load(path: path)
+        net = try Net(spec: spec, options: NetOptions(phase: .test, purpose: .inference, keeping: blobs))
+        try net.loadWeights(from: weights)
+        guard let index = net.layers.firstIndex(where: { $0 is any PictureSource }), let source = net.layers[index] as? any PictureSource else {
+            throw SwiftCaffeError("the net '\(path)' has no layer that serves pictures in its test phase",
+                                  hint: "classify needs an IDXData, ImageData or Input layer")
+        }
+        self.source = source
+        input = net.tops[index][0]
+        guard input.shape.count == 4, input.shape[1] == source.pictureChannels else {
+            throw source.error("serves \(input.shapeDescription), not pictures (N×1×H×W or N×3×H×W)")
+        }
+        if let classifier = net.plan.classifier {
+            scores = classifier.scores
+        } else if let last = net.outputNames.last, let blob = net.blobs[last] {
+            scores = blob
+        } else {
+            throw SwiftCaffeError("the net '\(path)' has no class scores to read", hint: "end it with a classifier (InnerProduct, then Softmax or a loss)")
+        }
+        guard scores.shape.first == input.shape[0], scores.count / max(scores.shape[0], 1) >= 1 else {
+            throw SwiftCaffeError("'\(scores.name)' (\(scores.shapeDescription)) does not hold one row of class scores per picture")
+        }
+        scoresAreProbabilities = net.plan.producer(of: scores) is SoftmaxLayer
+        let classes = scores.count / scores.shape[0]
+        let given = net.dataSources.first?.labelNames ?? []
+        classNames = (0..<classes).map { $0 < given.count ? given[$0] : "\($0)" }
+    }
+
+    /// The probability of every class, for each picture (decoded as the net wants them).
+    public func probabilities(_ images: [RasterImage]) throws -> [[Float]] {
+        let batch = input.shape[0], sampleSize = input.count / batch, classes = classNames.count
+        var results: [[Float]] = []
+        for start in stride(from: 0, to: images.count, by: batch) {
+            let chunk = images[start..<min(start + batch, images.count)]
+            var values = [Float](repeating: 0, count: input.count)
+            values.withUnsafeMutableBufferPointer { buffer in
+                for (slot, image) in chunk.enumerated() { source.sample(from: image, into: buffer.baseAddress! + slot * sampleSize) }
+            }
+            try net.forward(replacing: [input.name: values])
+            var rows = Array(UnsafeBufferPointer(start: scores.data, count: chunk.count * classes))
+            if !scoresAreProbabilities {
+                rows.withUnsafeMutableBufferPointer { softmax($0.baseAddress!, $0.baseAddress!, outer: chunk.count, channels: classes, inner: 1) }
+            }
+            for slot in 0..<chunk.count { results.append(Array(rows[(slot * classes)..<((slot + 1) * classes)])) }
+        }
+        return results
+    }
+
+    /// The `top` most probable classes of the picture file `path`, most probable first.
+    public func classify(path: String, top: Int = 5) throws -> [Prediction] {
+        let image = try RasterImage(path: path, channels: source.pictureChannels)
+        let row = try probabilities([image])[0]
+        return row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }.prefix(max(top, 1)).map {
+            Prediction(label: $0, name: classNames[$0], probability: row[$0])
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeLayers
+import SwiftCaffeSpec
+
+/// The averaged scalar outputs of a pass over the test set, and a confusion matrix where
+/// the net has a classifier (an Accuracy or softmax-loss layer fed by labels).
+public struct TestResult {
+    public var iteration: Int
+    /// Each scalar output (loss, accuracy, ...) averaged over the batches.
+    public var outputs: [(name: String, value: Float)]
+    public var batches: Int
+    public var images: Int
+    /// What `images` counts: the data source's `sampleNoun`.
+    public var sampleNoun = "images"
+    /// confusion[truth][prediction] counts; nil when the net has no classifier.
+    public var confusion: [[Int]]?
+    /// Class names from the data layer's `label_names`, else the label numbers.
+    public var classNames: [String] = []
+
+    public var accuracy: Float? { outputs.first { $0.name.lowercased().contains("accuracy") }?.value }
+    public var loss: Float? { outputs.first { $0.name.lowercased().contains("loss") }?.value }
+
+    /// Per-class accuracy (recall): the diagonal over each row's total.
+    public var perClassAccuracy: [Float]? {
+        confusion?.enumerated().map { row, counts in
+            let total = counts.reduce(0, +)
+            return total == 0 ? 0 : Float(counts[row]) / Float(total)
+        }
+    }
+}
+
+/// Caffe's `Solver::Test`: scores a test net over its data set.
+public enum Evaluation {
+    /// Runs forward over the data set (or `iterations` batches), averages the scalar outputs
+    /// and counts the classifier's predictions against labels. `iteration` labels the result
+    /// (the training iteration the weights are from). Used by `swiftcaffe test` and by the
+    /// trainer's tests.
+    ///
+    /// In a group of several ranks (the net built with this rank's `DataShard`) every rank
+    /// scores its share of the batches and the sums are combined, so all ranks return the
+    /// score of the whole test set; `iterations` then counts global batches.
+    public static func run(_ net: Net, iterations: Int? = nil, iteration: Int = 0, group: any ProcessGroup = SingleProcess()) throws -> TestResult {
+        let source = net.dataSources.first
+        source?.rewind()
+        let ranks = group.size
+        let batch = (source?.batchSize ?? 1) * ranks
+        let batches = iterations.map { ($0 + ranks - 1) / ranks } ?? source.map { ($0.sampleCount + batch - 1) / batch } ?? 1
+        let classifier = net.plan.classifier
+        var confusion: [[Int]]?
+        var sums: [Double] = []
+        var names: [String] = []
+        for _ in 0..<batches {
+            try net.forward()
+            let outputs = net.scalarOutputs
+            if sums.isEmpty {
+                names = outputs.map(\.name)
+                sums = [Double](repeating: 0, count: outputs.count)
+            }
+            for (index, output) in outputs.enumerated() { sums[index] += Double(output.value) }
+            if let classifier { count(classifier, into: &confusion) }
+        }
+        let counts = confusion?.flatMap { $0 } ?? []
+        var totals = sums + counts.map(Double.init)
+        try group.sum(&totals)
+        sums = Array(totals[..<sums.count])
+        if let classes = confusion?.count {
+            confusion = (0..<classes).map { row in (0..<classes).map { Int(totals[sums.count + row * classes + $0]) } }
+        }
+        var result = TestResult(iteration: iteration, outputs: zip(names, sums).map { ($0, Float($1 / Double(batches * ranks))) },
+                                batches: batches * ranks, images: batches * batch, confusion: confusion)
+        result.sampleNoun = source?.sampleNoun ?? "images"
+        if let confusion {
+            let given = source?.labelNames ?? []
+            result.classNames = confusion.indices.map { $0 < given.count ? given[$0] : "\($0)" }
+        }
+        return result
+    }
+
+    /// Adds one batch's argmax predictions (classes along axis 1) to the confusion matrix.
+    private static func count(_ classifier: ClassifierBlobs, into confusion: inout [[Int]]?) {
+        let scores = classifier.scores, labels = classifier.labels, classes = classifier.classCount
+        guard scores.shape.count >= 2, scores.shape[1] == classes else { return }
+        let outer = scores.shape[0], inner = scores.count / (outer * classes)
+        guard labels.count == outer * inner else { return }
+        if confusion == nil { confusion = Array(repeating: Array(repeating: 0, count: classes), count: classes) }
+        let values = scores.data, truth = labels.data
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let label = Int(truth[o * inner + i])
+                guard label != classifier.ignoreLabel, (0..<classes).contains(label) else { continue }
+                var best = 0
+                for c in 1..<classes where values[(o * classes + c) * inner + i] > values[(o * classes + best) * inner + i] { best = c }
+                confusion![label][best] += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import SwiftCaffeCore
+import SwiftCaffeData
+import SwiftCaffeIO
+import SwiftCaffeSpec
+
+/// y = x + b with a learned b broadcast along axes `axis` ..< `axis + num_axes` (Caffe's
+/// `Bias`; default: one value per channel), filled by `filler` (constant 0).
+public final class BiasLayer: Layer, TangentLayer {
+    public let spec: LayerSpec
+    public var params: [Blob] = []
+    public static var supportsInPlace: Bool { true }
+    let requestedAxis: Int
+    let numAxes: Int
+    let filler: FillerSpec
+    let context: LayerContext
+    private var outer = 0, dim = 0, inner = 0
+
+    public init(spec: LayerSpec, context: LayerContext) throws {
+        self.spec = spec
+        self.context = context
+        requestedAxis = try spec.int("axis", default: 1)
+        numAxes = try spec.int("num_axes", default: 1, in: -1...32)
+        filler = try spec.filler("filler", default: .zero)
+    }
+
+    public var forwardFLOPs: Int { outer * dim * inner }
+
+    public func setUp(bottom: [Blob], top: [Blob]) throws {
+        let x = bottom[0]
+        let axis = try canonicalAxis(requestedAxis, rank: max(x.shape.count, 1), layer: self)
+        let end = numAxes == -1 ? x.shape.count : axis + numAxes
+        guard end <= x.shape.count else { throw error("axis \(axis) with num_axes \(numAxes) runs past the bottom's \(x.shape.count) axes") }
+        outer = x.count(from: 0, to: axis)
+        dim = x.count(from: axis, to: end)
+        inner = x.count(from: end)
+        params = [try context.parameter(name, "bias", shape: Array(x.shape[axis..<end]), filler: filler)]
+        try top[0].reshape(x.shape)
+    }
+
+    public func forward(bottom: [Blob], top: [Blob]) {
+        let x = bottom[0].data, y = top[0].data, b = params[0].data
+        for o in 0..<outer {
+            for d in 0..<dim {
+                let offset = (o * dim + d) * inner, shift = b[d]
+                for i in 0..<inner { y[offset + i] = x[offset + i] + shift }
+            }
+        }
+    }
+
+    public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
+        let dy = top[0].diff, db = params[0].diff
+        for o in 0..<outer {
+            for d in 0..<dim { db[d] += sum(dy + (o * dim + d) * inner, count: inner) }
+        }
+        if bottom[0].needsGradient && bottom[0].diff != dy { bottom[0].diff.update(from: dy, count: bottom[0].count) }
+    }
+
+    /// ẏ = ẋ + ḃ.
+    public func forwardTangent(bottom: [Blob], bottomTangent: [Blob], top: [Blob], topTangent: [Blob], parameterTangent: [Blob]?) {
+        let dx = bottomTangent[0].data, dy = topTangent[0].data, db = parameterTangent?[0].data
+        for o in 0..<outer {
+            for d in 0..<dim {
+                let offset = (o * dim + d) * inner, shift = db?[d] ?? 0
+                for i in 0..<inner { dy[offset + i] = dx[offset + i] + shift }
+            }
+        }
+    }
+}
