@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# The fuzzer at length: N mutated inputs of every kind (default 500; net summaries get twice
-# as many), run through the real binary under a 4 GB address-space limit. A crash, a hang or an
-# unlocated error fails the run and is kept in Tests/SwiftCaffeTests/FuzzCorpus/, which every
-# `swift test` replays from then on.
-#   scripts/fuzz.sh [N] [SEED]
+# The fuzzer's campaign: CASES mutated inputs of every kind (default 40; net summaries get
+# twice as many), run through the real binary under a 4 GB address-space limit. A crash, a
+# hang or an unlocated error fails the run. With --keep each failing input is copied into
+# Tests/SwiftCaffeTests/FuzzCorpus/, which every `swift test` replays from then on; without
+# it nothing under Tests/ is written. SEED defaults to a new one each run (CI passes 1).
+#   scripts/fuzz.sh [CASES] [SEED] [--keep]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build --build-tests
-FUZZ_CASES="${1:-500}" FUZZ_SEED="${2:-$(date +%s)}" swift test --skip-build --filter 'FuzzTests/mutatedInputsNeverCrash' 2>&1 \
+keep=0
+arguments=()
+for argument in "$@"; do
+    if [ "$argument" = "--keep" ]; then keep=1; else arguments+=("$argument"); fi
+done
+cases="${arguments[0]:-40}"
+seed="${arguments[1]:-$(date +%s)}"
+swift build --build-tests >/dev/null
+FUZZ_CASES="$cases" FUZZ_SEED="$seed" FUZZ_KEEP="$keep" swift test --skip-build --filter 'FuzzTests/mutatedInputsNeverCrash' 2>&1 \
     | grep -E 'fuzz seed|^  [a-z-]+: [0-9]+ cases|✘|✔ Test run|error'

@@ -1,4 +1,3 @@
-import SwiftCaffe
 
 /// The layer types of BVLC Caffe's registry: which of ours a Caffe file may hold, and what to
 /// tell a user whose Caffe net names one SwiftCaffe does not have.

@@ -1,7 +1,4 @@
 import Foundation
-import SwiftCaffeCore
-import SwiftCaffeIO
-import SwiftCaffeSpec
 
 /// A background thread that prepares a data layer's next batch while the net computes with
 /// the current one, as Caffe's prefetching data layers do.

@@ -1,6 +1,3 @@
-import SwiftCaffeCore
-import SwiftCaffeIO
-import SwiftCaffeSpec
 
 /// Which part of every batch a data layer serves in data-parallel training.
 ///

@@ -1,7 +1,6 @@
 import Foundation
 import SwiftCaffeCore
 import SwiftCaffeIO
-import SwiftCaffeSpec
 
 /// An IDX data set (MNIST's format) written out as a folder of image files and the list file
 /// that `ImageData` reads: so every user has an image data set to try, and so a net can be

@@ -1,6 +1,5 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Caffe's image list file, as `ImageData` and `convert-imageset` read it: one `path label`

@@ -1,4 +1,3 @@
-import SwiftCaffeCore
 import SwiftCaffeIO
 
 /// Pictures as samples: a decoded picture's planes in Caffe's order, and through a data

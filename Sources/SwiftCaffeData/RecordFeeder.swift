@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeIO
-import SwiftCaffeSpec
 
 /// One record of a data set decoded for a batch: C×H×W values and the label.
 package struct DecodedRecord {

@@ -1,5 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// The order a data layer serves its samples in: passes over 0..<count, each a new seeded

@@ -1,4 +1,3 @@
-import SwiftCaffeCore
 
 /// A bottom whose values are indices, and the values it accepts.
 public struct IndexBottom: Sendable {

@@ -1,4 +1,3 @@
-import SwiftCaffeCore
 import SwiftCaffeIO
 
 /// A data layer that serves pictures, and so can turn any one picture into a sample exactly

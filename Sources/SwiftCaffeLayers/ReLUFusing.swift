@@ -1,4 +1,3 @@
-import SwiftCaffeSpec
 
 /// A layer that can apply a ReLU to its first top as it writes it, saving the ReLU's own pass
 /// over the blob (Caffe writes `conv → relu` and `batchnorm → scale → relu` in place

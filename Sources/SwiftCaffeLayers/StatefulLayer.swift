@@ -1,7 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
-import SwiftCaffeSpec
 
 /// A layer with state beyond its parameters (data order, random streams).
 public protocol StatefulLayer: Layer {

@@ -1,9 +1,7 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
-import SwiftCaffeSpec
 
-/// Forward-mode differentiation, a capability a layer may adopt (issue 16).
+/// Forward-mode differentiation, a capability every built-in layer that computes from its
+/// bottoms adopts (a test holds them to it) and a custom layer may.
 ///
 /// Reverse mode (`backward`) carries a gradient from the tops to the bottoms: Jᵀ·w. Forward
 /// mode carries a tangent, a direction in the inputs, from the bottoms to the tops alongside

@@ -1,5 +1,4 @@
 import Foundation
-import SwiftCaffeCore
 
 /// Net file formats besides YAML, by extension: `NetSpec.load` hands a file with a
 /// registered extension to its reader. Higher targets register theirs (CaffeInterop: Caffe's

@@ -1,4 +1,3 @@
-import SwiftCaffeCore
 
 /// Which of a Caffe net's layers exist beyond the phase: Caffe's `NetState` (`level` and
 /// `stage`), matched against each layer's `include`/`exclude` rules (`min_level`,

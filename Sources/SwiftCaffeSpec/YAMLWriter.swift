@@ -1,4 +1,3 @@
-import SwiftCaffeCore
 
 /// Writes a `YAMLNode` tree as a net file a person would write: block mappings at the top,
 /// one `- name: ...` entry per layer, and short values (lists of numbers, fillers, `param`

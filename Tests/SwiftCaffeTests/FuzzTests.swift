@@ -8,11 +8,12 @@ import Testing
 @testable import SwiftCaffeLayers
 @testable import SwiftCaffeSpec
 
-/// No input crashes `swiftcaffe`, hangs it or gets an error that does not say where: a few
-/// hundred mutated inputs of every kind per `swift test` (`FUZZ_CASES` cases per kind, default
-/// 40, seed `FUZZ_SEED`, default 1 so that the suite is the same on every run; new seeds are
-/// for `scripts/fuzz.sh`; `FUZZ_KINDS=layer,csv` picks kinds), then every input the fuzzer ever caught (`FuzzCorpus/`), replayed
-/// as it was. Failures are kept in the corpus unless `FUZZ_KEEP=0`.
+/// No input crashes `swiftcaffe`, hangs it or gets an error that does not say where: a smoke
+/// set of mutated inputs of every kind per `swift test` (`FUZZ_CASES` cases per kind, default
+/// 4, seed `FUZZ_SEED`, default 1 so that the suite is the same on every run;
+/// `FUZZ_KINDS=layer,csv` picks kinds), then every input the fuzzer ever caught
+/// (`FuzzCorpus/`), replayed as it was. The campaign is `scripts/fuzz.sh`, which sets more
+/// cases and, with `--keep` (`FUZZ_KEEP=1`), copies failing inputs into the corpus.
 @Suite(.serialized) struct FuzzTests {
     /// The `swiftcaffe` executable `swift test` built beside the test bundle, or `FUZZ_BINARY`
     /// (to fuzz a release build, or an older one to see what the fuzzer finds in it).
@@ -27,7 +28,7 @@ import Testing
         let binary = try #require(FileManager.default.isExecutableFile(atPath: Self.binary) ? Self.binary : nil,
                                   "build the command line first: swift build")
         let environment = ProcessInfo.processInfo.environment
-        let perKind = environment["FUZZ_CASES"].flatMap { Int($0) } ?? 40
+        let perKind = environment["FUZZ_CASES"].flatMap { Int($0) } ?? 4
         let seed = environment["FUZZ_SEED"].flatMap { UInt64($0) } ?? 1
         let folder = try temporaryFolder()
         var fuzzer = Fuzzer(binary: binary, repository: repositoryRoot, root: folder, seed: seed)
@@ -52,7 +53,7 @@ import Testing
 
         let finished = results.all
         print(Self.report(finished, seed: seed, seconds: Date().timeIntervalSince(started), peakKiB: Int(usage.ru_maxrss)))
-        let keeping = environment["FUZZ_KEEP"] != "0"
+        let keeping = environment["FUZZ_KEEP"] == "1"
         for result in finished where result.outcome.isFailure {
             let kept = keeping ? try keep(result) : "(not kept)"
             Issue.record("\(result.fuzzCase.kind.rawValue) case \(result.fuzzCase.number) (seed \(seed)): \(result.outcome); kept in \(kept)\n\(result.output.suffix(1500))")

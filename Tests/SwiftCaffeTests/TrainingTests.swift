@@ -19,6 +19,7 @@ struct TrainingTests {
         var spec = spec
         spec.solver?.display = 5
         spec.solver?.testInterval = 0
+        spec.solver?.testIter = 1  // the test at the end scores one batch: the losses are what is compared
         let trainer = try Trainer(spec: spec, options: TrainingOptions(maxIter: iterations, seed: seed, output: try temporaryFolder()))
         var losses: [Float] = []
         try trainer.run { event in

@@ -1,8 +1,5 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// The adjoint (dot-product) test of a layer's backward against its forward mode: for random
 /// directions v (on the bottoms that take gradients, and on the parameters) and w (on the

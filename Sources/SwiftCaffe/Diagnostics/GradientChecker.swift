@@ -1,8 +1,5 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// Checks a layer's backward pass against central finite differences (Caffe's GradientChecker
 /// idea): with a fixed random linear objective f = Σ r·top, the analytic gradient that

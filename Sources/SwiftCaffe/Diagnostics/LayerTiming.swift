@@ -1,9 +1,5 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
-import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// Per-layer forward and backward times of a net, as `caffe time` reports them.
 public struct LayerTiming {

@@ -1,8 +1,4 @@
-import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// A net as a Graphviz DOT graph: layers as boxes (name and type), blobs as edges labelled
 /// with their name and shape, the net's outputs as ellipses. Implicit Split layers are left

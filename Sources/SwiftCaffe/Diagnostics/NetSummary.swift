@@ -1,9 +1,5 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
-import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// A net described layer by layer, like Keras's `model.summary()` with Caffe's "memory
 /// required for data": for each layer in execution order its type, bottoms → tops, top

@@ -1,8 +1,4 @@
-import SwiftCaffeCore
-import SwiftCaffeData
 import SwiftCaffeIO
-import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// Arrays shown as a grid of small pictures in one image, as Caffe's filter-visualisation
 /// notebook shows a layer's filters and activations.

@@ -1,8 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
-import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// Which blobs of a net that only runs forward can take turns in one buffer.
 ///

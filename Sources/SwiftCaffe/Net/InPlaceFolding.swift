@@ -1,4 +1,3 @@
-import SwiftCaffeCore
 import SwiftCaffeLayers
 
 /// The folding pass over a planned net: in-place layers done by the layer before them.

@@ -1,8 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
-import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// The memory a net's blobs take once allocated: the parameters, the activations (every blob
 /// between layers) and, in a net that trains, their gradients. Layers' own scratch buffers

@@ -1,8 +1,5 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// Forward mode over a whole net: tangents pushed through the layers in their forward order.
 extension Net {

@@ -1,8 +1,5 @@
 import SwiftCaffeCore
-import SwiftCaffeData
 import SwiftCaffeIO
-import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// A net's weights in and out of tensor files (safetensors, and every format registered with
 /// `TensorFiles`, such as Caffe's .caffemodel), by parameter name.

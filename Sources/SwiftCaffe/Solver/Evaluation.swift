@@ -1,8 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
-import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// The averaged scalar outputs of a pass over the test set, and a confusion matrix where
 /// the net has a classifier (an Accuracy or softmax-loss layer fed by labels).

@@ -1,9 +1,4 @@
 import Foundation
-import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
-import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 extension Solver {
     /// The learning rate at `iteration`, with Caffe's formulas for each `lr_policy`:

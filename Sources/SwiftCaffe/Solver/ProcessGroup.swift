@@ -1,8 +1,5 @@
 import SwiftCaffeCore
 import SwiftCaffeData
-import SwiftCaffeIO
-import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// The processes that train one model together, as the trainer sees them (PyTorch's
 /// `ProcessGroup`). A process training alone is a group of one (`SingleProcess`), so the

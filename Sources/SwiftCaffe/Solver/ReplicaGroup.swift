@@ -1,9 +1,5 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
-import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// Data-parallel training inside one process: `mpirun -np N` without MPI. Each replica is a
 /// rank with its own net and `Trainer`, run on its own thread with its own kernel threads;
@@ -11,10 +7,9 @@ import SwiftCaffeSpec
 /// test scores, stop requests). `swiftcaffe train --replicas N`.
 ///
 /// Why: two threads that split every layer meet at every layer's end (about 30 times an
-/// iteration) and pass activations between cores; two ranks meet once. On the 2-core
-/// development machine two MPI ranks trained fashion_aug 1.06× faster than two threads, and
-/// two replicas, which sum gradients through shared memory rather than MPI's copies, 1.12×
-/// (LeNet: 1.08× and 1.14×; docs/distributed.md).
+/// iteration) and pass activations between cores; two ranks meet once. Replicas sum
+/// gradients through shared memory rather than MPI's copies, and on two cores they train
+/// faster than both two threads and two MPI ranks (docs/distributed.md has the figures).
 ///
 /// Every replica must make the same calls in the same order, as MPI collectives require.
 /// A replica that fails calls `abandon`, so that the others throw instead of waiting forever.

@@ -1,8 +1,6 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
 import SwiftCaffeIO
-import SwiftCaffeLayers
 import SwiftCaffeSpec
 
 /// Applies one update to a net's parameters from their gradients at the learning rate its

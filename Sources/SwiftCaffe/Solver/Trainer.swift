@@ -1,8 +1,6 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
 import SwiftCaffeIO
-import SwiftCaffeLayers
 import SwiftCaffeSpec
 
 /// Where a run stands after an iteration.

@@ -1,9 +1,6 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
 import SwiftCaffeIO
-import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// What the trainer does with its `ProcessGroup` at the start of a run, in each backward
 /// pass, after each iteration and at each snapshot. In a group of one every step leaves the

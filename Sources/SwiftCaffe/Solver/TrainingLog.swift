@@ -1,9 +1,6 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
 import SwiftCaffeIO
-import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// The CSV log of a run, one row per displayed iteration and per test, written beside the
 /// snapshots as `<prefix>_log.csv`:

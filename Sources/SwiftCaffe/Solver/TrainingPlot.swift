@@ -1,9 +1,4 @@
 import Foundation
-import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
-import SwiftCaffeLayers
-import SwiftCaffeSpec
 
 /// Learning curves from training logs (`<prefix>_log.csv`) as an SVG picture: the loss (train
 /// solid, test dashed) on the left, the test accuracy on the right, one colour per log, a

@@ -41,9 +41,7 @@ public struct WindowGeometry: Sendable, Equatable {
 /// divisions, at 40 to 90 cycles apiece the largest cost of the old loops. A tap that reads
 /// no padding runs a loop of plain vector copies; one that does zeroes its whole row first
 /// (at memset speed) and then copies the pieces inside. Indices wrap (each is bounded by the
-/// blob's checked size). On one core, for 64 to 100 images, this took LeNet's conv2 from
-/// 1.9 to 0.6–0.85 ms, and fashion_aug's padded 3×3 conv3 from 2.1 to 0.8 ms (memset of
-/// the same bytes: 0.27 and 0.15 ms).
+/// blob's checked size). docs/performance.md ("Convolution") has the speed-ups.
 public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ columns: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
     let outH = g.outputH, outW = g.outputW, width = g.width, strideW = g.strideW
     let rowStride = rowStride ?? outH &* outW
@@ -88,9 +86,9 @@ public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ columns
 ///
 /// The loops run tap by tap, like `im2col`'s: walking one input row across its kw taps
 /// instead adds to overlapping pieces back to back, and each add's load then waits for the
-/// previous store (2.8 against 1.0 ms for LeNet's conv2 at batch 100, one core). The walk
-/// over the taps is written out here and in `im2col` rather than shared through a closure:
-/// the shared version measured 5 % slower on LeNet's training.
+/// previous store, which measured much slower. The walk over the taps is written out here and
+/// in `im2col` rather than shared through a closure: the shared version measured slower on
+/// LeNet's training (docs/performance.md, "Tried, and did not help").
 public func col2im(_ columns: UnsafePointer<Float>, _ g: WindowGeometry, _ image: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
     image.update(repeating: 0, count: g.channels * g.height * g.width)
     let outH = g.outputH, outW = g.outputW, width = g.width, strideW = g.strideW

@@ -6,8 +6,9 @@ import Foundation
 ///
 /// OpenBLAS picks its kernels by CPU model when it loads. One older than the CPU (Debian 12's
 /// 0.3.21 on Intel's Xeons of 2023 and later, model 207 among them) does not know the model
-/// and falls back to its generic SSE3 kernels, "Prescott": there LeNet trains 2.35× and a
-/// BatchNorm conv net 2× slower than with the AVX-512 kernels the CPU can run. The kernels
+/// and falls back to its generic SSE3 kernels, "Prescott", which train LeNet and a BatchNorm
+/// conv net about half as fast as the AVX-512 kernels the CPU can run (docs/performance.md,
+/// "OpenBLAS kernels"). The kernels
 /// can only be chosen before OpenBLAS loads, through `OPENBLAS_CORETYPE`; so the command
 /// line, first thing, restarts itself with that variable set when OpenBLAS fell back and
 /// the CPU (and the operating system) support a better kernel: SkylakeX with AVX-512 F, CD,

@@ -6,7 +6,7 @@ import Foundation
 /// planes of a pooling, the rows of a weight gradient).
 ///
 /// Each chunk calls single-threaded OpenBLAS on its share. Measured on LeNet this beat one
-/// multi-threaded GEMM over the batch (4,500 against 3,800 images/s), most likely because
+/// multi-threaded GEMM over the batch (docs/performance.md, "Threads"), most likely because
 /// OpenBLAS's idle workers spin after each call and take the core from our own kernels
 /// (im2col, pooling) between GEMMs, and because small GEMMs split poorly inside OpenBLAS.
 /// So OpenBLAS always runs one thread and we run `threads`.

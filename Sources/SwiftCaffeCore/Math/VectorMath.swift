@@ -1,6 +1,6 @@
 /// exp, sigmoid and tanh over contiguous Floats, eight lanes at a time, for the recurrent
 /// cells: an LSTM step takes five of them per unit, and glibc's scalar `tanhf` made them a
-/// quarter of an LSTM's training time.
+/// large share of an LSTM's training time (docs/recurrent.md).
 ///
 /// exp reduces x = k·ln 2 + r with |r| ≤ ln 2 / 2 (ln 2 split in two parts so that r is exact)
 /// and evaluates Cephes's degree-6 polynomial for e^r, then scales by 2^k through the

@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// The indices of the `top_k` (1) largest values (Caffe's `ArgMax`). Along `axis` when given

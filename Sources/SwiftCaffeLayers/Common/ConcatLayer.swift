@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Joins bottoms of equal shape except along `axis` (1) into one top (Caffe's `Concat`).

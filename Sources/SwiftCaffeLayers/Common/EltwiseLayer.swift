@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Combines bottoms of one shape element by element (Caffe's `Eltwise`): `operation` SUM
@@ -39,7 +37,7 @@ public final class EltwiseLayer: Layer, TangentLayer, ReLUFusing {
 
     private func coefficient(_ index: Int) -> Float { coefficients.isEmpty ? 1 : coefficients[index] }
 
-    /// A ReLU folded in for inference (`Net.foldInPlaceLayers`): ResNet's sum → relu.
+    /// A ReLU folded in for inference (the net's `InPlaceFolding` pass): ResNet's sum → relu.
     private var fusedReLU: ReLUFunction?
 
     /// Only for inference: backward would need the ReLU's mask.

@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// A lookup table (Caffe's `Embed`): each bottom value is an index in 0..<`input_dim` and

@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Merges axes `axis` (1) through `end_axis` (−1) into one (Caffe's `Flatten`): N×C×H×W

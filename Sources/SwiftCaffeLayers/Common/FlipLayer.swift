@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Reverses the order along `axis` (−1, the last: an N×C×H×W image mirrored left to right).

@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Reorders the axes (the `Permute` layer of Caffe's SSD branch): `order: [1, 0, 2]` turns an

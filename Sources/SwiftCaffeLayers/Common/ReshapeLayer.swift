@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Gives the bottom a new shape with the same values (Caffe's `Reshape`). In `shape`, 0 copies

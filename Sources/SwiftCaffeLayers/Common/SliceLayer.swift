@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Cuts a bottom along `axis` (1) into several tops (Caffe's `Slice`): at the indices in

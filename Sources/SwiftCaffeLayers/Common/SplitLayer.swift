@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Copies one bottom to several tops and sums their diffs in backward. The net inserts it

@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Repeats the bottom `tiles` times along `axis` (1) (Caffe's `Tile`).

@@ -1,7 +1,6 @@
 import Foundation
 import SwiftCaffeCore
 import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Reads a numeric table from a CSV file and serves mini-batches, for tabular problems: top 0

@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Caffe's `DummyData`: tops of given shapes filled by fillers, for benchmarks, tests and nets

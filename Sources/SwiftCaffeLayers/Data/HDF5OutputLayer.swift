@@ -1,6 +1,5 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
 import SwiftCaffeIO
 import SwiftCaffeSpec
 

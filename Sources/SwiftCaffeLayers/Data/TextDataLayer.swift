@@ -1,7 +1,6 @@
 import Foundation
 import SwiftCaffeCore
 import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// A plain-text file read as characters, for character-level recurrent nets. The text is cut

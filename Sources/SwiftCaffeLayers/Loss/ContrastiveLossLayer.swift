@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Caffe's `ContrastiveLoss` for siamese nets: bottoms a and b (N×D) and a similarity label

@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Σ (a − b)² / (2N), N the batch size (Caffe's `EuclideanLoss`); gradients flow to both bottoms.

@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// One-versus-all hinge loss (Caffe's `HingeLoss`): with y = +1 for the label's class and −1

@@ -1,7 +1,5 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Caffe's `InfogainLoss`: loss = −Σₙ Σₖ H[labelₙ, k]·log pₙₖ / N, a multinomial logistic loss

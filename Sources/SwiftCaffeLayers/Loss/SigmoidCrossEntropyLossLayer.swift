@@ -1,7 +1,5 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Cross-entropy of independent sigmoids (Caffe's `SigmoidCrossEntropyLoss`): bottoms are

@@ -1,7 +1,5 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Softmax followed by the multinomial logistic loss, fused for numerical stability (Caffe's

@@ -1,6 +1,5 @@
 import SwiftCaffeCore
 import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Dropout: in the train phase each element is kept with probability 1 − `dropout_ratio`

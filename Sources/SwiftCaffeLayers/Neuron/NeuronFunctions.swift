@@ -1,7 +1,4 @@
 import Foundation
-import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 // The element-wise neuron functions, with Caffe's keys and defaults. Each becomes a layer as

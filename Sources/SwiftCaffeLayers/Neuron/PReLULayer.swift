@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// PReLU: max(x, 0) + a·min(x, 0) with a learned slope a per channel (axis 1), or one for the

@@ -1,7 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
-import SwiftCaffeSpec
 
 // BatchNorm's per-row loops, 16 lanes at a time. A plain loop either cannot be vectorised (a
 // sum must keep IEEE addition order) or is not, once the optional Scale and ReLU branch

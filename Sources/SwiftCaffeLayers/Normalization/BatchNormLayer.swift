@@ -1,7 +1,5 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Batch normalisation without the affine part (follow it with `Scale` and `bias_term: true`),
@@ -25,7 +23,7 @@ public final class BatchNormLayer: Layer, TangentLayer, ReLUFusing {
     /// test net neither stores it nor writes it (`normalized` is deferred: it takes memory at
     /// the first forward that writes it).
     private var normalized = Blob(deferred: ""), inverseDeviation = Blob()
-    /// What the net folded in (`Net.foldInPlaceLayers`): the Scale after it and a ReLU after
+    /// What the net folded in (the net's `InPlaceFolding` pass): the Scale after it and a ReLU after
     /// that, applied in the same pass, in the same order of operations as the layers would. In
     /// a training net, backward then also does their backward and adds the Scale's gradients.
     private var fusedScale: (factors: Blob, shifts: Blob?)?

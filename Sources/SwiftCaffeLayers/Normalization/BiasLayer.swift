@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// y = x + b with a learned b broadcast along axes `axis` ..< `axis + num_axes` (Caffe's

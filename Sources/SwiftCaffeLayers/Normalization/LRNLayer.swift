@@ -1,7 +1,5 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Local response normalisation (Caffe's `LRN`): y = x · s^−β with

@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// y = x ⊙ s (+ b), with s (and b) broadcast along the bottom's axes `axis` ..< `axis + num_axes`
@@ -64,7 +62,7 @@ public final class ScaleLayer: Layer, TangentLayer {
     private func scale(_ bottom: [Blob]) -> Blob { bottom.count == 2 ? bottom[1] : params[0] }
 
     /// Its learned factors (and shifts), when it scales the channels of an outer × channels ×
-    /// inner blob by its own parameters: what `Net.foldInPlaceLayers` folds into a BatchNorm.
+    /// inner blob by its own parameters: what the net's `InPlaceFolding` pass folds into a BatchNorm.
     func channelAffine(outer: Int, channels: Int, inner: Int) -> (factors: Blob, shifts: Blob?)? {
         guard !scaleIsBottom, (self.outer, dim, self.inner) == (outer, channels, inner) else { return nil }
         return (params[0], biasTerm ? params[1] : nil)

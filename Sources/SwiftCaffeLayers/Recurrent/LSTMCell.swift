@@ -1,8 +1,5 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
-import SwiftCaffeSpec
 
 /// One step of Caffe's LSTM cell over a range of streams, shared by the `LSTMUnit` and `LSTM`
 /// layers. Each stream's gate pre-activations come in Caffe's order [i′ | f′ | o′ | g′], each

@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// One LSTM step (Caffe's `LSTMUnit`): bottoms c_prev (1×N×H), gate pre-activations

@@ -1,8 +1,5 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
-import SwiftCaffeSpec
 
 /// The cell a `RecurrentLayer` applies at every time step: Caffe's `RNN` and `LSTM` differ
 /// only here. A step reads the gate pre-activations (already W·x + b + W_h·(cont·h_prev)) of

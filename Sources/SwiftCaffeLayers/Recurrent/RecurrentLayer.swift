@@ -1,7 +1,5 @@
 import Foundation
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Caffe's recurrent layers, `RNN` and `LSTM` (`RecurrentLayer<RNNCell>`, `RecurrentLayer<LSTMCell>`):

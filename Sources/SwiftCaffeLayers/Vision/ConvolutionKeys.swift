@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// The keys of Caffe's `convolution_param` that Convolution, Deconvolution and

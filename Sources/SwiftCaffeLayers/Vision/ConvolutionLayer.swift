@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// 2-D convolution over N×C×H×W bottoms by im2col + GEMM, as Caffe does.
@@ -32,7 +30,7 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
     private var blockImages = 1
 
     /// Floats of unrolled columns per block: 256 KB, well inside a 1 MB L2 with the weights
-    /// (16 K to 128 K measured alike on LeNet; 400 K is 20–30 % slower).
+    /// (smaller blocks measured alike on LeNet, larger ones slower: docs/performance.md).
     static let blockColumnFloats = 64 * 1024
 
     public init(spec: LayerSpec, context: LayerContext) throws {
@@ -96,7 +94,7 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
                  relu: fusedReLU, normalization: fusedNormalization)
     }
 
-    /// A ReLU folded in for inference (`Net.foldInPlaceLayers`), applied as the output is written.
+    /// A ReLU folded in for inference (the net's `InPlaceFolding` pass), applied as the output is written.
     private var fusedReLU: ReLUFunction?
     /// A BatchNorm folded in for inference (with the Scale and ReLU it folded itself).
     private var fusedNormalization: BatchNormLayer?

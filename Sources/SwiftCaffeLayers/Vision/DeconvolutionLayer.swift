@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// The transpose of Convolution (Caffe's `Deconvolution`, also called a fractionally strided

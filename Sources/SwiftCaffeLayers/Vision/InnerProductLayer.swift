@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// A fully connected layer: top = bottom · Wᵀ + b, with the bottom flattened from `axis` on
@@ -46,7 +44,7 @@ public final class InnerProductLayer: Layer, TangentLayer, ReLUFusing {
     /// Each thread computes a block of columns of every product: of the top in forward, of the
     /// weight gradient's rows and of the bottom gradient in backward. A batch has few rows
     /// (64) and a layer many outputs, and OpenBLAS measured faster on the full-height blocks
-    /// (e.g. 100×256×784 at 97 GFLOP/s a core against 87 for 50×512×784). No two threads
+    /// than on half-height ones (docs/performance.md, "Threads"). No two threads
     /// write the same element, so nothing needs summing afterwards.
     public func forward(bottom: [Blob], top: [Blob]) {
         let outputs = numOutput, inputs = inputs, rows = rows, input = bottom[0].data, output = top[0].data
@@ -69,7 +67,7 @@ public final class InnerProductLayer: Layer, TangentLayer, ReLUFusing {
                 return
             }
             if rows == 1 {
-                // One sample (deploy nets): a matrix-vector product, 3.5× faster than a GEMM of one row.
+                // One sample (deploy nets): a matrix-vector product, much faster than a GEMM of one row.
                 BLAS.gemv(m: units.count, n: inputs, a: weights + units.lowerBound * inputs, lda: inputs, x: input,
                           beta: bias == nil ? 0 : 1, y: output + units.lowerBound)
                 return
@@ -80,7 +78,7 @@ public final class InnerProductLayer: Layer, TangentLayer, ReLUFusing {
         }
     }
 
-    /// A ReLU folded in for inference (`Net.foldInPlaceLayers`), applied to each thread's block
+    /// A ReLU folded in for inference (the net's `InPlaceFolding` pass), applied to each thread's block
     /// of the top after its product.
     private var fusedReLU: ReLUFunction?
 

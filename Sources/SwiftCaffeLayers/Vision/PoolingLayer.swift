@@ -1,6 +1,4 @@
 import SwiftCaffeCore
-import SwiftCaffeData
-import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Max or average pooling over N×C×H×W bottoms with Caffe's semantics: output size rounds up
@@ -190,9 +188,8 @@ public final class PoolingLayer: Layer, TangentLayer {
 
     /// Max pooling of `tilesEvenly2x2` planes, four windows at a time: two 8-float loads take
     /// the four windows' two rows, and the maxima (and, given `winners`, their positions) come
-    /// from selects in the order `maxPool` scans, so values and winners are the same as its.
-    /// LeNet's pool1 went from 0.84 to 0.27 ms a batch of 64 in training, and from 0.95 to
-    /// 0.2–0.3 ms a batch of 100 at inference (`swiftcaffe time`).
+    /// from selects in the order `maxPool` scans, so values and winners are the same as its
+    /// (docs/performance.md, "Pooling", has what it saved).
     private func maxPool2x2(_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>, winners: UnsafeMutablePointer<Int32>?) {
         let width = geometry.width, inArea = geometry.height * width, pooledW = pooledW, pooledH = pooledH, outArea = pooledH * pooledW
         let lanes: SIMD4<Int32> = [0, 2, 4, 6]
@@ -240,7 +237,7 @@ public final class PoolingLayer: Layer, TangentLayer {
         }
     }
 
-    /// Set by `Net.foldInPlaceLayers` for inference: no backward or tangent will ask where the maxima were.
+    /// Set by the net's `InPlaceFolding` pass for inference: no backward or tangent will ask where the maxima were.
     private var valuesOnly = false
 
     /// For a net built for inference: max pooling keeps no winners' positions from now on.
