@@ -175,76 +175,76 @@ public final class Trainer {
         }
         try startFromRootState()
         let display = solverSpec.display, interval = solverSpec.testInterval
-        var windowStart = Date(), windowImages = 0.0, windowIterations = 0
-        var windowWaiting = group.waitingSeconds
+        var window = SpeedWindow(waiting: group.waitingSeconds)
         var lastTick = Date.distantPast
         trainNet.zeroParameterDiffs()  // then the solver zeroes them as it applies them
         while iteration < maxIter {
-            let started = Date()
-            var loss: Float = 0
-            for pass in 0..<solverSpec.iterSize {
-                do { try trainNet.forward() } catch let error as SwiftCaffeError { throw error.during("at iteration \(iteration + 1)") }
-                let passLoss = trainNet.loss
-                if pass == solverSpec.iterSize - 1 {
-                    try backwardSummingGradients()
-                } else {
-                    trainNet.backward()
-                }
-                loss += passLoss / Float(solverSpec.iterSize)
-            }
-            // With other ranks, the check waits for the mean loss, so that all stop together.
-            loss = try meanOverRanks(loss)
-            guard loss.isFinite else { throw divergence(loss: loss) }
-            let rate = solver.update(iteration: iteration)
-            iteration += 1
-            windowIterations += 1
-            windowImages += Double(imagesPerIteration)
-            recentLosses.append(loss)
-            if recentLosses.count > solverSpec.averageLoss { recentLosses.removeFirst() }
-            trainingSeconds += Date().timeIntervalSince(started)
-
-            let speed = windowImages / max(Date().timeIntervalSince(windowStart), 1e-9)
+            let rate = try step()
+            window.add(images: Double(imagesPerIteration))
             let displayed = (display > 0 && iteration % display == 0) || iteration == maxIter
             if displayed || Date().timeIntervalSince(lastTick) > 0.1 {
-                let waiting = (group.waitingSeconds - windowWaiting) / Double(max(windowIterations, 1))
-                report(.progress(TrainingProgress(iteration: iteration, maxIter: maxIter, epoch: epoch, loss: smoothedLoss,
-                                                  learningRate: rate, imagesPerSecond: speed, communicationSeconds: waiting,
+                report(.progress(TrainingProgress(iteration: iteration, maxIter: maxIter, epoch: epoch, loss: smoothedLoss, learningRate: rate,
+                                                  imagesPerSecond: window.imagesPerSecond,
+                                                  communicationSeconds: window.waitingPerIteration(now: group.waitingSeconds),
                                                   isDisplayed: displayed)))
                 lastTick = Date()
             }
             if displayed {
                 try log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds, learningRate: rate, trainLoss: smoothedLoss)
-                windowStart = Date()
-                windowImages = 0
-                windowIterations = 0
-                windowWaiting = group.waitingSeconds
+                window = SpeedWindow(waiting: group.waitingSeconds)
             }
             if testNet != nil && ((interval > 0 && iteration % interval == 0) || iteration == maxIter) {
-                let testStart = Date()
-                try averageSelfKeptParameters()
-                let result = try test()
-                testingSeconds += Date().timeIntervalSince(testStart)
-                report(.test(result))
-                try log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds,
-                            testLoss: result.loss, testAccuracy: result.accuracy)
-                windowStart = Date()
-                windowImages = 0
-                windowIterations = 0
-                windowWaiting = group.waitingSeconds
+                try testAndLog(report: report)
+                window = SpeedWindow(waiting: group.waitingSeconds)  // the test's time is not training's
             }
             let stopping = try agreeOnStopping(shouldStop())
             if iteration == maxIter || stopping || (solverSpec.snapshot > 0 && iteration % solverSpec.snapshot == 0) {
-                try averageSelfKeptParameters()
-                let checksum = try checkReplicasAgree()
-                if ranks > 1 { report(.replicasAgree(checksum: checksum)) }
-                if isRoot {
-                    let (weights, state) = try snapshot()
-                    report(.snapshot(weights: weights, state: state))
-                }
+                try snapshotAllRanks(report: report)
             }
             if stopping && iteration < maxIter { return .interrupted }
         }
         return .finished
+    }
+
+    /// One iteration: `iter_size` forward and backward passes, the gradients summed over the
+    /// ranks, the update. Returns the learning rate it used.
+    private func step() throws -> Float {
+        let started = Date()
+        var loss: Float = 0
+        for pass in 0..<solverSpec.iterSize {
+            do { try trainNet.forward() } catch let error as SwiftCaffeError { throw error.during("at iteration \(iteration + 1)") }
+            loss += trainNet.loss / Float(solverSpec.iterSize)
+            if pass == solverSpec.iterSize - 1 { try backwardSummingGradients() } else { trainNet.backward() }
+        }
+        // The mean over the ranks, so that every rank stops together on a diverged one.
+        loss = try meanOverRanks(loss)
+        guard loss.isFinite else { throw divergence(loss: loss) }
+        let rate = solver.update(iteration: iteration)
+        iteration += 1
+        recentLosses.append(loss)
+        if recentLosses.count > solverSpec.averageLoss { recentLosses.removeFirst() }
+        trainingSeconds += Date().timeIntervalSince(started)
+        return rate
+    }
+
+    /// Tests (with every rank's self-kept statistics averaged first), reports and logs it.
+    private func testAndLog(report: (TrainingEvent) -> Void) throws {
+        let started = Date()
+        try averageSelfKeptParameters()
+        let result = try test()
+        testingSeconds += Date().timeIntervalSince(started)
+        report(.test(result))
+        try log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds, testLoss: result.loss, testAccuracy: result.accuracy)
+    }
+
+    /// Makes every rank hold the same model, checks that they do, and has rank 0 write it.
+    private func snapshotAllRanks(report: (TrainingEvent) -> Void) throws {
+        try averageSelfKeptParameters()
+        let checksum = try checkReplicasAgree()
+        if ranks > 1 { report(.replicasAgree(checksum: checksum)) }
+        guard isRoot else { return }
+        let (weights, state) = try snapshot()
+        report(.snapshot(weights: weights, state: state))
     }
 
     /// Scores the test net (whole test set unless the solver's `test_iter` says otherwise).
@@ -290,4 +290,23 @@ private func allFinite(_ values: UnsafeMutablePointer<Float>, _ count: Int) -> B
     var ok = true
     for i in 0..<count where !values[i].isFinite { ok = false }
     return ok
+}
+
+/// The images trained since the last displayed line, for its images/s, and the time spent
+/// waiting for other ranks since then.
+private struct SpeedWindow {
+    let start = Date()
+    var images = 0.0, iterations = 0
+    let waiting: Double
+
+    init(waiting: Double) { self.waiting = waiting }
+
+    mutating func add(images: Double) {
+        self.images += images
+        iterations += 1
+    }
+
+    var imagesPerSecond: Double { images / max(Date().timeIntervalSince(start), 1e-9) }
+
+    func waitingPerIteration(now: Double) -> Double { (now - waiting) / Double(max(iterations, 1)) }
 }
