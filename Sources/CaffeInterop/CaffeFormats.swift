@@ -21,15 +21,20 @@ public enum CaffeFormats {
 
     /// A Caffe net or solver file. Its paths resolve against the working directory, as Caffe's do.
     @Sendable static func loadPrototxt(path: String, state: NetState) throws -> NetSpec {
-        let (bytes, fields) = try PrototxtReader.scan(fileAt: path)
+        let (bytes, scanned) = try PrototxtReader.scan(fileAt: path)
         let workingDirectory = FileManager.default.currentDirectoryPath
-        if CaffeSolverTranslation.isSolver(fields) {
-            try PrototxtReader.check(bytes, fields: fields, file: path, as: Caffe_SolverParameter.self)
-            let (tree, netFile) = try CaffeSolverTranslation.netTree(fields, file: path, workingDirectory: workingDirectory, state: state)
-            return try NetSpec(try SpecMapping(tree, owner: nil, baseDirectory: workingDirectory), file: netFile)
+        var warnings: [String] = []
+        var spec: NetSpec
+        if CaffeSolverTranslation.isSolver(scanned) {
+            let fields = try PrototxtReader.check(bytes, fields: scanned, file: path, as: Caffe_SolverParameter.self)
+            let (tree, netFile) = try CaffeSolverTranslation.netTree(fields, file: path, workingDirectory: workingDirectory, state: state, warnings: &warnings)
+            spec = try NetSpec(try SpecMapping(tree, owner: nil, baseDirectory: workingDirectory), file: netFile)
+        } else {
+            let fields = try PrototxtReader.check(bytes, fields: scanned, file: path, as: Caffe_NetParameter.self)
+            let tree = try CaffeNetTranslation.netTree(fields, file: path, train: state, test: state, warnings: &warnings)
+            spec = try NetSpec(try SpecMapping(tree, owner: nil, baseDirectory: workingDirectory), file: path)
         }
-        try PrototxtReader.check(bytes, fields: fields, file: path, as: Caffe_NetParameter.self)
-        let tree = try CaffeNetTranslation.netTree(fields, file: path, train: state, test: state)
-        return try NetSpec(try SpecMapping(tree, owner: nil, baseDirectory: workingDirectory), file: path)
+        spec.warnings += warnings
+        return spec
     }
 }

@@ -40,24 +40,35 @@ public enum CaffeModel {
         return try decode(try FileChecks.contents(of: path, what: "the weights file"), file: path)
     }
 
+    /// The blobs of every layer, `<layer>.<index>`. The file is walked layer by layer on the
+    /// wire (`ProtobufWire`): `NetParameter.layer` (field 100: name 1, blobs 7) and the old
+    /// `layers` (field 2: name 4, blobs 6); only the blobs are decoded, by swift-protobuf, so
+    /// the memory taken is about the file's size however many layers it lists.
     public static func decode(_ data: Data, file: String) throws -> [String: Safetensors.Tensor] {
-        let net: Caffe_NetParameter
-        do {
-            net = try Caffe_NetParameter(serializedBytes: data)
-        } catch {
-            throw SwiftCaffeError("'\(file)' is not a Caffe model: protobuf decoding failed (\(error))",
-                                  hint: "pass a .caffemodel written by Caffe or by 'swiftcaffe convert', or a .safetensors file")
-        }
+        let wire = ProtobufWire(bytes: [UInt8](data), file: file)
         var blobs: [String: Safetensors.Tensor] = [:]
-        let layers = net.layer.map { ($0.name, $0.blobs) } + net.layers.map { ($0.name, $0.blobs) }
-        for (layer, layerBlobs) in layers {
-            for (index, proto) in layerBlobs.enumerated() {
-                let name = "\(layer).\(index)"
-                if blobs[name] != nil {
-                    throw SwiftCaffeError("'\(file)' has two layers named '\(layer)' with weights",
+        try wire.forEachField(in: 0..<wire.bytes.count) { number, value in
+            guard number == 100 || number == 2, case .bytes(let layer) = value else { return }
+            let (nameField, blobsField) = number == 100 ? (1, 7) : (4, 6)
+            var name = ""
+            var protos: [Range<Int>] = []
+            try wire.forEachField(in: layer) { field, value in
+                guard case .bytes(let range) = value else { return }
+                if field == nameField { name = String(decoding: wire.bytes[range], as: UTF8.self) }
+                if field == blobsField { protos.append(range) }
+            }
+            for (index, range) in protos.enumerated() {
+                let tensorName = "\(name).\(index)"
+                if blobs[tensorName] != nil {
+                    throw SwiftCaffeError("'\(file)' has two layers named '\(name)' with weights",
                                           hint: "weights are matched to layers by name; rename one in the net and convert again")
                 }
-                blobs[name] = try tensor(proto, name: name, file: file)
+                let proto: Caffe_BlobProto
+                do { proto = try Caffe_BlobProto(serializedBytes: Array(wire.bytes[range])) } catch {
+                    throw SwiftCaffeError("'\(file)' is not a Caffe model: the blob '\(tensorName)' does not decode (\(error))",
+                                          hint: "pass a .caffemodel written by Caffe or by 'swiftcaffe convert', or a .safetensors file")
+                }
+                blobs[tensorName] = try tensor(proto, name: tensorName, file: file)
             }
         }
         return blobs

@@ -16,7 +16,8 @@ import SwiftCaffe
 enum CaffeNetTranslation {
     /// The net as the tree of a YAML net file (`name`, `layers`); `train` and `test` are the
     /// states that choose each phase's layers.
-    static func netTree(_ fields: [PrototxtField], file: String, train: NetState = NetState(), test: NetState = NetState()) throws -> YAMLNode {
+    static func netTree(_ fields: [PrototxtField], file: String, train: NetState = NetState(), test: NetState = NetState(),
+                        warnings: inout [String]) throws -> YAMLNode {
         let start = FileLocation(file: file, line: 1, column: 1)
         var pairs: [(key: YAMLNode, value: YAMLNode)] = []
         var layers: [YAMLNode] = []
@@ -30,9 +31,10 @@ enum CaffeNetTranslation {
         for field in fields {
             switch field.name {
             case "name": pairs.append((scalar("name", at: field.location), value(field.value, at: field.valueLocation)))
-            case "layer": if let layer = try layerTree(messageFields(field), at: field.location, states: states) { layers.append(layer) }
+            case "layer": if let layer = try layerTree(messageFields(field), at: field.location, states: states, warnings: &warnings) { layers.append(layer) }
             case "layers":
-                if let layer = try layerTree(try upgradedV1(messageFields(field), at: field.location), at: field.location, states: states) {
+                if let layer = try layerTree(try upgradedV1(messageFields(field), at: field.location), at: field.location, states: states,
+                                             warnings: &warnings) {
                     layers.append(layer)
                 }
             case "input", "input_shape", "input_dim": inputs.append(field)
@@ -51,7 +53,12 @@ enum CaffeNetTranslation {
 
     // MARK: Layers
 
-    private static func layerTree(_ fields: [PrototxtField], at location: FileLocation, states: (train: NetState, test: NetState)) throws -> YAMLNode? {
+    private static func layerTree(_ fields: [PrototxtField], at location: FileLocation, states: (train: NetState, test: NetState),
+                                  warnings: inout [String]) throws -> YAMLNode? {
+        let type = fields.first { $0.name == "type" }.flatMap { field -> String? in
+            if case .scalar(let text, _) = field.value { return text }
+            return nil
+        }
         var pairs: [(key: YAMLNode, value: YAMLNode)] = []
         var origin: [String: String] = [:]
         var includes: [[PrototxtField]] = [], excludes: [[PrototxtField]] = []
@@ -73,6 +80,15 @@ enum CaffeNetTranslation {
                 throw SwiftCaffeError("a net file with weights inside ('blobs') is not supported", at: first.location,
                                       hint: "keep the weights in a .caffemodel and pass it with --weights")
             case _ where name.hasSuffix("_param") && name != "param":
+                if let type, !reads(name, type: type) {
+                    // Caffe builds each layer from its own message and never looks at another's.
+                    let layerName = fields.first { $0.name == "name" }.flatMap { field -> String? in
+                        if case .scalar(let text, _) = field.value { return text }
+                        return nil
+                    } ?? "?"
+                    warnings.append("\(first.location): warning: layer '\(layerName)' (\(type)): '\(name)' is not read by a \(type) layer and is ignored, as Caffe ignores it")
+                    continue
+                }
                 for field in group {
                     for (childName, children) in grouped(try messageFields(field)) where !["engine", "force_nd_im2col"].contains(childName) {
                         let key = childName == "concat_dim" || childName == "slice_dim" ? "axis" : childName
@@ -97,6 +113,17 @@ enum CaffeNetTranslation {
         if admitted.isEmpty { return nil }
         if admitted.count == 1 { pairs.append((scalar("phase", at: location), scalar(admitted[0].rawValue, at: location))) }
         return YAMLNode(.mapping(pairs), at: location)
+    }
+
+    /// Whether a layer of `type` reads the message `name`: its own `<type>_param`, a loss's
+    /// `loss_param`, a data layer's (or an Input's) `transform_param`. A type SwiftCaffe does
+    /// not know reads them all, so that its error is about the type, not the keys.
+    static func reads(_ name: String, type: String) -> Bool {
+        guard let known = LayerRegistry.type(named: type) else { return true }
+        if name == PrototxtWriter.parameterMessage(of: type) { return true }
+        if name == "loss_param" { return known.isLoss || type == "Softmax" || type == "Accuracy" }
+        if name == "transform_param" { return type.hasSuffix("Data") || type == "Input" }
+        return false
     }
 
     /// Caffe lets two layers of one net share a name (its autoencoder example has two

@@ -33,7 +33,8 @@ enum CaffeSolverTranslation {
     }
 
     /// The net named by the solver, with a `solver:` section; and the file the net came from.
-    static func netTree(_ fields: [PrototxtField], file: String, workingDirectory: String, state: NetState) throws -> (tree: YAMLNode, netFile: String) {
+    static func netTree(_ fields: [PrototxtField], file: String, workingDirectory: String, state: NetState,
+                        warnings: inout [String]) throws -> (tree: YAMLNode, netFile: String) {
         var solverPairs: [(key: YAMLNode, value: YAMLNode)] = []
         var train = state, test = state
         // "net", "train_net" and "test_net", each from a file or written inline (`*_param`).
@@ -76,6 +77,11 @@ enum CaffeSolverTranslation {
                     throw SwiftCaffeError("'\(name)' names '\(path)', which is not a .prototxt", at: first.valueLocation,
                                           hint: "a solver.prototxt names a net .prototxt; a YAML solver file names YAML nets")
                 }
+                let identity = { (path: String) in URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path }
+                if identity(resolved) == identity(file) {
+                    throw SwiftCaffeError("'\(name)' names this solver file itself", at: first.valueLocation,
+                                          hint: "point '\(name)' at the net's .prototxt, the file with the layers")
+                }
                 nets[name] = (try PrototxtReader.read(fileAt: resolved, as: Caffe_NetParameter.self), resolved, first.location)
             case "net_param", "train_net_param", "test_net_param":
                 if group.count > 1 {
@@ -94,16 +100,17 @@ enum CaffeSolverTranslation {
             if let other = nets["train_net"] ?? nets["test_net"] {
                 throw SwiftCaffeError("'net' and a separate train or test net at once", at: other.at, hint: "name the nets one way: 'net', or 'train_net' and 'test_net'")
             }
-            tree = try CaffeNetTranslation.netTree(net.fields, file: net.file, train: train, test: test)
+            tree = try CaffeNetTranslation.netTree(net.fields, file: net.file, train: train, test: test, warnings: &warnings)
             netFile = net.file
         } else if let trainNet = nets["train_net"] {
             // Caffe builds each in its own phase; here they become the two phases of one net,
             // whose layers of one name share their parameters, as Caffe's test net shares the
             // train net's.
-            let trainTree = try CaffeNetTranslation.netTree(trainNet.fields, file: trainNet.file, train: train, test: train)
+            let trainTree = try CaffeNetTranslation.netTree(trainNet.fields, file: trainNet.file, train: train, test: train, warnings: &warnings)
             var layers = CaffeNetTranslation.layers(of: trainTree, in: .train)
             if let testNet = nets["test_net"] {
-                layers += CaffeNetTranslation.layers(of: try CaffeNetTranslation.netTree(testNet.fields, file: testNet.file, train: test, test: test), in: .test)
+                layers += CaffeNetTranslation.layers(of: try CaffeNetTranslation.netTree(testNet.fields, file: testNet.file, train: test, test: test,
+                                                                                         warnings: &warnings), in: .test)
             }
             let pairs = (trainTree.mapping ?? []).map { $0.key.scalar == "layers" ? ($0.key, YAMLNode(.sequence(layers), at: $0.value.location)) : $0 }
             tree = YAMLNode(.mapping(pairs), at: trainTree.location)

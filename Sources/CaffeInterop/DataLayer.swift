@@ -40,9 +40,18 @@ public final class DataLayer: Layer, DatasetLayer, PictureSource {
         transform = try DataTransform(spec, phase: context.phase, seed: context.seed)
         sourcePath = try spec.path("source")
         let backend = try spec.choice("backend", from: ["LMDB", "LEVELDB"], default: "LEVELDB")
-        if backend == "LEVELDB" && (spec.has("backend") || !FileManager.default.fileExists(atPath: sourcePath + "/data.mdb")) {
-            throw spec.error("LevelDB databases are not supported", at: spec.node("backend") ?? spec.node("source"),
-                             hint: "rebuild the data set as LMDB (swiftcaffe convert-imageset, or Caffe's convert_imageset --backend lmdb) and write 'backend: LMDB'")
+        // Caffe's default backend is LevelDB, so a file that leaves it out is read as whatever
+        // the folder holds; only a database that is there and is LevelDB is refused as such.
+        let levelDBHint = "rebuild the data set as LMDB (swiftcaffe convert-imageset, or Caffe's convert_imageset --backend lmdb) and write 'backend: LMDB'"
+        if backend == "LEVELDB" && spec.has("backend") {
+            throw spec.error("LevelDB databases are not supported", at: spec.node("backend"), hint: levelDBHint)
+        }
+        if !FileManager.default.fileExists(atPath: sourcePath) {
+            throw spec.error("there is no database at source '\(sourcePath)'", at: spec.node("source"),
+                             hint: "make one with 'swiftcaffe convert-imageset', or check the path (in a prototxt, relative to the working directory)")
+        }
+        if FileManager.default.fileExists(atPath: sourcePath + "/CURRENT") && !FileManager.default.fileExists(atPath: sourcePath + "/data.mdb") {
+            throw spec.error("'\(sourcePath)' is a LevelDB database, which SwiftCaffe does not read", at: spec.node("source"), hint: levelDBHint)
         }
         _ = try spec.int("rand_skip", default: 0, in: 0...Int(Int32.max))
         _ = try spec.int("prefetch", default: 4, in: 0...1024)

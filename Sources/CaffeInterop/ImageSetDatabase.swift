@@ -52,9 +52,7 @@ public enum ImageSetDatabase {
             var datum = Caffe_Datum()
             datum.label = Int32(entry.label)
             do {
-                guard let data = FileManager.default.contents(atPath: entry.path) else {
-                    throw SwiftCaffeError("cannot read the image '\(entry.path)'")
-                }
+                let data = try FileChecks.contents(of: entry.path, what: "the image")
                 var image = try RasterImage(encoded: [UInt8](data), name: entry.path, channels: channels)
                 if options.resizeHeight > 0 { image = image.resized(width: options.resizeWidth, height: options.resizeHeight) }
                 if options.encoded {
@@ -98,7 +96,12 @@ public enum ImageSetDatabase {
             }
             switch record.pixels {
             case .bytes(let values): for i in 0..<sums.count { sums[i] += Double(values[i]) }
-            case .floats(let values): for i in 0..<sums.count { sums[i] += Double(values[i]) }
+            case .floats(let values):
+                if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                    throw SwiftCaffeError("the record '\(database.key(at: index))' of '\(databasePath)' holds \(values[bad]) at position \(bad)",
+                                          hint: "a mean of values that are not finite means nothing; clean the data set or leave the record out")
+                }
+                for i in 0..<sums.count { sums[i] += Double(values[i]) }
             }
             if (index + 1) % 1000 == 0 || index + 1 == database.count { progress(index + 1, database.count) }
         }

@@ -39,8 +39,14 @@ public enum NetFileConversion {
         let net = try PrototxtWriter.write(rewritten)
         guard let solverNode = spec.solverNode, let pairs = solverNode.mapping else { return (net, nil, []) }
         let solver = rewritingPaths(solverNode, from: spec.layers.first?.baseDirectory ?? "", to: folder)
-        var fields = ["net: \"\(netPath)\""]
+        var fields = ["net: \(PrototxtWriter.quoted(netPath))"]
         var leftOut: [String] = []
+        let written = Set((solver.mapping ?? pairs).compactMap { $0.key.scalar })
+        // Caffe counts iterations, not epochs, and tests `test_iter` batches, not the whole
+        // test set: without these it would train 0 iterations and test none.
+        let counts = try iterationCounts(spec)
+        if !written.contains("max_iter"), let maxIter = counts.maxIter { fields.append("max_iter: \(maxIter)") }
+        if !written.contains("test_iter"), let testIter = counts.testIter { fields.append("test_iter: \(testIter)") }
         for (keyNode, value) in solver.mapping ?? pairs {
             guard let key = keyNode.scalar else { continue }
             let values = value.sequence ?? [value]
@@ -52,6 +58,23 @@ public enum NetFileConversion {
         }
         let solverText = try Caffe_SolverParameter(textFormatString: fields.joined(separator: "\n")).textFormatString()
         return (net, solverText, leftOut)
+    }
+
+    /// The iterations `epochs` stands for (over the train net's first data layer, with
+    /// `iter_size`) and the batches that score the whole test set once, as `train` counts them.
+    static func iterationCounts(_ spec: NetSpec) throws -> (maxIter: Int?, testIter: Int?) {
+        guard let solver = spec.solver else { return (nil, nil) }
+        var maxIter: Int?
+        if let epochs = solver.epochs, solver.maxIter == nil,
+           let data = try NetPlan(spec: spec, options: NetOptions(phase: .train)).dataSources.first {
+            maxIter = Int((epochs * Double(data.sampleCount) / Double(data.batchSize * solver.iterSize)).rounded(.up))
+        }
+        var testIter: Int?
+        if solver.testIter == nil, spec.layers.contains(where: { $0.phase == .test }),
+           let data = try NetPlan(spec: spec, options: NetOptions(phase: .test)).dataSources.first {
+            testIter = (data.sampleCount + data.batchSize - 1) / data.batchSize
+        }
+        return (maxIter, testIter)
     }
 
     /// `node` with every path value under a path key (at any depth) made to name the same file

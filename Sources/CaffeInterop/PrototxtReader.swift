@@ -9,21 +9,13 @@ enum PrototxtReader {
     /// The file's fields, after checking that swift-protobuf accepts it as a `M`.
     static func read<M: SwiftProtobuf.Message>(fileAt path: String, as type: M.Type) throws -> [PrototxtField] {
         let (bytes, fields) = try scan(fileAt: path)
-        try check(bytes, fields: fields, file: path, as: type)
-        return fields
+        return try check(bytes, fields: fields, file: path, as: type)
     }
 
     /// The file's bytes and fields, checked only for the text format's syntax (so the caller
     /// can tell a net from a solver before `check`).
     static func scan(fileAt path: String) throws -> (bytes: [UInt8], fields: [PrototxtField]) {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw SwiftCaffeError("'\(path)' is a folder, not a prototxt file")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SwiftCaffeError("cannot read '\(path)': no such file or not readable")
-        }
-        let bytes = [UInt8](data)
+        let bytes = [UInt8](try FileChecks.contents(of: path, what: "the prototxt file"))
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw SwiftCaffeError("the file is not UTF-8 text", at: FileLocation(file: path, line: 1, column: 1),
                                   hint: "is this a binary .caffemodel? Those go to --weights")
@@ -36,14 +28,20 @@ enum PrototxtReader {
         return (bytes, fields)
     }
 
-    /// Throws, at the offending field, unless swift-protobuf decodes the text as a `M`.
-    static func check<M: SwiftProtobuf.Message>(_ bytes: [UInt8], fields: [PrototxtField], file: String, as type: M.Type) throws {
+    /// The fields once swift-protobuf decodes them as a `M`; throws, at the offending field,
+    /// when it does not. Values are then written the one way the translation reads them,
+    /// keeping their place in the file: Caffe's parser (and swift-protobuf's) also takes an enum
+    /// by its number (`pool: 1`), a bool as 0 or 1, a float with an `f` suffix and a
+    /// hexadecimal integer (`NumberForms`).
+    static func check<M: SwiftProtobuf.Message>(_ bytes: [UInt8], fields: [PrototxtField], file: String, as type: M.Type) throws -> [PrototxtField] {
         do {
             _ = try M(textFormatString: String(decoding: bytes, as: UTF8.self))
         } catch {
             throw locate(error, in: fields, bytes: bytes, as: type, enclosing: [])
                 ?? SwiftCaffeError("Caffe's schema rejects the file: \(describe(error))", at: FileLocation(file: file, line: 1, column: 1))
         }
+        var forms = NumberForms<M>()
+        return forms.normalized(fields, enclosing: [])
     }
 
     /// Finds the field swift-protobuf objects to by decoding one field at a time, wrapped in
@@ -51,10 +49,8 @@ enum PrototxtReader {
     private static func locate<M: SwiftProtobuf.Message>(_ failure: Error, in fields: [PrototxtField], bytes: [UInt8], as type: M.Type,
                                                          enclosing: [String]) -> SwiftCaffeError? {
         for field in fields {
-            let text = enclosing.map { "\($0) { " }.joined() + String(decoding: bytes[field.range], as: UTF8.self)
-                + String(repeating: " }", count: enclosing.count)
             do {
-                _ = try M(textFormatString: text)
+                _ = try M(textFormatString: wrapped(String(decoding: bytes[field.range], as: UTF8.self), in: enclosing))
             } catch {
                 if case .message(let children) = field.value,
                    let inner = locate(error, in: children, bytes: bytes, as: type, enclosing: enclosing + [field.name]) {
@@ -66,9 +62,18 @@ enum PrototxtReader {
         return nil
     }
 
+    /// `text` inside the messages `enclosing`, outermost first.
+    static func wrapped(_ text: String, in enclosing: [String]) -> String {
+        enclosing.map { "\($0) { " }.joined() + text + String(repeating: " }", count: enclosing.count)
+    }
+
     private static func located(_ error: Error, field: PrototxtField, enclosing: [String]) -> SwiftCaffeError {
         let place = enclosing.last.map { " in '\($0)'" } ?? ""
         switch error as? TextFormatDecodingError {
+        case .unknownField? where field.name == "ceil_mode":
+            // Forks of Caffe (DenseNet's, ResNeXt's) added this; BVLC Caffe says it another way.
+            return SwiftCaffeError("Caffe's schema has no field 'ceil_mode'\(place)", at: field.location,
+                                   hint: "BVLC Caffe writes 'ceil_mode: false' as 'round_mode: FLOOR' (and true as CEIL, the default)")
         case .unknownField?:
             return SwiftCaffeError("Caffe's schema has no field '\(field.name)'\(place)", at: field.location,
                                    hint: "check the spelling against Caffe's caffe.proto")

@@ -19,6 +19,7 @@ public enum PrototxtWriter {
         "Deconvolution": "convolution_param", "SoftmaxWithLoss": "softmax_param", "ReLU": "relu_param", "PReLU": "prelu_param",
         "ELU": "elu_param", "LRN": "lrn_param", "HDF5Data": "hdf5_data_param", "HDF5Output": "hdf5_output_param",
         "TanH": "tanh_param", "ArgMax": "argmax_param", "MVN": "mvn_param", "SPP": "spp_param",
+        "LSTM": "recurrent_param", "RNN": "recurrent_param", "Im2col": "convolution_param",
     ]
 
     static func parameterMessage(of type: String) -> String {
@@ -34,7 +35,16 @@ public enum PrototxtWriter {
     /// The net as prototxt text.
     public static func write(_ spec: NetSpec) throws -> String {
         var text = "name: \(quoted(spec.name))\n"
-        for layer in spec.layers { text += try layerText(layer) }
+        var plans: [Phase: NetPlan] = [:]
+        for layer in spec.layers {
+            guard layer.type == "Flip" else {
+                text += try layerText(layer)
+                continue
+            }
+            let phase = layer.phase ?? .test
+            if plans[phase] == nil { plans[phase] = try NetPlan(spec: spec, options: NetOptions(phase: phase)) }
+            text += try flipText(layer, plan: plans[phase]!)
+        }
         let net: Caffe_NetParameter
         do {
             net = try Caffe_NetParameter(textFormatString: text)
@@ -45,12 +55,38 @@ public enum PrototxtWriter {
         return net.textFormatString()
     }
 
+    /// Caffe has no Flip, but reversing an axis of length n is a Slice into its n entries and
+    /// a Concat of them in reverse order: exact, and without weights.
+    private static func flipText(_ layer: LayerSpec, plan: NetPlan) throws -> String {
+        guard let bottom = layer.bottoms.first, let top = layer.tops.first, let shape = plan.blobs[bottom]?.shape, !shape.isEmpty else {
+            throw SwiftCaffeError("Flip has no Caffe equivalent for a scalar bottom", at: layer.location, layer: layer.description,
+                                  hint: "write the net with Caffe's layers only")
+        }
+        let requested = try layer.int("axis", default: -1)
+        let axis = requested < 0 ? requested + shape.count : requested
+        guard shape.indices.contains(axis) else {
+            throw SwiftCaffeError("'axis' is \(requested) but the bottom has \(shape.count) axes", at: layer.location, layer: layer.description)
+        }
+        let pieces = (0..<shape[axis]).map { "\(layer.name)/\($0)" }
+        let include = layer.phase.map { " include { phase: \($0.rawValue.uppercased()) }" } ?? ""
+        var text = ""
+        if pieces.count > 1 {
+            text += "layer { name: \(quoted(layer.name + "/slice")) type: \"Slice\" bottom: \(quoted(bottom)) "
+                + pieces.map { "top: \(quoted($0)) " }.joined() + "slice_param { axis: \(axis) }\(include) }\n"
+        }
+        let sources = pieces.count > 1 ? pieces.reversed() : [bottom]
+        text += "layer { name: \(quoted(layer.name)) type: \"Concat\" " + sources.map { "bottom: \(quoted($0)) " }.joined()
+            + "top: \(quoted(top)) concat_param { axis: \(axis) }\(include) }\n"
+        return text
+    }
+
     private static func layerText(_ layer: LayerSpec) throws -> String {
         if !CaffeLayerTypes.all.contains(layer.type) {
+            let dataSet = ["IDXData", "CSVData", "TextData"].contains(layer.type)
             throw SwiftCaffeError("\(layer.type) is SwiftCaffe's own layer type; Caffe 1.0 has no such layer", at: layer.location,
                                   layer: layer.description,
-                                  hint: layer.type == "IDXData" ? "convert the data to LMDB (swiftcaffe convert, convert-imageset) and read it with Data"
-                                                                : "write the net with Caffe's layers only")
+                                  hint: dataSet ? "write the deploy form, whose data layers become Input layers (swiftcaffe convert NET OUT.prototxt --deploy), or convert the data to LMDB (swiftcaffe convert, convert-imageset) and read it with Data"
+                                                : "write the net with Caffe's layers only")
         }
         var fields: [String] = ["name: \(quoted(layer.name))", "type: \(quoted(layer.type))"]
         fields += layer.bottoms.map { "bottom: \(quoted($0))" }
@@ -121,7 +157,20 @@ public enum PrototxtWriter {
         }
     }
 
-    private static func quoted(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    /// `text` as a protobuf text-format string: quotes and backslashes escaped, and every
+    /// control character as an octal escape (a name may hold a line break).
+    static func quoted(_ text: String) -> String {
+        var escaped = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x22: escaped += "\\\""
+            case 0x5C: escaped += "\\\\"
+            case 0..<0x20, 0x7F:
+                let octal = String(scalar.value, radix: 8)
+                escaped += "\\" + String(repeating: "0", count: 3 - octal.count) + octal
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped + "\""
     }
 }

@@ -14,6 +14,9 @@ struct ConvertCommand: ParsableCommand {
         By the extensions of IN and OUT:
           net.prototxt   -> net.yaml          a Caffe net, or a solver.prototxt with its net, as a YAML net file
           net.yaml       -> net.prototxt      a YAML net as a prototxt Caffe 1.0 reads (and its solver as net_solver.prototxt)
+          --deploy                            either way, the net's deploy form: its test phase, data layers as
+                                              Input layers of their shapes, no loss or accuracy, a Softmax 'prob'
+                                              on the scores (what Caffe users call deploy.prototxt)
           w.caffemodel   -> w.safetensors     weights, tensor for tensor (and back)
           mean.binaryproto -> mean.npy        a mean image for numpy (or .safetensors, tensor 'mean')
           images.idx[.gz] FOLDER --labels L   an IDX data set as FOLDER/images/<n>.png and FOLDER/list.txt for ImageData
@@ -41,6 +44,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "IDX images only: png (lossless) or jpg.")
     var format: String = "png"
 
+    @Flag(help: "Nets only: write the deploy form (test phase, data layers as Input, no losses, a Softmax 'prob').")
+    var deploy = false
+
     func validate() throws {
         if !["png", "jpg"].contains(format) { throw ValidationError("--format must be png or jpg") }
     }
@@ -54,12 +60,12 @@ struct ConvertCommand: ParsableCommand {
             let workingDirectory = FileManager.default.currentDirectoryPath
             let outputFolder = URL(fileURLWithPath: output, relativeTo: URL(fileURLWithPath: workingDirectory + "/")).deletingLastPathComponent().path
             switch (from, to) {
-            case ("prototxt", "yaml"), ("prototxt", "yml"), ("pbtxt", "yaml"), ("pbtxt", "yml"):
-                let spec = try netState.load(input)
+            case ("prototxt", "yaml"), ("prototxt", "yml"), ("pbtxt", "yaml"), ("pbtxt", "yml"), ("yaml", "yaml"), ("yml", "yaml"), ("yaml", "yml"):
+                let spec = try loadNet()
                 try AtomicFile.write(Array(NetFileConversion.yaml(spec, pathsRelativeTo: outputFolder).utf8), to: output)
                 printLine("wrote \(output): \(spec.layers.count) layers\(spec.solver != nil ? " and the solver" : "")")
-            case ("yaml", "prototxt"), ("yml", "prototxt"):
-                let spec = try netState.load(input)
+            case ("yaml", "prototxt"), ("yml", "prototxt"), ("prototxt", "prototxt"), ("pbtxt", "prototxt"):
+                let spec = try loadNet()
                 let (net, solver, leftOut) = try NetFileConversion.prototxt(spec, pathsRelativeTo: workingDirectory, netPath: output)
                 try AtomicFile.write(Array(net.utf8), to: output)
                 printLine("wrote \(output): \(spec.layers.count) layers")
@@ -88,6 +94,15 @@ struct ConvertCommand: ParsableCommand {
                                       hint: "see 'swiftcaffe convert --help' for the pairs; IDX images need --labels")
             }
         }
+    }
+
+    /// The net to write: as read, or its deploy form (whose notes go to standard error).
+    private func loadNet() throws -> NetSpec {
+        let spec = try netState.load(input)
+        guard deploy else { return spec }
+        let form = try DeployNet(spec)
+        for note in form.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+        return form.spec
     }
 
     private func writeSafetensors(_ tensors: [String: Safetensors.Tensor]) throws {

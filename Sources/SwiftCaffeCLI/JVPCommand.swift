@@ -76,6 +76,10 @@ struct JVPCommand: ParsableCommand {
             guard probe.blobs[input] != nil else {
                 throw SwiftCaffeError("the \(phase) net has no blob '\(input)'", hint: "--blob names a top of the net, such as its data")
             }
+            if let producer = probe.layers.indices.last(where: { probe.tops[$0].contains { $0.name == input } }), !probe.bottoms[producer].isEmpty {
+                throw SwiftCaffeError("--blob '\(input)' is computed by layer '\(probe.layers[producer].name)'; a direction goes on an input of the net",
+                                      hint: "name a top of a data or Input layer, such as '\(probe.layers.indices.first { probe.bottoms[$0].isEmpty }.flatMap { probe.tops[$0].first?.name } ?? "data")'")
+            }
             let net = try Net(spec: spec, options: NetOptions(phase: phase, inputGradients: [input]))
             printWarnings(of: net)
             if let weights { try net.loadWeights(from: weights) } else { printLine("no --weights: the fillers' initial values are used") }

@@ -37,8 +37,11 @@ struct NetStateOptions: ParsableArguments {
     var level: Int = 0
 
     /// The net (or solver) file at `path`, with these stages and this level.
-    func load(_ path: String) throws -> NetSpec {
-        try NetSpec.load(path: path, state: NetState(level: level, stages: stages.flatMap { $0.split(separator: ",").map(String.init) }))
+    /// Prints what the file says that is ignored, unless `quiet` (the ranks but rank 0).
+    func load(_ path: String, quiet: Bool = false) throws -> NetSpec {
+        let spec = try NetSpec.load(path: path, state: NetState(level: level, stages: stages.flatMap { $0.split(separator: ",").map(String.init) }))
+        if !quiet { for warning in spec.warnings { FileHandle.standardError.write(Data((warning + "\n").utf8)) } }
+        return spec
     }
 }
 

@@ -74,7 +74,10 @@ struct TrainCommand: ParsableCommand {
         if strict && weights == nil { throw ValidationError("--strict goes with --weights") }
         if quiet && verbose { throw ValidationError("give --quiet or --verbose, not both") }
         if !(syncTimeout >= 1 && syncTimeout <= 1e6) { throw ValidationError("--sync-timeout must be between 1 and 1000000 seconds") }
-        if !(1...256).contains(replicas) { throw ValidationError("--replicas must be between 1 and 256") }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        if !(1...max(cores, 1)).contains(replicas) {
+            throw ValidationError("--replicas must be between 1 and the \(cores) core(s) of this machine: each replica trains on a core of its own")
+        }
         if replicas > 1 && MPIProcessGroup.isLaunchedByMPI { throw ValidationError("--replicas is for one process: under mpirun, start more ranks instead") }
     }
 
@@ -85,6 +88,13 @@ struct TrainCommand: ParsableCommand {
             let command = self
             Interrupts.install()
             try runtime.run {
+                // The replicas build their nets side by side, each checking only its own against
+                // what the process may take: check them together first.
+                let spec = try netState.load(net, quiet: true).splittingBatches(among: replicas)
+                let one = try NetPlan(spec: spec, options: NetOptions(phase: .train, purpose: .training)).memory.totalBytes
+                try MemoryBudget.require(one.multipliedReportingOverflow(by: replicas).overflow ? .max : one * replicas,
+                                         for: "\(replicas) replicas of the train net",
+                                         hint: "train with fewer replicas, or allow more memory (--memory-limit, ulimit -v)")
                 try ReplicaGroup.run(count: replicas, threadsPerReplica: threadsEach) { group in
                     try command.train(group: group)
                 }
@@ -113,7 +123,7 @@ struct TrainCommand: ParsableCommand {
     private func train(group: any ProcessGroup) throws {
         let root = group.rank == 0, together = group.size > 1
         let quiet = self.quiet || !root
-        let spec = try netState.load(net).splittingBatches(among: replicas)
+        let spec = try netState.load(net, quiet: !root).splittingBatches(among: replicas)
         let members = replicas > 1 ? "replicas" : "ranks"
         let trainer = try Trainer(spec: spec, options: TrainingOptions(epochs: epochs, maxIter: maxIter, baseLR: baseLR,
                                                                        seed: seed, output: output), group: group)

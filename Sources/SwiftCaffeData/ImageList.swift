@@ -1,5 +1,6 @@
 import Foundation
 import SwiftCaffeCore
+import SwiftCaffeIO
 import SwiftCaffeSpec
 
 /// Caffe's image list file, as `ImageData` and `convert-imageset` read it: one `path label`
@@ -13,13 +14,14 @@ package enum ImageList {
     /// (or it is the list's folder), for the hint; `layer` names the owner in errors.
     package static func read(_ listPath: String, rootFolder: String, rootGiven: Bool, layer: String?) throws -> [Entry] {
         try MemoryBudget.require(toRead: listPath, copies: 4, for: "reading the list '\(listPath)'")
-        guard let data = FileManager.default.contents(atPath: listPath) else {
-            throw SwiftCaffeError("cannot read the list file '\(listPath)'", layer: layer,
-                                  hint: "check 'source' (relative paths start at the net file's folder)")
+        let data: Data
+        do { data = try FileChecks.contents(of: listPath, what: "the list file") } catch let error as SwiftCaffeError {
+            throw SwiftCaffeError(error.message, layer: layer, hint: "check 'source' (relative paths start at the net file's folder)")
         }
         var entries: [Entry] = []
-        for (index, rawLine) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+        // On any line break: "\r\n" is one Character in Swift, so splitting on "\n" alone would
+        // see a list written on Windows as one line.
+        for (index, line) in String(decoding: data, as: UTF8.self).split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             guard !line.allSatisfy(\.isWhitespace) else { continue }
             func failure(_ message: String, hint: String) -> SwiftCaffeError {
                 SwiftCaffeError(message, at: FileLocation(file: listPath, line: index + 1, column: 1), layer: layer, hint: hint)

@@ -10,8 +10,9 @@ public enum FileChecks {
     public static func requireRegularFile(_ path: String, what: String = "the file") throws {
         var status = stat()
         guard stat(path, &status) == 0 else {
-            throw SwiftCaffeError("cannot read \(what) '\(path)': \(String(cString: strerror(errno)))",
-                                  hint: errno == ENOENT ? "check the path" : "check the file's permissions")
+            let missing = errno == ENOENT || errno == ENOTDIR
+            throw SwiftCaffeError("cannot read \(what) '\(path)': \(missing ? "no such file" : String(cString: strerror(errno)).lowercased())",
+                                  hint: missing ? "check the path" : "check the file's permissions")
         }
         switch status.st_mode & S_IFMT {
         case S_IFREG: return

@@ -22,6 +22,7 @@ final class GzipReader {
             throw SwiftCaffeError("no such file '\(path)'")
         }
         if isDirectory.boolValue { throw SwiftCaffeError("'\(path)' is a folder, not a file") }
+        try FileChecks.requireRegularFile(path)
         guard let handle = FileHandle(forReadingAtPath: path) else { throw SwiftCaffeError("cannot open '\(path)'") }
         let magic = (try? handle.read(upToCount: 2)) ?? Data()
         fileSize = Int((try? handle.seekToEnd()) ?? 0)

@@ -13,19 +13,55 @@ public enum HDF5File {
 
     /// The datasets `names` of the file at `path`.
     public static func read(path: String, datasets names: [String]) throws -> [String: Safetensors.Tensor] {
-        try lock.withLock { try readUnlocked(path: path, datasets: names) }
+        let shapes = try shapes(path: path, datasets: names)
+        var result: [String: Safetensors.Tensor] = [:]
+        for name in names {
+            let shape = shapes[name]!, count = checkedCount(shape)!
+            try MemoryBudget.require(floats: Double(count), for: "the dataset '\(name)' of '\(path)'")
+            var values = [Float](repeating: 0, count: count)
+            try values.withUnsafeMutableBufferPointer { try read(path: path, dataset: name, into: $0) }
+            result[name] = Safetensors.Tensor(shape: shape, values: values)
+        }
+        return result
     }
 
-    private static func readUnlocked(path: String, datasets names: [String]) throws -> [String: Safetensors.Tensor] {
+    /// The shapes of the datasets `names`, after checking that each can be read safely: a
+    /// numeric dataset whose storage (chunks and their filters) fits its shape. Reads no values.
+    public static func shapes(path: String, datasets names: [String]) throws -> [String: [Int]] {
+        try lock.withLock {
+            try withDatasets(path: path, names) { name, dataset in try shape(of: dataset, name: name, path: path) }
+        }
+    }
+
+    /// Reads the dataset `name` into `target`, which holds exactly its values.
+    public static func read(path: String, dataset name: String, into target: UnsafeMutableBufferPointer<Float>) throws {
+        try lock.withLock {
+            _ = try withDatasets(path: path, [name]) { name, dataset in
+                let shape = try shape(of: dataset, name: name, path: path)
+                guard checkedCount(shape) == target.count else {
+                    throw SwiftCaffeError("the dataset '\(name)' of '\(path)' changed while it was read")
+                }
+                let status = H5Dread(dataset, swiftcaffe_h5_native_float(), hid_t(H5S_ALL), hid_t(H5S_ALL), hid_t(H5P_DEFAULT), target.baseAddress)
+                guard status >= 0 else {
+                    throw SwiftCaffeError("cannot read the dataset '\(name)' of '\(path)' as numbers",
+                                          hint: "HDF5Data reads numeric datasets; the file may be damaged")
+                }
+                return shape
+            }
+        }
+    }
+
+    /// Opens the file and each dataset of `names`, calling `body` with it; closes them after.
+    private static func withDatasets(path: String, _ names: [String], _ body: (String, hid_t) throws -> [Int]) throws -> [String: [Int]] {
         _ = quiet
-        guard FileManager.default.fileExists(atPath: path) else { throw SwiftCaffeError("no HDF5 file '\(path)'") }
+        try FileChecks.requireRegularFile(path, what: "the HDF5 file")
         // After HDF5 1.10's H5Fopen failed on a file that is not HDF5, the library reported
         // "infinite loop closing library" when `swift test` (hdf5RoundTrip) exited: something
         // stayed open. Its signature check, first, leaves nothing open.
         let file = H5Fis_hdf5(path) > 0 ? H5Fopen(path, swiftcaffe_h5_read_only(), hid_t(H5P_DEFAULT)) : -1
         guard file >= 0 else { throw SwiftCaffeError("'\(path)' is not an HDF5 file (or not readable)") }
         defer { H5Fclose(file) }
-        var result: [String: Safetensors.Tensor] = [:]
+        var result: [String: [Int]] = [:]
         for name in names {
             guard H5Lexists(file, name, hid_t(H5P_DEFAULT)) > 0 else {
                 throw SwiftCaffeError("'\(path)' has no dataset '\(name)'", hint: "HDF5Data reads one dataset per top, named like the top")
@@ -33,27 +69,65 @@ public enum HDF5File {
             let dataset = H5Dopen2(file, name, hid_t(H5P_DEFAULT))
             guard dataset >= 0 else { throw SwiftCaffeError("'\(name)' in '\(path)' is not a dataset") }
             defer { H5Dclose(dataset) }
-            let space = H5Dget_space(dataset)
-            defer { H5Sclose(space) }
-            let rank = Int(H5Sget_simple_extent_ndims(space))
-            guard (1...32).contains(rank) else { throw SwiftCaffeError("the dataset '\(name)' in '\(path)' has \(rank) dimensions") }
-            var dimensions = [hsize_t](repeating: 0, count: rank)
-            H5Sget_simple_extent_dims(space, &dimensions, nil)
-            let shape = dimensions.map { Int(clamping: $0) }
-            guard let count = checkedCount(shape) else {
-                throw SwiftCaffeError("the dataset '\(name)' in '\(path)' is too large (\(shape))")
-            }
-            try MemoryBudget.require(floats: Double(count), for: "the dataset '\(name)' of '\(path)'")
-            var values = [Float](repeating: 0, count: count)
-            let status = values.withUnsafeMutableBytes {
-                H5Dread(dataset, swiftcaffe_h5_native_float(), hid_t(H5S_ALL), hid_t(H5S_ALL), hid_t(H5P_DEFAULT), $0.baseAddress)
-            }
-            guard status >= 0 else {
-                throw SwiftCaffeError("cannot read the dataset '\(name)' of '\(path)' as numbers", hint: "HDF5Data reads numeric datasets")
-            }
-            result[name] = Safetensors.Tensor(shape: shape, values: values)
+            result[name] = try body(name, dataset)
         }
         return result
+    }
+
+    /// The dataset's shape, once its type is a number and its storage is one libhdf5 reads
+    /// within bounds: chunks of the dataset's rank, each dimension at least 1, under HDF5's
+    /// 4 GB per chunk, through filters the library has.
+    private static func shape(of dataset: hid_t, name: String, path: String) throws -> [Int] {
+        func damaged(_ why: String) -> SwiftCaffeError {
+            SwiftCaffeError("the dataset '\(name)' of '\(path)' \(why)",
+                            hint: "the file is damaged, or was not written for HDF5Data (numeric datasets, one row per sample)")
+        }
+        let type = H5Dget_type(dataset)
+        defer { H5Tclose(type) }
+        let typeClass = H5Tget_class(type)
+        guard typeClass == H5T_FLOAT || typeClass == H5T_INTEGER else { throw damaged("does not hold numbers") }
+        let space = H5Dget_space(dataset)
+        defer { H5Sclose(space) }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        guard (1...32).contains(rank) else { throw damaged("has \(rank) dimensions") }
+        var dimensions = [hsize_t](repeating: 0, count: rank)
+        H5Sget_simple_extent_dims(space, &dimensions, nil)
+        let shape = dimensions.map { Int(clamping: $0) }
+        guard checkedCount(shape) != nil else { throw damaged("is too large (\(shape))") }
+        let properties = H5Dget_create_plist(dataset)
+        defer { H5Pclose(properties) }
+        if H5Pget_layout(properties) == H5D_CHUNKED {
+            var chunk = [hsize_t](repeating: 0, count: 32)
+            let chunkRank = Int(H5Pget_chunk(properties, 32, &chunk))
+            guard chunkRank == rank else { throw damaged("is stored in chunks of \(chunkRank) dimensions for its \(rank)") }
+            let elements = chunk.prefix(rank).reduce(UInt64(1)) { $0.multipliedReportingOverflow(by: UInt64($1)).overflow ? .max : $0 * UInt64($1) }
+            guard chunk.prefix(rank).allSatisfy({ $0 >= 1 }), elements <= (UInt64(1) << 32) / UInt64(max(H5Tget_size(type), 1)) else {
+                throw damaged("has chunks of an impossible size, \(chunk.prefix(rank).map(String.init).joined(separator: "×"))")
+            }
+            for index in 0..<max(H5Pget_nfilters(properties), 0) {
+                var flags: UInt32 = 0, count = 0
+                var filterName = [CChar](repeating: 0, count: 64)
+                let filter = H5Pget_filter2(properties, UInt32(index), &flags, &count, nil, 64, &filterName, nil)
+                guard filter >= 0, H5Zfilter_avail(filter) > 0 else { throw damaged("is compressed with a filter this libhdf5 lacks (\(filter))") }
+            }
+        }
+        return shape
+    }
+
+    /// Creates the file with a float dataset of `shape` whose values are never written (HDF5
+    /// reads them as zeros): how a file can claim far more than it holds, for tests.
+    static func declare(_ name: String, shape: [Int], in path: String) throws {
+        try lock.withLock {
+            _ = quiet
+            let file = H5Fcreate(path, swiftcaffe_h5_truncate(), hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
+            guard file >= 0 else { throw SwiftCaffeError("cannot create the HDF5 file '\(path)'") }
+            defer { H5Fclose(file) }
+            let space = H5Screate_simple(Int32(shape.count), shape.map { hsize_t($0) }, nil)
+            defer { H5Sclose(space) }
+            let dataset = H5Dcreate2(file, name, swiftcaffe_h5_native_float(), space, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
+            guard dataset >= 0 else { throw SwiftCaffeError("cannot create the dataset '\(name)' in '\(path)'") }
+            H5Dclose(dataset)
+        }
     }
 
     /// Writes `datasets` as 32-bit float datasets of a new file at `path` (replacing it).

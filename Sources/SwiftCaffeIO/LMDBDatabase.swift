@@ -37,6 +37,7 @@ public final class LMDBDatabase: @unchecked Sendable {
                                   hint: levelDB ? "it looks like LevelDB, which SwiftCaffe does not read; rebuild it with 'swiftcaffe convert-imageset' or Caffe's --backend lmdb"
                                                 : "an LMDB database is a folder with data.mdb, as Caffe's convert_imageset --backend lmdb writes it")
         }
+        try LMDBFileCheck.check(path + "/data.mdb")
         try open(flags: UInt32(MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS))
         try listKeys()
     }

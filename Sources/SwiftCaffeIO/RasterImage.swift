@@ -23,10 +23,7 @@ public struct RasterImage: Sendable, Equatable {
     /// (`channels: 1`) or RGB (`channels: 3`), converting whatever the file holds. A damaged,
     /// truncated or foreign file is an error naming it.
     public init(path: String, channels: Int) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SwiftCaffeError("cannot read the image '\(path)': no such file or not readable")
-        }
-        try self.init(encoded: [UInt8](data), name: path, channels: channels)
+        try self.init(encoded: [UInt8](try FileChecks.contents(of: path, what: "the image")), name: path, channels: channels)
     }
 
     /// Decodes PNG or JPEG bytes held in memory (an `encoded` Caffe Datum); `name` is what

@@ -57,10 +57,7 @@ public enum Safetensors {
     public static func read(path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         // The file's bytes, their copy as an array, and the tensors decoded from them.
         try MemoryBudget.require(toRead: path, copies: 3, for: "reading '\(path)'")
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SwiftCaffeError("cannot read the weights file '\(path)': no such file or not readable")
-        }
-        return try decode([UInt8](data), file: path)
+        return try decode([UInt8](try FileChecks.contents(of: path, what: "the weights file")), file: path)
     }
 
     public static func decode(_ bytes: [UInt8], file: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {

@@ -12,6 +12,9 @@ public struct NetSpec {
     public var solverNode: YAMLNode?
     /// The file the layers came from.
     public var file: String
+    /// What the file says that is allowed but ignored (a Caffe `*_param` block a layer does
+    /// not read), for the command line to show.
+    public var warnings: [String] = []
 
     /// Loads a net file, or a solver file (a mapping with `net:`) together with the net it names.
     /// `state` (the command line's `--stage`/`--level`) chooses among a Caffe net's layers by
@@ -72,8 +75,10 @@ public struct NetSpec {
         try top.rejectUnknownKeys()
 
         // A name may repeat across phases (Caffe's LeNet has a train and a test data layer of one name).
-        for (index, layer) in layers.enumerated() {
-            if let first = layers[..<index].first(where: { $0.name == layer.name && ($0.phase == nil || layer.phase == nil || $0.phase == layer.phase) }) {
+        var byName: [String: [LayerSpec]] = [:]
+        for layer in layers {
+            defer { byName[layer.name, default: []].append(layer) }
+            if let first = byName[layer.name]?.first(where: { $0.phase == nil || layer.phase == nil || $0.phase == layer.phase }) {
                 throw SwiftCaffeError("duplicate layer name '\(layer.name)' (first used at line \(first.location.line))",
                                       at: layer.location, layer: layer.description,
                                       hint: "give each layer a unique name, or put the two in different phases")

@@ -1,6 +1,7 @@
 import CYAML
 import Foundation
 import SwiftCaffeCore
+import SwiftCaffeIO
 
 /// Parses one YAML document with libyaml into a `YAMLNode` tree.
 ///
@@ -15,14 +16,7 @@ public enum YAMLParser {
 
     /// Reads and parses `path`; `displayName` is what error messages call the file.
     public static func parse(fileAt path: String) throws -> YAMLNode {
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-                throw SwiftCaffeError("'\(path)' is a folder, not a YAML file")
-            }
-            throw SwiftCaffeError("cannot read '\(path)': no such file or not readable")
-        }
-        return try parse([UInt8](bytes), file: path)
+        try parse([UInt8](try FileChecks.contents(of: path, what: "the net file")), file: path)
     }
 
     public static func parse(_ text: String, file: String = "<string>") throws -> YAMLNode {
@@ -132,8 +126,11 @@ private struct TreeBuilder {
     var root: YAMLNode?
     private var stack: [Frame] = []
     private var anchors: [String: YAMLNode] = [:]
-    /// Size of each node with its aliases expanded, to bound the expanded document.
+    /// Size of each anchored node with its aliases expanded, and the nodes the aliases so far
+    /// stand for: what bounds a document that aliases expand (the nodes written out are bounded
+    /// by the file's size).
     private var expandedSize: [ObjectIdentifier: Int] = [:]
+    private var aliasedNodes = 0
     private var documents = 0
 
     private struct Frame {
@@ -173,7 +170,13 @@ private struct TreeBuilder {
             guard let target = anchors[name] else {
                 throw SwiftCaffeError("alias '*\(name)' refers to no anchor defined before it", at: here)
             }
-            try add(target, size: expandedSize[ObjectIdentifier(target)] ?? 1, anchor: nil)
+            let size = expandedSize[ObjectIdentifier(target)] ?? 1
+            aliasedNodes += size
+            if aliasedNodes > YAMLParser.maximumExpandedNodes {
+                throw SwiftCaffeError("the aliases in this document expand to more than \(YAMLParser.maximumExpandedNodes) nodes",
+                                      at: here, hint: "this looks like an alias bomb; write the values out instead")
+            }
+            try add(target, size: size, anchor: nil)
         case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
             if stack.count >= YAMLParser.maximumDepth {
                 throw SwiftCaffeError("nesting deeper than \(YAMLParser.maximumDepth) levels", at: here)
@@ -220,11 +223,5 @@ private struct TreeBuilder {
         }
         stack[stack.count - 1].items.append(node)
         stack[stack.count - 1].size += size
-        var total = 0
-        for frame in stack { total += frame.size }
-        if stack[0].size > YAMLParser.maximumExpandedNodes || total > YAMLParser.maximumExpandedNodes {
-            throw SwiftCaffeError("the aliases in this document expand to more than \(YAMLParser.maximumExpandedNodes) nodes",
-                                  at: node.location, hint: "this looks like an alias bomb; write the values out instead")
-        }
     }
 }

@@ -9,7 +9,7 @@ import Testing
 @testable import SwiftCaffeSpec
 
 /// One minimal input for each class of input that used to crash the program or quietly give
-/// a wrong answer (issue 9). The ones that crashed are run through the real binary in their
+/// a wrong answer. The ones that crashed are run through the real binary in their
 /// own process, so that a regression fails the test instead of taking the test process down.
 @Suite struct HostileInputTests {
     /// Caffe's formats, as the command line has them.
@@ -271,7 +271,7 @@ import Testing
 
     /// Seconds near 1e17 one double apart: the tick step (5) is below half the spacing of
     /// doubles there (16), so value + step == value and the axis ticks looped forever (the
-    /// binary before issue 9 hangs on this log). Run in its own process so a regression times out.
+    /// binary before the fix hangs on this log). Run in its own process so a regression times out.
     @Test func plotsOfLogsWithExtremeValues() throws {
         let folder = try temporaryFolder()
         let rows = ["1,0.1,1e17,0.01,1,,", "2,0.2,100000000000000016,0.01,2,,", "3,0.3,100000000000000016,,,1e308,-1e308"]

@@ -18,6 +18,13 @@ import Testing
         try expectGradientsMatch(try makeLayer(yaml), bottom: [randomBlob([2, 3, 2, 2])])
     }
 
+    /// Dropout in training: every evaluation of the finite difference must see the mask the
+    /// analytic pass saw (the checker once drew a new one per bottom evaluation, and
+    /// `gradcheck` failed every net with Dropout).
+    @Test func dropoutInTraining() throws {
+        try expectGradientsMatch(try makeLayer("{name: d, type: Dropout, dropout_ratio: 0.4}", phase: .train), bottom: [randomBlob([3, 7])])
+    }
+
     @Test(arguments: [
         "kernel_size: 3",
         "kernel_size: 3, stride: 2",

@@ -92,9 +92,8 @@ public struct GradientChecker {
         for (position, index) in checkedBottoms.enumerated() {
             results.append(try compare("bottom \(index)", count: bottom[index].count, analytic: analyticBottoms[position],
                                    original: savedBottoms[index]) { i, value in
-                var values = savedBottoms
-                values[index][i] = value
-                for (blob, v) in zip(bottom, values) { blob.setData(v) }
+                restoreBottoms()  // and the state: a dropout mask drawn anew would be another function
+                bottom[index].data[i] = value
                 try layer.forward(bottom: bottom, top: top)
                 return weightedSum()
             })

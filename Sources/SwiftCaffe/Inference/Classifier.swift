@@ -76,6 +76,9 @@ public final class Classifier {
                 for (slot, image) in chunk.enumerated() { source.sample(from: image, into: buffer.baseAddress! + slot * sampleSize) }
             }
             try net.forward(replacing: [input.name: values])
+            if firstNonFinite(scores.data, chunk.count * classes) != nil {
+                throw net.nonFiniteError(replacing: [input.name: values], during: "classifying")
+            }
             var rows = Array(UnsafeBufferPointer(start: scores.data, count: chunk.count * classes))
             if !scoresAreProbabilities {
                 rows.withUnsafeMutableBufferPointer { softmax($0.baseAddress!, $0.baseAddress!, outer: chunk.count, channels: classes, inner: 1) }

@@ -39,6 +39,9 @@ public struct LearnableParameter {
 public struct NetPlan {
     public let name: String
     public let phase: Phase
+    /// What it was planned from (a twin of the net can be planned again from these).
+    public let spec: NetSpec
+    public let options: NetOptions
     public private(set) var layers: [any Layer] = []
     public private(set) var bottoms: [[Blob]] = []
     public private(set) var tops: [[Blob]] = []
@@ -69,6 +72,8 @@ public struct NetPlan {
     public init(spec: NetSpec, options: NetOptions) throws {
         name = spec.name
         phase = options.phase
+        self.spec = spec
+        self.options = options
         let specs = spec.layers.filter { $0.phase == nil || $0.phase == options.phase }
         guard !specs.isEmpty else {
             throw SwiftCaffeError("the net has no layers in the \(options.phase) phase", at: spec.layers.first?.location)

@@ -15,12 +15,19 @@ extension Net {
     /// picture of one's own in place of what the data layer read.
     ///
     /// Returns every blob's tangent by name. Throws naming the first layer on the way that
-    /// cannot push tangents (it does not adopt `TangentLayer`), or a direction of the wrong size.
+    /// cannot push tangents (it does not adopt `TangentLayer`) or whose values or tangents are
+    /// not finite, or a direction of the wrong size.
     public func forwardTangents(inputs: [String: [Float]] = [:], parameters: [[Float]]? = nil, values: [String: [Float]] = [:]) throws -> [String: Blob] {
         try checkReplacements(values)
         var tangents: [String: Blob] = [:]
         for (name, values) in inputs {
             guard let blob = blobs[name] else { throw SwiftCaffeError("the net has no blob '\(name)' to give a direction to") }
+            // A computed blob's tangent is what its layer computes from its bottoms'; a
+            // direction given for it would be overwritten, and every derivative read as 0.
+            if let producer = plan.producer(of: blob), !plan.bottoms[plan.layers.firstIndex { $0 === producer }!].isEmpty {
+                throw SwiftCaffeError("'\(name)' is computed by layer '\(producer.name)', so it cannot be given a direction of its own",
+                                      hint: "give the direction to an input of the net: a top of a data or Input layer")
+            }
             guard values.count == blob.count else { throw SwiftCaffeError("the direction for '\(name)' has \(values.count) values, the blob \(blob.count)") }
             tangents[name] = Blob(name: name, shape: blob.shape)
             tangents[name]!.setData(values)
@@ -42,6 +49,7 @@ extension Net {
         }
         for index in layers.indices {
             try forwardLayer(at: index, replacing: values)
+            try checkFinite(layerAt: index)
             let layer = layers[index]
             let bottomTangent = bottoms[index].map { blob in
                 tangents[blob.name] ?? Blob(name: blob.name, shape: blob.shape)  // no direction: held fixed
@@ -60,6 +68,7 @@ extension Net {
             let parameterTangent = parameters == nil ? nil : layer.params.map { parameterTangents[ObjectIdentifier($0)] ?? Blob(shape: $0.shape) }
             tangentLayer.forwardTangent(bottom: bottoms[index], bottomTangent: bottomTangent, top: tops[index], topTangent: topTangent,
                                         parameterTangent: parameterTangent)
+            try checkFinite(layerAt: index, tangents: topTangent)
             for (top, tangent) in zip(tops[index], topTangent) { tangents[top.name] = tangent }
         }
         return tangents

@@ -25,6 +25,7 @@ extension Net {
     @discardableResult
     public func loadWeights(from path: String, requireAll: Bool = true) throws -> [String] {
         let tensors = try TensorFiles.read(path).byName
+        try checkBlobCounts(tensors, file: path)
         var missing: [String] = []
         for parameter in parameters {
             let owner = plan.layer(named: parameter.layer)
@@ -49,6 +50,12 @@ extension Net {
             }
             parameter.blob.setData(tensor.values)
         }
+        if !parameters.isEmpty && missing.count == parameters.count {
+            let known = tensors.keys.sorted()
+            throw SwiftCaffeError("no tensor of '\(path)' is a parameter of this net", at: plan.layers.first?.spec.location,
+                                  hint: known.isEmpty ? "the file holds no tensors"
+                                      : "it holds \(known.prefix(8).joined(separator: ", "))\(known.count > 8 ? ", ..." : ""): pass weights trained with this net (a .safetensors or .caffemodel; a .solverstate goes to --resume)")
+        }
         if requireAll, let first = missing.first {
             let owner = plan.layer(named: parameters.first { $0.name == first }?.layer ?? "")
             let known = tensors.keys.sorted()
@@ -62,6 +69,21 @@ extension Net {
 }
 
 extension Net {
+    /// A file with more blobs for a layer than the layer has parameters was written for
+    /// another net (Caffe: "Incompatible number of blobs"), even if the first ones fit.
+    private func checkBlobCounts(_ tensors: [String: Safetensors.Tensor], file: String) throws {
+        var counts: [String: Int] = [:]
+        for layer in plan.layers + plan.folded.map(\.layer) { counts[layer.name] = layer.params.count }
+        for name in tensors.keys {
+            guard let dot = name.lastIndex(of: "."), let index = Int(name[name.index(after: dot)...]),
+                  let expected = counts[String(name[..<dot])], index >= expected else { continue }
+            let owner = plan.layer(named: String(name[..<dot]))
+            throw SwiftCaffeError("'\(file)' has a tensor '\(name)', but the layer has \(expected) parameter blob\(expected == 1 ? "" : "s")",
+                                  at: owner?.spec.location, layer: owner?.spec.description,
+                                  hint: "the weights come from a net whose layer of this name has more parameters (Caffe: incompatible number of blobs)")
+        }
+    }
+
     /// A 64-bit FNV-1a hash of every parameter's values (their Float bit patterns as 32-bit
     /// words, in `parameters` order): equal on two nets exactly when their weights are
     /// bit-identical, barring a collision.

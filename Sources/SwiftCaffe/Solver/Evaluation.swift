@@ -40,22 +40,27 @@ public enum Evaluation {
     public static func run(_ net: Net, iterations: Int? = nil, iteration: Int = 0, group: any ProcessGroup = SingleProcess()) throws -> TestResult {
         let source = net.dataSources.first
         source?.rewind()
-        let ranks = group.size
-        let batch = (source?.batchSize ?? 1) * ranks
-        let batches = iterations.map { ($0 + ranks - 1) / ranks } ?? source.map { ($0.sampleCount + batch - 1) / batch } ?? 1
-        let classifier = net.plan.classifier
-        var confusion: [[Int]]?
-        var sums: [Double] = []
-        var names: [String] = []
-        for _ in 0..<batches {
+        // In batches of this rank's size, as one process runs them: the whole data set once
+        // (the last batch wrapping around when the batch does not divide it), or `iterations`.
+        // Rank r serves batches r, r + ranks, ..., so every one is scored once however many
+        // ranks share them.
+        let ranks = group.size, perRank = source?.batchSize ?? 1
+        let total = iterations ?? source.map { ($0.sampleCount + perRank - 1) / perRank } ?? 1
+        let batches = group.rank < total ? (total - group.rank + ranks - 1) / ranks : 0
+        // What is summed over the ranks has the same length on every rank, whether or not it
+        // scored a batch: the outputs and classes are the net's, not the batch's.
+        let classifier = net.plan.classifier.flatMap { Self.counts($0) ? $0 : nil }
+        let names = net.scalarOutputs.map(\.name)
+        var sums = [Double](repeating: 0, count: names.count)
+        var confusion = classifier.map { Array(repeating: Array(repeating: 0, count: $0.classCount), count: $0.classCount) }
+        for batch in 0..<batches {
             try net.forward()
             let outputs = net.scalarOutputs
-            if sums.isEmpty {
-                names = outputs.map(\.name)
-                sums = [Double](repeating: 0, count: outputs.count)
+            if outputs.contains(where: { !$0.value.isFinite }) || classifier.map({ firstNonFinite($0.scores.data, $0.scores.count) != nil }) == true {
+                throw net.nonFiniteError(batchesBefore: batch, during: "in batch \(batch + 1) of the test")
             }
             for (index, output) in outputs.enumerated() { sums[index] += Double(output.value) }
-            if let classifier { count(classifier, into: &confusion) }
+            if let classifier { count(classifier, into: &confusion!) }
         }
         let counts = confusion?.flatMap { $0 } ?? []
         var totals = sums + counts.map(Double.init)
@@ -64,8 +69,8 @@ public enum Evaluation {
         if let classes = confusion?.count {
             confusion = (0..<classes).map { row in (0..<classes).map { Int(totals[sums.count + row * classes + $0]) } }
         }
-        var result = TestResult(iteration: iteration, outputs: zip(names, sums).map { ($0, Float($1 / Double(batches * ranks))) },
-                                batches: batches * ranks, images: batches * batch, confusion: confusion)
+        var result = TestResult(iteration: iteration, outputs: zip(names, sums).map { ($0, Float($1 / Double(total))) },
+                                batches: total, images: total * perRank, confusion: confusion)
         result.sampleNoun = source?.sampleNoun ?? "images"
         if let confusion {
             let given = source?.labelNames ?? []
@@ -74,21 +79,26 @@ public enum Evaluation {
         return result
     }
 
+    /// Whether the classifier's scores hold one row of classes per label (along axis 1), so
+    /// that its predictions can be counted.
+    private static func counts(_ classifier: ClassifierBlobs) -> Bool {
+        let scores = classifier.scores, classes = classifier.classCount
+        guard scores.shape.count >= 2, scores.shape[1] == classes, scores.shape[0] > 0 else { return false }
+        return classifier.labels.count == scores.count / classes
+    }
+
     /// Adds one batch's argmax predictions (classes along axis 1) to the confusion matrix.
-    private static func count(_ classifier: ClassifierBlobs, into confusion: inout [[Int]]?) {
+    private static func count(_ classifier: ClassifierBlobs, into confusion: inout [[Int]]) {
         let scores = classifier.scores, labels = classifier.labels, classes = classifier.classCount
-        guard scores.shape.count >= 2, scores.shape[1] == classes else { return }
         let outer = scores.shape[0], inner = scores.count / (outer * classes)
-        guard labels.count == outer * inner else { return }
-        if confusion == nil { confusion = Array(repeating: Array(repeating: 0, count: classes), count: classes) }
         let values = scores.data, truth = labels.data
         for o in 0..<outer {
             for i in 0..<inner {
-                let label = Int(truth[o * inner + i])
+                let label = Int(label: truth[o * inner + i])
                 guard label != classifier.ignoreLabel, (0..<classes).contains(label) else { continue }
                 var best = 0
                 for c in 1..<classes where values[(o * classes + c) * inner + i] > values[(o * classes + best) * inner + i] { best = c }
-                confusion![label][best] += 1
+                confusion[label][best] += 1
             }
         }
     }

@@ -92,12 +92,19 @@ public final class ReplicaGroup: @unchecked Sendable {
         }
         for rank in 1..<max(count, 1) {
             finished.enter()
-            let thread = Thread {
+            // pthread_create itself, not Foundation's Thread, whose start() fails silently
+            // (out of memory, or out of threads): a replica that never starts would leave the
+            // others waiting for it forever.
+            let code = startThread(stackBytes: 8 << 20) {  // as the main thread's: Foundation's default is 512 KB
                 replica(rank)
                 finished.leave()
             }
-            thread.stackSize = 8 << 20  // as the main thread's: nets recurse little, but Foundation's default is 512 KB
-            thread.start()
+            if code != 0 {
+                finished.leave()
+                group.abandon(because: SwiftCaffeError("could not start replica \(rank) of \(count): \(String(cString: strerror(code)))",
+                                                       hint: "train with fewer replicas, or allow the process more memory (ulimit -v)"))
+                break
+            }
         }
         replica(0)
         finished.wait()
@@ -105,6 +112,26 @@ public final class ReplicaGroup: @unchecked Sendable {
         defer { group.condition.unlock() }
         if let failure = group.failure { throw failure }
     }
+}
+
+/// Runs `body` on a new detached thread with a stack of `stackBytes`; returns pthread's error
+/// code (0 when the thread started).
+private func startThread(stackBytes: Int, _ body: @escaping @Sendable () -> Void) -> Int32 {
+    final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    defer { pthread_attr_destroy(&attributes) }
+    pthread_attr_setstacksize(&attributes, stackBytes)
+    pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+    let context = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    let code = pthread_create(&thread, &attributes, { context in
+        let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
+        box.body()
+        return nil
+    }, context)
+    if code != 0 { Unmanaged<Box>.fromOpaque(context).release() }
+    return code
 }
 
 /// One replica's view of its group.

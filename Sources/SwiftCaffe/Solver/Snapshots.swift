@@ -32,7 +32,7 @@ extension Trainer {
     func encodedState(weightsName: String) throws -> [UInt8] {
         var metadata: [String: String] = [
             "format": Self.stateFormat, "net": spec.name, "iteration": "\(iteration)", "seed": "\(seed)",
-            "solver": solverSpec.type.rawValue, "weights": weightsName,
+            "solver": solverSpec.type.rawValue, "weights": weightsName, "weights_checksum": String(trainNet.weightsChecksum(), radix: 16),
             "training_seconds": "\(trainingSeconds)", "testing_seconds": "\(testingSeconds)",
             "ranks": "\(ranks)", "global_batch": "\(imagesPerIteration)",
         ]
@@ -87,6 +87,13 @@ extension Trainer {
                           : "resume on a rank count that divides the global batch \(savedBatch), with batch_size × iter_size × ranks = \(savedBatch)")
         }
         try loadWeights(metadata["weights"] ?? "")
+        // The state names its weights by file name only; a later run can have written other
+        // weights under that name (and died before its state), so the weights must be the very
+        // ones this state was saved with. States written before the checksum have none.
+        if let saved = metadata["weights_checksum"], saved != String(trainNet.weightsChecksum(), radix: 16) {
+            throw bad("the weights beside it, '\(metadata["weights"] ?? "")', are not the ones it was saved with (another run wrote them since?)",
+                      hint: "resume from a state whose weights file is its own: the newest pair that a finished snapshot wrote")
+        }
         if let name = solver.restoreHistory(from: tensors) {
             throw bad("its solver history '\(name)' is missing or has another shape", hint: "resume with the net file the snapshot was trained with")
         }

@@ -266,10 +266,10 @@ public final class Trainer {
         let rateHint = "lower base_lr (now \(solver.rate(at: iteration))) or set clip_gradients; the last snapshot on disk is from before this"
         for (index, layer) in trainNet.layers.enumerated() {
             for owner in trainNet.plan.layersDone(byLayerAt: index) {  // a folded Scale's parameters too
-                guard let parameter = owner.params.firstIndex(where: { !allFinite($0.data, $0.count) }) else { continue }
+                guard let parameter = owner.params.firstIndex(where: { firstNonFinite($0.data, $0.count) != nil }) else { continue }
                 return owner.error("its parameter \(parameter) became non-finite by iteration \(iteration) (loss \(loss)): the updates diverged", hint: rateHint)
             }
-            if let top = trainNet.tops[index].first(where: { !allFinite($0.data, $0.count) }) {
+            if let top = trainNet.tops[index].first(where: { firstNonFinite($0.data, $0.count) != nil }) {
                 let value = (0..<top.count).lazy.map { top.data[$0] }.first { !$0.isFinite } ?? .nan
                 return layer.error("produced \(value) in '\(top.name)' at iteration \(iteration + 1) from finite inputs and parameters",
                                    hint: updated ? "the values grew until they overflowed; \(rateHint)"
@@ -284,12 +284,6 @@ public final class Trainer {
         }
         return SwiftCaffeError("the loss became \(loss) at iteration \(iteration + 1)", hint: updated ? rateHint : nil)
     }
-}
-
-private func allFinite(_ values: UnsafeMutablePointer<Float>, _ count: Int) -> Bool {
-    var ok = true
-    for i in 0..<count where !values[i].isFinite { ok = false }
-    return ok
 }
 
 /// The images trained since the last displayed line, for its images/s, and the time spent

@@ -20,7 +20,7 @@ public final class TrainingLog {
     public init(path: String, resumingAt iteration: Int? = nil) throws {
         self.path = path
         var kept = [Self.header]
-        if let iteration, let existing = try? String(contentsOfFile: path, encoding: .utf8) {
+        if let iteration, (try? FileChecks.requireRegularFile(path)) != nil, let existing = try? String(contentsOfFile: path, encoding: .utf8) {
             kept += existing.split(separator: "\n").dropFirst().filter { line in
                 // Only whole rows of earlier iterations: a row cut by a crash has fewer cells.
                 let cells = line.split(separator: ",", omittingEmptySubsequences: false)
@@ -69,8 +69,8 @@ extension TrainingLog {
 
     /// Reads a log written by `swiftcaffe train`; anything else is an error naming the file and line.
     public static func read(path: String) throws -> [Row] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw SwiftCaffeError("cannot read the log '\(path)'")
+        guard let text = String(data: try FileChecks.contents(of: path, what: "the log"), encoding: .utf8) else {
+            throw SwiftCaffeError("the log '\(path)' is not UTF-8 text")
         }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
         guard lines.first.map(String.init) == header else {

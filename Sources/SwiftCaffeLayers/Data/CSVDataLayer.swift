@@ -1,5 +1,6 @@
 import Foundation
 import SwiftCaffeCore
+import SwiftCaffeIO
 import SwiftCaffeData
 import SwiftCaffeSpec
 
@@ -50,7 +51,7 @@ public final class CSVDataLayer: Layer, DatasetLayer {
         }
         // The text, and the Floats parsed from it (at most one per two characters).
         try MemoryBudget.require(toRead: source, copies: 3, for: "reading '\(source)'")
-        guard let text = try? String(contentsOfFile: source, encoding: .utf8) else {
+        guard let text = String(data: try FileChecks.contents(of: source, what: "the CSV file"), encoding: .utf8) else {
             throw error("cannot read the CSV file '\(source)' (missing, unreadable or not UTF-8)")
         }
         var rows = 0

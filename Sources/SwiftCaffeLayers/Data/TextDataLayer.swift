@@ -1,5 +1,6 @@
 import Foundation
 import SwiftCaffeCore
+import SwiftCaffeIO
 import SwiftCaffeData
 import SwiftCaffeSpec
 
@@ -61,9 +62,7 @@ public final class TextDataLayer: Layer, DataSource, StatefulLayer {
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         // The bytes, the decoded String, its scalars and their indices.
         try MemoryBudget.require(toRead: source, copies: 14, for: "reading '\(source)'")
-        guard let data = FileManager.default.contents(atPath: source) else {
-            throw error("cannot read the text file '\(source)'", hint: "check the path (relative paths start at the net file's folder)")
-        }
+        let data = try FileChecks.contents(of: source, what: "the text file")
         // Invalid UTF-8 becomes U+FFFD rather than an error: the model learns it as one more character.
         let scalars = Array(String(decoding: data, as: UTF8.self).unicodeScalars)
         vocabulary = Array(Set(scalars)).sorted { $0.value < $1.value }

@@ -47,6 +47,9 @@ public final class AccuracyLayer: Layer, LabelConsumer, TangentLayer {
                 counted += 1
                 guard label >= 0 && label < classCount else { continue }
                 let truth = scores[(o * classCount + label) * inner + i]
+                // A score that is not a number ranks nowhere: no comparison with it holds, so it
+                // would otherwise count as a hit.
+                guard !truth.isNaN else { continue }
                 var higher = 0
                 for c in 0..<classCount {
                     let score = scores[(o * classCount + c) * inner + i]

@@ -38,8 +38,12 @@ public final class ScaleLayer: Layer, TangentLayer {
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         let x = bottom[0]
         let axis = try canonicalAxis(requestedAxis, rank: max(x.shape.count, 1), layer: self)
-        let end = numAxes == -1 ? x.shape.count : axis + numAxes
-        guard end <= x.shape.count else { throw error("axis \(axis) with num_axes \(numAxes) runs past the bottom's \(x.shape.count) axes") }
+        // A scale given as a bottom spans as many axes as it has (Caffe ignores num_axes then).
+        let end = bottom.count == 2 ? axis + bottom[1].shape.count : numAxes == -1 ? x.shape.count : axis + numAxes
+        guard end <= x.shape.count else {
+            throw error(bottom.count == 2 ? "the scale bottom '\(bottom[1].name)' (\(bottom[1].shapeDescription)) has more axes than '\(x.name)' has from axis \(axis)"
+                                          : "axis \(axis) with num_axes \(numAxes) runs past the bottom's \(x.shape.count) axes")
+        }
         let scaleShape = Array(x.shape[axis..<end])
         outer = x.count(from: 0, to: axis)
         dim = scaleShape.reduce(1, *)
@@ -47,8 +51,9 @@ public final class ScaleLayer: Layer, TangentLayer {
         params = []
         scaleIsBottom = bottom.count == 2
         if bottom.count == 2 {
-            guard bottom[1].count == dim else {
-                throw error("the scale bottom '\(bottom[1].name)' holds \(bottom[1].count) values for \(dim) positions (\(scaleShape))")
+            guard bottom[1].shape == scaleShape else {
+                throw error("the scale bottom '\(bottom[1].name)' is \(bottom[1].shapeDescription), but '\(x.name)' is \(scaleShape.map(String.init).joined(separator: "x")) from axis \(axis)",
+                            hint: "a second bottom must have the shape of the first's axes it scales, starting at 'axis'")
             }
         } else {
             params.append(try context.parameter(name, "scale", shape: scaleShape, filler: filler))
