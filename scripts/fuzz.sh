@@ -16,4 +16,4 @@ cases="${arguments[0]:-40}"
 seed="${arguments[1]:-$(date +%s)}"
 swift build --build-tests >/dev/null
 FUZZ_CASES="$cases" FUZZ_SEED="$seed" FUZZ_KEEP="$keep" swift test --skip-build --filter 'FuzzTests/mutatedInputsNeverCrash' 2>&1 \
-    | grep -E 'fuzz seed|^  [a-z-]+: [0-9]+ cases|✘|✔ Test run|error'
+    | grep -E 'fuzz seed|^  [a-z0-9-]+: [0-9]+ cases|✘|✔ Test run|error'

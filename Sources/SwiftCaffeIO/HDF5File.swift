@@ -29,7 +29,7 @@ public enum HDF5File {
     /// numeric dataset whose storage (chunks and their filters) fits its shape. Reads no values.
     public static func shapes(path: String, datasets names: [String]) throws -> [String: [Int]] {
         try lock.withLock {
-            try withDatasets(path: path, names) { name, dataset in try shape(of: dataset, name: name, path: path) }
+            try withDatasets(path: path, names) { name, dataset in try layout(of: dataset, name: name, path: path).shape }
         }
     }
 
@@ -37,9 +37,18 @@ public enum HDF5File {
     public static func read(path: String, dataset name: String, into target: UnsafeMutableBufferPointer<Float>) throws {
         try lock.withLock {
             _ = try withDatasets(path: path, [name]) { name, dataset in
-                let shape = try shape(of: dataset, name: name, path: path)
+                let layout = try layout(of: dataset, name: name, path: path)
+                let shape = layout.shape
                 guard checkedCount(shape) == target.count else {
                     throw SwiftCaffeError("the dataset '\(name)' of '\(path)' changed while it was read")
+                }
+                if let chunk = layout.chunk {
+                    let type = H5Dget_type(dataset)
+                    defer { H5Tclose(type) }
+                    try HDF5Chunks.read(dataset, type: type, shape: shape, chunk: chunk, filters: layout.filters, into: target) { why in
+                        SwiftCaffeError("the dataset '\(name)' of '\(path)' \(why)", hint: "the file is damaged")
+                    }
+                    return shape
                 }
                 let status = H5Dread(dataset, swiftcaffe_h5_native_float(), hid_t(H5S_ALL), hid_t(H5S_ALL), hid_t(H5P_DEFAULT), target.baseAddress)
                 guard status >= 0 else {
@@ -74,10 +83,10 @@ public enum HDF5File {
         return result
     }
 
-    /// The dataset's shape, once its type is a number and its storage is one libhdf5 reads
-    /// within bounds: chunks of the dataset's rank, each dimension at least 1, under HDF5's
-    /// 4 GB per chunk, through filters the library has.
-    private static func shape(of dataset: hid_t, name: String, path: String) throws -> [Int] {
+    /// The dataset's shape and, for chunked storage, its chunks' shape and filters, once its
+    /// type is a number and its chunks are of the dataset's rank, each dimension at least 1,
+    /// under HDF5's 4 GB per chunk.
+    private static func layout(of dataset: hid_t, name: String, path: String) throws -> (shape: [Int], chunk: [Int]?, filters: [Int32]) {
         func damaged(_ why: String) -> SwiftCaffeError {
             SwiftCaffeError("the dataset '\(name)' of '\(path)' \(why)",
                             hint: "the file is damaged, or was not written for HDF5Data (numeric datasets, one row per sample)")
@@ -104,14 +113,15 @@ public enum HDF5File {
             guard chunk.prefix(rank).allSatisfy({ $0 >= 1 }), elements <= (UInt64(1) << 32) / UInt64(max(H5Tget_size(type), 1)) else {
                 throw damaged("has chunks of an impossible size, \(chunk.prefix(rank).map(String.init).joined(separator: "×"))")
             }
+            var filters: [Int32] = []
             for index in 0..<max(H5Pget_nfilters(properties), 0) {
                 var flags: UInt32 = 0, count = 0
                 var filterName = [CChar](repeating: 0, count: 64)
-                let filter = H5Pget_filter2(properties, UInt32(index), &flags, &count, nil, 64, &filterName, nil)
-                guard filter >= 0, H5Zfilter_avail(filter) > 0 else { throw damaged("is compressed with a filter this libhdf5 lacks (\(filter))") }
+                filters.append(H5Pget_filter2(properties, UInt32(index), &flags, &count, nil, 64, &filterName, nil))
             }
+            return (shape, chunk.prefix(rank).map { Int(clamping: $0) }, filters)
         }
-        return shape
+        return (shape, nil, [])
     }
 
     /// Creates the file with a float dataset of `shape` whose values are never written (HDF5
@@ -132,10 +142,18 @@ public enum HDF5File {
 
     /// Writes `datasets` as 32-bit float datasets of a new file at `path` (replacing it).
     public static func write(_ datasets: [(name: String, tensor: Safetensors.Tensor)], to path: String) throws {
-        try lock.withLock { try writeUnlocked(datasets, to: path) }
+        try lock.withLock { try writeUnlocked(datasets, to: path, chunkRows: nil) }
     }
 
-    private static func writeUnlocked(_ datasets: [(name: String, tensor: Safetensors.Tensor)], to path: String) throws {
+    /// Writes in chunks of `chunkRows` rows, through HDF5's shuffle and gzip filters when
+    /// `compressed` (as h5py writes with compression="gzip", shuffle=True): files of the kind
+    /// `HDF5Chunks` reads, for tests.
+    static func writeChunked(_ datasets: [(name: String, tensor: Safetensors.Tensor)], to path: String, chunkRows: Int, compressed: Bool) throws {
+        try lock.withLock { try writeUnlocked(datasets, to: path, chunkRows: chunkRows, compressed: compressed) }
+    }
+
+    private static func writeUnlocked(_ datasets: [(name: String, tensor: Safetensors.Tensor)], to path: String, chunkRows: Int?,
+                                      compressed: Bool = false) throws {
         _ = quiet
         let file = H5Fcreate(path, swiftcaffe_h5_truncate(), hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
         guard file >= 0 else { throw SwiftCaffeError("cannot create the HDF5 file '\(path)'", hint: "check the folder and the disk space") }
@@ -144,7 +162,16 @@ public enum HDF5File {
             let dimensions = tensor.shape.map { hsize_t($0) }
             let space = H5Screate_simple(Int32(dimensions.count), dimensions, nil)
             defer { H5Sclose(space) }
-            let dataset = H5Dcreate2(file, name, swiftcaffe_h5_native_float(), space, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
+            let creation = chunkRows == nil ? hid_t(H5P_DEFAULT) : swiftcaffe_h5_dataset_creation()
+            defer { if chunkRows != nil { H5Pclose(creation) } }
+            if let chunkRows {
+                H5Pset_chunk(creation, Int32(dimensions.count), [hsize_t(min(chunkRows, tensor.shape[0]))] + dimensions.dropFirst())
+                if compressed {
+                    H5Pset_shuffle(creation)
+                    H5Pset_deflate(creation, 6)
+                }
+            }
+            let dataset = H5Dcreate2(file, name, swiftcaffe_h5_native_float(), space, hid_t(H5P_DEFAULT), creation, hid_t(H5P_DEFAULT))
             guard dataset >= 0 else { throw SwiftCaffeError("cannot create the dataset '\(name)' in '\(path)'") }
             defer { H5Dclose(dataset) }
             let status = tensor.values.withUnsafeBytes {

@@ -134,8 +134,9 @@ import Testing
             let hangs = count { $0 == .hung }
             let unlocated = count { if case .unlocatedError = $0 { true } else { false } }
             let slow = count { $0 == .slow }
+            let wrong = count { if case .silentlyWrong = $0 { true } else { false } }
             lines.append("  \(kind.rawValue): \(mine.count) cases, \(count { $0 == .ran }) ran, \(count { $0 == .locatedError }) located errors, "
-                + (slow > 0 ? "\(slow) slow (over a GFLOP a pass), " : "") + "\(crashes) crashes, \(hangs) hangs, \(unlocated) unlocated errors")
+                + (slow > 0 ? "\(slow) slow (over a GFLOP a pass), " : "") + "\(crashes) crashes, \(hangs) hangs, \(unlocated) unlocated errors, \(wrong) silent wrong answers")
         }
         return lines.joined(separator: "\n")
     }

@@ -1,3 +1,4 @@
+import CaffeProto
 import Foundation
 @testable import CaffeInterop
 @testable import SwiftCaffe
@@ -8,8 +9,10 @@ import Foundation
 @testable import SwiftCaffeSpec
 
 /// A mutation fuzzer for everything a user can hand `swiftcaffe`: net files (YAML and Caffe's
-/// prototxt), weights (safetensors and caffemodel), solver states, IDX and CSV data, training
-/// logs (to `plot`). Each case mutates a valid input from the shipped nets and data,
+/// prototxt), weights (safetensors and caffemodel), solver states, IDX, CSV, LMDB and HDF5
+/// data, training logs (to `plot`); and the inputs outside passes found to crash, hang or
+/// quietly mislead: pipes, devices and folders where files go, caffemodels that expand,
+/// graphs of thousands of readers and in-place layers, huge finite values. Each case mutates a valid input from the shipped nets and data,
 /// runs the real `swiftcaffe` binary on it in its own process under an address-space limit
 /// and a timeout, and classifies the outcome. A signal (a Swift trap, a stack overflow, an
 /// allocation abort), a hang or an error that does not say where it comes from is a failure;
@@ -22,6 +25,7 @@ struct Fuzzer: Sendable {
     enum Kind: String, CaseIterable, Sendable {
         case netSummary = "net-summary", netTraining = "net-train", netGradcheck = "net-gradcheck", layer, weights, state, idx, csv, log
         case prototxt, caffemodel
+        case special, lmdb, hdf5, expansion, graph, huge
     }
 
     enum Outcome: Equatable, Sendable {
@@ -30,6 +34,8 @@ struct Fuzzer: Sendable {
         /// what the input asked for (a mutated num_output of 65536), not stuck.
         case slow
         case crashed(signal: Int32), hung, unlocatedError(String)
+        /// Exit 0 with a number printed as nan or inf: a result that means nothing, given as one.
+        case silentlyWrong(String)
 
         var isFailure: Bool { !(self == .ran || self == .locatedError || self == .slow) }
     }
@@ -108,7 +114,43 @@ struct Fuzzer: Sendable {
         try CaffeFormatTests.lenet.write(toFile: base + "/lenet.prototxt", atomically: true, encoding: .utf8)
         let (converted, message) = run([binary, "convert", base + "/run/lenet_iter_2.safetensors", base + "/lenet.caffemodel"])
         guard converted == .ran else { throw SwiftCaffeError("the fuzzer's caffemodel conversion failed: \(message)") }
+        try prepareDatabases(base)
         return base
+    }
+
+    /// The 64 training images as an LMDB database of Datums with a net that reads it
+    /// (`lmdb.yaml`), and as a gzip-compressed, chunked HDF5 file with a net (`hdf5.yaml`).
+    func prepareDatabases(_ base: String) throws {
+        let images = try IDXFile(path: base + "/train-images"), labels = try [UInt8](gunzip(bytes(base + "/train-labels.gz")).dropFirst(8))
+        let pixels = Array(images.bytes)
+        let records = try (0..<64).map { index -> (key: String, value: [UInt8]) in
+            var datum = Caffe_Datum()
+            (datum.channels, datum.height, datum.width, datum.label) = (1, 28, 28, Int32(labels[index]))
+            datum.data = Data(pixels[(index * 784)..<((index + 1) * 784)])
+            return (String(format: "%08d", index), try datum.serializedBytes())
+        }
+        try LMDBDatabase(creatingAt: base + "/lmdb").write(records)
+        try HDF5File.writeChunked([("data", Safetensors.Tensor(shape: [64, 1, 28, 28], values: pixels.prefix(64 * 784).map { Float($0) / 255 })),
+                                   ("label", Safetensors.Tensor(shape: [64], values: labels.prefix(64).map(Float.init)))],
+                                  to: base + "/data.h5", chunkRows: 16, compressed: true)
+        try "data.h5\n".write(toFile: base + "/list.txt", atomically: true, encoding: .utf8)
+        let net = try String(contentsOfFile: base + "/lenet.yaml", encoding: .utf8)
+        for (kind, layer) in [("lmdb", "{name: fashion, type: Data, top: [data, label], source: SOURCE, backend: LMDB, batch_size: 8, scale: 0.00390625, phase: train}"),
+                              ("hdf5", "{name: fashion, type: HDF5Data, top: [data, label], source: SOURCE, batch_size: 8, phase: train}")] {
+            // LeNet with its train data layer replaced; the test layer keeps reading IDX.
+            var lines = net.components(separatedBy: "\n")
+            guard let start = lines.firstIndex(where: { $0.contains("type: IDXData") }).map({ $0 - 1 }) else { continue }
+            var end = start + 1
+            while end < lines.count && !lines[end].hasPrefix("  - ") { end += 1 }
+            lines.replaceSubrange(start..<end, with: ["  - " + layer.replacingOccurrences(of: "SOURCE", with: "SOURCE_\(kind)")])
+            let text = lines.joined(separator: "\n")
+            try text.write(toFile: base + "/\(kind).yaml", atomically: true, encoding: .utf8)
+            // Unmutated, the net trains: a mutated case that fails fails for its mutation.
+            let probe = text.replacingOccurrences(of: "SOURCE_lmdb", with: base + "/lmdb").replacingOccurrences(of: "SOURCE_hdf5", with: base + "/list.txt")
+            try probe.write(toFile: base + "/\(kind)-probe.yaml", atomically: true, encoding: .utf8)
+            let (outcome, message) = run([binary, "train", base + "/\(kind)-probe.yaml", "--max-iter", "1", "--output", base + "/probe-\(kind)"])
+            guard outcome == .ran else { throw SwiftCaffeError("the fuzzer's \(kind) net does not train unmutated: \(message)") }
+        }
     }
 
     // MARK: Cases
@@ -175,6 +217,33 @@ struct Fuzzer: Sendable {
             try Data(mutateBytes(try bytes(base + "/lenet.caffemodel"))).write(to: URL(fileURLWithPath: path))
             return Case(kind: kind, number: number, folder: folder, base: base,
                         arguments: ["test", base + "/lenet.yaml", "--weights", path, "--iterations", "1"])
+        case .special:
+            return try specialFileCase(folder: folder, number: number, base: base, output: output)
+        case .lmdb:
+            try FileManager.default.createDirectory(atPath: folder + "/lmdb", withIntermediateDirectories: true)
+            try Data(mutateLMDB(try bytes(base + "/lmdb/data.mdb"))).write(to: URL(fileURLWithPath: folder + "/lmdb/data.mdb"))
+            let net = try String(contentsOfFile: base + "/lmdb.yaml", encoding: .utf8).replacingOccurrences(of: "SOURCE_lmdb", with: folder + "/lmdb")
+            try net.write(toFile: folder + "/net.yaml", atomically: true, encoding: .utf8)
+            return Case(kind: kind, number: number, folder: folder, base: base, arguments: rng.next() % 2 == 0
+                ? ["compute-image-mean", folder + "/lmdb", folder + "/mean.binaryproto"] : ["train", folder + "/net.yaml", "--max-iter", "2"] + output)
+        case .hdf5:
+            try Data(mutateBytes(try bytes(base + "/data.h5"))).write(to: URL(fileURLWithPath: folder + "/data.h5"))
+            try "data.h5\n".write(toFile: folder + "/list.txt", atomically: true, encoding: .utf8)
+            let net = try String(contentsOfFile: base + "/hdf5.yaml", encoding: .utf8).replacingOccurrences(of: "SOURCE_hdf5", with: folder + "/list.txt")
+            try net.write(toFile: folder + "/net.yaml", atomically: true, encoding: .utf8)
+            return Case(kind: kind, number: number, folder: folder, base: base, arguments: rng.next() % 2 == 0
+                ? ["summary", folder + "/net.yaml"] : ["train", folder + "/net.yaml", "--max-iter", "2"] + output)
+        case .expansion:
+            let path = folder + "/weights.caffemodel"
+            try Data(expandingCaffemodel(try bytes(base + "/lenet.caffemodel"))).write(to: URL(fileURLWithPath: path))
+            return Case(kind: kind, number: number, folder: folder, base: base, arguments: rng.next() % 2 == 0
+                ? ["convert", path, folder + "/weights.safetensors"] : ["test", base + "/lenet.yaml", "--weights", path, "--iterations", "1"])
+        case .graph:
+            let path = folder + "/net.yaml"
+            try largeGraph().write(toFile: path, atomically: true, encoding: .utf8)
+            return Case(kind: kind, number: number, folder: folder, base: base, arguments: ["summary", path])
+        case .huge:
+            return try hugeValuesCase(folder: folder, number: number, base: base, output: output)
         case .log:
             let path = folder + "/run_log.csv"
             var text = try String(contentsOfFile: base + "/run/lenet_log.csv", encoding: .utf8)
@@ -210,6 +279,104 @@ struct Fuzzer: Sendable {
         guard words.count >= 8, let value = Double(words[2]), let batch = Double(words[words.count - 1]) else { return nil }
         let scale: Double = switch words[3] { case "G": 1e9; case "M": 1e6; case "k": 1e3; default: 1 }
         return value * scale * batch
+    }
+
+    // MARK: The inputs outside passes found
+
+    /// A pipe, a device, a folder or a dangling link where a file goes, and the command that
+    /// reads it there: none may block, and each is an error naming the path.
+    mutating func specialFileCase(folder: String, number: Int, base: String, output: [String]) throws -> Case {
+        let target = folder + "/" + pick(["weights.safetensors", "weights", "net.yaml", "images", "list.txt", "data.mdb"])
+        switch rng.next() % 4 {
+        case 0: mkfifo(target, 0o644)
+        case 1: try FileManager.default.createSymbolicLink(atPath: target, withDestinationPath: pick(["/dev/zero", "/dev/null", "/dev/urandom"]))
+        case 2: try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        default: try FileManager.default.createSymbolicLink(atPath: target, withDestinationPath: folder + "/nowhere")
+        }
+        let name = URL(fileURLWithPath: target).lastPathComponent
+        let arguments: [String]
+        switch name {
+        case "net.yaml": arguments = rng.next() % 2 == 0 ? ["summary", target] : ["draw", target, "--output", folder + "/net.dot"]
+        case "images":
+            let net = try String(contentsOfFile: base + "/lenet.yaml", encoding: .utf8).replacingOccurrences(of: base + "/train-images", with: target)
+            try net.write(toFile: folder + "/lenet.yaml", atomically: true, encoding: .utf8)
+            arguments = ["train", folder + "/lenet.yaml", "--max-iter", "1"] + output
+        case "list.txt":
+            try "layers:\n  - {name: h, type: HDF5Data, top: data, source: list.txt, batch_size: 2}\n".write(toFile: folder + "/h5.yaml", atomically: true, encoding: .utf8)
+            arguments = ["summary", folder + "/h5.yaml"]
+        case "data.mdb": arguments = ["compute-image-mean", folder, folder + "/mean.binaryproto"]
+        default: arguments = ["test", base + "/lenet.yaml", "--weights", target, "--iterations", "1"]
+        }
+        return Case(kind: .special, number: number, folder: folder, base: base, arguments: arguments)
+    }
+
+    /// An LMDB data file cut at a page boundary or anywhere, with page headers or the meta
+    /// pages changed, or bytes flipped anywhere.
+    mutating func mutateLMDB(_ original: [UInt8]) -> [UInt8] {
+        var bytes = original
+        let page = 4096, pages = max(bytes.count / page, 1)
+        switch rng.next() % 5 {
+        case 0: bytes = Array(bytes.prefix(page * Int(rng.next() % UInt64(pages))))
+        case 1: bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count))))
+        case 2:
+            for _ in 0...(rng.next() % 3) { bytes[page * Int(rng.next() % UInt64(pages)) + Int(rng.next() % 16)] = UInt8(truncatingIfNeeded: rng.next()) }
+        case 3:
+            for _ in 0...(rng.next() % 3) { bytes[Int(rng.next() % UInt64(min(2 * page, bytes.count)))] = UInt8(truncatingIfNeeded: rng.next()) }
+        default: bytes = mutateBytes(bytes)
+        }
+        return bytes
+    }
+
+    /// A caffemodel whose `layer` field repeats up to millions of times (empty, or holding
+    /// empty blobs), before or after the real layers: a few bytes each on disk.
+    mutating func expandingCaffemodel(_ original: [UInt8]) -> [UInt8] {
+        let count = Int(pick([1000, 100_000, 2_000_000, 5_000_000] as [Int]))
+        let entry: [UInt8] = pick([[0xA2, 0x06, 0x00], [0xA2, 0x06, 0x02, 0x3A, 0x00], [0x12, 0x00], [0xA2, 0x06, 0x04, 0x3A, 0x02, 0x0A, 0x00]])
+        var filler = entry  // doubled, then cut: a few copies of memory, not millions of appends
+        while filler.count < count * entry.count { filler += filler }
+        filler.removeLast(filler.count - count * entry.count)
+        return rng.next() % 2 == 0 ? filler + original : original + filler
+    }
+
+    /// A net of thousands of layers around one blob: readers, layers in place on it, a Concat
+    /// of many bottoms, Splits of Splits. `summary` plans it without memory.
+    mutating func largeGraph() -> String {
+        let readers = Int(rng.next() % 20_000) + 1, chain = Int(rng.next() % 50_000), bottoms = Int(rng.next() % 40_000) + 1
+        var lines = ["layers:", "  - {name: in, type: Input, top: x, shape: [1, 2]}"]
+        lines.reserveCapacity(readers + chain + 3)
+        for index in 0..<readers { lines.append("  - {name: r\(index), type: \(pick(["ReLU", "Sigmoid", "TanH"])), bottom: x, top: r\(index)}") }
+        for index in 0..<chain { lines.append("  - {name: c\(index), type: \(pick(["ReLU", "Scale", "PReLU"])), bottom: x, top: x}") }
+        lines.append("  - {name: cat, type: Concat, bottom: [\((0..<bottoms).map { "r\($0 % readers)" }.joined(separator: ", "))], top: all, axis: 1}")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Values that are finite but near Float's end, where a layer's arithmetic overflows:
+    /// weights scaled up, a CSV of huge numbers, a jvp direction of them. The outcome must be
+    /// a located error or a result; a NaN printed as a result is a failure.
+    mutating func hugeValuesCase(folder: String, number: Int, base: String, output: [String]) throws -> Case {
+        let huge = pick(["1e20", "1e30", "3e38", "-3e38"]), factor = Float(huge)!
+        switch rng.next() % 3 {
+        case 0:
+            var file = try TensorFiles.read(base + "/run/lenet_iter_2.safetensors")
+            for index in file.tensors.indices where rng.next() % 2 == 0 { file.tensors[index].tensor.values = file.tensors[index].tensor.values.map { $0 * factor } }
+            try TensorFiles.write(file, to: folder + "/huge.safetensors")
+            return Case(kind: .huge, number: number, folder: folder, base: base, arguments: rng.next() % 2 == 0
+                ? ["test", base + "/lenet.yaml", "--weights", folder + "/huge.safetensors", "--iterations", "1"]
+                : ["train", base + "/lenet.yaml", "--weights", folder + "/huge.safetensors", "--max-iter", "2"] + output)
+        case 1:
+            let rows = try String(contentsOfFile: base + "/iris-train.csv", encoding: .utf8).split(separator: "\n").enumerated().map { index, row in
+                index == 0 || rng.next() % 3 != 0 ? String(row) : row.split(separator: ",").enumerated().map { $0 == 4 ? String($1) : huge }.joined(separator: ",")
+            }
+            try rows.joined(separator: "\n").write(toFile: folder + "/iris-train.csv", atomically: true, encoding: .utf8)
+            let net = try String(contentsOfFile: base + "/iris_mlp.yaml", encoding: .utf8).replacingOccurrences(of: base + "/iris-train.csv", with: folder + "/iris-train.csv")
+            try net.write(toFile: folder + "/net.yaml", atomically: true, encoding: .utf8)
+            return Case(kind: .huge, number: number, folder: folder, base: base, arguments: ["train", folder + "/net.yaml", "--max-iter", "2"] + output)
+        default:
+            try TensorFiles.write(TensorFile(tensors: [("direction", Safetensors.Tensor(shape: [8, 1, 28, 28], values: Array(repeating: factor, count: 8 * 784)))]),
+                                  to: folder + "/direction.safetensors")
+            return Case(kind: .huge, number: number, folder: folder, base: base,
+                        arguments: ["jvp", base + "/lenet.yaml", "--weights", base + "/run/lenet_iter_2.safetensors", "--direction", folder + "/direction.safetensors", "--threads", "1"])
+        }
     }
 
     // MARK: Mutations
@@ -457,6 +624,8 @@ struct Fuzzer: Sendable {
         if hung { return (.hung, output) }
         if process.terminationReason == .uncaughtSignal { return (.crashed(signal: process.terminationStatus), output) }
         switch process.terminationStatus {
+        case 0 where output.contains(try! Regex(#"(^|[^A-Za-z_])-?(nan|inf)($|[^A-Za-z_])"#)):
+            return (.silentlyWrong(String(output.suffix(300))), output)
         case 0: return (.ran, output)
         case 1 where Self.isLocated(output): return (.locatedError, output)
         // gradcheck's verdict on a mutated net (extreme keys defeat finite differences): a report, not an error.

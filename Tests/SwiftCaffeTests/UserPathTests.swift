@@ -135,6 +135,32 @@ import Testing
         hostile.expectLocatedError(["summary", net], mentions: ["rows of the HDF5 files", "the process can take only"])
     }
 
+    @Test func chunkedAndCompressedHDF5ReadsTheSameAndDamageIsAnError() throws {
+        let folder = try temporaryFolder()
+        let values = (0..<(37 * 5)).map { Float($0) * 0.25 - 3 }, labels = (0..<37).map { Float($0 % 4) }
+        let datasets = [("data", Safetensors.Tensor(shape: [37, 5], values: values)), ("label", Safetensors.Tensor(shape: [37], values: labels))]
+        for (name, compressed) in [("chunked", false), ("gzip", true)] {
+            try HDF5File.writeChunked(datasets, to: folder + "/\(name).h5", chunkRows: 8, compressed: compressed)  // the last chunk overhangs
+            #expect(try HDF5File.read(path: folder + "/\(name).h5", datasets: ["data", "label"]) == Dictionary(uniqueKeysWithValues: datasets))
+        }
+        // Damaged compressed chunks (what made libhdf5's own reader copy past its buffers):
+        // located errors or clean reads, never a signal.
+        try "damaged.h5\n".write(toFile: folder + "/list.txt", atomically: true, encoding: .utf8)
+        let net = try write("layers:\n  - {name: h, type: HDF5Data, top: [data, label], source: list.txt, batch_size: 4}\n", "net.yaml", in: folder)
+        let original = try Data(contentsOf: URL(fileURLWithPath: folder + "/gzip.h5"))
+        var rng = RandomGenerator(seed: 11)
+        var refused = 0
+        for _ in 0..<60 {
+            var copy = original
+            for _ in 0..<(1 + Int(rng.next() % 3)) { copy[Int(rng.next() % UInt64(copy.count))] = UInt8(rng.next() % 256) }
+            try copy.write(to: URL(fileURLWithPath: folder + "/damaged.h5"))
+            let (outcome, output) = hostile.runner.run([FuzzTests.binary, "summary", net])
+            #expect(!outcome.isFailure, "\(outcome): \(output.suffix(300))")
+            if outcome == .locatedError { refused += 1 }
+        }
+        #expect(refused > 0)
+    }
+
     @Test func manyReadersAndLongInPlaceChainsScheduleInLinearTime() throws {
         // A blob with 12,000 readers, 200,000 layers in place on it, a Concat of 150,000 bottoms.
         let readers = 12_000, chain = 200_000, bottoms = 150_000

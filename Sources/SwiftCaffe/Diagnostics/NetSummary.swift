@@ -49,15 +49,17 @@ public struct NetSummary {
     public var table: String {
         let header = ["layer", "type", "bottoms -> tops", "top shapes", "params", "fwd FLOPs", "memory"]
         var cells = rows.map { row in
-            [row.name, row.type, row.bottoms.joined(separator: ", ") + " -> " + row.tops.joined(separator: ", "),
-             row.topShapes.map { $0.map(String.init).joined(separator: "x") }.joined(separator: ", "),
+            [row.name, row.type, Self.listed(row.bottoms) + " -> " + Self.listed(row.tops),
+             Self.listed(row.topShapes.map { $0.map(String.init).joined(separator: "x") }),
              grouped(row.parameters), humanCount(row.forwardFLOPs), humanBytes(row.activationBytes)]
         }
         cells.append(["total", "", "", "", grouped(totalParameters), humanCount(totalFLOPs), humanBytes(totalActivationBytes)])
-        let widths = header.indices.map { column in ([header] + cells).map { $0[column].count }.max() ?? 0 }
+        // A column is as wide as its widest cell up to a bound; a longer cell (a layer name of
+        // a thousand characters) overflows its row instead of widening every row.
+        let widths = header.indices.map { column in min(([header] + cells).map { $0[column].count }.max() ?? 0, 80) }
         func line(_ values: [String]) -> String {
             values.enumerated().map { column, value in
-                let fill = String(repeating: " ", count: widths[column] - value.count)
+                let fill = String(repeating: " ", count: max(widths[column] - value.count, 0))
                 return column >= 4 ? fill + value : value + fill  // numbers right-aligned
             }.joined(separator: "  ")
         }
@@ -70,6 +72,13 @@ public struct NetSummary {
         }
         lines.append("memory: \(humanBytes(memory.totalBytes)) (parameters \(humanBytes(memory.parameterBytes)), activations \(humanBytes(memory.activationBytes)), gradients \(humanBytes(memory.gradientBytes))), layers' scratch buffers aside")
         return lines.joined(separator: "\n")
+    }
+
+    /// Names joined with commas, the middle of a long list left out: a Concat of thousands
+    /// of bottoms takes one readable line.
+    static func listed(_ names: [String]) -> String {
+        guard names.count > 6 else { return names.joined(separator: ", ") }
+        return (names.prefix(3) + ["… \(names.count - 4) more …", names.last!]).joined(separator: ", ")
     }
 
     /// What a net built for inference (`NetPurpose.inference`) takes: its blobs' memory plan
