@@ -245,6 +245,16 @@ import Testing
         #expect { try Evaluation.run(net) } throws: { "\($0)".contains("layer 'h' (HDF5Data): served nan") }
     }
 
+    /// compute-image-mean once wrote a NaN mean over float records holding NaN, and exited 0.
+    @Test func aMeanOverNotANumberIsAnError() throws {
+        let folder = try temporaryFolder()
+        var datum = Caffe_Datum()
+        (datum.channels, datum.height, datum.width, datum.label) = (1, 1, 2, 0)
+        datum.floatData = [1, .nan]
+        try LMDBDatabase(creatingAt: folder + "/db").write([("0", try datum.serializedBytes())])
+        #expect { try ImageSetDatabase.mean(of: folder + "/db") } throws: { "\($0)".contains("record '0'") && "\($0)".contains("nan at position 1") }
+    }
+
     @Test func hugeFiniteWeightsAreAnErrorNamingTheLayerThatOverflowed() throws {
         let spec = try NetSpec.parse("""
             layers:
