@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages SwiftCaffe needs, or says exactly which are missing.
 #   libopenblas-dev  GEMM for Convolution and InnerProduct (cblas.h)
+#   libdnnl-dev      oneDNN, the convolution engine (docs/performance.md, "Convolution engine")
 #   libyaml-dev      the YAML parser behind net files (yaml-0.1)
 #   zlib1g-dev       reading .gz data files
 #   libpng-dev       reading and writing PNG images (ImageData, convert, jvp --input)
@@ -12,7 +13,7 @@
 #   libhdf5-dev      HDF5 files (the HDF5Data and HDF5Output layers)
 set -euo pipefail
 
-packages=(libopenblas-dev libyaml-dev zlib1g-dev libpng-dev libturbojpeg0-dev dataset-fashion-mnist fortunes libopenmpi-dev openmpi-bin liblmdb-dev libhdf5-dev)
+packages=(libopenblas-dev libdnnl-dev libyaml-dev zlib1g-dev libpng-dev libturbojpeg0-dev dataset-fashion-mnist fortunes libopenmpi-dev openmpi-bin liblmdb-dev libhdf5-dev)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -63,7 +63,7 @@ enum HDF5Chunks {
             }
             guard bytes.count == chunkBytes else { throw damaged("has a chunk at \(origin) of \(bytes.count) bytes where \(chunkBytes) are expected") }
             floats.withUnsafeMutableBytes { buffer in
-                buffer.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: chunkBytes))
+                bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
             }
             let converted = floats.withUnsafeMutableBytes {
                 H5Tconvert(type, swiftcaffe_h5_native_float(), chunkElements, $0.baseAddress, nil, hid_t(H5P_DEFAULT))

@@ -16,6 +16,10 @@ import SwiftCaffeSpec
 //   net checks before each forward.
 // - `PictureSource`: turns one picture into a sample as the layer serves them (classify).
 // - `ReLUFusing`: applies a ReLU written in place after it (the net's folding pass).
+// - `ChannelsLastCapable`: works on N×H×W×C blobs, which an inference net keeps between
+//   such layers.
+// - `ParameterCaching`: keeps its parameters in another form in an inference net, until the
+//   net says they changed.
 
 /// The layer contract, Caffe's `layer.hpp` in Swift.
 ///

@@ -11,12 +11,17 @@ public struct LayerContext: Sendable {
     public var shard: DataShard
     /// Scratch memory shared by the layers of one net (see `ScratchArena`).
     public var scratch: ScratchArena
+    /// The net runs forward only. A layer may then keep its parameters in another form
+    /// between calls (a convolution engine's layout), until the net says they changed
+    /// (`ParameterCaching`).
+    public var inference: Bool
 
-    public init(phase: Phase, seed: UInt64, shard: DataShard = .whole, scratch: ScratchArena = ScratchArena()) {
+    public init(phase: Phase, seed: UInt64, shard: DataShard = .whole, scratch: ScratchArena = ScratchArena(), inference: Bool = false) {
         self.phase = phase
         self.seed = seed
         self.shard = shard
         self.scratch = scratch
+        self.inference = inference
     }
 
     /// A generator for one purpose of one layer (e.g. `rng("conv1/weights")`). It depends on the

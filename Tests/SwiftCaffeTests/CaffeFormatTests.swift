@@ -478,7 +478,10 @@ import Testing
             return (net.blobs["p"]!.dataArray + net.blobs["c1"]!.dataArray + net.blobs["c2"]!.dataArray + net.blobs["c3"]!.dataArray
                         + net.blobs["e"]!.dataArray + net.blobs["ip"]!.dataArray, net.layers.map(\.name), folded)
         }
-        let plain = try run(fused: false), fused = try run(fused: true)
+        // Bit for bit on the im2col path, which applies a folded BatchNorm as it writes. The
+        // convolution engine multiplies it into the weights instead, which rounds differently:
+        // ConvolutionEngineTests holds it to the im2col path within rounding.
+        let (plain, fused) = try ConvolutionEngine.$isEnabled.withValue(false) { (try run(fused: false), try run(fused: true)) }
         #expect(fused.values == plain.values && plain.values.contains { $0 < 0 } && plain.values.allSatisfy(\.isFinite))
         #expect(fused.folded == ["r1>c1", "r2>c2", "sc>bn", "r4>bn", "r5>e", "r6>ip", "bn>c3", "x_split>x", "c3_split>c3"])
         #expect(fused.layers == ["in", "c1", "c3", "c2", "r2b", "p", "r3", "e", "ip"])

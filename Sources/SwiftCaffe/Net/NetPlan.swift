@@ -91,6 +91,7 @@ public struct NetPlan {
         if options.purpose == .inference {
             inferenceOnly = true
             sharing = BlobSharing.groups(self, keeping: options.keeping)
+            ChannelsLastLayout.assign(self, keeping: options.keeping)
         }
         memory = MemoryPlan(self)
     }
@@ -98,7 +99,7 @@ public struct NetPlan {
     /// Creates each layer, its blobs (deferred) and sets it up, in execution order. Parameters
     /// shared by name become one blob; with `sharingParametersWith`, the other net's.
     private mutating func setUpLayers(_ schedule: [ScheduledLayer], options: NetOptions) throws {
-        let context = LayerContext(phase: options.phase, seed: options.seed, shard: options.shard)
+        let context = LayerContext(phase: options.phase, seed: options.seed, shard: options.shard, inference: options.purpose == .inference)
         var namedParameters: [String: (blob: Blob, owner: String)] = [:]
         for step in schedule {
             let layer = try LayerRegistry.make(step.spec, context: context)

@@ -26,6 +26,7 @@ extension Net {
     public func loadWeights(from path: String, requireAll: Bool = true) throws -> [String] {
         let tensors = try TensorFiles.read(path).byName
         try checkBlobCounts(tensors, file: path)
+        defer { parametersChanged() }  // also when a later tensor is refused after some were set
         var missing: [String] = []
         for parameter in parameters {
             let owner = plan.layer(named: parameter.layer)
@@ -65,6 +66,12 @@ extension Net {
                                       : "it holds \(known.prefix(8).joined(separator: ", "))\(known.count > 8 ? ", ..." : ""); was it trained with this net?")
         }
         return missing
+    }
+
+    /// Tells the layers that keep their parameters in another form (`ParameterCaching`) to
+    /// reread them: call it after writing an inference net's parameter blobs yourself.
+    public func parametersChanged() {
+        for case let layer as any ParameterCaching in layers { layer.parametersChanged() }
     }
 }
 

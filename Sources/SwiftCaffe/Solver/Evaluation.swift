@@ -40,6 +40,8 @@ public enum Evaluation {
     public static func run(_ net: Net, iterations: Int? = nil, iteration: Int = 0, group: any ProcessGroup = SingleProcess()) throws -> TestResult {
         let source = net.dataSources.first
         source?.rewind()
+        // A test net shares the training net's weights, which moved since the last pass.
+        net.parametersChanged()
         // In batches of this rank's size, as one process runs them: the whole data set once
         // (the last batch wrapping around when the batch does not divide it), or `iterations`.
         // Rank r serves batches r, r + ranks, ..., so every one is scored once however many

@@ -3,7 +3,8 @@ import SwiftCaffeSpec
 
 /// Combines bottoms of one shape element by element (Caffe's `Eltwise`): `operation` SUM
 /// (weighted by `coeff`, default all 1), PROD or MAX (the gradient goes to the largest).
-public final class EltwiseLayer: Layer, TangentLayer, ReLUFusing {
+public final class EltwiseLayer: Layer, TangentLayer, ReLUFusing, ChannelsLastCapable {
+    package var isElementwise: Bool { true }
     public enum Operation: String, CaseIterable { case sum = "SUM", prod = "PROD", max = "MAX" }
 
     public let spec: LayerSpec

@@ -4,7 +4,8 @@ import SwiftCaffeSpec
 /// Copies one bottom to several tops and sums their diffs in backward. The net inserts it
 /// wherever one blob feeds several layers, which is how gradients from every consumer of a
 /// blob are added up (layers overwrite bottom diffs, so each consumer needs its own copy).
-public final class SplitLayer: Layer, TangentLayer {
+public final class SplitLayer: Layer, TangentLayer, ChannelsLastCapable {
+    package var isElementwise: Bool { true }
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var topCount: ClosedRange<Int> { 1...Int.max }

@@ -1,7 +1,8 @@
 import SwiftCaffeCore
 import SwiftCaffeSpec
 
-/// 2-D convolution over N×C×H×W bottoms by im2col + GEMM, as Caffe does.
+/// 2-D convolution over N×C×H×W bottoms, run by oneDNN (`ConvolutionEngine`) where it can,
+/// else by im2col + GEMM, as Caffe does.
 ///
 /// Like Caffe's (and every framework's) "convolution" it computes a cross-correlation: the
 /// kernel is not flipped. Weights are num_output × (C / group) × kernel_h × kernel_w, bias
@@ -15,8 +16,9 @@ import SwiftCaffeSpec
 /// columns of a whole batch stream from memory, and the unrolling itself writes to cache.
 /// Backward unrolls each block again rather than keeping the batch's columns (as Caffe does),
 /// which costs little in cache and saves their memory. Each thread sums its weight gradient
-/// into its own buffer; the buffers are added at the end.
-public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
+/// into its own buffer; the buffers are added at the end. This path also computes forward
+/// mode, and runs every convolution when the engine is off or has no kernel for a shape.
+public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterCaching, ChannelsLastCapable {
     public let spec: LayerSpec
     public var params: [Blob] = []
     let keys: ConvolutionKeys
@@ -68,6 +70,7 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
         let width = Double(blockImages * outputArea), volume = Double(kernelVolume), outputs = Double(keys.numOutput)
         try MemoryBudget.require(floats: Double(Parallel.chunkCount(for: batch)) * (volume * width + outputs * width + volume * outputs + outputs),
                                  for: "its per-thread scratch")
+        if engineAllowed { try MemoryBudget.require(floats: engineShape.boundFloats, for: "its convolution engine") }
     }
 
     /// Scratch for `chunks` threads: columns, product, gradients.
@@ -89,9 +92,153 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
         }
     }
 
-    public func forward(bottom: [Blob], top: [Blob]) {
-        convolve(bottom[0].data, weights: params[0].data, bias: keys.biasTerm ? params[1].data : nil, into: top[0].data, adding: false,
+    public func forward(bottom: [Blob], top: [Blob]) throws {
+        if let engine = try readyEngine() {
+            try engine.forward(bottom[0].data, into: top[0].data)
+            return
+        }
+        guard inputChannelsLast || outputChannelsLast else {
+            convolve(bottom[0].data, weights: params[0].data, bias: keys.biasTerm ? params[1].data : nil, into: top[0].data, adding: false,
+                     relu: fusedReLU, normalization: fusedNormalization)
+            return
+        }
+        // The engine has no kernel for this shape after all, but the net planned for one.
+        var input = bottom[0].dataArray, output = [Float](repeating: 0, count: top[0].count)
+        if inputChannelsLast { Self.reorder(bottom[0].data, into: &input, shape: bottom[0].shape, toChannelsLast: false) }
+        convolve(&input, weights: params[0].data, bias: keys.biasTerm ? params[1].data : nil, into: &output, adding: false,
                  relu: fusedReLU, normalization: fusedNormalization)
+        if outputChannelsLast {
+            output.withUnsafeBufferPointer { computed in
+                var reordered = [Float](repeating: 0, count: computed.count)
+                Self.reorder(computed.baseAddress!, into: &reordered, shape: top[0].shape, toChannelsLast: true)
+                top[0].data.update(from: reordered, count: reordered.count)
+            }
+        } else {
+            top[0].data.update(from: output, count: output.count)
+        }
+    }
+
+    /// N×C×H×W values into N×H×W×C order, or back.
+    private static func reorder(_ source: UnsafePointer<Float>, into target: inout [Float], shape: [Int], toChannelsLast: Bool) {
+        let (n, c, area) = (shape[0], shape[1], shape[2] * shape[3])
+        for image in 0..<n {
+            for channel in 0..<c {
+                for i in 0..<area {
+                    let planar = (image * c + channel) * area + i, interleaved = (image * area + i) * c + channel
+                    if toChannelsLast { target[interleaved] = source[planar] } else { target[planar] = source[interleaved] }
+                }
+            }
+        }
+    }
+
+    // MARK: Layout
+
+    /// Whether the first bottom (top) is laid out N×H×W×C (`ChannelsLastLayout`, inference only).
+    private var inputChannelsLast = false, outputChannelsLast = false
+    package var isElementwise: Bool { false }
+    package var canUseChannelsLast: Bool { engineAllowed && engineSuitsChannels }
+    package func useChannelsLast(bottom: Bool, top: Bool) { (inputChannelsLast, outputChannelsLast) = (bottom, top) }
+
+    // MARK: The engine
+
+    /// oneDNN's convolution for the current shape; nil until the first forward, and when it has
+    /// no kernel for the shape (`engineUnavailable`), in which case the im2col path runs.
+    private var engine: ConvolutionEngine?
+    /// Whether the engine was on when the layer was built (`ConvolutionEngine.isEnabled`).
+    private let engineAllowed = ConvolutionEngine.isEnabled
+    private var engineUnavailable = false
+    /// Whether the engine holds the current weights (an inference net sets them once).
+    private var engineHasWeights = false
+
+    public func parametersChanged() { engineHasWeights = false }
+
+    private var engineShape: ConvolutionEngine.Shape {
+        let g = geometry
+        // A ReLU folded in directly, or through the BatchNorm folded in.
+        let relu = fusedReLU ?? fusedNormalization.flatMap { $0.channelTransform(0).relu }
+        var shape = ConvolutionEngine.Shape(batch: batch, channels: g.channels, height: g.height, width: g.width, outputs: keys.numOutput,
+                                            groups: groups, kernelH: g.kernelH, kernelW: g.kernelW, strideH: g.strideH, strideW: g.strideW,
+                                            padH: g.padH, padW: g.padW, dilationH: g.dilationH, dilationW: g.dilationW,
+                                            outputH: g.outputH, outputW: g.outputW, training: !context.inference,
+                                            reluSlope: relu.map { $0.slope }, threads: Parallel.threads)
+        (shape.inputChannelsLast, shape.outputChannelsLast) = (inputChannelsLast, outputChannelsLast)
+        return shape
+    }
+
+    /// Whether the engine's kernels suit the channels: per group, inputs and outputs that fill
+    /// 16-wide vectors, or an input of a few channels (a first layer over pictures, for which
+    /// oneDNN has kernels of its own). Measured (docs/performance.md, "Convolution engine"):
+    /// LeNet's 1 → 20 and 20 → 50 ran 1.3-1.7 times slower in the engine, AlexNet's, GoogLeNet's
+    /// and ResNet's layers faster.
+    private var engineSuitsChannels: Bool {
+        let inputs = geometry.channels / groups, outputs = keys.numOutput / groups
+        return (inputs % 16 == 0 || inputs <= 4) && outputs % 16 == 0
+    }
+
+    /// Whether the engine pays for reordering what is not channels-last: multiply-adds per value
+    /// reordered. GoogLeNet's 1×1 convolutions between concatenations (15-60) ran slower in the
+    /// engine, its 3×3 and 5×5 (over 250) faster.
+    private var engineSuitsWork: Bool {
+        if inputChannelsLast || outputChannelsLast { return true }
+        let g = geometry
+        let reordered = Double(g.channels * g.height * g.width + keys.numOutput * outputArea)
+        return Double(groupVolume * keys.numOutput * outputArea) / reordered >= 100
+    }
+
+    /// The engine for the current shape and thread count, holding the current weights.
+    private func readyEngine() throws -> ConvolutionEngine? {
+        guard engineAllowed, !engineUnavailable, engineSuitsChannels, engineSuitsWork else { return nil }
+        let shape = engineShape
+        if engine?.shape != shape {
+            engine = nil
+            engineHasWeights = false
+            do {
+                engine = try ConvolutionEngine(shape)
+            } catch {
+                engineUnavailable = true
+                return nil
+            }
+        }
+        guard let engine else { return nil }
+        // A training net's weights move every iteration; an inference net's only when it says so.
+        if !(context.inference && engineHasWeights) {
+            try setWeights(of: engine)
+            engineHasWeights = true
+        }
+        return engine
+    }
+
+    /// The weights, with a folded BatchNorm multiplied in: ((x ∗ W + b) − mu)·s + shift is
+    /// x ∗ (W·s) + (b − mu)·s + shift, with s = inverse·factor per output channel.
+    private func setWeights(of engine: ConvolutionEngine) throws {
+        let bias = keys.biasTerm ? params[1].data : nil
+        guard let normalization = fusedNormalization else {
+            try engine.setWeights(params[0].data, bias: bias)
+            return
+        }
+        let perOutput = groupVolume
+        var weights = Array(UnsafeBufferPointer(start: params[0].data, count: params[0].count))
+        var shifts = [Float](repeating: 0, count: keys.numOutput)
+        for o in 0..<keys.numOutput {
+            let t = normalization.channelTransform(o)
+            let s = t.scales ? t.inverse * t.factor : t.inverse
+            for k in 0..<perOutput { weights[o * perOutput + k] *= s }
+            shifts[o] = ((bias?[o] ?? 0) - t.mu) * s + (t.scales ? t.shift : 0)
+        }
+        try engine.setWeights(weights, bias: shifts)
+    }
+
+    /// Backward through the engine that ran forward; false (having added nothing) when it fails.
+    private func engineBackward(top: [Blob], bottom: [Blob]) -> Bool {
+        guard let engine, engine.shape.training else { return false }
+        do {
+            if bottom[0].needsGradient { try engine.backwardData(top[0].diff, into: bottom[0].diff) }
+            try engine.backwardWeights(input: bottom[0].data, outputDiff: top[0].diff, addingInto: params[0].diff,
+                                       biasDiff: keys.biasTerm ? params[1].diff : nil)
+            return true
+        } catch {
+            return false
+        }
     }
 
     /// A ReLU folded in for inference (the net's `InPlaceFolding` pass), applied as the output is written.
@@ -174,6 +321,7 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing {
     }
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
+        if engineBackward(top: top, bottom: bottom) { return }
         let g = geometry, area = outputArea, outputs = keys.numOutput
         let input = bottom[0].data, topDiff = top[0].diff, weights = params[0].data
         let groups = groups, perGroup = outputs / groups, groupVolume = groupVolume

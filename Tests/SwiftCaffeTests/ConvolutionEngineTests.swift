@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+@testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeLayers
+@testable import SwiftCaffeSpec
+
+/// The convolution engine (oneDNN) against the im2col path it replaces, on the shapes and
+/// foldings the shipped and deploy nets use. The two add in different orders, so they agree
+/// to float rounding, not bit for bit: the bounds are relative to the largest value.
+@Suite struct ConvolutionEngineTests {
+    /// A ResNet bottleneck block between a strided stem and a classifier: BatchNorm, Scale and
+    /// ReLU folded into convolutions, a strided 1×1 shortcut, a residual sum with its ReLU
+    /// folded, a grouped and a dilated convolution, pooling at both ends.
+    static let block = """
+        layers:
+          - {name: in, type: Input, top: data, shape: [3, 3, 19, 17]}
+          - {name: stem, type: Convolution, bottom: data, top: stem, num_output: 16, kernel_size: 3, stride: 2, pad: 1, weight_filler: msra, bias_filler: {type: gaussian, std: 0.1}}
+          - {name: stem_relu, type: ReLU, bottom: stem, top: stem}
+          - {name: pool, type: Pooling, bottom: stem, top: pool, pool: MAX, kernel_size: 3, stride: 1, pad: 1}
+          - {name: short, type: Convolution, bottom: pool, top: short, num_output: 32, kernel_size: 1, stride: 2, bias_term: false, weight_filler: msra}
+          - {name: a, type: Convolution, bottom: pool, top: a, num_output: 8, kernel_size: 1, bias_term: false, weight_filler: msra}
+          - {name: a_bn, type: BatchNorm, bottom: a, top: a}
+          - {name: a_scale, type: Scale, bottom: a, top: a, bias_term: true, filler: {type: uniform, min: 0.5, max: 1.5}, bias_filler: {type: gaussian, std: 0.1}}
+          - {name: a_relu, type: ReLU, bottom: a, top: a}
+          - {name: b, type: Convolution, bottom: a, top: b, num_output: 8, kernel_size: 3, stride: 2, pad: 1, group: 2, weight_filler: msra}
+          - {name: b_relu, type: ReLU, bottom: b, top: b, negative_slope: 0.1}
+          - {name: c, type: Convolution, bottom: b, top: c, num_output: 32, kernel_size: 3, pad: 2, dilation: 2, weight_filler: msra}
+          - {name: sum, type: Eltwise, bottom: [short, c], top: sum}
+          - {name: sum_relu, type: ReLU, bottom: sum, top: sum}
+          - {name: d, type: Convolution, bottom: sum, top: d, num_output: 32, kernel_size: 1, weight_filler: msra}
+          - {name: sum2, type: Eltwise, bottom: [sum, d], top: sum2}
+          - {name: gap, type: Pooling, bottom: sum2, top: gap, pool: AVE, global_pooling: true}
+          - {name: fc, type: InnerProduct, bottom: gap, top: fc, num_output: 5, weight_filler: xavier}
+        """
+
+    static func input(_ count: Int) -> [Float] {
+        var generator = RandomGenerator(seed: 9, stream: "engine-input")
+        return (0..<count).map { _ in generator.gaussian() }
+    }
+
+    /// BatchNorm statistics that are not the identity, so that folding them is tested.
+    static func setStatistics(_ net: Net) {
+        guard let bn = net.plan.layer(named: "a_bn") else { return }
+        bn.params[0].setData((0..<8).map { Float($0) * 0.1 - 0.3 })
+        bn.params[1].setData((0..<8).map { 0.5 + Float($0) * 0.2 })
+        bn.params[2].setData([1])
+    }
+
+    static func outputs(engine: Bool, purpose: NetPurpose, keeping: Set<String> = []) throws -> (fc: [Float], kept: [String: [Float]]) {
+        try ConvolutionEngine.$isEnabled.withValue(engine) {
+            let net = try Net(spec: try NetSpec.parse(block), options: NetOptions(phase: .test, purpose: purpose, keeping: keeping))
+            setStatistics(net)
+            net.parametersChanged()
+            try net.forward(replacing: ["data": input(3 * 3 * 19 * 17)])
+            return (net.blobs["fc"]!.dataArray, Dictionary(uniqueKeysWithValues: keeping.map { ($0, net.blobs[$0]!.dataArray) }))
+        }
+    }
+
+    static func expectClose(_ a: [Float], _ b: [Float], _ what: String) {
+        let scale = max(a.map(abs).max() ?? 0, 1e-3)
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        #expect(a.count == b.count && worst <= 2e-5 * scale, "\(what): max difference \(worst) at scale \(scale)")
+    }
+
+    @Test func inferenceMatchesTheIm2colPathWithFoldingAndChannelsLastBlobs() throws {
+        let reference = try Self.outputs(engine: false, purpose: .asWritten, keeping: ["b", "sum"])
+        let engine = try Self.outputs(engine: true, purpose: .inference, keeping: ["b", "sum"])
+        Self.expectClose(engine.fc, reference.fc, "fc")
+        // Blobs a user keeps are N×C×H×W whatever the layers in between ran on.
+        for name in ["b", "sum"] { Self.expectClose(engine.kept[name]!, reference.kept[name]!, name) }
+        let plain = try Self.outputs(engine: true, purpose: .inference)
+        Self.expectClose(plain.fc, reference.fc, "fc without kept blobs")
+    }
+
+    /// An inference net keeps the engine's copy of its weights; loading weights, and the
+    /// call after writing them yourself, must replace it.
+    @Test func newWeightsReachAnInferenceNet() throws {
+        let folder = try temporaryFolder()
+        let spec = try NetSpec.parse(Self.block)
+        let trained = try Net(spec: spec, options: NetOptions(phase: .test, seed: 7, purpose: .asWritten))
+        Self.setStatistics(trained)
+        try trained.saveWeights(to: folder + "/w.safetensors")
+        try trained.forward(replacing: ["data": Self.input(3 * 3 * 19 * 17)])
+        let expected = trained.blobs["fc"]!.dataArray
+
+        let net = try Net(spec: spec, options: NetOptions(phase: .test, seed: 1, purpose: .inference))
+        try net.forward(replacing: ["data": Self.input(3 * 3 * 19 * 17)])
+        let before = net.blobs["fc"]!.dataArray
+        try net.loadWeights(from: folder + "/w.safetensors")
+        try net.forward(replacing: ["data": Self.input(3 * 3 * 19 * 17)])
+        Self.expectClose(net.blobs["fc"]!.dataArray, expected, "after loadWeights")
+        #expect(before != net.blobs["fc"]!.dataArray)
+
+        let stem = net.plan.layer(named: "stem")!.params[0]
+        stem.setData(stem.dataArray.map { $0 * 2 })
+        net.parametersChanged()
+        try net.forward(replacing: ["data": Self.input(3 * 3 * 19 * 17)])
+        let doubled = net.blobs["fc"]!.dataArray
+        #expect(doubled != expected, "the doubled stem weights were not used")
+    }
+
+    /// Training through the engine: the gradients of the input and the parameters are the
+    /// im2col path's, for a grouped, strided and dilated convolution.
+    @Test(arguments: ["kernel_size: 3, stride: 2, pad: 1", "kernel_size: 1", "kernel_size: 3, group: 2, dilation: 2, pad: 2"])
+    func backwardMatchesTheIm2colPath(_ keys: String) throws {
+        func gradients(engine: Bool) throws -> [[Float]] {
+            try ConvolutionEngine.$isEnabled.withValue(engine) {
+                let layer = try makeLayer("{name: conv, type: Convolution, num_output: 6, \(keys), weight_filler: gaussian, bias_filler: gaussian}", phase: .train)
+                let bottom = randomBlob([2, 4, 9, 8]), top = Blob(name: "top")
+                bottom.needsGradient = true
+                try layer.setUp(bottom: [bottom], top: [top])
+                for parameter in layer.params { _ = parameter.allocate() }
+                try layer.forward(bottom: [bottom], top: [top])
+                var generator = RandomGenerator(seed: 3, stream: "top-diff")
+                top.setDiff((0..<top.count).map { _ in generator.gaussian() })
+                layer.backward(topDiff: [top], bottomDiff: [bottom])
+                return [top.dataArray, bottom.diffArray] + layer.params.map(\.diffArray)
+            }
+        }
+        let reference = try gradients(engine: false), engine = try gradients(engine: true)
+        for (index, what) in ["output", "input gradient", "weight gradient", "bias gradient"].enumerated() {
+            Self.expectClose(engine[index], reference[index], what)
+        }
+    }
+}
