@@ -6,4 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh
 swift build -c release
 .build/release/swiftcaffe train nets/lenet.yaml --epochs 1 --output runs
-.build/release/swiftcaffe test nets/lenet.yaml --weights runs/lenet_iter_938.safetensors
+# Run again, training numbers its files (runs/lenet-2_*) rather than replacing the first
+# run's: score the newest.
+weights=$(ls -t runs/lenet*_iter_938.safetensors | head -n 1)
+.build/release/swiftcaffe test nets/lenet.yaml --weights "$weights"

@@ -28,6 +28,16 @@ struct ClassifyCommand: ParsableCommand {
     @Option(help: "How many classes to show for each picture.")
     var top: Int = 5
 
+    @Option(help: "Class names, one per line in class order (Caffe's synset_words.txt), instead of the net's.")
+    var labels: String?
+
+    @Option(name: .customLong("mean-file"), help: "A mean image (.binaryproto or .npy) whose per-channel means are subtracted from each picture, as Caffe's classification example does.")
+    var meanFile: String?
+
+    @OptionGroup var netState: NetStateOptions
+
+    @OptionGroup var output: JSONOption
+
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -37,7 +47,16 @@ struct ClassifyCommand: ParsableCommand {
 
     func run() throws {
         try runtime.run {
-            let classifier = try Classifier(net: net, weights: weights)
+            let classifier = try Classifier(net: net, weights: weights, labels: labels, meanFile: meanFile, state: netState.state)
+            if output.json {
+                let results = try pictures.map { picture in
+                    ["picture": picture, "top": try classifier.classify(path: picture, top: top).map { prediction in
+                        ["label": prediction.label, "name": prediction.name, "probability": jsonNumber(prediction.probability)] as [String: Any]
+                    }] as [String: Any]
+                }
+                printJSON(["net": net, "weights": weights, "pictures": results])
+                return
+            }
             for picture in pictures {
                 let predictions = try classifier.classify(path: picture, top: top)
                 printLine(picture)

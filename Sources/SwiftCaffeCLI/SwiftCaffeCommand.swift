@@ -9,21 +9,63 @@ public struct SwiftCaffeCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "swiftcaffe",
         abstract: "Train and test Caffe-style nets written in YAML, or Caffe's own prototxt files.",
+        version: version,
         subcommands: [TrainCommand.self, TestCommand.self, ClassifyCommand.self, ConvertCommand.self, ConvertImagesetCommand.self, ComputeImageMeanCommand.self, VisualizeCommand.self, TimeCommand.self, SummaryCommand.self, DrawCommand.self, GradcheckCommand.self, JVPCommand.self, SampleCommand.self, PlotCommand.self]
     )
+
+    /// The release, printed by `swiftcaffe --version`.
+    public static let version = "0.9.0"
 
     public init() {}
 
     /// Registers the file formats the command line reads (Caffe's), then parses the
-    /// arguments and runs the subcommand they name, exiting with its status.
+    /// arguments (Caffe's spellings translated: `CaffeFlags`) and runs the subcommand they
+    /// name, exiting with its status. An error is reported with the subcommand's usage.
     public static func main(_ arguments: [String]? = nil) {
         CaffeFormats.register()
+        var command: (any ParsableCommand)?
         do {
-            var command = try parseAsRoot(arguments)
-            try command.run()
+            let given = arguments ?? Array(CommandLine.arguments.dropFirst())
+            try refuseUnknownSubcommand(given)
+            command = try parseAsRoot(try CaffeFlags.translate(given))
+            try command!.run()
         } catch {
+            // After parsing, the subcommand's error with a pointer to its own help (the
+            // root's usage, which exit(withError:) would print, answers another question).
+            if let code = error as? ExitCode { Foundation.exit(code.rawValue) }  // already reported (reportingErrors)
+            if let command, let name = type(of: command).configuration.commandName {
+                FileHandle.standardError.write(Data("error: \(message(for: error))\nSee 'swiftcaffe \(name) --help' for its options.\n".utf8))
+                Foundation.exit(exitCode(for: error).rawValue)
+            }
             exit(withError: error)
         }
+    }
+
+    /// `swiftcaffe trian ...`: the parser would take 'trian' for an unexpected argument; say
+    /// which command was meant instead.
+    static func refuseUnknownSubcommand(_ arguments: [String]) throws {
+        guard let first = arguments.first, !first.hasPrefix("-"), first != "help" else { return }
+        let names = configuration.subcommands.map { $0.configuration.commandName ?? "" }
+        guard !names.contains(first) else { return }
+        let closest = names.min { editDistance($0, first) < editDistance($1, first) }
+        let suggestion = closest.flatMap { editDistance($0, first) <= 2 ? "; did you mean '\($0)'?" : nil } ?? ""
+        throw ValidationError("unknown command '\(bounded(first))'\(suggestion) The commands are \(names.joined(separator: ", ")).")
+    }
+
+    /// Levenshtein distance: insertions, deletions and substitutions of one character.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
     }
 }
 
@@ -36,10 +78,13 @@ struct NetStateOptions: ParsableArguments {
     @Option(help: "The net level, for Caffe nets' include/exclude rules.")
     var level: Int = 0
 
+    /// The stages and level as the net loader takes them.
+    var state: NetState { NetState(level: level, stages: stages.flatMap { $0.split(separator: ",").map(String.init) }) }
+
     /// The net (or solver) file at `path`, with these stages and this level.
     /// Prints what the file says that is ignored, unless `quiet` (the ranks but rank 0).
     func load(_ path: String, quiet: Bool = false) throws -> NetSpec {
-        let spec = try NetSpec.load(path: path, state: NetState(level: level, stages: stages.flatMap { $0.split(separator: ",").map(String.init) }))
+        let spec = try NetSpec.load(path: path, state: state)
         if !quiet { for warning in spec.warnings { FileHandle.standardError.write(Data((warning + "\n").utf8)) } }
         return spec
     }

@@ -19,6 +19,8 @@ struct TestCommand: ParsableCommand {
     @Option(help: "Batches to run (default: the whole test set).")
     var iterations: Int?
 
+    @OptionGroup var output: JSONOption
+
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -42,6 +44,20 @@ struct TestCommand: ParsableCommand {
                 throw SwiftCaffeError("the test net has no data layer", hint: "add a data layer with 'phase: test'")
             }
             let result = try Evaluation.run(testNet, iterations: iterations)
+            if output.json {
+                var object: [String: Any] = [
+                    "net": spec.name, "weights": weights ?? NSNull(), "batches": result.batches, "samples": result.images,
+                    "sample_noun": result.sampleNoun,
+                    "outputs": Dictionary(result.outputs.map { ($0.name, jsonNumber($0.value)) }, uniquingKeysWith: { first, _ in first }),
+                ]
+                if let confusion = result.confusion {
+                    object["confusion"] = confusion
+                    object["classes"] = result.classNames
+                    object["per_class_accuracy"] = result.perClassAccuracy.map { $0.map(jsonNumber) } ?? NSNull()
+                }
+                printJSON(object)
+                return
+            }
             for output in result.outputs { printLine(String(format: "%@ = %.4f", output.name, output.value)) }
             printLine("\(result.images) \(result.sampleNoun) in \(result.batches) batches")
             if let table = confusionTable(result) { printLine("\n" + table) }

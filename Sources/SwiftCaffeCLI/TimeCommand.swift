@@ -28,6 +28,8 @@ struct TimeCommand: ParsableCommand {
     @Option(help: "Which net to time: train (forward + backward) or test (forward only).")
     var phase: String = "train"
 
+    @OptionGroup var output: JSONOption
+
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -53,7 +55,22 @@ struct TimeCommand: ParsableCommand {
             let timing = try LayerTiming.measure(net, iterations: iterations, warmup: warmup, backward: phase == .train,
                                                  group: group)
             let batch = net.dataSources.first?.batchSize ?? net.tops.first?.first?.shape.first ?? 1
-            if group.rank == 0 {
+            if group.rank == 0 && output.json {
+                let milliseconds = 1000.0
+                printJSON([
+                    "net": spec.name, "phase": phase.rawValue, "batch": batch, "iterations": iterations, "threads": Parallel.threads,
+                    "layers": net.layers.indices.map { index in
+                        ["name": net.layers[index].name, "type": net.layers[index].spec.type,
+                         "forward_ms": jsonNumber(timing.forward[index] * milliseconds),
+                         "backward_ms": jsonNumber(timing.backward[index] * milliseconds)] as [String: Any]
+                    },
+                    "forward_ms": jsonNumber(timing.forwardTotal * milliseconds), "backward_ms": jsonNumber(timing.backwardTotal * milliseconds),
+                    "gradient_sum_ms": jsonNumber(timing.gradientSum * milliseconds),
+                    "samples_per_second": jsonNumber(Double(batch) / max(timing.forwardTotal + timing.backwardTotal + timing.gradientSum, 1e-12)),
+                    "peak_rss_bytes": ProcessMemory.peakResidentBytes ?? NSNull(),
+                    "folded": fused.map { ["layer": $0.layer, "into": $0.into] }, "blas_kernels": OpenBLASKernels.current,
+                ])
+            } else if group.rank == 0 {
                 printLine(timing.table(net: net, batchSize: batch))
                 if !fused.isEmpty {  // all of them for a small net; a deep one's would fill the screen
                     let shown = fused.prefix(12).map { "\($0.layer) into \($0.into)" }.joined(separator: ", ")

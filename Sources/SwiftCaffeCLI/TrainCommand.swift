@@ -38,7 +38,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random seed for initialisation and shuffling (default: the solver's random_seed, else 1).")
     var seed: UInt64?
 
-    @Option(help: "Folder for snapshots and the log (default: the solver's snapshot_prefix folder).")
+    @Option(name: .shortAndLong, help: "Folder for snapshots and the log (default: the solver's snapshot_prefix folder, else runs/).")
     var output: String?
 
     @Option(help: "Continue exactly from a .solverstate snapshot.")
@@ -46,6 +46,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Initialise from trained weights (.safetensors or .caffemodel), matching layers by name (fine-tuning).")
     var weights: String?
+
+    @Flag(help: "Replace an earlier run's log and snapshots with the same prefix (by default this run takes the next free numbered prefix, <prefix>-2, ...).")
+    var force = false
 
     @Flag(help: "With --weights: every parameter must be in the file.")
     var strict = false
@@ -71,6 +74,7 @@ struct TrainCommand: ParsableCommand {
         if let baseLR, !(baseLR > 0 && baseLR.isFinite) { throw ValidationError("--base-lr must be positive") }
         if epochs != nil && maxIter != nil { throw ValidationError("give --epochs or --max-iter, not both") }
         if resume != nil && weights != nil { throw ValidationError("give --resume or --weights, not both: a resumed run has its weights") }
+        if resume != nil && force { throw ValidationError("give --resume or --force, not both: a resumed run continues its own files") }
         if strict && weights == nil { throw ValidationError("--strict goes with --weights") }
         if quiet && verbose { throw ValidationError("give --quiet or --verbose, not both") }
         if !(syncTimeout >= 1 && syncTimeout <= 1e6) { throw ValidationError("--sync-timeout must be between 1 and 1000000 seconds") }
@@ -126,13 +130,19 @@ struct TrainCommand: ParsableCommand {
         let spec = try netState.load(net, quiet: !root).splittingBatches(among: replicas)
         let members = replicas > 1 ? "replicas" : "ranks"
         let trainer = try Trainer(spec: spec, options: TrainingOptions(epochs: epochs, maxIter: maxIter, baseLR: baseLR,
-                                                                       seed: seed, output: output), group: group)
+                                                                       seed: seed, output: output, overwrite: force), group: group)
         if root {
             printWarnings(of: trainer.trainNet)
             if let testNet = trainer.testNet { printWarnings(of: testNet) }
         }
         // Rank 0 loads; the run starts by broadcasting its state to the others.
         if root, let resume { try trainer.resume(from: resume) }
+        if root {
+            try trainer.claimOutput()
+            if let earlier = trainer.movedFrom, !quiet {
+                printLine("\(earlier)_* are an earlier run's; this run writes \(trainer.prefix)_* (--force replaces the earlier run)")
+            }
+        }
         if root, let weights {
             let kept = try trainer.trainNet.loadWeights(from: weights, requireAll: strict)
             if !kept.isEmpty && !quiet { printLine("not in \(weights), initialised by their fillers: \(kept.joined(separator: ", "))") }

@@ -27,7 +27,7 @@ struct VisualizeCommand: ParsableCommand {
     @Option(help: "The layer to draw.")
     var layer: String
 
-    @Option(name: .customShort("o"), help: "The PNG file to write.")
+    @Option(name: .shortAndLong, help: "The PNG file to write.")
     var output: String
 
     @Option(help: "A PNG or JPEG picture: draw the layer's activations for it instead of its filters.")

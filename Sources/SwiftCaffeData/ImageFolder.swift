@@ -37,10 +37,12 @@ public enum ImageFolder {
             var pixels = [UInt8](repeating: 0, count: size)
             for c in 0..<channels { for i in 0..<plane { pixels[i * channels + c] = values[index * size + c * plane + i] } }
             let name = "images/" + String(repeating: "0", count: digits - String(index).count) + "\(index).\(format)"
-            try RasterImage(width: width, height: height, channels: channels, pixels: pixels).write(to: folder + "/" + name)
+            try RasterImage(width: width, height: height, channels: channels, pixels: pixels).write(to: folder + "/" + name, flush: false)
             list += "\(name) \(labelValues[index])\n"
             if (index + 1) % 1000 == 0 || index + 1 == count { progress(index + 1, count) }
         }
+        // The pictures reach the disk together, before the list that names them.
+        sync()
         let listPath = folder + "/list.txt"
         try AtomicFile.write(Array(list.utf8), to: listPath)
         return listPath

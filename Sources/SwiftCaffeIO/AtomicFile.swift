@@ -6,7 +6,10 @@ import SwiftCaffeCore
 /// file is then renamed over the target (rename is atomic within a file system). A process
 /// killed mid-write leaves only its temporary file, which `removeStaleTemporaries` clears.
 public enum AtomicFile {
-    public static func write(_ bytes: [UInt8], to path: String) throws {
+    /// `flush: false` skips the flush to disk (still renamed over the target): for a folder of
+    /// many files that one `sync()` at the end makes durable, where a flush per file took
+    /// 31 s to 4 min for 10,000 pictures instead of about 2 s.
+    public static func write(_ bytes: [UInt8], to path: String, flush: Bool = true) throws {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
         try makeFolder(folder)
@@ -27,7 +30,7 @@ public enum AtomicFile {
             }
         }
         let reason = String(cString: strerror(errno))
-        if ok { ok = fsync(fd) == 0 }
+        if ok && flush { ok = fsync(fd) == 0 }
         close(fd)
         guard ok, rename(temporary, path) == 0 else {
             let message = String(cString: strerror(errno))

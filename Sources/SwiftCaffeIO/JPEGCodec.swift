@@ -43,7 +43,7 @@ extension RasterImage {
     }
 
     /// Writes the image as a baseline JPEG of `quality` (1-100), without chroma subsampling.
-    public func writeJPEG(to path: String, quality: Int = 95) throws {
+    public func writeJPEG(to path: String, quality: Int = 95, flush: Bool = true) throws {
         guard let handle = tjInitCompress() else { throw SwiftCaffeError("cannot start the JPEG encoder") }
         defer { tjDestroy(handle) }
         var buffer: UnsafeMutablePointer<UInt8>?
@@ -58,6 +58,6 @@ extension RasterImage {
         guard status == 0, let buffer else {
             throw SwiftCaffeError("cannot encode the JPEG image '\(path)': \(String(cString: tjGetErrorStr2(handle)))")
         }
-        try AtomicFile.write(Array(UnsafeBufferPointer(start: buffer, count: Int(size))), to: path)
+        try AtomicFile.write(Array(UnsafeBufferPointer(start: buffer, count: Int(size))), to: path, flush: flush)
     }
 }

@@ -32,9 +32,9 @@ extension RasterImage {
     }
 
     /// Writes the image as an 8-bit PNG, atomically.
-    public func writePNG(to path: String) throws {
+    public func writePNG(to path: String, flush: Bool = true) throws {
         do {
-            try AtomicFile.write(try encodedPNG(), to: path)
+            try AtomicFile.write(try encodedPNG(), to: path, flush: flush)
         } catch let error as SwiftCaffeError {
             throw SwiftCaffeError("cannot write the PNG image '\(path)': \(error.message)", hint: "check the folder and the disk space")
         }

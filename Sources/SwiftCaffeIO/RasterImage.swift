@@ -62,9 +62,10 @@ public struct RasterImage: Sendable, Equatable {
     }
 
     /// Writes the image as PNG, or as JPEG when the name ends in .jpg or .jpeg.
-    public func write(to path: String) throws {
+    /// `flush`: see `AtomicFile.write`.
+    public func write(to path: String, flush: Bool = true) throws {
         let suffix = URL(fileURLWithPath: path).pathExtension.lowercased()
-        if suffix == "jpg" || suffix == "jpeg" { try writeJPEG(to: path) } else { try writePNG(to: path) }
+        if suffix == "jpg" || suffix == "jpeg" { try writeJPEG(to: path, flush: flush) } else { try writePNG(to: path, flush: flush) }
     }
 
     /// The same picture at `newWidth`×`newHeight`, resampled bilinearly with pixel centres

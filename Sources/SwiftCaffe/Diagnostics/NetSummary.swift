@@ -19,6 +19,9 @@ public struct NetSummary {
 
     public var rows: [Row]
     public var totalParameters: Int
+    /// Parameters the solver updates (lr_mult above 0); the rest (BatchNorm's statistics,
+    /// layers with lr_mult 0) are frozen, as Keras splits them.
+    public var trainableParameters: Int
     public var totalFLOPs: Int
     public var totalActivationBytes: Int
     public var batchSize: Int?
@@ -40,6 +43,7 @@ public struct NetSummary {
                        parameters: parameters, forwardFLOPs: layer.forwardFLOPs, activationBytes: bytes)
         }
         totalParameters = rows.reduce(0) { $0 + $1.parameters }
+        trainableParameters = net.parameters.filter { $0.lrMult > 0 }.reduce(0) { $0 + $1.blob.count }
         totalFLOPs = rows.reduce(0) { $0 + $1.forwardFLOPs }
         totalActivationBytes = rows.reduce(0) { $0 + $1.activationBytes }
         batchSize = net.dataSources.first?.batchSize ?? net.tops.first?.first?.shape.first
@@ -67,6 +71,7 @@ public struct NetSummary {
         lines += cells.dropLast().map(line)
         lines.append(lines[1])
         lines.append(line(cells.last!))
+        lines.append("parameters: \(grouped(trainableParameters)) trainable, \(grouped(totalParameters - trainableParameters)) frozen")
         if let batchSize, batchSize > 0 {
             lines.append("per image: \(humanCount(totalFLOPs / batchSize)) FLOPs forward; batch \(batchSize)")
         }

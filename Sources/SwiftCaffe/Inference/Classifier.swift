@@ -36,8 +36,15 @@ public final class Classifier {
 
     /// `keeping`: blobs besides the scores whose values are wanted after a picture has run
     /// (an inference net lets blobs take turns in shared memory, see `Net.init`).
-    public init(net path: String, weights: String, keeping blobs: Set<String> = []) throws {
-        let spec = try NetSpec.load(path: path)
+    ///
+    /// As Caffe's `classification.cpp` takes them: `labels` is a text file with one class
+    /// name per line (`synset_words.txt`), which replaces the net's own names; `meanFile` is a
+    /// mean image (`.binaryproto` or `.npy`) whose per-channel means are subtracted from each
+    /// picture, for a deploy net whose Input says nothing about its mean.
+    public init(net path: String, weights: String, keeping blobs: Set<String> = [], labels: String? = nil, meanFile: String? = nil,
+                state: NetState = NetState()) throws {
+        var spec = try NetSpec.load(path: path, state: state)
+        if let meanFile { spec = try Self.subtracting(channelMeansOf: meanFile, in: spec) }
         net = try Net(spec: spec, options: NetOptions(phase: .test, purpose: .inference, keeping: blobs))
         try net.loadWeights(from: weights)
         guard let index = net.layers.firstIndex(where: { $0 is any PictureSource }), let source = net.layers[index] as? any PictureSource else {
@@ -61,8 +68,47 @@ public final class Classifier {
         }
         scoresAreProbabilities = net.plan.producer(of: scores) is SoftmaxLayer
         let classes = scores.count / scores.shape[0]
-        let given = net.dataSources.first?.labelNames ?? []
+        let given = try labels.map { try Self.readLabels($0, classes: classes) } ?? net.dataSources.first?.labelNames ?? []
         classNames = (0..<classes).map { $0 < given.count ? given[$0] : "\($0)" }
+    }
+
+    /// One name per line; the count must be the net's class count.
+    static func readLabels(_ path: String, classes: Int) throws -> [String] {
+        let data = try FileChecks.contents(of: path, what: "the labels file")
+        guard data.count <= 64 << 20, let text = String(data: data, encoding: .utf8) else {
+            throw SwiftCaffeError("the labels file '\(path)' is not UTF-8 text of at most 64 MB", hint: "one class name per line")
+        }
+        let names = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = names.last == "" ? Array(names.dropLast()) : names
+        guard lines.count == classes else {
+            throw SwiftCaffeError("the labels file '\(path)' has \(lines.count) lines, but the net scores \(classes) classes",
+                                  hint: "give one name per class, in class order (Caffe's synset_words.txt for ImageNet nets)")
+        }
+        return lines
+    }
+
+    /// The spec with the first picture layer's `mean_value` set to the per-channel means of
+    /// the mean image in `meanFile` (Caffe's classification.cpp does the same).
+    static func subtracting(channelMeansOf meanFile: String, in spec: NetSpec) throws -> NetSpec {
+        guard let tensor = try TensorFiles.read(meanFile).tensors.first?.tensor, tensor.shape.count >= 3 else {
+            throw SwiftCaffeError("the mean file '\(meanFile)' holds no C×H×W image", hint: "pass a .binaryproto written by compute-image-mean, or a .npy")
+        }
+        let channels = tensor.shape[tensor.shape.count - 3], area = tensor.shape.suffix(2).reduce(1, *)
+        let means = (0..<channels).map { c in tensor.values[(c * area)..<((c + 1) * area)].reduce(0.0) { $0 + Double($1) } / Double(max(area, 1)) }
+        var spec = spec
+        guard let index = spec.layers.firstIndex(where: { ["Input", "ImageData", "IDXData"].contains($0.type) && ($0.phase == nil || $0.phase == .test) }) else {
+            throw SwiftCaffeError("--mean-file: the net has no picture layer (Input, ImageData or IDXData) to subtract the mean in")
+        }
+        let layer = spec.layers[index]
+        guard !layer.has("mean_value"), !layer.has("mean_file") else {
+            throw layer.error("already has a mean", hint: "drop --mean-file, or the layer's mean_value / mean_file")
+        }
+        guard case .mapping(let pairs) = layer.node.kind else { return spec }
+        let location = layer.node.location
+        let values = YAMLNode(.sequence(means.map { YAMLNode(.scalar("\($0)", quoted: false), at: location) }), at: location)
+        let node = YAMLNode(.mapping(pairs + [(YAMLNode(.scalar("mean_value", quoted: false), at: location), values)]), at: location)
+        spec.layers[index] = try LayerSpec(node, index: index, baseDirectory: layer.baseDirectory)
+        return spec
     }
 
     /// The probability of every class, for each picture (decoded as the net wants them).

@@ -57,7 +57,44 @@ extension Trainer {
             }
             try trainNet.loadWeights(from: URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(weightsName).path)
         }
+        // The run goes on where its state is (runs/lenet-2/ say), unless told otherwise.
+        let file = URL(fileURLWithPath: path)
+        if options.output == nil, let cut = file.lastPathComponent.range(of: "_iter_", options: .backwards) {
+            prefix = file.deletingLastPathComponent().appendingPathComponent(String(file.lastPathComponent[..<cut.lowerBound])).path
+        }
         log = try TrainingLog(path: logPath, resumingAt: iteration)
+        outputClaimed = true
+    }
+
+    /// The log and snapshots of a run written with `prefix`.
+    public static func runFiles(prefix: String) -> [String] {
+        let folder = URL(fileURLWithPath: prefix).deletingLastPathComponent().path, base = URL(fileURLWithPath: prefix).lastPathComponent
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { name in
+            name == base + "_log.csv" || (name.hasPrefix(base + "_iter_") && (name.hasSuffix(".safetensors") || name.hasSuffix(".solverstate")))
+        }.sorted().map { folder + "/" + $0 }
+    }
+
+    /// Makes sure a new run writes over no other run. When files of an earlier run have the
+    /// prefix (its log or snapshots), the earlier files go with `overwrite` (`--force`);
+    /// otherwise this run takes the first free `<prefix>-2`, `-3`, ... and `movedFrom` keeps
+    /// the prefix it was given, for the command line to say so. Numbering rather than refusing
+    /// keeps a repeated command working (the quick start twice), and loses nothing.
+    public func claimOutput() throws {
+        guard !outputClaimed else { return }
+        outputClaimed = true
+        let earlier = Self.runFiles(prefix: prefix)
+        guard !earlier.isEmpty else { return }
+        if options.overwrite {
+            for file in earlier { try FileManager.default.removeItem(atPath: file) }
+            return
+        }
+        for number in 2...100_000 where Self.runFiles(prefix: "\(prefix)-\(number)").isEmpty {
+            movedFrom = prefix
+            prefix = "\(prefix)-\(number)"
+            return
+        }
+        throw SwiftCaffeError("'\(prefix)' and 100,000 numbered prefixes after it hold earlier runs", hint: "write this run elsewhere with --output DIR")
     }
 
     /// Restores what `encodedState` saved (`path` names it in errors), after `loadWeights`

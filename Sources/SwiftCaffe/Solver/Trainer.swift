@@ -45,13 +45,17 @@ public struct TrainingOptions {
     public var seed: UInt64?
     /// Folder for snapshots and the log, instead of the `snapshot_prefix` folder.
     public var output: String?
+    /// Replace an earlier run's log and snapshots in the folder rather than refusing (`--force`).
+    public var overwrite: Bool
 
-    public init(epochs: Double? = nil, maxIter: Int? = nil, baseLR: Float? = nil, seed: UInt64? = nil, output: String? = nil) {
+    public init(epochs: Double? = nil, maxIter: Int? = nil, baseLR: Float? = nil, seed: UInt64? = nil, output: String? = nil,
+                overwrite: Bool = false) {
         self.epochs = epochs
         self.maxIter = maxIter
         self.baseLR = baseLR
         self.seed = seed
         self.output = output
+        self.overwrite = overwrite
     }
 }
 
@@ -75,8 +79,14 @@ public final class Trainer {
     /// The ranks training together; a `SingleProcess` when training alone.
     public let group: any ProcessGroup
     /// `<folder>/<name>`: snapshots are `<prefix>_iter_<N>.safetensors` and `.solverstate`,
-    /// the log `<prefix>_log.csv`.
-    public let prefix: String
+    /// the log `<prefix>_log.csv`. A new run never writes over another run's files: see
+    /// `claimOutput()`. A resumed run continues beside its state file.
+    public internal(set) var prefix: String
+    /// The folder the run wanted when `claimOutput()` moved it to a numbered one, for messages.
+    public internal(set) var movedFrom: String?
+    let options: TrainingOptions
+    /// Whether `claimOutput()` ran (a resumed run has its files already).
+    var outputClaimed = false
     public internal(set) var iteration = 0
     /// Wall-clock seconds spent training and testing so far (kept apart for throughput).
     public internal(set) var trainingSeconds = 0.0
@@ -141,6 +151,7 @@ public final class Trainer {
         }
         solver = Solver(spec: solverSpec, parameters: trainNet.parameters, maxIter: maxIter)
         solver.ranks = shard.count
+        self.options = options
         let configured = solverSpec.snapshotPrefix ?? "runs/\(spec.name.lowercased())"
         let base = URL(fileURLWithPath: configured).lastPathComponent
         let folder = options.output ?? URL(fileURLWithPath: configured).deletingLastPathComponent().path
@@ -170,6 +181,7 @@ public final class Trainer {
     @discardableResult
     public func run(logging: Bool = true, report: (TrainingEvent) -> Void = { _ in }) throws -> TrainingOutcome {
         if isRoot {
+            if logging && log == nil { try claimOutput() }
             AtomicFile.removeStaleTemporaries(in: URL(fileURLWithPath: prefix).deletingLastPathComponent().path)
             if logging && log == nil { log = try TrainingLog(path: logPath) }
         }
@@ -304,3 +316,4 @@ private struct SpeedWindow {
 
     func waitingPerIteration(now: Double) -> Double { (now - waiting) / Double(max(iterations, 1)) }
 }
+
