@@ -26,7 +26,9 @@ final class ProgressDisplay {
         switch event {
         case let .progress(progress) where live:
             let eta = Double(progress.maxIter - progress.iteration) * Double(batchImages) / max(progress.imagesPerSecond, 1e-9)
-            print("\r\u{1B}[K" + status(progress) + "  ETA " + duration(eta), terminator: "")
+            // Cut to the terminal's width: a line that wraps is not redrawn in place.
+            let line = status(progress) + "  ETA " + duration(eta)
+            print("\r\u{1B}[K" + String(line.prefix(max(Self.terminalColumns - 1, 20))), terminator: "")
             fflush(nil)
             lineShown = true
         case let .progress(progress):
@@ -39,6 +41,12 @@ final class ProgressDisplay {
         case let .replicasAgree(checksum):
             if verbose { permanent(String(format: "weights identical on every rank (checksum %016llx)", checksum)) }
         }
+    }
+
+    /// The terminal's width in columns (80 when it cannot be asked).
+    static var terminalColumns: Int {
+        var size = winsize()
+        return ioctl(1, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : 80
     }
 
     func finish() {

@@ -137,20 +137,22 @@ struct TrainCommand: ParsableCommand {
         }
         // Rank 0 loads; the run starts by broadcasting its state to the others.
         if root, let resume { try trainer.resume(from: resume) }
+        if root, let weights {
+            let kept = try trainer.trainNet.loadWeights(from: weights, requireAll: strict)
+            if !kept.isEmpty && !quiet { printLine("not in \(weights), initialised by their fillers: \(kept.joined(separator: ", "))") }
+        }
         if root {
             try trainer.claimOutput()
             if let earlier = trainer.movedFrom, !quiet {
                 printLine("\(earlier)_* are an earlier run's; this run writes \(trainer.prefix)_* (--force replaces the earlier run)")
             }
         }
-        if root, let weights {
-            let kept = try trainer.trainNet.loadWeights(from: weights, requireAll: strict)
-            if !kept.isEmpty && !quiet { printLine("not in \(weights), initialised by their fillers: \(kept.joined(separator: ", "))") }
-        }
         let source = trainer.trainNet.dataSources[0]
         let batch = trainer.imagesPerIteration
+        // Under mpirun a rank's output is a pseudo-terminal even when mpirun's own goes to a
+        // file, so a live line there would fill the log with redraws: plain lines instead.
         let display = ProgressDisplay(batchImages: batch, sampleNoun: source.sampleNoun,
-                                      live: isatty(1) != 0 && !verbose, quiet: quiet, verbose: verbose)
+                                      live: isatty(1) != 0 && !verbose && !MPIProcessGroup.isLaunchedByMPI, quiet: quiet, verbose: verbose)
         if !quiet {
             let ranks = together ? " (\(group.size) \(members) × \(batch / group.size))" : ""
             printLine("\(spec.name): \(trainer.maxIter) iterations of \(batch) \(source.sampleNoun)\(ranks) "

@@ -53,6 +53,18 @@ import SwiftCaffeCLI
         #expect(unknown.0 != .ran && unknown.1.contains("unknown option '-weightz'"), "\(unknown)")
     }
 
+    /// A net whose only data layer is marked for training, scored with `test`.
+    @Test func aBottomMadeOnlyInTheOtherPhaseNamesThePhase() throws {
+        let spec = try NetSpec.parse("""
+            layers:
+              - {name: in, type: Input, top: data, shape: [2, 3], phase: train}
+              - {name: ip, type: InnerProduct, bottom: data, top: ip, num_output: 2}
+            """)
+        #expect { try Net(spec: spec, phase: .test) } throws: { error in
+            "\(error)".contains("bottom 'data' is not produced in the test phase: only layer 'in' (line 2, phase: train) produces it")
+        }
+    }
+
     @Test func mistakesAreNamedAndNeverExitZero() {
         let version = run(["--version"])
         #expect(version.0 == .ran && version.1.contains(SwiftCaffeCommand.version))

@@ -78,7 +78,7 @@ public struct NetPlan {
         guard !specs.isEmpty else {
             throw SwiftCaffeError("the net has no layers in the \(options.phase) phase", at: spec.layers.first?.location)
         }
-        let schedule = try NetSchedule.schedule(specs)
+        let schedule = try NetSchedule.schedule(specs, elsewhere: spec.layers.filter { $0.phase != nil && $0.phase != options.phase })
         try setUpLayers(schedule, options: options)
         try checkLabels(schedule)
         try collectLosses(schedule)

@@ -31,8 +31,10 @@ public struct ScheduledLayer {
 /// Every pass is linear in the number of layers and blob uses (up to the sort's log), so a net
 /// of 200,000 layers or a blob with 100,000 readers schedules in moments.
 public enum NetSchedule {
-    public static func schedule(_ specs: [LayerSpec]) throws -> [ScheduledLayer] {
-        let graph = try BlobGraph(specs)
+    /// `elsewhere`: the file's layers of the other phase, which only improve the message for a
+    /// bottom this phase does not produce.
+    public static func schedule(_ specs: [LayerSpec], elsewhere: [LayerSpec] = []) throws -> [ScheduledLayer] {
+        let graph = try BlobGraph(specs, elsewhere: elsewhere)
         let order = try orderTopologically(specs, graph: graph)
         var scheduled = order.map { ScheduledLayer(spec: specs[$0]) }
         keepValuesOverwrittenInPlace(&scheduled)
@@ -188,7 +190,7 @@ struct BlobGraph {
     /// For each in-place layer, the position in each modified blob's chain.
     var positionInChain: [Int: [String: Int]] = [:]
 
-    init(_ specs: [LayerSpec]) throws {
+    init(_ specs: [LayerSpec], elsewhere: [LayerSpec] = []) throws {
         var creator: [String: Int] = [:]
         var modifiers: [String: [Int]] = [:]
         for (index, spec) in specs.enumerated() {
@@ -217,6 +219,12 @@ struct BlobGraph {
         var blobNames: [String]?
         for spec in specs {
             for bottom in spec.bottoms where creator[bottom] == nil {
+                if let producer = elsewhere.first(where: { $0.tops.contains(bottom) }), let phase = producer.phase {
+                    let this = phase == .train ? "test" : "train"
+                    throw SwiftCaffeError("bottom '\(bottom)' is not produced in the \(this) phase: only layer '\(producer.name)' (line \(producer.location.line), phase: \(phase.rawValue)) produces it",
+                                          at: spec.node("bottom")?.location ?? spec.location, layer: spec.description,
+                                          hint: "give the \(this) phase a layer that produces '\(bottom)' (a data layer with 'phase: \(this)'), or remove 'phase' from '\(producer.name)'")
+                }
                 let names = blobNames ?? creator.keys.sorted()
                 blobNames = names
                 throw SwiftCaffeError("bottom '\(bottom)' is not produced by any layer", at: spec.node("bottom")?.location ?? spec.location,

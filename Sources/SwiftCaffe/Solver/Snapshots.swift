@@ -66,6 +66,12 @@ extension Trainer {
         outputClaimed = true
     }
 
+    /// N of `<prefix>_iter_<N>.solverstate`.
+    static func snapshotIteration(_ path: String) -> Int {
+        guard let cut = path.range(of: "_iter_", options: .backwards) else { return 0 }
+        return Int(path[cut.upperBound...].prefix { $0.isNumber }) ?? 0
+    }
+
     /// The log and snapshots of a run written with `prefix`.
     public static func runFiles(prefix: String) -> [String] {
         let folder = URL(fileURLWithPath: prefix).deletingLastPathComponent().path, base = URL(fileURLWithPath: prefix).lastPathComponent

@@ -275,7 +275,10 @@ public final class Trainer {
     /// past Float's range. Only after updates have run is the learning rate a suspect.
     func divergence(loss: Float) -> SwiftCaffeError {
         let updated = iteration > 0
-        let rateHint = "lower base_lr (now \(solver.rate(at: iteration))) or set clip_gradients; the last snapshot on disk is from before this"
+        let states = Self.runFiles(prefix: prefix).filter { $0.hasSuffix(".solverstate") }
+        let latest = states.max { Self.snapshotIteration($0) < Self.snapshotIteration($1) }
+        let rateHint = "lower base_lr (now \(solver.rate(at: iteration))) or set clip_gradients; "
+            + (latest.map { "the last snapshot, \($0), is from before this: --resume it with the change" } ?? "no snapshot was written before this")
         for (index, layer) in trainNet.layers.enumerated() {
             for owner in trainNet.plan.layersDone(byLayerAt: index) {  // a folded Scale's parameters too
                 guard let parameter = owner.params.firstIndex(where: { firstNonFinite($0.data, $0.count) != nil }) else { continue }
