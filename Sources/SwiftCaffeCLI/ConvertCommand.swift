@@ -11,22 +11,32 @@ struct ConvertCommand: ParsableCommand {
         commandName: "convert",
         abstract: "Convert nets, solvers, weights and mean images between Caffe's files and SwiftCaffe's, or IDX data into images.",
         discussion: """
-        By the extensions of IN and OUT:
-          net.prototxt   -> net.yaml          a Caffe net, or a solver.prototxt with its net, as a YAML net file
-          net.yaml       -> net.prototxt      a YAML net as a prototxt Caffe 1.0 reads (and its solver as net_solver.prototxt)
-          --deploy                            either way, the net's deploy form: its test phase, data layers as
-                                              Input layers of their shapes, no loss or accuracy, a Softmax 'prob'
-                                              on the scores (what Caffe users call deploy.prototxt)
-          w.caffemodel   -> w.safetensors     weights, tensor for tensor (and back)
-          mean.binaryproto -> mean.npy        a mean image for numpy (or .safetensors, tensor 'mean')
-          images.idx[.gz] FOLDER --labels L   an IDX data set as FOLDER/images/<n>.png and FOLDER/list.txt for ImageData
-        Paths inside nets are rewritten to name the same files from the new file: a YAML file's
-        paths are relative to its folder, a prototxt's to the working directory, as in Caffe.
+        What is converted follows from the extensions of IN and OUT:
+
+          net.prototxt -> net.yaml
+              a Caffe net, or a solver.prototxt with its net, as a YAML net file
+          net.yaml -> net.prototxt
+              a YAML net as a prototxt Caffe 1.0 reads (its solver as net_solver.prototxt)
+          --deploy
+              either way, the deploy form: the test phase, data layers as Input layers
+              of their shapes, no loss or accuracy, a Softmax 'prob' on the scores
+          w.caffemodel -> w.safetensors
+              weights, tensor for tensor (and back)
+          mean.binaryproto -> mean.npy
+              a mean image for numpy (or .safetensors, tensor 'mean')
+          images.idx[.gz] FOLDER --labels L
+              an IDX data set as FOLDER/images/<n>.png and FOLDER/list.txt
+
+        Paths inside nets are rewritten to name the same files from the new file:
+        a YAML file's paths are relative to its folder, a prototxt's to the working
+        directory, as in Caffe.
+
         Examples:
           swiftcaffe convert deploy.prototxt deploy.yaml
           swiftcaffe convert bvlc_alexnet.caffemodel alexnet.safetensors
-          swiftcaffe convert /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz data/fashion-png/train \\
-              --labels /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz
+          F=/usr/share/datasets/fashion-mnist
+          swiftcaffe convert $F/train-images-idx3-ubyte.gz data/fashion-png/train \\
+              --labels $F/train-labels-idx1-ubyte.gz
         """
     )
 

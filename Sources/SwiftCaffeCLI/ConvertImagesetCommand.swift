@@ -10,10 +10,13 @@ struct ConvertImagesetCommand: ParsableCommand {
         commandName: "convert-imageset",
         abstract: "Write the images of a list file into an LMDB database for the Data layer (Caffe's convert_imageset).",
         discussion: """
-        LIST holds 'path label' lines; paths are relative to ROOT. Records are keyed \
-        '%08d_<path>' in list order (or shuffled), each a Datum of the pixels (C×H×W, BGR) or, \
-        with --encoded, of the PNG/JPEG file itself. Example:
-          swiftcaffe convert-imageset data/fashion-png/train/list.txt data/fashion-png/train data/fashion_train_lmdb --gray
+        LIST holds 'path label' lines; paths are relative to ROOT. Records are keyed
+        '%08d_<path>' in list order (or shuffled), each a Datum of the pixels (C×H×W,
+        BGR) or, with --encoded, of the PNG/JPEG file itself.
+
+        Example:
+          swiftcaffe convert-imageset data/fashion-png/train/list.txt \\
+              data/fashion-png/train data/fashion_train_lmdb --gray
         """
     )
 

@@ -6,7 +6,13 @@ struct GradcheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gradcheck",
         abstract: "Check every layer's backward pass against finite differences on the net's shapes.",
-        discussion: "Exits with status 1 when any layer fails. See NetGradientCheck for how inputs are chosen."
+        discussion: """
+        The net runs forward once on a small batch of its own data (--batch), so every
+        layer sees its real shapes. Each layer is then checked on its own: bottoms that
+        take a gradient get random values of magnitude 0.05 to 1 (away from the kinks of
+        ReLU and max pooling), images and labels keep theirs. Layers with forward mode
+        also get the adjoint test. Exits with status 1 when any layer fails.
+        """
     )
 
     @Argument(help: "The net file: YAML, or Caffe's .prototxt.")

@@ -33,7 +33,7 @@ public struct SwiftCaffeCommand: ParsableCommand {
             // After parsing, the subcommand's error with a pointer to its own help (the
             // root's usage, which exit(withError:) would print, answers another question).
             if let code = error as? ExitCode { Foundation.exit(code.rawValue) }  // already reported (reportingErrors)
-            if let command, let name = type(of: command).configuration.commandName {
+            if let command, exitCode(for: error) != .success, let name = type(of: command).configuration.commandName {
                 FileHandle.standardError.write(Data("error: \(message(for: error))\nSee 'swiftcaffe \(name) --help' for its options.\n".utf8))
                 Foundation.exit(exitCode(for: error).rawValue)
             }

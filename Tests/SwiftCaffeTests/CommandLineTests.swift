@@ -70,6 +70,10 @@ import SwiftCaffeCLI
         #expect(version.0 == .ran && version.1.contains(SwiftCaffeCommand.version))
         let misspelled = run(["trian", Self.iris])
         #expect(misspelled.0 != .ran && misspelled.1.contains("did you mean 'train'?"), "\(misspelled)")
+        let help = run(["convert", "--help"])
+        #expect(help.0 == .ran && help.1.contains("OVERVIEW: Convert") && !help.1.contains("error:"), "\(help)")
+        let completion = run(["--generate-completion-script", "bash"])
+        #expect(completion.0 == .ran && completion.1.contains("_swiftcaffe"), "\(completion.1.prefix(200))")
         let threads = run(["train", Self.iris, "--threads", "0"])
         #expect(threads.0 != .ran && threads.1.contains("--threads must be between") && threads.1.contains("swiftcaffe train --help"), "\(threads)")
     }
