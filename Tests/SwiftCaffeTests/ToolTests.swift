@@ -20,6 +20,7 @@ import Testing
         #expect(summary.rows[1].forwardFLOPs == 64 * 20 * 576 * 51)
         #expect(summary.rows[6].activationBytes == 0)  // ReLU works in place
         #expect(summary.table.contains("431,080"))
+        #expect(summary.table.contains("parameters: 431,080 trainable, 0 frozen"))
     }
 
     static let branchy = """
@@ -33,9 +34,18 @@ import Testing
       - {name: accuracy, type: Accuracy, bottom: [ip, label], top: accuracy}
     """
 
+    /// LRN was counted as free; AlexNet's two take more than a tenth of its time.
+    @Test func lrnCountsItsFLOPs() throws {
+        let layer = try makeLayer("{name: norm, type: LRN, local_size: 5}")
+        try layer.setUp(bottom: [randomBlob([2, 6, 4, 4])], top: [Blob()])
+        #expect(layer.forwardFLOPs == 2 * 6 * 16 * (1 + 2 + 2 + 2 + 1))  // square, slide, scale, power, product
+    }
+
     @Test func diagramHasEveryLayerAndBlob() throws {
         let dot = NetDiagram.dot(try NetPlan(spec: try NetSpec.parse(Self.branchy), options: NetOptions(phase: .train)))
         for name in ["conv\\nConvolution", "relu\\nReLU", "loss\\nSoftmaxWithLoss", "accuracy\\nAccuracy"] { #expect(dot.contains(name)) }
+        // As Caffe's draw_net.py: the window and the outputs in the box.
+        #expect(dot.contains("conv\\nConvolution\\nkernel 3, pad 1, 4 outputs\"") && dot.contains("pool\\nPooling\\nkernel 2, stride 2, MAX\""))
         #expect(!dot.contains("Split"))  // the implicit split of ip is drawn as two edges from ip
         #expect(dot.components(separatedBy: "label=\"ip 2x5\"").count - 1 == 2)
         #expect(dot.contains("label=\"conv 2x4x6x6\""))

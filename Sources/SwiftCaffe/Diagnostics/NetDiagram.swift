@@ -17,7 +17,8 @@ public enum NetDiagram {
                 for top in tops { splitSource[ObjectIdentifier(top)] = splitSource[ObjectIdentifier(bottoms[0])] ?? ObjectIdentifier(bottoms[0]) }
                 continue
             }
-            lines.append("  L\(index) [label=\"\(escape(layer.name))\\n\(escape(layer.spec.type))\"\(Swift.type(of: layer).isLoss ? ", fillcolor=\"#fde9e4\"" : layer is any DataSource ? ", fillcolor=\"#e7f5e4\"" : "")];")
+            let details = Self.details(layer.spec).map { "\\n" + escape($0) } ?? ""
+            lines.append("  L\(index) [label=\"\(escape(layer.name))\\n\(escape(layer.spec.type))\(details)\"\(Swift.type(of: layer).isLoss ? ", fillcolor=\"#fde9e4\"" : layer is any DataSource ? ", fillcolor=\"#e7f5e4\"" : "")];")
             for bottom in bottoms {
                 let source = splitSource[ObjectIdentifier(bottom)] ?? ObjectIdentifier(bottom)
                 read.insert(source)
@@ -40,6 +41,23 @@ public enum NetDiagram {
         }
         lines.append("}")
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// What Caffe's draw_net.py shows in a box besides name and type: the window (kernel,
+    /// stride, pad), the pooling method and the number of outputs, as written in the file.
+    static func details(_ spec: LayerSpec) -> String? {
+        func value(_ key: String) -> String? {
+            spec.node(key).flatMap { $0.scalar ?? $0.sequence.map { $0.compactMap(\.scalar).joined(separator: "×") } }
+        }
+        var parts: [String] = []
+        if let kernel = value("kernel_size") ?? value("kernel_h").flatMap({ h in value("kernel_w").map { "\(h)×\($0)" } }) {
+            parts.append("kernel \(kernel)")
+        }
+        if let stride = value("stride") ?? value("stride_h").flatMap({ h in value("stride_w").map { "\(h)×\($0)" } }) { parts.append("stride \(stride)") }
+        if let pad = value("pad") ?? value("pad_h").flatMap({ h in value("pad_w").map { "\(h)×\($0)" } }) { parts.append("pad \(pad)") }
+        if spec.type == "Pooling" { parts.append(value("pool") ?? "MAX") }
+        if let outputs = value("num_output") { parts.append("\(outputs) outputs") }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
     }
 
     private static func escape(_ text: String) -> String {

@@ -34,6 +34,15 @@ public final class LRNLayer: Layer, TangentLayer {
         k = region == .within ? 1 : shift
     }
 
+    /// Per element: its square, the window's sum (one add and one subtract as the window
+    /// slides, or local_size² adds within a channel), scale = k + alpha/n · sum, the power
+    /// (counted as 2, as exp and log) and the product. The count `summary` and `time` use.
+    public var forwardFLOPs: Int {
+        let elements = shape.reduce(1, *)
+        let window = region == .across ? 2 : size * size
+        return shape.isEmpty ? 0 : elements * (1 + window + 2 + 2 + 1)
+    }
+
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         guard bottom[0].shape.count == 4 else { throw error("expects an N×C×H×W bottom, but '\(bottom[0].name)' is \(bottom[0].shapeDescription)") }
         shape = bottom[0].shape
