@@ -40,25 +40,8 @@ struct DrawCommand: ParsableCommand {
         }
     }
 
-    /// Pipes the graph through `dot -T<format>`.
+    /// Pipes the graph through Graphviz's `dot -T<format>`.
     private func render(_ graph: String, format: String) throws -> [UInt8] {
-        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map { "\($0)/dot" }
-        guard let dot = paths.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw SwiftCaffeError("Graphviz's 'dot' is not installed, so '\(output)' cannot be rendered",
-                                  hint: "apt-get install graphviz, or write a .dot file instead")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: dot)
-        process.arguments = ["-T\(format)"]
-        let input = Pipe(), result = Pipe()
-        process.standardInput = input
-        process.standardOutput = result
-        try process.run()
-        input.fileHandleForWriting.write(Data(graph.utf8))
-        try input.fileHandleForWriting.close()
-        let bytes = result.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw SwiftCaffeError("dot failed to render the graph (status \(process.terminationStatus))") }
-        return [UInt8](bytes)
+        try ExternalRenderer.run("dot", ["-T\(format)"], input: Array(graph.utf8), package: "graphviz", output: output)
     }
 }

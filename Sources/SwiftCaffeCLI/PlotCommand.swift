@@ -5,14 +5,14 @@ import SwiftCaffe
 struct PlotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plot",
-        abstract: "Draw loss and accuracy curves from training logs as an SVG picture.",
+        abstract: "Draw loss and accuracy curves from training logs as an SVG or PNG picture.",
         discussion: "Give several logs to compare runs on one plot; each gets its own colour."
     )
 
     @Argument(help: "Training logs (<prefix>_log.csv, written by train).")
     var logs: [String]
 
-    @Option(name: .shortAndLong, help: "The picture to write (.svg).")
+    @Option(name: .shortAndLong, help: "The picture to write: .svg, or .png (rendered by rsvg-convert, Debian's librsvg2-bin).")
     var output: String
 
     @Option(help: "Horizontal axis: iteration or seconds.")
@@ -20,15 +20,18 @@ struct PlotCommand: ParsableCommand {
 
     func validate() throws {
         if logs.isEmpty { throw ValidationError("give at least one log") }
-        if !output.lowercased().hasSuffix(".svg") {
-            throw ValidationError("write an .svg file (for a PNG, convert it, e.g. rsvg-convert curves.svg > curves.png)")
+        if !["svg", "png"].contains(URL(fileURLWithPath: output).pathExtension.lowercased()) {
+            throw ValidationError("write an .svg or .png file")
         }
     }
 
     func run() throws {
         try reportingErrors {
             let plot = try TrainingPlot(logs: logs, axis: x)
-            try AtomicFile.write(Array(plot.svg().utf8), to: output)
+            let svg = Array(plot.svg().utf8)
+            let png = URL(fileURLWithPath: output).pathExtension.lowercased() == "png"
+            try AtomicFile.write(png ? try ExternalRenderer.run("rsvg-convert", ["--format=png"], input: svg, package: "librsvg2-bin", output: output) : svg,
+                                 to: output)
             printLine("wrote \(output)")
         }
     }

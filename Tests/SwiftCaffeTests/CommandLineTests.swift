@@ -91,6 +91,15 @@ import SwiftCaffeCLI
         let outputs = try #require(test["outputs"] as? [String: Double])
         #expect(test["samples"] as? Int == 30 && (0...1).contains(outputs["accuracy"] ?? -1) && outputs["loss"] != nil)
         #expect((test["confusion"] as? [[Int]])?.flatMap { $0 }.reduce(0, +) == 30 && (test["classes"] as? [String])?.first == "setosa")
+        // plot to PNG goes through rsvg-convert when it is there, else says which package has it.
+        let picture = folder + "/curves.png"
+        let plotted = run(["plot", folder + "/iris_mlp_log.csv", "-o", picture])
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/rsvg-convert") {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: picture))
+            #expect(plotted.0 == .ran && bytes.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+        } else {
+            #expect(plotted.0 != .ran && plotted.1.contains("apt-get install librsvg2-bin"), "\(plotted)")
+        }
         let summary = try object(["summary", Self.iris, "--json"])
         #expect(summary["parameters"] as? Int == 4 * 16 + 16 + 16 * 3 + 3 && summary["trainable_parameters"] as? Int == 131)
         #expect((summary["layers"] as? [[String: Any]])?.map { $0["name"] as? String } == ["iris", "hidden", "relu", "scores", "loss"])

@@ -25,6 +25,14 @@ import Testing
         // Train and test loss, and accuracy, for each of the two logs.
         #expect(svg.components(separatedBy: "<polyline").count - 1 == 6)
         #expect(svg.contains("seconds") && svg.contains("test accuracy"))
+        // Two logs named run_log, from two folders: the legend tells them apart by folder.
+        let folders = [a, b].map { URL(fileURLWithPath: $0).deletingLastPathComponent().lastPathComponent }
+        #expect(plot.runs.map(\.name) == folders.map { $0 + "/run_log" })
+        // The last test's marker (x = 3.5 s, the largest) lies inside the accuracy panel's frame.
+        let frames = svg.matches(of: /<rect x='([\d.]+)' y='[\d.]+' width='([\d.]+)'/).map { (Double($0.1)!, Double($0.2)!) }
+        let markers = svg.matches(of: /<circle cx='([\d.]+)'/).map { Double($0.1)! }
+        let (left, width) = frames.last!
+        #expect(markers.max()! < left + width - 3, "\(markers) \(frames)")
     }
 
     @Test func rejectsWhatIsNotALog() throws {

@@ -30,6 +30,13 @@ public struct TrainingPlot {
             }
             return run
         }
+        // Logs of the same name from different folders (runs/a/lenet_log, runs/b/lenet_log)
+        // are told apart by their folder.
+        let names = runs.map(\.name)
+        for index in runs.indices where names.filter({ $0 == names[index] }).count > 1 {
+            let folder = URL(fileURLWithPath: logs[index]).deletingLastPathComponent().lastPathComponent
+            runs[index].name = folder + "/" + runs[index].name
+        }
     }
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
@@ -39,11 +46,13 @@ public struct TrainingPlot {
         let panelWidth = (width - 40) / 2
         var body = ""
         let xs = runs.flatMap { $0.train.map(\.x) + $0.testLoss.map(\.x) + $0.testAccuracy.map(\.x) }
-        let xRange = (xs.min() ?? 0, max(xs.max() ?? 1, (xs.min() ?? 0) + 1))
+        // 2 % to spare at each end, so the first and last markers sit inside the frame.
+        let (xLow, xHigh) = (xs.min() ?? 0, max(xs.max() ?? 1, (xs.min() ?? 0) + 1))
+        let xRange = (xLow - 0.02 * (xHigh - xLow), xHigh + 0.02 * (xHigh - xLow))
         let losses = runs.flatMap { $0.train.map(\.loss) + $0.testLoss.map(\.loss) }
         let lossRange = (0.0, max(losses.max() ?? 1, 1e-3) * 1.05)
         let accuracies = runs.flatMap { $0.testAccuracy.map(\.accuracy) }
-        let accuracyRange = (max(0, (accuracies.min() ?? 0) - 0.05).rounded(.down, toStep: 0.05), min(1, (accuracies.max() ?? 1) + 0.02))
+        let accuracyRange = (max(0, (accuracies.min() ?? 0) - 0.05).rounded(.down, toStep: 0.05), (accuracies.max() ?? 1) + 0.02)
         let xLabel = axis == .iteration ? "iteration" : "seconds"
 
         var lossPanel = Panel(left: 20, top: 40, width: panelWidth, height: height - 110, x: xRange, y: lossRange,
