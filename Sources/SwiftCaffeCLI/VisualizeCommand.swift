@@ -36,10 +36,14 @@ struct VisualizeCommand: ParsableCommand {
     @Option(help: "At most this many tiles.")
     var limit: Int = 256
 
+    @Option(help: "Draw each value as an N×N block of pixels (5×5 filters are small).")
+    var scale: Int = 1
+
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
         if !(1...100_000).contains(limit) { throw ValidationError("--limit must be between 1 and 100000") }
+        if !(1...64).contains(scale) { throw ValidationError("--scale must be between 1 and 64") }
     }
 
     func run() throws {
@@ -59,7 +63,7 @@ struct VisualizeCommand: ParsableCommand {
                 let (channels, height, width) = (top.shape[1], top.shape[2], top.shape[3])
                 let maps = (0..<min(channels, limit)).map { c in (0..<(height * width)).map { top.data[c * height * width + $0] } }
                 grid = TileGrid(tiles: maps, height: height, width: width, channels: 1)
-                what = "\(maps.count) activation maps of '\(top.name)' (\(height)×\(width))"
+                what = "\(maps.count) of \(channels) activation maps of '\(top.name)' (\(height)×\(width))"
             } else {
                 let spec = try netState.load(net)
                 let built = try Net(spec: spec, phase: .test)
@@ -76,14 +80,16 @@ struct VisualizeCommand: ParsableCommand {
                 if inputs == 3 {
                     grid = TileGrid(tiles: (0..<min(count, limit)).map { o in (0..<size).map { filters.data[o * size + $0] } },
                                     height: height, width: width, channels: 3)
-                    what = "\(min(count, limit)) colour filters of '\(layer)' (\(height)×\(width))"
+                    what = "\(min(count, limit)) of \(count) colour filters of '\(layer)' (\(height)×\(width))"
                 } else {
                     let tiles = (0..<min(count * inputs, limit)).map { t in (0..<(height * width)).map { filters.data[t * height * width + $0] } }
                     grid = TileGrid(tiles: tiles, height: height, width: width, channels: 1)
-                    what = "\(tiles.count) filter channels of '\(layer)' (\(height)×\(width), \(count) filters × \(inputs) inputs)"
+                    what = "\(tiles.count) of \(count * inputs) filter channels of '\(layer)' (\(height)×\(width), \(count) filters × \(inputs) inputs)"
                 }
             }
-            try grid.image().writePNG(to: output)
+            let tiles = grid.image()
+            try MemoryBudget.require(tiles.pixels.count * scale * scale, for: "the picture at --scale \(scale)")
+            try tiles.enlarged(by: scale).writePNG(to: output)
             printLine("wrote \(what) to \(output)")
         }
     }

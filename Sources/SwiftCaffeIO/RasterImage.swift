@@ -68,6 +68,20 @@ public struct RasterImage: Sendable, Equatable {
         if suffix == "jpg" || suffix == "jpeg" { try writeJPEG(to: path, flush: flush) } else { try writePNG(to: path, flush: flush) }
     }
 
+    /// Each pixel as a `factor`×`factor` block (nearest neighbour): small tiles such as 5×5
+    /// filters, made big enough to see, without blurring them.
+    public func enlarged(by factor: Int) -> RasterImage {
+        guard factor > 1 else { return self }
+        var result = [UInt8](repeating: 0, count: width * factor * height * factor * channels)
+        for y in 0..<(height * factor) {
+            for x in 0..<(width * factor) {
+                let from = ((y / factor) * width + x / factor) * channels, to = (y * width * factor + x) * channels
+                for c in 0..<channels { result[to + c] = pixels[from + c] }
+            }
+        }
+        return RasterImage(width: width * factor, height: height * factor, channels: channels, pixels: result)
+    }
+
     /// The same picture at `newWidth`×`newHeight`, resampled bilinearly with pixel centres
     /// aligned (as OpenCV's INTER_LINEAR, which Caffe's `new_height`/`new_width` use).
     public func resized(width newWidth: Int, height newHeight: Int) -> RasterImage {

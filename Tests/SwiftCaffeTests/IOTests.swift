@@ -178,3 +178,14 @@ import Testing
         }
     }
 }
+
+@Suite struct RasterImageEnlargingTests {
+    /// `visualize --scale`: every pixel becomes a block, colours untouched.
+    @Test func eachPixelBecomesABlock() {
+        let image = RasterImage(width: 2, height: 1, channels: 3, pixels: [1, 2, 3, 4, 5, 6])
+        let big = image.enlarged(by: 2)
+        #expect(big.width == 4 && big.height == 2)
+        #expect(big.pixels == [1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6, 1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6])
+        #expect(image.enlarged(by: 1) == image)
+    }
+}
