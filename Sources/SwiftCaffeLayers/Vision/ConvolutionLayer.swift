@@ -152,6 +152,9 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
 
     public func parametersChanged() { engineHasWeights = false }
 
+    /// Whether the last forward ran in the engine (for tests and `time`'s report).
+    package var ranInEngine: Bool { engine != nil && !engineUnavailable && engineSuitsChannels && engineSuitsWork && engineAllowed }
+
     private var engineShape: ConvolutionEngine.Shape {
         let g = geometry
         // A ReLU folded in directly, or through the BatchNorm folded in.
