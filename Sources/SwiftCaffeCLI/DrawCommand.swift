@@ -29,7 +29,16 @@ struct DrawCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let spec = try netState.load(net)
-            let graph = NetDiagram.dot(try NetPlan(spec: spec, options: NetOptions(phase: phase)))
+            let graph: String
+            do {
+                graph = NetDiagram.dot(try NetPlan(spec: spec, options: NetOptions(phase: phase)))
+            } catch let error as SwiftCaffeError where Self.isDataLayerError(error, in: spec) {
+                // A data layer takes its shape from its file: without the files, the graph
+                // is still worth drawing, without shapes.
+                let layers = spec.layers.filter { $0.phase == nil || $0.phase == phase }
+                graph = NetDiagram.dot(schedule: try NetSchedule.schedule(layers), name: spec.name)
+                FileHandle.standardError.write(Data("note: drawn without blob shapes, which need the data: \(error.message)\n".utf8))
+            }
             let format = URL(fileURLWithPath: output).pathExtension.lowercased()
             if format == "dot" || format == "gv" {
                 try AtomicFile.write(Array(graph.utf8), to: output)
@@ -37,6 +46,13 @@ struct DrawCommand: ParsableCommand {
                 try AtomicFile.write(try render(graph, format: format), to: output)
             }
             printLine("wrote \(output)")
+        }
+    }
+
+    /// Whether `error` comes from a data layer (its file missing or unreadable).
+    static func isDataLayerError(_ error: SwiftCaffeError, in spec: NetSpec) -> Bool {
+        spec.layers.contains { layer in
+            error.layer == layer.description && (LayerRegistry.type(named: layer.type).map { $0 is any DataSource.Type } ?? false)
         }
     }
 

@@ -65,6 +65,20 @@ import SwiftCaffeCLI
         }
     }
 
+    /// Shapes need the data files; the graph does not.
+    @Test func drawWorksWithoutTheDataFiles() throws {
+        let folder = try temporaryFolder()
+        let text = try String(contentsOfFile: Self.iris, encoding: .utf8).replacingOccurrences(of: "../data/iris/", with: "missing/")
+        try text.write(toFile: folder + "/net.yaml", atomically: true, encoding: .utf8)
+        let (outcome, output) = run(["draw", folder + "/net.yaml", "-o", folder + "/net.dot"])
+        #expect(outcome == .ran && output.contains("drawn without blob shapes") && output.contains("missing/train.csv"), "\(output)")
+        let dot = try String(contentsOfFile: folder + "/net.dot", encoding: .utf8)
+        #expect(dot.contains("L1 -> L2 [label=\"hidden\"]") && dot.contains("iris\\nCSVData"), "\(dot)")
+        // summary needs the shapes, so it still names the missing file.
+        let summary = run(["summary", folder + "/net.yaml"])
+        #expect(summary.0 == .locatedError && summary.1.contains("missing/train.csv"))
+    }
+
     @Test func mistakesAreNamedAndNeverExitZero() {
         let version = run(["--version"])
         #expect(version.0 == .ran && version.1.contains(SwiftCaffeCommand.version))

@@ -1,42 +1,70 @@
 import SwiftCaffeLayers
 
-/// A net as a Graphviz DOT graph: layers as boxes (name and type), blobs as edges labelled
-/// with their name and shape, the net's outputs as ellipses. Implicit Split layers are left
-/// out: their readers are drawn straight from the producer.
+/// A net as a Graphviz DOT graph: layers as boxes (name, type, window and outputs), blobs as
+/// edges labelled with their name and shape, the net's outputs as ellipses. Implicit Split
+/// layers are left out: their readers are drawn straight from the producer.
+///
+/// From a plan the edges carry shapes. A net whose data files are not at hand cannot be
+/// planned (a data layer's shape comes from its file), so `dot(schedule:)` draws the same
+/// graph from the layers' order and blob names alone.
 public enum NetDiagram {
+    /// One box: its layer's spec, the names of the blobs it reads and writes, and their shapes
+    /// (empty when not known).
+    struct Box {
+        var spec: LayerSpec
+        var bottoms: [String]
+        var tops: [String]
+        var shapes: [String: String]
+        var isSplit: Bool
+    }
+
     public static func dot(_ net: NetPlan) -> String {
-        var lines = ["digraph \"\(escape(net.name))\" {", "  rankdir=TB;", "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", fontname=\"Helvetica\"];",
+        let boxes = net.layers.indices.map { index in
+            Box(spec: net.layers[index].spec, bottoms: net.bottoms[index].map(\.name), tops: net.tops[index].map(\.name),
+                shapes: Dictionary((net.bottoms[index] + net.tops[index]).map { ($0.name, $0.shapeDescription) }, uniquingKeysWith: { a, _ in a }),
+                isSplit: net.layers[index] is SplitLayer)
+        }
+        return render(boxes, name: net.name)
+    }
+
+    /// The graph of a net that is scheduled but not planned: no shapes.
+    public static func dot(schedule: [ScheduledLayer], name: String) -> String {
+        render(schedule.map { Box(spec: $0.spec, bottoms: $0.bottoms, tops: $0.tops, shapes: [:], isSplit: $0.spec.type == "Split") }, name: name)
+    }
+
+    static func render(_ boxes: [Box], name: String) -> String {
+        var lines = ["digraph \"\(escape(name))\" {", "  rankdir=TB;", "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", fontname=\"Helvetica\"];",
                      "  edge [fontname=\"Helvetica\", fontsize=10];"]
+        func label(_ blob: String, _ box: Box) -> String { box.shapes[blob].map { "\(blob) \($0)" } ?? blob }
         // The layer that last wrote each blob (in place writes count), seen through Splits.
-        var writer: [ObjectIdentifier: Int] = [:]
-        var splitSource: [ObjectIdentifier: ObjectIdentifier] = [:]
-        var read: Set<ObjectIdentifier> = []
-        for (index, layer) in net.layers.enumerated() {
-            let bottoms = net.bottoms[index], tops = net.tops[index]
-            if layer is SplitLayer {
-                for top in tops { splitSource[ObjectIdentifier(top)] = splitSource[ObjectIdentifier(bottoms[0])] ?? ObjectIdentifier(bottoms[0]) }
+        var writer: [String: Int] = [:]
+        var splitSource: [String: String] = [:]
+        var read: Set<String> = []
+        for (index, box) in boxes.enumerated() {
+            if box.isSplit, let bottom = box.bottoms.first {
+                for top in box.tops { splitSource[top] = splitSource[bottom] ?? bottom }
                 continue
             }
-            let details = Self.details(layer.spec).map { "\\n" + escape($0) } ?? ""
-            lines.append("  L\(index) [label=\"\(escape(layer.name))\\n\(escape(layer.spec.type))\(details)\"\(Swift.type(of: layer).isLoss ? ", fillcolor=\"#fde9e4\"" : layer is any DataSource ? ", fillcolor=\"#e7f5e4\"" : "")];")
-            for bottom in bottoms {
-                let source = splitSource[ObjectIdentifier(bottom)] ?? ObjectIdentifier(bottom)
+            let type = LayerRegistry.type(named: box.spec.type)
+            let fill = type?.isLoss == true ? ", fillcolor=\"#fde9e4\"" : (type.map { $0 is any DataSource.Type } ?? false) ? ", fillcolor=\"#e7f5e4\"" : ""
+            let details = Self.details(box.spec).map { "\\n" + escape($0) } ?? ""
+            lines.append("  L\(index) [label=\"\(escape(box.spec.name))\\n\(escape(box.spec.type))\(details)\"\(fill)];")
+            for bottom in box.bottoms {
+                let source = splitSource[bottom] ?? bottom
                 read.insert(source)
                 guard let from = writer[source] else { continue }
-                let blob = net.tops[from].first { ObjectIdentifier($0) == source } ?? bottom
-                lines.append("  L\(from) -> L\(index) [label=\"\(escape(blob.name)) \(blob.shapeDescription)\"];")
+                lines.append("  L\(from) -> L\(index) [label=\"\(escape(label(source, boxes[from])))\"];")
             }
-            for top in tops {
-                let identifier = ObjectIdentifier(top)
-                if writer[identifier] != nil { read.remove(identifier) }  // in place: now a new value
-                writer[identifier] = index
+            for top in box.tops {
+                if writer[top] != nil { read.remove(top) }  // in place: now a new value
+                writer[top] = index
             }
         }
         // Outputs: blobs whose final value nobody reads.
-        for (index, tops) in net.tops.enumerated() where !(net.layers[index] is SplitLayer) {
-            for (slot, blob) in tops.enumerated() where writer[ObjectIdentifier(blob)] == index && !read.contains(ObjectIdentifier(blob)) {
-                lines.append("  O\(index)_\(slot) [shape=ellipse, style=solid, label=\"\(escape(blob.name))\"];")
-                lines.append("  L\(index) -> O\(index)_\(slot) [label=\"\(blob.shapeDescription)\"];")
+        for (index, box) in boxes.enumerated() where !box.isSplit {
+            for (slot, blob) in box.tops.enumerated() where writer[blob] == index && !read.contains(blob) {
+                lines.append("  O\(index)_\(slot) [shape=ellipse, style=solid, label=\"\(escape(blob))\"];")
+                lines.append("  L\(index) -> O\(index)_\(slot) [label=\"\(box.shapes[blob] ?? "")\"];")
             }
         }
         lines.append("}")
