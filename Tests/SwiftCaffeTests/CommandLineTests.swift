@@ -30,6 +30,9 @@ import SwiftCaffeCLI
         // --resume continues beside its state, whatever the default prefix is.
         let resumed = run(["train", Self.iris, "--max-iter", "15", "--resume", folder + "/iris_mlp-2_iter_10.solverstate"])
         #expect(resumed.0 == .ran && resumed.1.contains("weights saved to \(folder)/iris_mlp-2_iter_15.safetensors"), "\(resumed)")
+        // A solver state given as weights holds no parameter: an error that says where it goes.
+        let misused = run(["train", Self.iris, "--max-iter", "5", "-o", folder, "--weights", folder + "/iris_mlp_iter_20.solverstate"])
+        #expect(misused.0 == .locatedError && misused.1.contains("a .solverstate goes to --resume"), "\(misused)")
         // --force replaces the earlier run's files, and only them.
         let forced = run(["train", Self.iris, "--max-iter", "5", "-o", folder, "--force"])
         #expect(forced.0 == .ran, "\(forced)")
