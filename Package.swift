@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "SwiftCaffe", targets: ["SwiftCaffe"]),
         .library(name: "CaffeInterop", targets: ["CaffeInterop"]),
+        .library(name: "ONNXInterop", targets: ["ONNXInterop"]),
         .library(name: "SwiftCaffeCLI", targets: ["SwiftCaffeCLI"]),
         .library(name: "SwiftCaffeDistributed", targets: ["SwiftCaffeDistributed"]),
         .executable(name: "swiftcaffe", targets: ["swiftcaffe"]),
@@ -52,17 +53,19 @@ let package = Package(
         .target(name: "SwiftCaffe", dependencies: ["SwiftCaffeCore", "SwiftCaffeIO", "SwiftCaffeSpec", "SwiftCaffeData", "SwiftCaffeLayers"]),
         // Caffe's files (prototxt, caffemodel, binaryproto, LMDB Datums); it registers itself.
         .target(name: "CaffeInterop", dependencies: ["SwiftCaffe", "CaffeProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        // ONNX models out (`convert NET model.onnx`): the protobuf written by hand, no schema compiler.
+        .target(name: "ONNXInterop", dependencies: ["SwiftCaffe", "SwiftCaffeLayers"]),
         // Data-parallel training over MPI, behind the library's `ProcessGroup`.
         .target(name: "SwiftCaffeDistributed", dependencies: ["SwiftCaffe", "CMPI"]),
         // The subcommands live in a library so that a package with its own layers can
         // register them and hand control to the very same command line (docs/extending.md).
         .target(
             name: "SwiftCaffeCLI",
-            dependencies: ["SwiftCaffe", "CaffeInterop", "SwiftCaffeDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["SwiftCaffe", "CaffeInterop", "ONNXInterop", "SwiftCaffeDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "swiftcaffe", dependencies: ["SwiftCaffeCLI"]),
         // FuzzCorpus/ holds inputs the fuzzer caught, replayed by FuzzTests; CaffeReference/ what
         // real Caffe computed, for comparison (data, not sources).
-        .testTarget(name: "SwiftCaffeTests", dependencies: ["SwiftCaffe", "CaffeInterop", "SwiftCaffeCLI"], exclude: ["FuzzCorpus", "CaffeReference"]),
+        .testTarget(name: "SwiftCaffeTests", dependencies: ["SwiftCaffe", "CaffeInterop", "ONNXInterop", "SwiftCaffeCLI"], exclude: ["FuzzCorpus", "CaffeReference"]),
     ]
 )

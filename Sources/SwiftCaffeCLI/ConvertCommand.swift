@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaffeInterop
 import Foundation
+import ONNXInterop
 import SwiftCaffe
 
 /// `swiftcaffe convert IN OUT`: files from one form into another, chosen by their extensions:
@@ -22,6 +23,8 @@ struct ConvertCommand: ParsableCommand {
               of their shapes, no loss or accuracy, a Softmax 'prob' on the scores
           w.caffemodel -> w.safetensors
               weights, tensor for tensor (and back)
+          net.yaml -> model.onnx --weights W
+              the deploy form as an ONNX model (opset 17) with the weights
           mean.binaryproto -> mean.npy
               a mean image for numpy (or .safetensors, tensor 'mean')
           images.idx[.gz] FOLDER --labels L
@@ -54,6 +57,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "IDX images only: png (lossless) or jpg.")
     var format: String = "png"
 
+    @Option(help: "ONNX only: the trained weights to put in the model (.safetensors or .caffemodel).")
+    var weights: String?
+
     @Flag(help: "Nets only: write the deploy form (test phase, data layers as Input, no losses, a Softmax 'prob').")
     var deploy = false
 
@@ -84,6 +90,11 @@ struct ConvertCommand: ParsableCommand {
                     try AtomicFile.write(Array(solver.utf8), to: solverPath)
                     printLine("wrote \(solverPath)" + (leftOut.isEmpty ? "" : "; Caffe's solver has no \(leftOut.joined(separator: ", ")) (left out)"))
                 }
+            case ("yaml", "onnx"), ("yml", "onnx"), ("prototxt", "onnx"), ("pbtxt", "onnx"):
+                let (bytes, notes) = try ONNXExport.model(try netState.load(input), weights: weights)
+                for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+                try AtomicFile.write(bytes, to: output)
+                printLine("wrote \(output): the deploy form as an ONNX model (opset 17)\(weights == nil ? ", with the fillers' weights: pass --weights for trained ones" : "")")
             case ("caffemodel", "safetensors"):
                 let tensors = try CaffeModel.read(path: input)
                 try writeSafetensors(tensors)

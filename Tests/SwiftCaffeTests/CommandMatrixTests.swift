@@ -101,6 +101,9 @@ import Testing
             command("convert the weights to caffemodel", ["convert", weights, folder + "/weights.caffemodel"]),
             command("test with the caffemodel", ["test", path, "--weights", folder + "/weights.caffemodel"]),
             command("jvp", ["jvp", path, "--weights", weights, "--batch", "2"]),
+            ONNXExportTests.refused[net].map { type in
+                command("convert to ONNX", ["convert", path, folder + "/model.onnx", "--weights", weights], .refuses("(\(type)): cannot be written to ONNX"))
+            } ?? command("convert to ONNX", ["convert", path, folder + "/model.onnx", "--weights", weights]),
         ]
         list.append(filtered ? command("classify", ["classify", path, "--weights", weights, picture], .refuses("error:"))
                              : command("classify", ["classify", path, "--weights", weights, picture]))

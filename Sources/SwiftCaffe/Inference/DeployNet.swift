@@ -15,6 +15,8 @@ public struct DeployNet {
     public var spec: NetSpec
     /// What was left out, one sentence each, for the command line to print.
     public var notes: [String]
+    /// The blob of the class probabilities it added (`prob`), if the net had a softmax loss.
+    public var probabilities: String?
 
     /// Keys of a data layer that carry over to the Input: how a picture is prepared.
     static let pictureKeys: Set<String> = ["scale", "mean_value", "mean_file"]
@@ -81,6 +83,7 @@ public struct DeployNet {
                 (YAMLNode(.scalar("top", quoted: false), at: here), YAMLNode(.scalar(name, quoted: true), at: here)),
             ]), at: here)
             result.append(try LayerSpec(softmax, index: result.count, baseDirectory: classifier.baseDirectory))
+            probabilities = name
         }
         let droppedNames = layers.filter { dropped.contains($0.name) }.map(\.name)
         if !droppedNames.isEmpty { notes.append("left out what only training and scoring need: \(droppedNames.joined(separator: ", "))") }

@@ -12,7 +12,8 @@ import SwiftCaffeSpec
 /// `prob`. So a train/test net file works as it is, and so does a Caffe deploy prototxt. It is
 /// built for inference (`NetPurpose.inference`) with the weights loaded once.
 ///
-/// The output is the net's last output blob (`prob` for a classifier). Any number of samples
+/// The output is the class probabilities the deploy form adds (`prob`) when the net ends in a
+/// softmax loss, else the net's last output blob. Any number of samples
 /// may be given: they run in batches of the Input's first dimension, the last one padded.
 public final class Predictor {
     public let net: Net
@@ -44,7 +45,7 @@ public final class Predictor {
         guard !inputs.isEmpty, let last = net.outputNames.last else {
             throw SwiftCaffeError("the net has no inputs or no outputs to predict with")
         }
-        output = last
+        output = deploy.probabilities ?? last
         notes = deploy.notes
         classNames = names
     }

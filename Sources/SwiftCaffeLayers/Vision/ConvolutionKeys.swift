@@ -3,15 +3,15 @@ import SwiftCaffeSpec
 
 /// The keys of Caffe's `convolution_param` that Convolution, Deconvolution and
 /// LocallyConnected share, and the weight and bias blobs made from them.
-struct ConvolutionKeys {
-    let numOutput: Int
-    let window: WindowKeys
-    let biasTerm: Bool
+package struct ConvolutionKeys {
+    package let numOutput: Int
+    package let window: WindowKeys
+    package let biasTerm: Bool
     let weightFiller: FillerSpec
     let biasFiller: FillerSpec
 
     /// `dilated`: the layer reads `dilation` too.
-    init(_ spec: LayerSpec, dilated: Bool) throws {
+    package init(_ spec: LayerSpec, dilated: Bool) throws {
         numOutput = try spec.int("num_output", in: 1...(1 << 20))
         window = try WindowKeys(spec, kernelRequired: true, dilated: dilated)
         biasTerm = try spec.bool("bias_term", default: true)

@@ -5,14 +5,14 @@ import SwiftCaffeSpec
 /// `kernel_size`, `stride` and `pad` for both axes (one value, or Caffe's repeated form, one
 /// value per spatial axis: `kernel_size: [3, 5]` is 3 high, 5 wide), or `kernel_h`/`kernel_w`,
 /// `stride_h`/`stride_w`, `pad_h`/`pad_w` for one axis each (not both forms at once).
-struct WindowKeys {
-    var kernelH = 0, kernelW = 0
-    var strideH = 1, strideW = 1
-    var padH = 0, padW = 0
-    var dilationH = 1, dilationW = 1
+package struct WindowKeys {
+    package var kernelH = 0, kernelW = 0
+    package var strideH = 1, strideW = 1
+    package var padH = 0, padW = 0
+    package var dilationH = 1, dilationW = 1
 
     /// `dilated`: also read `dilation` (Convolution's, not Pooling's).
-    init(_ spec: LayerSpec, kernelRequired: Bool, dilated: Bool = false) throws {
+    package init(_ spec: LayerSpec, kernelRequired: Bool, dilated: Bool = false) throws {
         (kernelH, kernelW) = try Self.pair(spec, "kernel_size", "kernel_h", "kernel_w", default: kernelRequired ? nil : 0, minimum: 1)
         (strideH, strideW) = try Self.pair(spec, "stride", "stride_h", "stride_w", default: 1, minimum: 1)
         (padH, padW) = try Self.pair(spec, "pad", "pad_h", "pad_w", default: 0, minimum: 0)

@@ -1,0 +1,211 @@
+import Foundation
+import SwiftCaffe
+import SwiftCaffeLayers
+
+/// A net as an ONNX model (opset 17) that ONNX Runtime, TensorRT or OpenVINO can run: the
+/// net's deploy form (`DeployNet`: data layers become inputs, losses go, a softmax loss's
+/// scores get a `Softmax` named `prob`), every layer the ONNX operators that compute what it
+/// computes, the weights as initializers, the batch dimension of inputs and outputs
+/// symbolic ("N").
+///
+/// A layer with no exact ONNX form is refused at its place in the file, naming it: a
+/// pooling whose Caffe rounding ONNX cannot express (an average over a window that Caffe's
+/// ceil mode cuts short), a Flatten that stops before the last axis, any type not listed in
+/// `export`'s switch.
+public enum ONNXExport {
+    /// The model's bytes, with `weights` (nil: the fillers' values) loaded by name.
+    public static func model(_ spec: NetSpec, weights: String?) throws -> (bytes: [UInt8], notes: [String]) {
+        let deploy = try DeployNet(spec)
+        let net = try Net(spec: deploy.spec, options: NetOptions(phase: .test, purpose: .asWritten))
+        if let weights { try net.loadWeights(from: weights) }
+        var exporter = Exporter(net: net)
+        try exporter.run()
+        return (exporter.model.encoded(), deploy.notes)
+    }
+}
+
+private struct Exporter {
+    let net: Net
+    var model: ONNXModel
+    /// The ONNX value that holds each blob's current value (in-place layers make new ones).
+    var current: [String: String] = [:]
+    var used: Set<String> = []
+
+    init(net: Net) {
+        self.net = net
+        model = ONNXModel(graphName: net.name)
+    }
+
+    /// A fresh ONNX value name for a new value of `blob`.
+    mutating func define(_ blob: String) -> String {
+        var name = blob, number = 1
+        while used.contains(name) {
+            number += 1
+            name = "\(blob)_\(number)"
+        }
+        used.insert(name)
+        current[blob] = name
+        return name
+    }
+
+    mutating func constant(_ name: String, _ shape: [Int], _ values: [Float]) -> String {
+        let unique = define(name)
+        model.initializers.append(.init(name: unique, shape: shape, floats: values))
+        return unique
+    }
+
+    mutating func constant(_ name: String, int64s values: [Int]) -> String {
+        let unique = define(name)
+        model.initializers.append(.init(name: unique, shape: [values.count], int64s: values))
+        return unique
+    }
+
+    mutating func node(_ op: String, _ name: String, _ inputs: [String], _ output: String, _ attributes: [(String, ONNXModel.Attribute)] = []) {
+        model.nodes.append(.init(opType: op, name: name, inputs: inputs, outputs: [output], attributes: attributes))
+    }
+
+    mutating func run() throws {
+        for index in net.layers.indices {
+            let layer = net.layers[index], bottoms = net.bottoms[index].map(\.name), tops = net.tops[index]
+            if bottoms.isEmpty {
+                for top in tops {
+                    let name = define(top.name)
+                    model.inputs.append(.init(name: name, dimensions: [.symbolic("N")] + top.shape.dropFirst().map { .fixed($0) }))
+                }
+                continue
+            }
+            let inputs = try bottoms.map { bottom in
+                guard let value = current[bottom] else { throw layer.error("reads '\(bottom)', which nothing before it wrote") }
+                return value
+            }
+            try export(layer, inputs: inputs, bottoms: net.bottoms[index], tops: tops)
+        }
+        for name in net.outputNames {
+            guard let value = current[name], let blob = net.blobs[name] else { continue }
+            model.outputs.append(.init(name: value, dimensions: [.symbolic("N")] + blob.shape.dropFirst().map { .fixed($0) }))
+        }
+    }
+
+    mutating func export(_ layer: any Layer, inputs: [String], bottoms: [Blob], tops: [Blob]) throws {
+        let spec = layer.spec, name = layer.name, top = tops[0].name
+        func refuse(_ why: String) -> SwiftCaffeError {
+            layer.error("cannot be written to ONNX: \(why)", hint: "leave the layer out of the net to export, or export the net without it")
+        }
+        switch spec.type {
+        case "Convolution":
+            let keys = try ConvolutionKeys(spec, dilated: true), w = keys.window
+            let group = try spec.int("group", default: 1, in: 1...Int(Int32.max))
+            var operands = [inputs[0], constant(name + ".weights", layer.params[0].shape, layer.params[0].dataArray)]
+            if keys.biasTerm { operands.append(constant(name + ".bias", layer.params[1].shape, layer.params[1].dataArray)) }
+            node("Conv", name, operands, define(top), [
+                ("kernel_shape", .ints([w.kernelH, w.kernelW])), ("strides", .ints([w.strideH, w.strideW])),
+                ("pads", .ints([w.padH, w.padW, w.padH, w.padW])), ("dilations", .ints([w.dilationH, w.dilationW])), ("group", .int(group)),
+            ])
+        case "InnerProduct":
+            let axis = try spec.int("axis", default: 1, in: -8...8)
+            let transpose = try spec.bool("transpose", default: false)
+            let flat = define(top + "_flat")
+            node("Flatten", name + "_flatten", [inputs[0]], flat, [("axis", .int(axis))])
+            var operands = [flat, constant(name + ".weights", layer.params[0].shape, layer.params[0].dataArray)]
+            if layer.params.count > 1 { operands.append(constant(name + ".bias", layer.params[1].shape, layer.params[1].dataArray)) }
+            node("Gemm", name, operands, define(top), [("transB", .int(transpose ? 0 : 1))])
+        case "Pooling":
+            try exportPooling(layer, input: inputs[0], bottom: bottoms[0], top: tops[0], refuse: refuse)
+        case "ReLU":
+            let slope = try spec.float("negative_slope", default: 0)
+            if slope == 0 { node("Relu", name, inputs, define(top)) } else { node("LeakyRelu", name, inputs, define(top), [("alpha", .float(slope))]) }
+        case "Sigmoid": node("Sigmoid", name, inputs, define(top))
+        case "TanH": node("Tanh", name, inputs, define(top))
+        case "AbsVal": node("Abs", name, inputs, define(top))
+        case "BNLL": node("Softplus", name, inputs, define(top))
+        case "ELU": node("Elu", name, inputs, define(top), [("alpha", .float(try spec.float("alpha", default: 1)))])
+        case "Dropout", "Split", "StopGradient":
+            for blob in tops { current[blob.name] = inputs[0] }
+        case "Softmax":
+            node("Softmax", name, inputs, define(top), [("axis", .int(try spec.int("axis", default: 1, in: -8...8)))])
+        case "LRN":
+            guard try spec.choice("norm_region", from: ["ACROSS_CHANNELS", "WITHIN_CHANNEL"], default: "ACROSS_CHANNELS") == "ACROSS_CHANNELS" else {
+                throw refuse("ONNX's LRN normalises across channels only, not within a channel")
+            }
+            node("LRN", name, inputs, define(top), [
+                ("size", .int(try spec.int("local_size", default: 5, in: 1...Int(Int32.max)))), ("alpha", .float(try spec.float("alpha", default: 1))),
+                ("beta", .float(try spec.float("beta", default: 0.75))), ("bias", .float(try spec.float("k", default: 1))),
+            ])
+        case "BatchNorm":
+            // Caffe keeps running sums and their normaliser; ONNX the mean and variance.
+            let channels = bottoms[0].shape[1], scale = layer.params[2].data[0]
+            let factor: Float = scale == 0 ? 0 : 1 / scale
+            let mean = layer.params[0].dataArray.map { $0 * factor }, variance = layer.params[1].dataArray.map { $0 * factor }
+            node("BatchNormalization", name, [inputs[0], constant(name + ".gamma", [channels], Array(repeating: 1, count: channels)),
+                                              constant(name + ".beta", [channels], Array(repeating: 0, count: channels)),
+                                              constant(name + ".mean", [channels], mean), constant(name + ".variance", [channels], variance)],
+                 define(top), [("epsilon", .float(try spec.float("eps", default: 1e-5)))])
+        case "Scale", "Bias":
+            guard inputs.count == 1, bottoms[0].shape.count >= 2, try spec.int("axis", default: 1, in: -8...8) == 1 else {
+                throw refuse("only a \(spec.type) along the channels (axis 1) with its own parameters is written")
+            }
+            // Per channel, broadcast over the axes after it: a C×1×...×1 tensor.
+            let shape = [bottoms[0].shape[1]] + Array(repeating: 1, count: bottoms[0].shape.count - 2)
+            var value = inputs[0]
+            var parameters = layer.params.makeIterator()
+            if spec.type == "Scale", let factors = parameters.next() {
+                let scaled = define(top + (layer.params.count > 1 ? "_scaled" : ""))
+                node("Mul", name, [value, constant(name + ".factors", shape, factors.dataArray)], scaled)
+                value = scaled
+            }
+            if let shifts = parameters.next() {
+                node("Add", name + "_bias", [value, constant(name + ".shifts", shape, shifts.dataArray)], define(top))
+            }
+        case "Eltwise":
+            let operation = try spec.choice("operation", from: ["SUM", "PROD", "MAX"], default: "SUM")
+            let coefficients = try spec.floatList("coeff")
+            var operands = inputs
+            if operation == "SUM" && !coefficients.isEmpty && coefficients.contains(where: { $0 != 1 }) {
+                operands = inputs.enumerated().map { index, value in
+                    let weighted = define("\(top)_term\(index)")
+                    node("Mul", "\(name)_coeff\(index)", [value, constant("\(name).coeff\(index)", [], [coefficients[index]])], weighted)
+                    return weighted
+                }
+            }
+            node(["SUM": "Sum", "PROD": "Mul", "MAX": "Max"][operation]!, name, operands, define(top))
+        case "Concat":
+            node("Concat", name, inputs, define(top), [("axis", .int(try spec.int("axis", default: 1, in: -8...8)))])
+        case "Flatten":
+            guard try spec.int("end_axis", default: -1, in: -8...8) == -1 else { throw refuse("ONNX's Flatten always flattens to the last axis") }
+            node("Flatten", name, inputs, define(top), [("axis", .int(try spec.int("axis", default: 1, in: -8...8)))])
+        case "Reshape":
+            // The top's shape with the batch left to ONNX (0 copies the input's dimension).
+            let shape = constant(name + ".shape", int64s: [0] + tops[0].shape.dropFirst())
+            node("Reshape", name, [inputs[0], shape], define(top))
+        default:
+            throw refuse("ONNX export has no mapping for \(spec.type) layers yet")
+        }
+    }
+
+    /// Caffe's pooling with its rounding: ONNX's floor mode, with the end padding that gives
+    /// Caffe's output size. Exact for MAX (the extra padding never wins); for AVE only when no
+    /// extra padding is needed, since ONNX would count it in the divisor.
+    mutating func exportPooling(_ layer: any Layer, input: String, bottom: Blob, top: Blob, refuse: (String) -> SwiftCaffeError) throws {
+        let spec = layer.spec
+        let method = try spec.choice("pool", from: ["MAX", "AVE", "STOCHASTIC"], default: "MAX")
+        guard method != "STOCHASTIC" else { throw refuse("ONNX has no stochastic pooling") }
+        if try spec.bool("global_pooling", default: false) {
+            node(method == "MAX" ? "GlobalMaxPool" : "GlobalAveragePool", layer.name, [input], define(top.name))
+            return
+        }
+        let w = try WindowKeys(spec, kernelRequired: true)
+        let (height, width) = (bottom.shape[2], bottom.shape[3]), (outH, outW) = (top.shape[2], top.shape[3])
+        let endH = (outH - 1) * w.strideH + w.kernelH - height - w.padH, endW = (outW - 1) * w.strideW + w.kernelW - width - w.padW
+        var attributes: [(String, ONNXModel.Attribute)] = [
+            ("kernel_shape", .ints([w.kernelH, w.kernelW])), ("strides", .ints([w.strideH, w.strideW])),
+            ("pads", .ints([w.padH, w.padW, max(endH, 0), max(endW, 0)])),
+        ]
+        if method == "AVE" {
+            guard endH <= w.padH, endW <= w.padW else {
+                throw refuse("Caffe's ceil rounding cuts the last window short here, which ONNX's AveragePool cannot express exactly")
+            }
+            attributes.append(("count_include_pad", .int(1)))
+        }
+        node(method == "MAX" ? "MaxPool" : "AveragePool", layer.name, [input], define(top.name), attributes)
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+@testable import ONNXInterop
+@testable import SwiftCaffe
+@testable import SwiftCaffeCore
+@testable import SwiftCaffeIO
+@testable import SwiftCaffeSpec
+
+/// `convert NET model.onnx`: every shipped net either exports, and ONNX Runtime then computes
+/// what SwiftCaffe computes, or is refused at the layer ONNX has no form for. Runs where
+/// Python's onnxruntime is installed (CI installs it from PyPI).
+@Suite struct ONNXExportTests {
+    static let onnxRuntime: Bool = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import onnxruntime, numpy"]
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }()
+
+    /// The nets that have an exact ONNX form, and what refuses the others.
+    static let refused = ["char_rnn": "Embed", "lstm_rows": "LSTM", "fashion_aug": "Flip", "scaled_tanh_mlp": "ScaledTanh"]
+
+    @Test(.enabled(if: onnxRuntime && FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist")),
+          arguments: ["lenet", "mlp", "fashion_bn", "residual", "inception_mini", "logreg", "iris_mlp", "lenet_images", "fashion_aug", "char_rnn", "lstm_rows"])
+    func shippedNetsRunInONNXRuntimeAsHere(_ name: String) throws {
+        let path = repositoryRoot + "/nets/\(name).yaml"
+        // lenet_images reads the pictures `convert` writes from the IDX files (docs/commands.md).
+        guard name != "lenet_images" || FileManager.default.fileExists(atPath: repositoryRoot + "/data/fashion-png/test/list.txt") else { return }
+        let folder = try temporaryFolder()
+        let spec = try NetSpec.load(path: path)
+        if let type = Self.refused[name] {
+            #expect { try ONNXExport.model(spec, weights: nil) } throws: { "\($0)".contains("cannot be written to ONNX") && "\($0)".contains("(\(type))") }
+            return
+        }
+        // Weights with every BatchNorm's statistics away from the identity, saved once, read by both.
+        let trained = try Net(spec: try DeployNet(spec).spec, options: NetOptions(phase: .test, seed: 5))
+        for parameter in trained.parameters where parameter.lrMult == 0 && parameter.blob.count > 1 {
+            parameter.blob.setData((0..<parameter.blob.count).map { 0.5 + Float($0 % 7) * 0.1 })
+        }
+        try trained.saveWeights(to: folder + "/w.safetensors")
+        let model = try Predictor(spec: spec, weights: folder + "/w.safetensors")
+        let input = model.inputs[0]
+        var generator = RandomGenerator(seed: 11, stream: "onnx-input")
+        let sample = Safetensors.Tensor(shape: [3] + input.shape.dropFirst(), values: (0..<(3 * input.shape.dropFirst().reduce(1, *))).map { _ in generator.uniform(0, 1) })
+        let ours = try model(sample)
+
+        try Data(try ONNXExport.model(spec, weights: folder + "/w.safetensors").bytes).write(to: URL(fileURLWithPath: folder + "/m.onnx"))
+        try Data(NPYFile.encode(sample)).write(to: URL(fileURLWithPath: folder + "/in.npy"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", repositoryRoot + "/scripts/onnxruntime-run.py", folder + "/m.onnx", folder + "/out.npy",
+                             "--output", model.output, "\(input.name)=\(folder)/in.npy"]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let theirs = try NPYFile.read(path: folder + "/out.npy")
+        #expect(theirs.shape == ours.shape)
+        let scale = max(ours.values.map(abs).max() ?? 0, 1e-6)
+        let worst = zip(ours.values, theirs.values).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-4 * scale, "\(name): ONNX Runtime differs by \(worst) at scale \(scale)")
+    }
+
+    /// The protobuf by hand: a value ONNX's own parser would misread shows up as a wrong model.
+    @Test func varintsAndNestedMessagesAreProtobufs() {
+        var writer = ProtobufWriter()
+        writer.int(1, 300)
+        writer.int(2, -1)
+        writer.message(3) { $0.string(1, "ab") }
+        #expect(writer.bytes == [0x08, 0xAC, 0x02, 0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x1A, 0x04, 0x0A, 0x02, 0x61, 0x62])
+    }
+}
