@@ -120,6 +120,18 @@ import SwiftCaffeCLI
         let summary = try object(["summary", Self.iris, "--json"])
         #expect(summary["parameters"] as? Int == 4 * 16 + 16 + 16 * 3 + 3 && summary["trainable_parameters"] as? Int == 131)
         #expect((summary["layers"] as? [[String: Any]])?.map { $0["name"] as? String } == ["iris", "hidden", "relu", "scores", "loss"])
+        // forward: .npy in, .npy out, the same numbers Predictor computes.
+        let flowers = Safetensors.Tensor(shape: [2, 4], values: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3])
+        try Data(NPYFile.encode(flowers)).write(to: URL(fileURLWithPath: folder + "/in.npy"))
+        let weights = folder + "/iris_mlp_iter_10.safetensors"
+        let forwarded = run(["forward", Self.iris, "--weights", weights, "--input", "data=" + folder + "/in.npy", "-o", folder + "/out.npy"])
+        #expect(forwarded.0 == .ran, "\(forwarded)")
+        let expected = try Predictor(net: Self.iris, weights: weights)(flowers)
+        let written = try NPYFile.read(path: folder + "/out.npy")
+        #expect(written == expected && expected.shape == [2, 3])
+        let hidden = run(["forward", Self.iris, "--weights", weights, "--input", "data=" + folder + "/in.npy", "-o", folder + "/hidden.npy", "--blob", "hidden"])
+        #expect(hidden.0 == .ran, "\(hidden)")
+        #expect(try NPYFile.read(path: folder + "/hidden.npy").shape == [2, 16])
         let time = try object(["time", Self.iris, "--iterations", "2", "--json"])
         #expect((time["layers"] as? [[String: Any]])?.count == 5 && (time["forward_ms"] as? Double ?? -1) > 0 && time["batch"] as? Int == 12)
     }

@@ -30,10 +30,12 @@ public final class Predictor {
         try self.init(spec: try NetSpec.load(path: path, state: state), weights: weights)
     }
 
-    public init(spec: NetSpec, weights: String?) throws {
+    /// `output`: a blob to return instead of the probabilities or last output (it is kept
+    /// whole through forward).
+    public init(spec: NetSpec, weights: String?, output wanted: String? = nil) throws {
         let names = try NetPlan(spec: spec, options: NetOptions(phase: .test)).dataSources.first?.labelNames ?? []
         let deploy = try DeployNet(spec)
-        let net = try Net(spec: deploy.spec, options: NetOptions(phase: .test, purpose: .inference))
+        let net = try Net(spec: deploy.spec, options: NetOptions(phase: .test, purpose: .inference, keeping: wanted.map { [$0] } ?? []))
         self.net = net
         if let weights {
             try net.loadWeights(from: weights)
@@ -45,7 +47,14 @@ public final class Predictor {
         guard !inputs.isEmpty, let last = net.outputNames.last else {
             throw SwiftCaffeError("the net has no inputs or no outputs to predict with")
         }
-        output = deploy.probabilities ?? last
+        if let wanted {
+            guard net.blobs[wanted] != nil else {
+                throw SwiftCaffeError("the deploy form of the net has no blob '\(wanted)'", hint: "its blobs: \(net.blobs.keys.sorted().prefix(20).joined(separator: ", "))")
+            }
+            output = wanted
+        } else {
+            output = deploy.probabilities ?? last
+        }
         notes = deploy.notes
         classNames = names
     }
