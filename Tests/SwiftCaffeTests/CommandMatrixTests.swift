@@ -105,6 +105,16 @@ import Testing
                 command("convert to ONNX", ["convert", path, folder + "/model.onnx", "--weights", weights], .refuses("(\(type)): cannot be written to ONNX"))
             } ?? command("convert to ONNX", ["convert", path, folder + "/model.onnx", "--weights", weights]),
         ]
+        // forward: zeros of the deploy form's input shapes, written beside the net.
+        if let plan = try? NetPlan(spec: try DeployNet(try NetSpec.load(path: path)).spec, options: NetOptions(phase: .test)) {
+            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let inputs = plan.layers.indices.filter { plan.bottoms[$0].isEmpty }.flatMap { plan.tops[$0] }.map { input in
+                let npy = folder + "/forward-\(input.name).npy"
+                try? Data(NPYFile.encode(Safetensors.Tensor(shape: input.shape, values: [Float](repeating: 0, count: input.count)))).write(to: URL(fileURLWithPath: npy))
+                return ["--input", "\(input.name)=\(npy)"]
+            }
+            list.append(command("forward", ["forward", path, "--weights", weights] + inputs.flatMap { $0 } + ["-o", folder + "/forward.npy"]))
+        }
         list.append(filtered ? command("classify", ["classify", path, "--weights", weights, picture], .refuses("error:"))
                              : command("classify", ["classify", path, "--weights", weights, picture]))
         if let convolution {
