@@ -29,21 +29,28 @@ enum ChannelsLastLayout {
             }
         }
         // A convolution reads and writes either layout; an elementwise layer needs all its
-        // blobs alike, so one N×C×H×W blob among them rules out the others.
-        var changed = true
-        while changed {
-            changed = false
-            for blob in chosen {
-                let fits = users[blob, default: []].allSatisfy { index in
-                    guard let layer = capable(index) else { return false }
-                    guard layer.isElementwise else { return true }
-                    return (net.bottoms[index] + net.tops[index]).allSatisfy { chosen.contains(ObjectIdentifier($0)) }
-                }
-                if !fits {
-                    chosen.remove(blob)
-                    changed = true
-                }
+        // blobs alike, so one N×C×H×W blob among them rules out the others. Dropping a blob
+        // can only rule out the blobs of its elementwise users: a worklist, linear in the uses.
+        // Each layer's blobs are dropped at most once (`cleared`), so a Split or Eltwise of many
+        // blobs costs its size once, not once per blob.
+        var dropped: [ObjectIdentifier] = []
+        var cleared = Set<Int>()
+        func drop(_ blob: ObjectIdentifier) {
+            if chosen.remove(blob) != nil { dropped.append(blob) }
+        }
+        func clear(_ index: Int) {
+            guard cleared.insert(index).inserted else { return }
+            for blob in net.bottoms[index] + net.tops[index] { drop(ObjectIdentifier(blob)) }
+        }
+        for index in net.layers.indices {
+            guard let layer = capable(index) else {
+                clear(index)
+                continue
             }
+            if layer.isElementwise && !(net.bottoms[index] + net.tops[index]).allSatisfy({ chosen.contains(ObjectIdentifier($0)) }) { clear(index) }
+        }
+        while let blob = dropped.popLast() {
+            for index in users[blob, default: []] where capable(index)?.isElementwise == true { clear(index) }
         }
         for index in net.layers.indices {
             guard let layer = capable(index), !layer.isElementwise, let bottom = net.bottoms[index].first, let top = net.tops[index].first else { continue }

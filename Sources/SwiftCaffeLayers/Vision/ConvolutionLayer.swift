@@ -153,7 +153,7 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
     public func parametersChanged() { engineHasWeights = false }
 
     /// Whether the last forward ran in the engine (for tests and `time`'s report).
-    package var ranInEngine: Bool { engine != nil && !engineUnavailable && engineSuitsChannels && engineSuitsWork && engineAllowed }
+    package var ranInEngine: Bool { engine != nil }
 
     private var engineShape: ConvolutionEngine.Shape {
         let g = geometry
@@ -190,7 +190,10 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
 
     /// The engine for the current shape and thread count, holding the current weights.
     private func readyEngine() throws -> ConvolutionEngine? {
-        guard engineAllowed, !engineUnavailable, engineSuitsChannels, engineSuitsWork else { return nil }
+        guard engineAllowed, !engineUnavailable, engineSuitsChannels, engineSuitsWork else {
+            engine = nil  // a reshape may have taken the layer out of the engine: backward must not find it
+            return nil
+        }
         let shape = engineShape
         if engine?.shape != shape {
             engine = nil
@@ -233,7 +236,7 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
 
     /// Backward through the engine that ran forward; false (having added nothing) when it fails.
     private func engineBackward(top: [Blob], bottom: [Blob]) -> Bool {
-        guard let engine, engine.shape.training else { return false }
+        guard let engine, engine.shape.training, engine.shape == engineShape else { return false }
         do {
             if bottom[0].needsGradient { try engine.backwardData(top[0].diff, into: bottom[0].diff) }
             try engine.backwardWeights(input: bottom[0].data, outputDiff: top[0].diff, addingInto: params[0].diff,
