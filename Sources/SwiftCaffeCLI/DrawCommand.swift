@@ -32,7 +32,7 @@ struct DrawCommand: ParsableCommand {
             let graph: String
             do {
                 graph = NetDiagram.dot(try NetPlan(spec: spec, options: NetOptions(phase: phase)))
-            } catch let error as SwiftCaffeError where Self.isDataLayerError(error, in: spec) {
+            } catch let error as SwiftCaffeError where isDataLayerError(error, in: spec) {
                 // A data layer takes its shape from its file: without the files, the graph
                 // is still worth drawing, without shapes.
                 let layers = spec.layers.filter { $0.phase == nil || $0.phase == phase }
@@ -46,13 +46,6 @@ struct DrawCommand: ParsableCommand {
                 try AtomicFile.write(try render(graph, format: format), to: output)
             }
             printLine("wrote \(output)")
-        }
-    }
-
-    /// Whether `error` comes from a data layer (its file missing or unreadable).
-    static func isDataLayerError(_ error: SwiftCaffeError, in spec: NetSpec) -> Bool {
-        spec.layers.contains { layer in
-            error.layer == layer.description && (LayerRegistry.type(named: layer.type).map { $0 is any DataSource.Type } ?? false)
         }
     }
 

@@ -21,7 +21,13 @@ struct SummaryCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let spec = try netState.load(net)
-            let plan = try NetPlan(spec: spec, options: NetOptions(phase: phase))
+            let plan: NetPlan
+            do {
+                plan = try NetPlan(spec: spec, options: NetOptions(phase: phase))
+            } catch let error as SwiftCaffeError where isDataLayerError(error, in: spec) {
+                try printWithoutData(spec, because: error)
+                return
+            }
             if output.json {
                 let summary = NetSummary(plan)
                 printJSON([
@@ -43,6 +49,30 @@ struct SummaryCommand: ParsableCommand {
                 let inference = try NetPlan(spec: spec, options: NetOptions(phase: .test, purpose: .inference))
                 printLine(NetSummary.inferenceLine(inference))
             }
+        }
+    }
+}
+
+extension SummaryCommand {
+    /// The layers in execution order with what they read and write: what a net's file says
+    /// without its data. Shapes, parameters, FLOPs and memory need the data layers' files.
+    private func printWithoutData(_ spec: NetSpec, because error: SwiftCaffeError) throws {
+        let schedule = try NetSchedule.schedule(spec.layers.filter { $0.phase == nil || $0.phase == phase })
+            .filter { $0.spec.type != "Split" }
+        FileHandle.standardError.write(Data("note: without shapes, parameters and FLOPs, which need the data: \(error.message)\n".utf8))
+        if output.json {
+            printJSON(["net": spec.name, "phase": phase.rawValue, "shapes_known": false,
+                       "layers": schedule.map { ["name": $0.spec.name, "type": $0.spec.type, "bottoms": $0.bottoms, "tops": $0.tops] as [String: Any] }])
+            return
+        }
+        printLine("\(spec.name) (\(phase) phase, without its data)")
+        let rows = [["layer", "type", "bottoms -> tops"]] + schedule.map {
+            [$0.spec.name, $0.spec.type, NetSummary.listed($0.bottoms) + " -> " + NetSummary.listed($0.tops)]
+        }
+        let widths = (0..<3).map { column in min(rows.map { $0[column].count }.max() ?? 0, 80) }
+        for row in rows {
+            let line = row.enumerated().map { $1 + String(repeating: " ", count: max(widths[$0] - $1.count, 0)) }.joined(separator: "  ")
+            printLine(String(line.reversed().drop { $0 == " " }.reversed()))
         }
     }
 }

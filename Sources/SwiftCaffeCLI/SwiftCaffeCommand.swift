@@ -147,3 +147,11 @@ func bounded(_ text: String) -> String { text.count > 80 ? String(text.prefix(80
 func printWarnings(of net: Net) {
     for warning in net.warnings { FileHandle.standardError.write(Data((warning + "\n").utf8)) }
 }
+
+/// Whether `error` comes from a data layer of `spec` (its file missing or unreadable): `draw`
+/// and `summary` then show the graph without the shapes, which only the data can give.
+func isDataLayerError(_ error: SwiftCaffeError, in spec: NetSpec) -> Bool {
+    spec.layers.contains { layer in
+        error.layer == layer.description && (LayerRegistry.type(named: layer.type).map { $0 is any DataSource.Type } ?? false)
+    }
+}

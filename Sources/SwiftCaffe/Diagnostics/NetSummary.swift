@@ -81,7 +81,7 @@ public struct NetSummary {
 
     /// Names joined with commas, the middle of a long list left out: a Concat of thousands
     /// of bottoms takes one readable line.
-    static func listed(_ names: [String]) -> String {
+    public static func listed(_ names: [String]) -> String {
         guard names.count > 6 else { return names.joined(separator: ", ") }
         return (names.prefix(3) + ["… \(names.count - 4) more …", names.last!]).joined(separator: ", ")
     }
