@@ -32,7 +32,7 @@ struct DrawCommand: ParsableCommand {
             let graph: String
             do {
                 graph = NetDiagram.dot(try NetPlan(spec: spec, options: NetOptions(phase: phase)))
-            } catch let error as SwiftCaffeError where isDataLayerError(error, in: spec) {
+            } catch let error as SwiftCaffeError where isMissingDataError(error, in: spec) {
                 // A data layer takes its shape from its file: without the files, the graph
                 // is still worth drawing, without shapes.
                 let layers = spec.layers.filter { $0.phase == nil || $0.phase == phase }

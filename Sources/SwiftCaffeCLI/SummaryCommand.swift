@@ -24,7 +24,7 @@ struct SummaryCommand: ParsableCommand {
             let plan: NetPlan
             do {
                 plan = try NetPlan(spec: spec, options: NetOptions(phase: phase))
-            } catch let error as SwiftCaffeError where isDataLayerError(error, in: spec) {
+            } catch let error as SwiftCaffeError where isMissingDataError(error, in: spec) {
                 try printWithoutData(spec, because: error)
                 return
             }

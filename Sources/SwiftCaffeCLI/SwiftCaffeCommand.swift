@@ -148,10 +148,12 @@ func printWarnings(of net: Net) {
     for warning in net.warnings { FileHandle.standardError.write(Data((warning + "\n").utf8)) }
 }
 
-/// Whether `error` comes from a data layer of `spec` (its file missing or unreadable): `draw`
-/// and `summary` then show the graph without the shapes, which only the data can give.
-func isDataLayerError(_ error: SwiftCaffeError, in spec: NetSpec) -> Bool {
-    spec.layers.contains { layer in
+/// Whether `error` says a data layer of `spec` found no file where its data should be:
+/// `draw` and `summary` then show the graph without the shapes, which only the data can
+/// give. A file that is there but damaged, or too large, stays an error: bad input is never
+/// passed over with exit status 0. (`FileChecks` words a missing file "no such file".)
+func isMissingDataError(_ error: SwiftCaffeError, in spec: NetSpec) -> Bool {
+    error.message.contains("no such file") && spec.layers.contains { layer in
         error.layer == layer.description && (LayerRegistry.type(named: layer.type).map { $0 is any DataSource.Type } ?? false)
     }
 }

@@ -1,7 +1,8 @@
 import SwiftCaffe
 import SwiftCaffeCLI
 
-// OpenBLAS older than the CPU falls back to slow kernels; this restarts with the fast ones
-// the CPU supports (see OpenBLASKernels). A package with its own layers may do the same.
-OpenBLASKernels.restartWithBetterKernels()
+// Settings OpenBLAS and OpenMP read only when they load (fast kernels on a CPU newer than
+// OpenBLAS, OpenMP threads that sleep rather than spin): this restarts with them set when
+// needed (see LibraryEnvironment). A package with its own layers may do the same.
+LibraryEnvironment.restartIfNeeded()
 SwiftCaffeCommand.main()

@@ -130,4 +130,14 @@ import Testing
             Self.expectClose(engine[index], reference[index], what)
         }
     }
+
+    /// The restart asks for sleeping OpenMP threads unless the user chose a policy.
+    @Test func openMPThreadsSleepUnlessTheUserSaysOtherwise() {
+        let original = ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"]
+        defer { if let original { setenv("OMP_WAIT_POLICY", original, 1) } else { unsetenv("OMP_WAIT_POLICY") } }
+        unsetenv("OMP_WAIT_POLICY")
+        #expect(LibraryEnvironment.wanted.contains { $0 == ("OMP_WAIT_POLICY", "PASSIVE") })
+        setenv("OMP_WAIT_POLICY", "ACTIVE", 1)
+        #expect(!LibraryEnvironment.wanted.contains { $0.name == "OMP_WAIT_POLICY" })
+    }
 }

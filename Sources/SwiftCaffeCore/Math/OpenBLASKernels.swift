@@ -10,7 +10,7 @@ import Foundation
 /// conv net about half as fast as the AVX-512 kernels the CPU can run (docs/performance.md,
 /// "OpenBLAS kernels"). The kernels
 /// can only be chosen before OpenBLAS loads, through `OPENBLAS_CORETYPE`; so the command
-/// line, first thing, restarts itself with that variable set when OpenBLAS fell back and
+/// line, first thing, restarts itself (`LibraryEnvironment`) with that variable set when OpenBLAS fell back and
 /// the CPU (and the operating system) support a better kernel: SkylakeX with AVX-512 F, CD,
 /// BW, DQ and VL, Haswell with AVX2 and FMA. A CPU without those instructions never gets
 /// them; a variable set by the user is always kept (`OPENBLAS_CORETYPE=Prescott` keeps the
@@ -28,15 +28,5 @@ public enum OpenBLASKernels {
         case 1: return "Haswell"
         default: return nil
         }
-    }
-
-    /// Replaces this process with itself, same arguments, with `OPENBLAS_CORETYPE` set to the
-    /// `better` kernels; returns (changing nothing) when there are none or the restart fails.
-    /// Call it first thing in `main`, before any thread or MPI starts.
-    public static func restartWithBetterKernels() {
-        guard let kernels = better else { return }
-        setenv("OPENBLAS_CORETYPE", kernels, 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
-        unsetenv("OPENBLAS_CORETYPE")  // exec failed: carry on with the fallback
     }
 }

@@ -3,7 +3,7 @@ import SwiftCaffe
 import SwiftCaffeCLI
 
 // Every swiftcaffe subcommand, with the ScaledTanh layer available to net files; first, as
-// swiftcaffe does, OpenBLAS's fast kernels where it fell back to slow ones (OpenBLASKernels).
-OpenBLASKernels.restartWithBetterKernels()
+// swiftcaffe does, the settings libraries read when they load (LibraryEnvironment).
+LibraryEnvironment.restartIfNeeded()
 registerCustomLayers()
 SwiftCaffeCommand.main()

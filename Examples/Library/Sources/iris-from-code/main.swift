@@ -6,6 +6,7 @@
 import Foundation
 import SwiftCaffe
 
+LibraryEnvironment.restartIfNeeded()  // settings OpenBLAS and OpenMP read when they load (docs/library.md)
 let repository = CommandLine.arguments.dropFirst().first ?? FileManager.default.currentDirectoryPath
 let output = NSTemporaryDirectory() + "iris-from-code-\(getpid())"
 defer { try? FileManager.default.removeItem(atPath: output) }
