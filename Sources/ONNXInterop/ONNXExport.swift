@@ -102,10 +102,12 @@ private struct Exporter {
                 ("pads", .ints([w.padH, w.padW, w.padH, w.padW])), ("dilations", .ints([w.dilationH, w.dilationW])), ("group", .int(group)),
             ])
         case "InnerProduct":
-            let axis = try spec.int("axis", default: 1, in: -8...8)
+            guard try spec.int("axis", default: 1, in: -8...8) == 1 else {
+                throw refuse("only an InnerProduct over all axes after the first (axis 1) is a Gemm")
+            }
             let transpose = try spec.bool("transpose", default: false)
             let flat = define(top + "_flat")
-            node("Flatten", name + "_flatten", [inputs[0]], flat, [("axis", .int(axis))])
+            node("Flatten", name + "_flatten", [inputs[0]], flat, [("axis", .int(1))])
             var operands = [flat, constant(name + ".weights", layer.params[0].shape, layer.params[0].dataArray)]
             if layer.params.count > 1 { operands.append(constant(name + ".bias", layer.params[1].shape, layer.params[1].dataArray)) }
             node("Gemm", name, operands, define(top), [("transB", .int(transpose ? 0 : 1))])
@@ -133,6 +135,9 @@ private struct Exporter {
             ])
         case "BatchNorm":
             // Caffe keeps running sums and their normaliser; ONNX the mean and variance.
+            guard try spec.bool("use_global_stats", default: true) else {
+                throw refuse("it normalises with each batch's statistics (use_global_stats: false), which an exported inference net does not have")
+            }
             let channels = bottoms[0].shape[1], scale = layer.params[2].data[0]
             let factor: Float = scale == 0 ? 0 : 1 / scale
             let mean = layer.params[0].dataArray.map { $0 * factor }, variance = layer.params[1].dataArray.map { $0 * factor }
@@ -141,8 +146,9 @@ private struct Exporter {
                                               constant(name + ".mean", [channels], mean), constant(name + ".variance", [channels], variance)],
                  define(top), [("epsilon", .float(try spec.float("eps", default: 1e-5)))])
         case "Scale", "Bias":
-            guard inputs.count == 1, bottoms[0].shape.count >= 2, try spec.int("axis", default: 1, in: -8...8) == 1 else {
-                throw refuse("only a \(spec.type) along the channels (axis 1) with its own parameters is written")
+            guard inputs.count == 1, bottoms[0].shape.count >= 2, try spec.int("axis", default: 1, in: -8...8) == 1,
+                  layer.params.allSatisfy({ $0.count == bottoms[0].shape[1] }) else {
+                throw refuse("only a \(spec.type) with one value per channel (axis 1, num_axes 1) and its own parameters is written")
             }
             // Per channel, broadcast over the axes after it: a C×1×...×1 tensor.
             let shape = [bottoms[0].shape[1]] + Array(repeating: 1, count: bottoms[0].shape.count - 2)

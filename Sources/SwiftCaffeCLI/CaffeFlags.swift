@@ -25,7 +25,11 @@ enum CaffeFlags {
         while index < arguments.count {
             let argument = arguments[index]
             index += 1
-            guard argument.hasPrefix("-"), argument.count > 2, Double(argument) == nil, argument != "--" else {
+            if argument == "--" {  // the rest are arguments, whatever they look like
+                result += arguments[(index - 1)...]
+                break
+            }
+            guard argument.hasPrefix("-"), argument.count > 2, Double(argument) == nil else {
                 result.append(argument)
                 continue
             }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import SwiftCaffe
-import SwiftCaffeCLI
+@testable import SwiftCaffeCLI
 @testable import SwiftCaffeCore
 @testable import SwiftCaffeIO
 @testable import SwiftCaffeSpec
@@ -81,6 +81,16 @@ import SwiftCaffeCLI
         let summary = run(["summary", folder + "/net.yaml"])
         #expect(summary.0 == .ran && summary.1.contains("without shapes, parameters and FLOPs") && summary.1.contains("missing/train.csv"), "\(summary)")
         #expect(summary.1.contains("scores  InnerProduct     hidden -> scores"), "\(summary)")
+    }
+
+    /// The rewrite itself: Caffe's spellings in, ours out; after "--" nothing is touched.
+    @Test func caffeFlagsTranslateAsCaffeMeansThem() throws {
+        #expect(try CaffeFlags.translate(["test", "-model=m.prototxt", "-weights", "w", "-iterations", "5", "-phase", "TEST", "-o", "x", "--base-lr", "-0.5"])
+                == ["test", "m.prototxt", "--weights", "w", "--iterations", "5", "--phase", "test", "-o", "x", "--base-lr", "-0.5"])
+        #expect(try CaffeFlags.translate(["train", "--solver", "s.prototxt", "-snapshot", "a.solverstate", "--", "-weird"])
+                == ["train", "s.prototxt", "--resume", "a.solverstate", "--", "-weird"])
+        #expect(try CaffeFlags.translate(["test", "--weights", "w"]) == ["test", "--weights", "w"])
+        #expect(throws: (any Error).self) { try CaffeFlags.translate(["test", "-weights"]) }
     }
 
     @Test func mistakesAreNamedAndNeverExitZero() {
