@@ -17,9 +17,14 @@ public protocol DataSource: Layer {
     var sampleNoun: String { get }
     /// What preparing batches in the background cost, for a layer that does (ImageData, Data).
     var prefetchStatistics: PrefetchStatistics? { get }
+    /// The axis of top `index` along which its samples lie: 0 (N×…) for most data, 1 for
+    /// sequences served time steps first (T×N×…). A deploy net's `Input` keeps it, so that
+    /// `Predictor` splits and joins samples along the right axis.
+    func batchAxis(ofTop index: Int) -> Int
 }
 
 extension DataSource {
     public var sampleNoun: String { "images" }
     public var prefetchStatistics: PrefetchStatistics? { nil }
+    public func batchAxis(ofTop index: Int) -> Int { 0 }
 }

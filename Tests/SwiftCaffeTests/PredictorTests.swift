@@ -36,6 +36,40 @@ import Testing
         #expect { try model(["label": Safetensors.Tensor(shape: [1, 3], values: [0, 0, 0])]) } throws: { "\($0)".contains("no tensor for the input 'data'") }
     }
 
+    /// A recurrent net's inputs are T×N×…: the samples lie along the second axis, and the
+    /// output (N×10 here) along the first. Cutting along the first axis read past the output
+    /// and gave 28 rows of garbage (and, by chance, NaN) for 100 sequences.
+    @Test(.enabled(if: fashionMNISTInstalled))
+    func aRecurrentNetSplitsSamplesAlongItsSequenceAxis() throws {
+        let folder = try temporaryFolder()
+        let spec = try NetSpec.load(path: repositoryRoot + "/nets/lstm_rows.yaml").setting("batch_size", to: "4") { $0.type == "IDXData" }
+        try Net(spec: spec, phase: .test).saveWeights(to: folder + "/w.safetensors")
+        let model = try Predictor(spec: spec, weights: folder + "/w.safetensors")
+        #expect(model.inputs.map(\.name) == ["rows", "cont"] && model.inputs.map(\.batchAxis) == [1, 1] && model.outputBatchAxis == 0)
+
+        // 6 sequences of 28 rows: batches of 4 and 2 (padded).
+        var generator = RandomGenerator(seed: 7)
+        let rows = (0..<(28 * 6 * 28)).map { _ in Float.random(in: 0...1, using: &generator) }
+        let cont = (0..<(28 * 6)).map { $0 < 6 ? Float(0) : 1 }
+        let predicted = try model(["rows": Safetensors.Tensor(shape: [28, 6, 28], values: rows), "cont": Safetensors.Tensor(shape: [28, 6], values: cont)])
+        #expect(predicted.shape == [6, 10])
+        for sample in 0..<6 {
+            var alone: [Float] = []
+            for t in 0..<28 {
+                let first: Int = (t * 6 + sample) * 28
+                alone += rows[first..<(first + 28)]
+            }
+            let markers: [Float] = [0] + [Float](repeating: 1, count: 27)
+            let single = try model(["rows": Safetensors.Tensor(shape: [28, 1, 28], values: alone),
+                                    "cont": Safetensors.Tensor(shape: [28, 1], values: markers)])
+            let row = Array(predicted.values[(sample * 10)..<((sample + 1) * 10)])
+            let largest = zip(single.values, row).map { abs($0 - $1) }.max() ?? 0
+            #expect(single.shape == [1, 10] && largest < 1e-5, "sample \(sample): \(single.values) vs \(row)")
+        }
+        #expect { try model(["rows": Safetensors.Tensor(shape: [6, 28, 28], values: rows), "cont": Safetensors.Tensor(shape: [28, 6], values: cont)]) }
+            throws: { error in "\(error)".contains("takes 28×N×28") }
+    }
+
     /// A train/test net file goes in as it is: its data layer becomes the input, the loss goes.
     @Test(.enabled(if: FileManager.default.fileExists(atPath: repositoryRoot + "/data/iris/train.csv")))
     func aTrainTestNetIsUsedInItsDeployForm() throws {

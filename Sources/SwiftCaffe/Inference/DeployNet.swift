@@ -21,6 +21,10 @@ public struct DeployNet {
     /// Keys of a data layer that carry over to the Input: how a picture is prepared.
     static let pictureKeys: Set<String> = ["scale", "mean_value", "mean_file"]
 
+    /// The axis along which each input blob holds its samples: the data layer's
+    /// (`DataSource.batchAxis`), 0 for an `Input` the file itself declares (Caffe's N×…).
+    public var inputBatchAxes: [String: Int] = [:]
+
     public init(_ spec: NetSpec) throws {
         let plan = try NetPlan(spec: spec, options: NetOptions(phase: .test))
         let layers = spec.layers.filter { $0.phase == nil || $0.phase == .test }
@@ -53,14 +57,14 @@ public struct DeployNet {
             // A data layer: an Input of the shapes its kept tops had in the test net.
             let tops = layer.tops.filter(read.contains)
             guard !tops.isEmpty else { continue }
+            let source = plan.layers.first { $0.spec.name == layer.name } as? any DataSource
+            for top in tops { inputBatchAxes[top] = source?.batchAxis(ofTop: layer.tops.firstIndex(of: top)!) ?? 0 }
             let here = layer.location
             func scalar(_ text: String, quoted: Bool = false) -> YAMLNode { YAMLNode(.scalar(text, quoted: quoted), at: here) }
             var pairs: [(key: YAMLNode, value: YAMLNode)] = [
                 (scalar("name"), scalar(layer.name, quoted: true)), (scalar("type"), scalar("Input")),
                 (scalar("top"), YAMLNode(.sequence(tops.map { scalar($0, quoted: true) }), at: here)),
-                (scalar("shape"), YAMLNode(.sequence(tops.map { top in
-                    YAMLNode(.sequence((plan.blobs[top]?.shape ?? []).map { scalar("\($0)") }), at: here)
-                }), at: here)),
+                (scalar("shape"), Self.shapeNode(tops.map { plan.blobs[$0]?.shape ?? [] }, at: here)),
             ]
             var left: [String] = []
             for (key, value) in layer.node.mapping ?? [] {
@@ -93,5 +97,43 @@ public struct DeployNet {
         deploy.solverNode = nil
         self.spec = deploy
         self.notes = notes
+        for layer in result where layer.type == "Input" {
+            for top in layer.tops where inputBatchAxes[top] == nil { inputBatchAxes[top] = 0 }
+        }
+    }
+
+    /// The batch axis of every blob of the deploy net that has one: the first axis whose size
+    /// changes when every input holds one more sample. (A blob no axis of which changes, such
+    /// as a constant, has none.) Found by planning the net twice, so that it holds for any
+    /// layer, including one from another package.
+    public func batchAxes() throws -> [String: Int] {
+        let options = NetOptions(phase: .test)
+        let plan = try NetPlan(spec: spec, options: options)
+        var grown = spec
+        grown.layers = try spec.layers.enumerated().map { index, layer in
+            guard layer.type == "Input", let pairs = layer.node.mapping else { return layer }
+            let shapes = layer.tops.map { top -> [Int] in
+                var shape = plan.blobs[top]?.shape ?? []
+                if let axis = inputBatchAxes[top], shape.indices.contains(axis) { shape[axis] += 1 }
+                return shape
+            }
+            let edited = pairs.map { $0.key.scalar == "shape" ? ($0.key, Self.shapeNode(shapes, at: $0.value.location)) : $0 }
+            return try LayerSpec(YAMLNode(.mapping(edited), at: layer.node.location), index: index, baseDirectory: layer.baseDirectory)
+        }
+        let grownPlan = try NetPlan(spec: grown, options: options)
+        var axes: [String: Int] = [:]
+        for (name, blob) in plan.blobs {
+            guard let other = grownPlan.blobs[name]?.shape, other.count == blob.shape.count,
+                  let axis = blob.shape.indices.first(where: { blob.shape[$0] != other[$0] }) else { continue }
+            axes[name] = axis
+        }
+        return axes
+    }
+
+    /// One shape per top, as the `Input` layer's `shape` key takes them.
+    static func shapeNode(_ shapes: [[Int]], at location: FileLocation) -> YAMLNode {
+        YAMLNode(.sequence(shapes.map { shape in
+            YAMLNode(.sequence(shape.map { YAMLNode(.scalar("\($0)", quoted: false), at: location) }), at: location)
+        }), at: location)
     }
 }

@@ -13,14 +13,18 @@ import SwiftCaffeSpec
 /// built for inference (`NetPurpose.inference`) with the weights loaded once.
 ///
 /// The output is the class probabilities the deploy form adds (`prob`) when the net ends in a
-/// softmax loss, else the net's last output blob. Any number of samples
-/// may be given: they run in batches of the Input's first dimension, the last one padded.
+/// softmax loss, else the net's last output blob. Any number of samples may be given: they
+/// run in batches of the Input's size along its batch axis (the first, or the second for
+/// sequences served time steps first), the last one padded.
 public final class Predictor {
     public let net: Net
-    /// The inputs to give, by name, with the shape of one batch.
-    public let inputs: [(name: String, shape: [Int])]
+    /// The inputs to give, by name, with the shape of one batch and the axis that holds its
+    /// samples (0 for N×…; 1 for a recurrent net's T×N×… sequences).
+    public let inputs: [(name: String, shape: [Int], batchAxis: Int)]
     /// The blob returned.
     public let output: String
+    /// The axis of the output that holds its samples.
+    public let outputBatchAxis: Int
     /// What the deploy form left out of the file (class names, augmentation), one sentence each.
     public let notes: [String]
     /// The data layer's class names, if it had `label_names`; else empty.
@@ -43,7 +47,9 @@ public final class Predictor {
             throw SwiftCaffeError("the net has learnable parameters ('\(first.name)', ...) and no weights were given",
                                   hint: "pass the trained weights (.safetensors or .caffemodel)")
         }
-        inputs = net.layers.indices.filter { net.bottoms[$0].isEmpty }.flatMap { index in net.tops[index].map { ($0.name, $0.shape) } }
+        inputs = net.layers.indices.filter { net.bottoms[$0].isEmpty }.flatMap { index in
+            net.tops[index].map { ($0.name, $0.shape, deploy.inputBatchAxes[$0.name] ?? 0) }
+        }
         guard !inputs.isEmpty, let last = net.outputNames.last else {
             throw SwiftCaffeError("the net has no inputs or no outputs to predict with")
         }
@@ -55,6 +61,16 @@ public final class Predictor {
         } else {
             output = deploy.probabilities ?? last
         }
+        let batches = Set(inputs.map { $0.shape[$0.batchAxis] })
+        guard batches.count == 1 else {
+            throw SwiftCaffeError("the inputs take batches of different sizes (\(inputs.map { "\($0.name): \($0.shape[$0.batchAxis])" }.joined(separator: ", ")))",
+                                  hint: "give every Input the same number of samples along its batch axis")
+        }
+        guard let axis = try deploy.batchAxes()[output] else {
+            throw SwiftCaffeError("'\(output)' does not grow with the number of samples, so it cannot be given per sample",
+                                  hint: "ask for a blob computed from the inputs (--blob)")
+        }
+        outputBatchAxis = axis
         notes = deploy.notes
         classNames = names
     }
@@ -67,41 +83,69 @@ public final class Predictor {
         return try self([inputs[0].name: input])
     }
 
-    /// Runs the net on a tensor for each input: N samples of the input's sample shape each,
-    /// the same N for all. Returns the output for the N samples.
+    /// Runs the net on a tensor for each input: N samples each along the input's batch axis,
+    /// the same N for all, every other axis as the input has it. Returns the output for the
+    /// N samples, along the output's batch axis.
     public func callAsFunction(_ given: [String: Safetensors.Tensor]) throws -> Safetensors.Tensor {
         var count: Int?
-        for (name, shape) in inputs {
-            guard let tensor = given[name] else { throw SwiftCaffeError("no tensor for the input '\(name)'", hint: "give one of shape N×\(shape.dropFirst().map(String.init).joined(separator: "×"))") }
-            guard tensor.shape.count == shape.count, Array(tensor.shape.dropFirst()) == Array(shape.dropFirst()), tensor.values.count == tensor.shape.reduce(1, *) else {
-                throw SwiftCaffeError("the tensor for '\(name)' has shape \(tensor.shape), but the net takes N×\(shape.dropFirst().map(String.init).joined(separator: "×"))")
+        for (name, shape, axis) in inputs {
+            let expected = shape.enumerated().map { $0.offset == axis ? "N" : String($0.element) }.joined(separator: "×")
+            guard let tensor = given[name] else { throw SwiftCaffeError("no tensor for the input '\(name)'", hint: "give one of shape \(expected)") }
+            guard tensor.shape.count == shape.count, tensor.values.count == tensor.shape.reduce(1, *),
+                  tensor.shape.indices.allSatisfy({ $0 == axis || tensor.shape[$0] == shape[$0] }) else {
+                throw SwiftCaffeError("the tensor for '\(name)' has shape \(tensor.shape), but the net takes \(expected)")
             }
-            guard count == nil || count == tensor.shape[0] else { throw SwiftCaffeError("the inputs hold different numbers of samples") }
-            count = tensor.shape[0]
+            guard count == nil || count == tensor.shape[axis] else { throw SwiftCaffeError("the inputs hold different numbers of samples") }
+            count = tensor.shape[axis]
         }
         if let unknown = given.keys.first(where: { name in !inputs.contains { $0.name == name } }) {
             throw SwiftCaffeError("the net has no input '\(unknown)'", hint: "its inputs are \(inputs.map(\.name).joined(separator: ", "))")
         }
-        let samples = count ?? 0, batch = inputs[0].shape[0]
+        let samples = count ?? 0, batch = inputs[0].shape[inputs[0].batchAxis]
         let result = net.blobs[output]!
-        let perSample = result.count / max(result.shape.first ?? 1, 1)
-        var values: [Float] = []
-        values.reserveCapacity(samples * perSample)
+        var chunks: [(values: [Float], samples: Int)] = []
         for start in stride(from: 0, to: samples, by: batch) {
-            let taken = min(batch, samples - start)
+            let range = start..<min(start + batch, samples)
             var feed: [String: [Float]] = [:]
-            for (name, shape) in inputs {
-                let size = shape.dropFirst().reduce(1, *)
-                var chunk = Array(given[name]!.values[(start * size)..<((start + taken) * size)])
-                chunk += [Float](repeating: 0, count: (batch - taken) * size)
-                feed[name] = chunk
+            for (name, _, axis) in inputs {
+                let tensor = given[name]!
+                feed[name] = Self.samples(range, of: tensor.values, shape: tensor.shape, axis: axis, paddedTo: batch)
             }
             try net.forward(replacing: feed)
-            if firstNonFinite(result.data, taken * perSample) != nil {
+            let computed = Self.samples(0..<range.count, of: Array(UnsafeBufferPointer(start: result.data, count: result.count)),
+                                        shape: result.shape, axis: outputBatchAxis, paddedTo: range.count)
+            if computed.contains(where: { !$0.isFinite }) {
                 throw net.nonFiniteError(replacing: feed, during: "predicting")
             }
-            values += UnsafeBufferPointer(start: result.data, count: taken * perSample)
+            chunks.append((computed, range.count))
         }
-        return Safetensors.Tensor(shape: [samples] + result.shape.dropFirst(), values: values)
+        var shape = result.shape
+        shape[outputBatchAxis] = samples
+        return Safetensors.Tensor(shape: shape, values: Self.joining(chunks, shape: result.shape, axis: outputBatchAxis))
+    }
+
+    /// Samples `range` of `values` (shaped `shape`, samples along `axis`), then zeros up to
+    /// `count` samples: a batch cut from along any axis.
+    static func samples(_ range: Range<Int>, of values: [Float], shape: [Int], axis: Int, paddedTo count: Int) -> [Float] {
+        let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        var batch: [Float] = []
+        batch.reserveCapacity(outer * count * inner)
+        for o in 0..<outer {
+            let first = (o * shape[axis] + range.lowerBound) * inner
+            batch += values[first..<(first + range.count * inner)]
+            batch += repeatElement(0, count: (count - range.count) * inner)
+        }
+        return batch
+    }
+
+    /// The chunks (each `shape` with its own number of samples along `axis`) joined along `axis`.
+    static func joining(_ chunks: [(values: [Float], samples: Int)], shape: [Int], axis: Int) -> [Float] {
+        let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        var joined: [Float] = []
+        joined.reserveCapacity(chunks.reduce(0) { $0 + $1.values.count })
+        for o in 0..<outer {
+            for (values, samples) in chunks { joined += values[(o * samples * inner)..<((o + 1) * samples * inner)] }
+        }
+        return joined
     }
 }

@@ -109,6 +109,9 @@ public final class IDXDataLayer: Layer, DatasetLayer, PictureSource {
         if top.count >= 2 { try top[1].reshape([batchSize]) }
     }
 
+    /// Rows and continuation markers are time steps first (T×N…); the labels are N.
+    public func batchAxis(ofTop index: Int) -> Int { rowsAsSequence && index != 1 ? 1 : 0 }
+
     /// A picture as an image of the file: gray, or its planes in the file's order (R, G, B, as
     /// `swiftcaffe convert` writes them).
     public var pictureChannels: Int { sampleShape.count == 3 && sampleShape[0] == 3 ? 3 : 1 }

@@ -58,6 +58,8 @@ public final class TextDataLayer: Layer, DataSource, StatefulLayer {
     public var labelMaximum: Int? { vocabulary.isEmpty ? nil : vocabulary.count - 1 }
     public var labelNames: [String] { vocabulary.map { String(Character($0)) } }
     public var sampleNoun: String { "characters" }
+    /// Every top is T×N: the streams are the second axis.
+    public func batchAxis(ofTop index: Int) -> Int { 1 }
 
     public func setUp(bottom: [Blob], top: [Blob]) throws {
         // The bytes, the decoded String, its scalars and their indices.
