@@ -5,8 +5,8 @@ import SwiftCaffeLayers
 /// A net as an ONNX model (opset 17) that ONNX Runtime, TensorRT or OpenVINO can run: the
 /// net's deploy form (`DeployNet`: data layers become inputs, losses go, a softmax loss's
 /// scores get a `Softmax` named `prob`), every layer the ONNX operators that compute what it
-/// computes, the weights as initializers, the batch dimension of inputs and outputs
-/// symbolic ("N").
+/// computes, the weights as initializers, the batch axis of inputs and outputs
+/// (`DeployNet.batchAxes`, the first but for time-major sequences) symbolic ("N").
 ///
 /// A layer with no exact ONNX form is refused at its place in the file, naming it: a
 /// pooling whose Caffe rounding ONNX cannot express (an average over a window that Caffe's
@@ -18,7 +18,7 @@ public enum ONNXExport {
         let deploy = try DeployNet(spec)
         let net = try Net(spec: deploy.spec, options: NetOptions(phase: .test, purpose: .asWritten))
         if let weights { try net.loadWeights(from: weights) }
-        var exporter = Exporter(net: net)
+        var exporter = Exporter(net: net, batchAxes: try deploy.batchAxes())
         try exporter.run()
         return (exporter.model.encoded(), deploy.notes)
     }
@@ -26,13 +26,16 @@ public enum ONNXExport {
 
 private struct Exporter {
     let net: Net
+    /// Each blob's batch axis (`DeployNet.batchAxes`), symbolic in the graph's inputs and outputs.
+    let batchAxes: [String: Int]
     var model: ONNXModel
     /// The ONNX value that holds each blob's current value (in-place layers make new ones).
     var current: [String: String] = [:]
     var used: Set<String> = []
 
-    init(net: Net) {
+    init(net: Net, batchAxes: [String: Int]) {
         self.net = net
+        self.batchAxes = batchAxes
         model = ONNXModel(graphName: net.name)
     }
 
@@ -70,7 +73,7 @@ private struct Exporter {
             if bottoms.isEmpty {
                 for top in tops {
                     let name = define(top.name)
-                    model.inputs.append(.init(name: name, dimensions: [.symbolic("N")] + top.shape.dropFirst().map { .fixed($0) }))
+                    model.inputs.append(.init(name: name, dimensions: dimensions(of: top)))
                 }
                 continue
             }
@@ -82,8 +85,13 @@ private struct Exporter {
         }
         for name in net.outputNames {
             guard let value = current[name], let blob = net.blobs[name] else { continue }
-            model.outputs.append(.init(name: value, dimensions: [.symbolic("N")] + blob.shape.dropFirst().map { .fixed($0) }))
+            model.outputs.append(.init(name: value, dimensions: dimensions(of: blob)))
         }
+    }
+
+    /// The blob's shape with its batch axis (if it has one) symbolic.
+    func dimensions(of blob: Blob) -> [ONNXModel.Value.Dimension] {
+        blob.shape.enumerated().map { $0.offset == batchAxes[blob.name] ? .symbolic("N") : .fixed($0.element) }
     }
 
     mutating func export(_ layer: any Layer, inputs: [String], bottoms: [Blob], tops: [Blob]) throws {
