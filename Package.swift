@@ -53,7 +53,8 @@ let package = Package(
         .target(name: "SwiftCaffe", dependencies: ["SwiftCaffeCore", "SwiftCaffeIO", "SwiftCaffeSpec", "SwiftCaffeData", "SwiftCaffeLayers"]),
         // Caffe's files (prototxt, caffemodel, binaryproto, LMDB Datums); it registers itself.
         .target(name: "CaffeInterop", dependencies: ["SwiftCaffe", "CaffeProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        // ONNX models out (`convert NET model.onnx`): the protobuf written by hand, no schema compiler.
+        // ONNX models in and out (`convert NET model.onnx`, an .onnx file as a net): the protobuf
+        // read and written by hand, no schema compiler.
         .target(name: "ONNXInterop", dependencies: ["SwiftCaffe", "SwiftCaffeLayers"]),
         // Data-parallel training over MPI, behind the library's `ProcessGroup`.
         .target(name: "SwiftCaffeDistributed", dependencies: ["SwiftCaffe", "CMPI"]),

@@ -45,7 +45,8 @@ public enum CaffeModel {
     /// `layers` (field 2: name 4, blobs 6); only the blobs are decoded, by swift-protobuf, so
     /// the memory taken is about the file's size however many layers it lists.
     public static func decode(_ data: Data, file: String) throws -> [String: Safetensors.Tensor] {
-        let wire = ProtobufWire(bytes: [UInt8](data), file: file)
+        let wire = ProtobufWire(bytes: [UInt8](data), file: file, kind: "a Caffe model",
+                                hint: "pass a .caffemodel written by Caffe or by 'swiftcaffe convert', or a .safetensors file")
         var blobs: [String: Safetensors.Tensor] = [:]
         try wire.forEachField(in: 0..<wire.bytes.count) { number, value in
             guard number == 100 || number == 2, case .bytes(let layer) = value else { return }

@@ -16,11 +16,11 @@ struct ClassifyCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The net file: YAML, or Caffe's .prototxt.")
+    @Argument(help: "The net file: YAML, Caffe's .prototxt, or an ONNX model.")
     var net: String
 
-    @Option(help: "The trained weights (.safetensors or .caffemodel).")
-    var weights: String
+    @Option(help: "The trained weights (.safetensors or .caffemodel); an ONNX model carries its own.")
+    var weights: String?
 
     @Argument(help: "PNG or JPEG pictures.")
     var pictures: [String]
@@ -54,7 +54,7 @@ struct ClassifyCommand: ParsableCommand {
                         ["label": prediction.label, "name": prediction.name, "probability": jsonNumber(prediction.probability)] as [String: Any]
                     }] as [String: Any]
                 }
-                printJSON(["net": net, "weights": weights, "pictures": results])
+                printJSON(["net": net, "weights": weights ?? NSNull(), "pictures": results])
                 return
             }
             for picture in pictures {

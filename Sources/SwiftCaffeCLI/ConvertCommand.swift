@@ -25,6 +25,9 @@ struct ConvertCommand: ParsableCommand {
               weights, tensor for tensor (and back)
           net.yaml -> model.onnx --weights W
               the deploy form as an ONNX model (opset 17) with the weights
+          model.onnx -> net.yaml [weights.safetensors]
+              an ONNX model as our net and its initializers as weights (beside the
+              net, named after it, unless given; .caffemodel for Caffe), or -> .prototxt
           mean.binaryproto -> mean.npy
               a mean image for numpy (or .safetensors, tensor 'mean')
           images.idx[.gz] FOLDER --labels L
@@ -51,6 +54,9 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "The file (or, for IDX images, the folder) to write.")
     var output: String
 
+    @Argument(help: "ONNX models only: where to write the weights (default: beside the net, named after it).")
+    var weightsOutput: String?
+
     @Option(help: "IDX images only: the IDX labels file.")
     var labels: String?
 
@@ -72,6 +78,10 @@ struct ConvertCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             if let labels { return try convertIDX(labels: labels) }
+            if weightsOutput != nil && suffix(input) != "onnx" {
+                throw SwiftCaffeError("a third file is where an ONNX model's weights go; '\(input)' is not an .onnx model",
+                                      hint: "give two files: what to read and what to write")
+            }
             let from = suffix(input), to = suffix(output)
             let workingDirectory = FileManager.default.currentDirectoryPath
             let outputFolder = URL(fileURLWithPath: output, relativeTo: URL(fileURLWithPath: workingDirectory + "/")).deletingLastPathComponent().path
@@ -95,6 +105,15 @@ struct ConvertCommand: ParsableCommand {
                 for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
                 try AtomicFile.write(bytes, to: output)
                 printLine("wrote \(output): the deploy form as an ONNX model (opset 17)\(weights == nil ? ", with the fillers' weights: pass --weights for trained ones" : "")")
+            case ("onnx", "yaml"), ("onnx", "yml"), ("onnx", "prototxt"):
+                let spec = try netState.load(input)
+                let text = to == "prototxt" ? try NetFileConversion.prototxt(spec, pathsRelativeTo: workingDirectory, netPath: output).net
+                                            : try NetFileConversion.yaml(spec, pathsRelativeTo: outputFolder)
+                let weightsPath = weightsOutput ?? URL(fileURLWithPath: output).deletingPathExtension().appendingPathExtension(to == "prototxt" ? "caffemodel" : "safetensors").path
+                let weights = try TensorFiles.read(input)
+                try AtomicFile.write(Array(text.utf8), to: output)
+                try TensorFiles.write(weights, to: weightsPath)
+                printLine("wrote \(output): \(spec.layers.count) layers, and \(weightsPath): \(weights.tensors.count) tensors")
             case ("caffemodel", "safetensors"):
                 let tensors = try CaffeModel.read(path: input)
                 try writeSafetensors(tensors)

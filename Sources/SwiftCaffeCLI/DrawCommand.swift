@@ -9,7 +9,7 @@ struct DrawCommand: ParsableCommand {
         discussion: "Rendering needs Debian's graphviz package (apt-get install graphviz); .dot needs nothing."
     )
 
-    @Argument(help: "The net file: YAML, or Caffe's .prototxt.")
+    @Argument(help: "The net file: YAML, Caffe's .prototxt, or an ONNX model.")
     var net: String
 
     @OptionGroup var netState: NetStateOptions

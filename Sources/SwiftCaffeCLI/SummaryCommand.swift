@@ -8,7 +8,7 @@ struct SummaryCommand: ParsableCommand {
         abstract: "List a net's layers with shapes, parameters, FLOPs and memory."
     )
 
-    @Argument(help: "The net file: YAML, or Caffe's .prototxt.")
+    @Argument(help: "The net file: YAML, Caffe's .prototxt, or an ONNX model.")
     var net: String
 
     @OptionGroup var netState: NetStateOptions

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CaffeInterop
+import ONNXInterop
 import Foundation
 import SwiftCaffe
 
@@ -23,6 +24,7 @@ public struct SwiftCaffeCommand: ParsableCommand {
     /// name, exiting with its status. An error is reported with the subcommand's usage.
     public static func main(_ arguments: [String]? = nil) {
         CaffeFormats.register()
+        ONNXFormats.register()
         var command: (any ParsableCommand)?
         do {
             let given = arguments ?? Array(CommandLine.arguments.dropFirst())

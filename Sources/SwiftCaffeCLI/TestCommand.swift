@@ -8,7 +8,7 @@ struct TestCommand: ParsableCommand {
         abstract: "Score trained weights on the net's test-phase data."
     )
 
-    @Argument(help: "The net (or solver) file: YAML, or Caffe's .prototxt.")
+    @Argument(help: "The net (or solver) file: YAML, Caffe's .prototxt, or an ONNX model.")
     var net: String
 
     @OptionGroup var netState: NetStateOptions
@@ -36,7 +36,7 @@ struct TestCommand: ParsableCommand {
             printWarnings(of: testNet)
             if let weights {
                 try testNet.loadWeights(from: weights)
-            } else if let first = testNet.parameters.first {
+            } else if spec.weightsFile == nil, let first = testNet.parameters.first {
                 throw SwiftCaffeError("the net has learnable parameters ('\(first.name)', ...) and no --weights were given",
                                       hint: "pass the trained weights with --weights")
             }

@@ -14,7 +14,7 @@ struct TimeCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The net file: YAML, or Caffe's .prototxt.")
+    @Argument(help: "The net file: YAML, Caffe's .prototxt, or an ONNX model.")
     var net: String
 
     @OptionGroup var netState: NetStateOptions

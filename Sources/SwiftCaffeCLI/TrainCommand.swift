@@ -21,7 +21,7 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The net (or solver) file: YAML, or Caffe's .prototxt.")
+    @Argument(help: "The net (or solver) file: YAML, Caffe's .prototxt, or an ONNX model.")
     var net: String
 
     @OptionGroup var netState: NetStateOptions

@@ -12,6 +12,9 @@ public struct NetSpec {
     public var solverNode: YAMLNode?
     /// The file the layers came from.
     public var file: String
+    /// A file that holds this net's weights, for a format that carries them with the net (an
+    /// ONNX model): a `Net` built from the spec starts from them instead of the fillers.
+    public var weightsFile: String?
     /// What the file says that is allowed but ignored (a Caffe `*_param` block a layer does
     /// not read), for the command line to show.
     public var warnings: [String] = []

@@ -41,12 +41,17 @@ public final class Classifier {
     /// name per line (`synset_words.txt`), which replaces the net's own names; `meanFile` is a
     /// mean image (`.binaryproto` or `.npy`) whose per-channel means are subtracted from each
     /// picture, for a deploy net whose Input says nothing about its mean.
-    public init(net path: String, weights: String, keeping blobs: Set<String> = [], labels: String? = nil, meanFile: String? = nil,
+    public init(net path: String, weights: String?, keeping blobs: Set<String> = [], labels: String? = nil, meanFile: String? = nil,
                 state: NetState = NetState()) throws {
         var spec = try NetSpec.load(path: path, state: state)
         if let meanFile { spec = try Self.subtracting(channelMeansOf: meanFile, in: spec) }
         net = try Net(spec: spec, options: NetOptions(phase: .test, purpose: .inference, keeping: blobs))
-        try net.loadWeights(from: weights)
+        if let weights {
+            try net.loadWeights(from: weights)
+        } else if spec.weightsFile == nil, let first = net.parameters.first {
+            throw SwiftCaffeError("the net has learnable parameters ('\(first.name)', ...) and no weights were given",
+                                  hint: "pass the trained weights (.safetensors or .caffemodel)")
+        }
         guard let index = net.layers.firstIndex(where: { $0 is any PictureSource }), let source = net.layers[index] as? any PictureSource else {
             throw SwiftCaffeError("the net '\(path)' has no layer that serves pictures in its test phase",
                                   hint: "classify needs an IDXData, ImageData or Input layer")

@@ -120,8 +120,13 @@ public struct DeployNet {
             let edited = pairs.map { $0.key.scalar == "shape" ? ($0.key, Self.shapeNode(shapes, at: $0.value.location)) : $0 }
             return try LayerSpec(YAMLNode(.mapping(edited), at: layer.node.location), index: index, baseDirectory: layer.baseDirectory)
         }
-        let grownPlan = try NetPlan(spec: grown, options: options)
         var axes: [String: Int] = [:]
+        guard let grownPlan = try? NetPlan(spec: grown, options: options) else {
+            // A net that cannot take one more sample (a Reshape to fixed sizes, as exporters
+            // write them for a batch of 1) runs one batch at a time along its first axes.
+            for (name, blob) in plan.blobs where !blob.shape.isEmpty { axes[name] = 0 }
+            return axes
+        }
         for (name, blob) in plan.blobs {
             guard let other = grownPlan.blobs[name]?.shape, other.count == blob.shape.count,
                   let axis = blob.shape.indices.first(where: { blob.shape[$0] != other[$0] }) else { continue }

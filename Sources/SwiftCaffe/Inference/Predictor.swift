@@ -43,7 +43,7 @@ public final class Predictor {
         self.net = net
         if let weights {
             try net.loadWeights(from: weights)
-        } else if let first = net.parameters.first {
+        } else if spec.weightsFile == nil, let first = net.parameters.first {
             throw SwiftCaffeError("the net has learnable parameters ('\(first.name)', ...) and no weights were given",
                                   hint: "pass the trained weights (.safetensors or .caffemodel)")
         }

@@ -44,6 +44,7 @@ public final class Net {
         for blob in plan.blobs.values { blob.allocate() }  // the rest (allocated ones stay as they are)
         for parameter in plan.parameters { parameter.blob.allocate() }  // folded layers' too
         for layer in plan.layers { for parameter in layer.params { parameter.allocate() } }
+        if let file = plan.spec.weightsFile { try loadWeights(from: file, requireAll: false) }
     }
 
     /// Runs every layer forward. Throws, before a layer runs, when a bottom that holds

@@ -1,28 +1,38 @@
-import SwiftCaffe
+import SwiftCaffeCore
 
 /// The fields of a serialized protobuf message, read from the wire without decoding it: each
 /// field's number and, for a length-delimited field, its bytes. A caffemodel is one
 /// `NetParameter` whose repeated `layer` field may hold millions of entries; decoding it whole
 /// builds every one of them at once (a 15 MB file of empty layers took 750 times its size), so
-/// `CaffeModel` walks the layers here and decodes only the blobs it keeps.
-struct ProtobufWire {
-    enum Value {
+/// `CaffeModel` walks the layers here and decodes only the blobs it keeps. ONNX models are
+/// read the same way (`ONNXGraph`).
+public struct ProtobufWire {
+    public enum Value {
         case varint(UInt64)
         case fixed(UInt64)
         case bytes(Range<Int>)
     }
 
-    let bytes: [UInt8]
-    let file: String
+    public let bytes: [UInt8]
+    public let file: String
+    /// What the file should be, for errors ("a Caffe model"), and how to get one.
+    public let kind: String
+    public let hint: String
+
+    public init(bytes: [UInt8], file: String, kind: String, hint: String) {
+        self.bytes = bytes
+        self.file = file
+        self.kind = kind
+        self.hint = hint
+    }
 
     /// Calls `body` with each field of the message in `range`, in order. Throws for a field
     /// that runs past the end or a wire type protobuf does not have (groups included: Caffe's
     /// schema uses none).
-    func forEachField(in range: Range<Int>, _ body: (_ number: Int, _ value: Value) throws -> Void) throws {
+    public func forEachField(in range: Range<Int>, _ body: (_ number: Int, _ value: Value) throws -> Void) throws {
         var position = range.lowerBound
         func damaged(_ why: String) -> SwiftCaffeError {
-            SwiftCaffeError("'\(file)' is not a Caffe model: \(why) at byte \(position)",
-                            hint: "pass a .caffemodel written by Caffe or by 'swiftcaffe convert', or a .safetensors file")
+            SwiftCaffeError("'\(file)' is not \(kind): \(why) at byte \(position)", hint: hint)
         }
         func varint() throws -> UInt64 {
             var value: UInt64 = 0

@@ -1,0 +1,236 @@
+import Foundation
+import SwiftCaffe
+
+/// An ONNX model as a SwiftCaffe net and its weights, so that an `.onnx` file goes wherever a
+/// net goes (`NetReaders`, registered by `ONNXFormats`) and its initializers wherever weights
+/// go (`TensorFiles`). Each node becomes the layers that compute what the operator computes,
+/// named after the node; constants (initializers, `Constant`, and `Shape`, `Gather`,
+/// `Unsqueeze`, `Concat`, `Cast` and arithmetic over them) are folded while reading, so
+/// `torch.onnx.export`'s shape arithmetic leaves no layers behind.
+///
+/// The operators read are those of the classification models torchvision and timm export
+/// (see `Translator.translate`). Anything else, or an attribute whose meaning our layers do not
+/// have (asymmetric padding, a step other than 1, an average that leaves padding out), is an
+/// error naming the node and the operator. A symbolic batch dimension becomes 1: `Predictor`
+/// and `forward` run any number of samples through it.
+public enum ONNXImport {
+    /// The net and its weights; a model is translated once per modification of its file.
+    public static func load(_ path: String) throws -> (spec: NetSpec, weights: TensorFile) {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        let stamp = "\(path)|\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)|\(attributes?[.size] ?? 0)"
+        if let cached = cache.withLock({ $0[stamp] }) { return cached }
+        var translator = Translator(graph: try ONNXGraph(path: path), file: path)
+        let result = try translator.run()
+        cache.withLock { $0 = [stamp: result] }
+        return result
+    }
+
+    /// The last model read: `test model.onnx` reads the net, then the same file's weights.
+    private static let cache = Locked<[String: (spec: NetSpec, weights: TensorFile)]>([:])
+}
+
+/// A value behind a lock, for the import's one-entry cache.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
+
+struct Translator {
+    typealias Tensor = ONNXGraph.Tensor
+    typealias Node = ONNXGraph.Node
+
+    let graph: ONNXGraph
+    let file: String
+    /// Values known while reading: initializers and what was folded from them.
+    var constants: [String: Tensor]
+    /// Values the net computes: the blob that holds each, and its shape.
+    var blobs: [String: String] = [:]
+    var shapes: [String: [Int]] = [:]
+    /// The layers, each a YAML flow mapping, and their parameters by `<layer>.<index>`.
+    var layers: [String] = []
+    var weights: [(name: String, tensor: Safetensors.Tensor)] = []
+    var layerNames: Set<String> = []
+    var blobNames: Set<String> = []
+
+    init(graph: ONNXGraph, file: String) {
+        self.graph = graph
+        self.file = file
+        constants = graph.initializers
+    }
+
+    mutating func run() throws -> (spec: NetSpec, weights: TensorFile) {
+        for input in graph.inputs where constants[input.name] == nil {
+            guard input.elementType == 1 else {
+                throw SwiftCaffeError("input '\(input.name)' of '\(file)' has element type \(input.elementType); SwiftCaffe nets take float inputs", hint: ONNXGraph.hint)
+            }
+            guard !input.dims.isEmpty, input.dims.dropFirst().allSatisfy({ $0 != nil }) else {
+                throw SwiftCaffeError("input '\(input.name)' of '\(file)' has no fixed size but for its first (batch) dimension: \(input.dims.map { $0.map(String.init) ?? "?" })",
+                                      hint: "export the model with fixed sizes for all but the batch dimension")
+            }
+            let shape = input.dims.map { $0 ?? 1 }
+            let name = layerName(input.name)
+            blobNames.insert(input.name)
+            layers.append(flow([("name", quote(name)), ("type", "Input"), ("top", quote(input.name)), ("shape", list(shape))]))
+            blobs[input.name] = input.name
+            shapes[input.name] = shape
+        }
+        for node in graph.nodes {
+            guard node.domain.isEmpty || node.domain == "ai.onnx" else {
+                throw refusal(node, "is in the operator domain '\(node.domain)', which SwiftCaffe does not read")
+            }
+            if try fold(node) { continue }
+            try translate(node)
+        }
+        for output in graph.outputs where blobs[output.name] == nil {
+            throw SwiftCaffeError("output '\(output.name)' of '\(file)' is \(constants[output.name] != nil ? "a constant" : "not computed by any node")",
+                                  hint: "export the model with outputs computed from its inputs")
+        }
+        let text = "name: \(quote(graph.name.isEmpty ? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent : graph.name))\nlayers:\n"
+            + layers.map { "  - \($0)\n" }.joined()
+        let folder = URL(fileURLWithPath: file).deletingLastPathComponent().path
+        var spec = try NetSpec.parse(text, file: file, baseDirectory: folder)
+        spec.weightsFile = file
+        return (spec, TensorFile(tensors: weights, metadata: ["net": spec.name, "source": "ONNX, opset \(graph.opset)"]))
+    }
+
+    // MARK: Names and YAML
+
+    func refusal(_ node: Node, _ why: String, hint: String = "export the model with the operators torchvision's classifiers use, or leave this part out") -> SwiftCaffeError {
+        SwiftCaffeError("\(node.description) in '\(file)' \(why)", hint: hint)
+    }
+
+    /// A layer name not yet taken, from the node's name (or its first output's).
+    mutating func layerName(_ base: String) -> String {
+        var name = base.isEmpty ? "layer\(layers.count + 1)" : base, number = 1
+        while layerNames.contains(name) {
+            number += 1
+            name = "\(base)_\(number)"
+        }
+        layerNames.insert(name)
+        return name
+    }
+
+    /// A blob name for an intermediate value of `node`'s translation.
+    mutating func intermediate(_ base: String) -> String {
+        var name = base, number = 1
+        while blobNames.contains(name) || graph.initializers[name] != nil {
+            number += 1
+            name = "\(base)_\(number)"
+        }
+        blobNames.insert(name)
+        return name
+    }
+
+    func quote(_ text: String) -> String {
+        var quoted = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": quoted += "\\\""
+            case "\\": quoted += "\\\\"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: quoted += String(format: "\\u%04X", scalar.value)
+            default: quoted.unicodeScalars.append(scalar)
+            }
+        }
+        return quoted + "\""
+    }
+    func list(_ values: [Int]) -> String { "[" + values.map(String.init).joined(separator: ", ") + "]" }
+    func number(_ value: Float) -> String { value.isFinite ? "\(value)" : (value > 0 ? "3.4028235e38" : "-3.4028235e38") }
+    func flow(_ pairs: [(String, String)]) -> String { "{" + pairs.map { "\($0.0): \($0.1)" }.joined(separator: ", ") + "}" }
+
+    /// Adds a layer for `node` (the node's own name for its main layer, a suffix for helpers)
+    /// and returns its name.
+    @discardableResult
+    mutating func emit(_ node: Node, _ type: String, bottoms: [String], tops: [String], _ keys: [(String, String)] = [],
+                       params: [Safetensors.Tensor] = [], suffix: String = "") -> String {
+        let name = layerName((node.name.isEmpty ? node.outputs.first ?? node.opType : node.name) + suffix)
+        let bottom = bottoms.count == 1 ? quote(bottoms[0]) : "[" + bottoms.map(quote).joined(separator: ", ") + "]"
+        let top = tops.count == 1 ? quote(tops[0]) : "[" + tops.map(quote).joined(separator: ", ") + "]"
+        layers.append(flow([("name", quote(name)), ("type", type), ("bottom", bottom), ("top", top)] + keys))
+        for (index, tensor) in params.enumerated() { weights.append(("\(name).\(index)", tensor)) }
+        return name
+    }
+
+    /// Records `node`'s output `index` as computed into `blob` with `shape`.
+    mutating func output(_ node: Node, _ index: Int = 0, blob: String, shape: [Int]) {
+        blobs[node.outputs[index]] = blob
+        shapes[node.outputs[index]] = shape
+    }
+
+    /// The blob for the node's output: its ONNX name.
+    mutating func top(_ node: Node, _ index: Int = 0) -> String {
+        blobNames.insert(node.outputs[index])
+        return node.outputs[index]
+    }
+
+    // MARK: Inputs and attributes
+
+    func isGiven(_ node: Node, _ index: Int) -> Bool { index < node.inputs.count && !node.inputs[index].isEmpty }
+
+    /// The blob and shape of a computed input.
+    func computed(_ node: Node, _ index: Int) throws -> (blob: String, shape: [Int]) {
+        guard isGiven(node, index) else { throw refusal(node, "lacks input \(index + 1)") }
+        let name = node.inputs[index]
+        if let blob = blobs[name], let shape = shapes[name] { return (blob, shape) }
+        if constants[name] != nil { throw refusal(node, "takes the constant '\(name)' where SwiftCaffe needs a computed value") }
+        throw refusal(node, "reads '\(name)', which nothing before it computes")
+    }
+
+    func constant(_ node: Node, _ index: Int) -> Tensor? { isGiven(node, index) ? constants[node.inputs[index]] : nil }
+
+    func requireConstant(_ node: Node, _ index: Int, _ what: String) throws -> Tensor {
+        guard let tensor = constant(node, index) else { throw refusal(node, "computes its \(what) (input \(index + 1)); SwiftCaffe needs it to be a constant of the file") }
+        return tensor
+    }
+
+    func int(_ node: Node, _ key: String, _ fallback: Int) throws -> Int {
+        switch node.attributes[key] {
+        case nil: return fallback
+        case .int(let value)?: return value
+        default: throw refusal(node, "has attribute '\(key)' of an unexpected kind")
+        }
+    }
+
+    func float(_ node: Node, _ key: String, _ fallback: Float) throws -> Float {
+        switch node.attributes[key] {
+        case nil: return fallback
+        case .float(let value)?: return value
+        default: throw refusal(node, "has attribute '\(key)' of an unexpected kind")
+        }
+    }
+
+    func ints(_ node: Node, _ key: String) throws -> [Int]? {
+        switch node.attributes[key] {
+        case nil: return nil
+        case .ints(let values)?: return values
+        case .int(let value)?: return [value]
+        default: throw refusal(node, "has attribute '\(key)' of an unexpected kind")
+        }
+    }
+
+    func string(_ node: Node, _ key: String, _ fallback: String) throws -> String {
+        switch node.attributes[key] {
+        case nil: return fallback
+        case .string(let value)?: return value
+        default: throw refusal(node, "has attribute '\(key)' of an unexpected kind")
+        }
+    }
+
+    /// `axis` counted from the end when negative, checked against `rank`.
+    func axis(_ node: Node, _ axis: Int, rank: Int) throws -> Int {
+        let normalized = axis < 0 ? axis + rank : axis
+        guard (0..<max(rank, 1)).contains(normalized) else { throw refusal(node, "names axis \(axis) of a \(rank)-D tensor") }
+        return normalized
+    }
+
+    /// Integer values of a constant (shapes, axes, indices).
+    func integers(_ tensor: Tensor) -> [Int] { tensor.ints ?? tensor.floats.map { Int($0) } }
+
+    /// The values of a constant in row-major order, shaped for a parameter.
+    func parameter(_ values: [Float], _ shape: [Int]) -> Safetensors.Tensor { Safetensors.Tensor(shape: shape, values: values) }
+}
