@@ -47,6 +47,17 @@ extension Translator {
             output(node, blob: node.outputs[0], shape: shape)
         case "Add", "Sub", "Mul", "Div":
             try arithmetic(node)
+        case "Sum", "Max", "Mean":
+            let parts = try node.inputs.indices.map { try computed(node, $0) }
+            guard parts.allSatisfy({ $0.shape == parts[0].shape }) else { throw refusal(node, "takes tensors of shapes \(parts.map(\.shape)); SwiftCaffe's Eltwise takes one shape") }
+            guard parts.count > 1 else {
+                output(node, blob: parts[0].blob, shape: parts[0].shape)
+                return
+            }
+            var keys = [("operation", node.opType == "Max" ? "MAX" : "SUM")]
+            if node.opType == "Mean" { keys.append(("coeff", "[" + parts.map { _ in number(1 / Float(parts.count)) }.joined(separator: ", ") + "]")) }
+            emit(node, "Eltwise", bottoms: parts.map(\.blob), tops: [top(node)], keys)
+            output(node, blob: node.outputs[0], shape: parts[0].shape)
         case "Conv":
             try convolution(node)
         case "Gemm", "MatMul":
@@ -144,7 +155,7 @@ extension Translator {
             output(node, blob: node.outputs[0], shape: shape)
         default:
             throw refusal(node, "is an operator SwiftCaffe does not read",
-                          hint: "it reads Conv, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Add, Sub, Mul, Div, "
+                          hint: "it reads Conv, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Add, Sub, Mul, Div, Sum, Max, Mean, "
                               + "MaxPool, AveragePool, GlobalAveragePool, ReduceMean, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Concat, Split, Slice, "
                               + "Softmax, LRN, Dropout, Identity, and folds Constant, Shape, Gather and Cast")
         }
@@ -159,9 +170,8 @@ extension Translator {
 
     // MARK: Convolution, pooling, inner products
 
-    /// Caffe's symmetric padding from ONNX's begin/end pads (or `auto_pad`); `kernel` and
-    /// `dilation` for SAME.
-    func symmetricPads(_ node: Node, input: [Int], kernel: [Int], strides: [Int], dilations: [Int]) throws -> [Int] {
+    /// ONNX's begin and end pads of a 2-D window (from `pads` or `auto_pad`): [h, w] each.
+    func windowPads(_ node: Node, input: [Int], kernel: [Int], strides: [Int], dilations: [Int]) throws -> (begin: [Int], end: [Int]) {
         let autoPad = try string(node, "auto_pad", "NOTSET")
         var pads: [Int]
         switch autoPad {
@@ -173,15 +183,22 @@ extension Translator {
                 let needed: Int = (outputs - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1
                 return max(needed - input[i], 0)
             }
-            pads = [totals[0] / 2, totals[1] / 2, totals[0] - totals[0] / 2, totals[1] - totals[1] / 2]
+            let small = totals.map { $0 / 2 }, large = totals.map { $0 - $0 / 2 }
+            pads = autoPad == "SAME_UPPER" ? small + large : large + small
         default: throw refusal(node, "has auto_pad '\(autoPad)'")
         }
         guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else { throw refusal(node, "has pads \(pads); SwiftCaffe reads 2-D windows") }
-        guard pads[0] == pads[2], pads[1] == pads[3] else {
-            throw refusal(node, "pads unevenly (\(pads)); Caffe's windows pad both sides alike",
+        return ([pads[0], pads[1]], [pads[2], pads[3]])
+    }
+
+    /// Caffe's padding, the same on both sides, from ONNX's.
+    func symmetricPads(_ node: Node, input: [Int], kernel: [Int], strides: [Int], dilations: [Int]) throws -> [Int] {
+        let (begin, end) = try windowPads(node, input: input, kernel: kernel, strides: strides, dilations: dilations)
+        guard begin == end else {
+            throw refusal(node, "pads unevenly (\(begin + end)); Caffe's windows pad both sides alike",
                           hint: "export with symmetric padding (PyTorch's padding=k//2 gives it)")
         }
-        return [pads[0], pads[1]]
+        return begin
     }
 
     mutating func convolution(_ node: Node) throws {
@@ -222,24 +239,39 @@ extension Translator {
             throw refusal(node, "has strides \(strides), dilations \(dilations)")
         }
         guard node.outputs.count == 1 || node.outputs[1].isEmpty else { throw refusal(node, "also gives the indices of the maxima") }
-        let pads = try symmetricPads(node, input: Array(shape[2...]), kernel: kernel, strides: strides, dilations: dilations)
+        let (begin, end) = try windowPads(node, input: Array(shape[2...]), kernel: kernel, strides: strides, dilations: dilations)
         let ceil = try int(node, "ceil_mode", 0) == 1, average = node.opType == "AveragePool"
-        // Caffe's average divides by the window clipped to the padded image: ONNX's with
-        // count_include_pad, and without padding both divide by the window inside the image.
-        if average, pads != [0, 0], try int(node, "count_include_pad", 0) == 0 || ceil {
-            throw refusal(node, "averages over padded windows \(ceil ? "in ceil mode" : "leaving the padding out"), which Caffe's pooling does not",
-                          hint: "export with count_include_pad=True and ceil_mode=False, or without padding")
-        }
-        let size = try (0..<2).map { i -> Int in
-            let span = shape[2 + i] + 2 * pads[i] - kernel[i]
-            guard span >= 0 else { throw refusal(node, "has a window larger than its padded input \(shape)") }
-            var count = (ceil ? (span + strides[i] - 1) / strides[i] : span / strides[i]) + 1
-            if ceil, (count - 1) * strides[i] >= shape[2 + i] + pads[i] { count -= 1 }  // a window that starts in the padding
+        /// Windows along an axis: ONNX's count from its pads, or Caffe's from `pad` on both
+        /// sides; either drops a last window that would start in the end padding.
+        func windows(_ i: Int, begin b: Int, end e: Int, roundingUp: Bool) -> Int {
+            let span = shape[2 + i] + b + e - kernel[i]
+            guard span >= 0 else { return 0 }
+            var count = (roundingUp ? (span + strides[i] - 1) / strides[i] : span / strides[i]) + 1
+            if roundingUp, (count - 1) * strides[i] >= shape[2 + i] + b { count -= 1 }
             return count
         }
+        let size = (0..<2).map { windows($0, begin: begin[$0], end: end[$0], roundingUp: ceil) }
+        guard size.allSatisfy({ $0 > 0 }) else { throw refusal(node, "has a window larger than its padded input \(shape)") }
+        // The windows start at the same places when Caffe pads `begin` on both sides; what is
+        // left is a rounding that gives ONNX's count (the extra end padding then only lets
+        // the last window reach past the image, as Caffe's ceil rounding does).
+        guard zip(begin, end).allSatisfy({ $0 <= $1 }),
+              let roundsUp = [ceil, !ceil].first(where: { mode in (0..<2).allSatisfy { windows($0, begin: begin[$0], end: begin[$0], roundingUp: mode) == size[$0] } }) else {
+            throw refusal(node, "pads \(begin) before and \(end) after, which no Caffe pooling matches")
+        }
+        // Caffe's average divides by the window clipped to the padded image: ONNX's with
+        // count_include_pad (when no window reaches the end padding), and without padding
+        // both divide by the window inside the image.
+        let includesPadding = try int(node, "count_include_pad", 0) == 1
+        if average, begin != [0, 0] || (includesPadding && end != [0, 0]), !includesPadding || roundsUp || begin != end {
+            throw refusal(node, "averages over padded windows \(includesPadding ? "that reach past the padding" : "leaving the padding out"), which Caffe's pooling does not",
+                          hint: "export with count_include_pad=True and ceil_mode=False, or without padding")
+        }
+        let pads = begin
+        let ceilMode = roundsUp
         emit(node, "Pooling", bottoms: [x], tops: [top(node)],
              [("pool", average ? "AVE" : "MAX"), ("kernel_h", "\(kernel[0])"), ("kernel_w", "\(kernel[1])"), ("stride_h", "\(strides[0])"),
-              ("stride_w", "\(strides[1])"), ("pad_h", "\(pads[0])"), ("pad_w", "\(pads[1])"), ("round_mode", ceil ? "CEIL" : "FLOOR")])
+              ("stride_w", "\(strides[1])"), ("pad_h", "\(pads[0])"), ("pad_w", "\(pads[1])"), ("round_mode", ceilMode ? "CEIL" : "FLOOR")])
         output(node, blob: node.outputs[0], shape: [shape[0], shape[1]] + size)
     }
 

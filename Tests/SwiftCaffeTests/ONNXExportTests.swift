@@ -7,7 +7,8 @@ import Testing
 @testable import SwiftCaffeSpec
 
 /// `convert NET model.onnx`: every shipped net either exports, and ONNX Runtime then computes
-/// what SwiftCaffe computes, or is refused at the layer ONNX has no form for. Runs where
+/// what SwiftCaffe computes (and so does the model read back here), or is refused at the layer
+/// ONNX has no form for. Runs where
 /// Python's onnxruntime is installed (CI installs it from PyPI).
 @Suite struct ONNXExportTests {
     static let onnxRuntime: Bool = {
@@ -61,6 +62,12 @@ import Testing
         let scale = max(ours.values.map(abs).max() ?? 0, 1e-6)
         let worst = zip(ours.values, theirs.values).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst <= 1e-4 * scale, "\(name): ONNX Runtime differs by \(worst) at scale \(scale)")
+
+        // And back: the exported model read as a net here computes what the net did.
+        ONNXFormats.register()
+        let back = try Predictor(net: folder + "/m.onnx", weights: nil)(sample)
+        let returned = zip(ours.values, back.values).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(back.shape == ours.shape && returned <= 1e-5 * scale, "\(name): read back, differs by \(returned) at scale \(scale)")
     }
 
     /// The protobuf by hand: a value ONNX's own parser would misread shows up as a wrong model.
