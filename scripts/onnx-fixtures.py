@@ -110,14 +110,15 @@ def shufflenet(g, x):
 
 def squeezenet(g, x):
     """A SqueezeNet fire module: MaxPool with ceil_mode, a 1×1 squeeze, 1×1 and 3×3 expands
-    joined by Concat, LRN, Sub and Mul of two computed tensors, Abs, Dropout and
-    GlobalMaxPool."""
+    joined by Concat, LRN, Sub and Mul of two computed tensors, Abs, SiLU (Sigmoid and Mul,
+    which the import makes one Swish layer), Dropout and GlobalMaxPool."""
     y = g.node("Relu", [g.conv(x, 3, 8, 3, stride=2)])
     y = g.node("MaxPool", [y], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
     s = g.node("Relu", [g.conv(y, 8, 4, 1)])
     e1, e3 = g.node("Relu", [g.conv(s, 4, 6, 1)]), g.node("Relu", [g.conv(s, 4, 6, 3, pad=1)])
     y = g.node("LRN", [g.node("Concat", [e1, e3], axis=1)], size=3, alpha=1e-2, beta=0.75, bias=2.0)
     y = g.node("Mul", [g.node("Abs", [g.node("Sub", [y, g.node("Sigmoid", [y])])]), y])
+    y = g.node("Mul", [y, g.node("Sigmoid", [y])])  # SiLU, as PyTorch exports it
     y = g.node("Dropout", [y])
     return g.node("GlobalMaxPool", [y])
 

@@ -57,6 +57,10 @@ struct Translator {
     var weights: [(name: String, tensor: Safetensors.Tensor)] = []
     var layerNames: Set<String> = []
     var blobNames: Set<String> = []
+    /// How many nodes (and graph outputs) read each value, for fusing a pair of nodes into
+    /// one layer; and the nodes already translated with an earlier one.
+    var readers: [String: [Int]] = [:]
+    var fused: Set<Int> = []
 
     init(graph: ONNXGraph, file: String) {
         self.graph = graph
@@ -80,7 +84,9 @@ struct Translator {
             blobs[input.name] = input.name
             shapes[input.name] = shape
         }
-        for node in graph.nodes {
+        for node in graph.nodes { for input in node.inputs where !input.isEmpty { readers[input, default: []].append(node.index) } }
+        for output in graph.outputs { readers[output.name, default: []].append(-1) }
+        for node in graph.nodes where !fused.contains(node.index) {
             guard node.domain.isEmpty || node.domain == "ai.onnx" else {
                 throw refusal(node, "is in the operator domain '\(node.domain)', which SwiftCaffe does not read")
             }

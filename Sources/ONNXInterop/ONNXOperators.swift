@@ -13,6 +13,13 @@ extension Translator {
         case "Identity", "Dropout":
             let (blob, shape) = try computed(node, 0)
             output(node, blob: blob, shape: shape)
+        case "Sigmoid" where swishProduct(of: node) != nil:
+            // x · sigmoid(x), as PyTorch exports SiLU: one Swish layer, one pass.
+            let product = swishProduct(of: node)!
+            let (x, shape) = try computed(node, 0)
+            fused.insert(product.index)
+            emit(product, "Swish", bottoms: [x], tops: [top(product)])
+            output(product, blob: product.outputs[0], shape: shape)
         case _ where Self.neurons[node.opType] != nil:
             let (x, shape) = try computed(node, 0)
             var keys: [(String, String)] = []
@@ -159,6 +166,14 @@ extension Translator {
                               + "MaxPool, AveragePool, GlobalAveragePool, ReduceMean, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Concat, Split, Slice, "
                               + "Softmax, LRN, Dropout, Identity, and folds Constant, Shape, Gather and Cast")
         }
+    }
+
+    /// The Mul that is the only reader of this sigmoid and multiplies it by the sigmoid's input.
+    func swishProduct(of node: Node) -> Node? {
+        guard node.inputs.count == 1, let readers = readers[node.outputs[0]], readers.count == 1, readers[0] >= 0 else { return nil }
+        let product = graph.nodes[readers[0]]
+        guard product.opType == "Mul", Set(product.inputs) == [node.inputs[0], node.outputs[0]], product.inputs.count == 2 else { return nil }
+        return product
     }
 
     /// Whether a Squeeze or Unsqueeze leaves the first axis where it is.

@@ -106,7 +106,8 @@ import Testing
 
     /// Training through the engine: the gradients of the input and the parameters are the
     /// im2col path's, for a grouped, strided and dilated convolution.
-    @Test(arguments: ["kernel_size: 3, stride: 2, pad: 1", "kernel_size: 3, pad: 1", "kernel_size: 3, group: 2, dilation: 2, pad: 2"])
+    @Test(arguments: ["kernel_size: 3, stride: 2, pad: 1", "kernel_size: 3, pad: 1", "kernel_size: 3, group: 2, dilation: 2, pad: 2",
+                      "kernel_size: 3, group: 64, pad: 1"])  // depthwise: the engine takes it whatever its layouts
     func backwardMatchesTheIm2colPath(_ keys: String) throws {
         // 64 → 64 channels (32 a group with group 2) and 3×3 kernels: enough work per value
         // reordered for the engine to take every case.

@@ -13,11 +13,21 @@ public protocol ElementwiseFunction {
     func derivative(x: Float, y: Float) -> Float
     /// Whether the derivative can be computed from y alone, which lets the layer work in place.
     static var derivativeUsesOutputOnly: Bool { get }
+    /// y[i] = value(x[i]) for `count` values. A requirement, not only a loop in the layer, so
+    /// that each function's witness runs a loop specialised for it: called through the generic
+    /// layer, `value` cost a witness call per value (a ReLU6 over 400k values took 0.5 ms).
+    func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
+}
+
+extension ElementwiseFunction {
+    public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { y[i] = value(x[i]) }
+    }
 }
 
 /// A neuron layer: top = f(bottom) element by element, bottom diff = top diff · f′, top
 /// tangent = f′ · bottom tangent.
-public final class ElementwiseLayer<Function: ElementwiseFunction>: Layer, TangentLayer {
+public final class ElementwiseLayer<Function: ElementwiseFunction>: Layer, TangentLayer, ChannelsLastCapable {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var supportsInPlace: Bool { Function.derivativeUsesOutputOnly }
@@ -40,7 +50,7 @@ public final class ElementwiseLayer<Function: ElementwiseFunction>: Layer, Tange
     public func forward(bottom: [Blob], top: [Blob]) {
         let x = bottom[0].data, y = top[0].data, f = function
         Parallel.forChunks(of: count, minimumPerChunk: 1 << 14) { _, range in
-            for i in range { y[i] = f.value(x[i]) }
+            f.apply(x + range.lowerBound, y + range.lowerBound, count: range.count)
         }
     }
 
@@ -60,4 +70,9 @@ public final class ElementwiseLayer<Function: ElementwiseFunction>: Layer, Tange
             for i in range { dy[i] = f.derivative(x: x[i], y: y[i]) * dx[i] }
         }
     }
+}
+
+extension ElementwiseLayer {
+    /// Every value alike: a ReLU6 or sigmoid between channels-last convolutions keeps them so.
+    package var isElementwise: Bool { true }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftCaffeCore
 import SwiftCaffeSpec
 
 // The element-wise neuron functions, with Caffe's keys and defaults. Each becomes a layer as
@@ -19,6 +20,8 @@ public struct SigmoidFunction: ElementwiseFunction {
     public func value(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
     public func derivative(x: Float, y: Float) -> Float { y * (1 - y) }
     public static var derivativeUsesOutputOnly: Bool { true }
+    /// 16 lanes at a time (`VectorMath`): the scalar expf took EfficientNet-B0's sigmoids 12 ms.
+    public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) { VectorMath.sigmoid(x, into: y, count: count) }
 }
 
 /// TanH: tanh x; y′ = 1 − y².
@@ -27,6 +30,7 @@ public struct TanHFunction: ElementwiseFunction {
     public func value(_ x: Float) -> Float { tanhf(x) }
     public func derivative(x: Float, y: Float) -> Float { 1 - y * y }
     public static var derivativeUsesOutputOnly: Bool { true }
+    public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) { VectorMath.tanh(x, into: y, count: count) }
 }
 
 /// ELU: x above 0, alpha·(e^x − 1) below; y′ = 1 or y + alpha.
@@ -124,6 +128,15 @@ public struct SwishFunction: ElementwiseFunction {
     let beta: Float
     public init(spec: LayerSpec) throws { beta = try spec.float("beta", default: 1) }
     public func value(_ x: Float) -> Float { x / (1 + expf(-beta * x)) }
+    /// SiLU (beta 1, EfficientNet's activation) as a vector sigmoid times x.
+    public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        guard beta == 1, UnsafePointer(y) != x else {
+            for i in 0..<count { y[i] = value(x[i]) }
+            return
+        }
+        VectorMath.sigmoid(x, into: y, count: count)
+        for i in 0..<count { y[i] *= x[i] }
+    }
     public func derivative(x: Float, y: Float) -> Float {
         let s = 1 / (1 + expf(-beta * x))
         return s + beta * x * s * (1 - s)

@@ -170,19 +170,26 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
 
     /// Whether the engine's kernels suit the channels: per group, inputs and outputs that fill
     /// 16-wide vectors, or an input of a few channels (a first layer over pictures, for which
-    /// oneDNN has kernels of its own). Measured (docs/performance.md, "Convolution engine"):
-    /// LeNet's 1 → 20 and 20 → 50 ran 1.3-1.7 times slower in the engine, AlexNet's, GoogLeNet's
-    /// and ResNet's layers faster.
+    /// oneDNN has kernels of its own), or a depthwise convolution over such channels (one in,
+    /// one out per group: MobileNet's and EfficientNet's, which im2col runs as one tiny GEMM per
+    /// channel). Measured (docs/performance.md, "Convolution engine"): LeNet's 1 → 20 and
+    /// 20 → 50 ran 1.3-1.7 times slower in the engine, AlexNet's, GoogLeNet's and ResNet's
+    /// layers faster.
     private var engineSuitsChannels: Bool {
         let inputs = geometry.channels / groups, outputs = keys.numOutput / groups
+        if isDepthwise { return true }
         return (inputs % 16 == 0 || inputs <= 4) && outputs % 16 == 0
     }
+
+    private var isDepthwise: Bool { geometry.channels == groups && keys.numOutput == groups && groups >= 8 }
 
     /// Whether the engine pays for reordering what is not channels-last: multiply-adds per value
     /// reordered. GoogLeNet's 1×1 convolutions between concatenations (15-60) ran slower in the
     /// engine, its 3×3 and 5×5 (over 250) faster.
+    /// A depthwise convolution always pays: im2col runs it as one GEMM per channel
+    /// (MobileNetV2's 144 channels of 56×56 took 3 ms that way, 0.3 ms with both reorders).
     private var engineSuitsWork: Bool {
-        if inputChannelsLast || outputChannelsLast { return true }
+        if inputChannelsLast || outputChannelsLast || isDepthwise { return true }
         let g = geometry
         let reordered = Double(g.channels * g.height * g.width + keys.numOutput * outputArea)
         return Double(groupVolume * keys.numOutput * outputArea) / reordered >= 100
