@@ -16,7 +16,8 @@ extension Translator {
             start = min(max(start < 0 ? start + rank : start, 0), rank)
             end = min(max(end < 0 ? end + rank : end, 0), rank)
             let dims = Array(shape[start..<max(start, end)])
-            constants[node.outputs[0]] = Tensor(dims: [dims.count], floats: dims.map(Float.init), ints: dims)
+            let batch: Set<Int> = start == 0 && !dims.isEmpty && batchLed.contains(node.inputs[0]) ? [0] : []
+            constants[node.outputs[0]] = Tensor(dims: [dims.count], floats: dims.map(Float.init), ints: dims, batch: batch)
             return true
         }
         let inputs = node.inputs.filter { !$0.isEmpty }
@@ -34,17 +35,22 @@ extension Translator {
             let to = try int(node, "to", 1), source = try value(0)
             let integral = TensorReader.integerTypes.contains(to)
             let ints = integral ? (source.ints ?? source.floats.map { Int($0) }) : nil
-            result = Tensor(dims: source.dims, floats: ints.map { $0.map(Float.init) } ?? source.floats, ints: ints)
+            result = Tensor(dims: source.dims, floats: ints.map { $0.map(Float.init) } ?? source.floats, ints: ints, batch: source.batch)
         case "Unsqueeze", "Squeeze", "Reshape", "Flatten":
             let source = try value(0)
             let shape = try reshaped(node, source.dims, axesOrShape: isGiven(node, 1) ? integers(try value(1)) : nil)
-            result = Tensor(dims: shape, floats: source.floats, ints: source.ints)
+            result = Tensor(dims: shape, floats: source.floats, ints: source.ints, batch: source.batch)
         case "Concat":
             let parts = try (0..<inputs.count).map(value)
             let axis = try self.axis(node, try int(node, "axis", 0), rank: parts[0].dims.count)
             guard axis == 0, parts.allSatisfy({ $0.dims.count == 1 }) else { throw refusal(node, "joins constants other than lists") }
             let ints = parts.allSatisfy { $0.ints != nil } ? parts.flatMap { $0.ints! } : nil
-            result = Tensor(dims: [parts.reduce(0) { $0 + $1.count }], floats: parts.flatMap(\.floats), ints: ints)
+            var batch = Set<Int>(), offset = 0
+            for part in parts {
+                batch.formUnion(part.batch.map { $0 + offset })
+                offset += part.count
+            }
+            result = Tensor(dims: [parts.reduce(0) { $0 + $1.count }], floats: parts.flatMap(\.floats), ints: ints, batch: batch)
         case "Gather":
             let data = try value(0), indices = try value(1)
             guard try int(node, "axis", 0) == 0, data.dims.count == 1 else { throw refusal(node, "gathers from a constant other than a list") }
@@ -53,7 +59,8 @@ extension Translator {
                 guard (0..<data.count).contains(position) else { throw refusal(node, "gathers index \(index) of a list of \(data.count)") }
                 return position
             }
-            result = Tensor(dims: indices.dims, floats: picked.map { data.floats[$0] }, ints: data.ints.map { ints in picked.map { ints[$0] } })
+            result = Tensor(dims: indices.dims, floats: picked.map { data.floats[$0] }, ints: data.ints.map { ints in picked.map { ints[$0] } },
+                            batch: Set(picked.indices.filter { data.batch.contains(picked[$0]) }))
         case "Add", "Sub", "Mul", "Div":
             let a = try value(0), b = try value(1)
             guard a.count == b.count || a.count == 1 || b.count == 1 else { throw refusal(node, "broadcasts constants of shapes \(a.dims) and \(b.dims)") }
@@ -91,7 +98,8 @@ extension Translator {
             let steps = isGiven(node, 4) ? integers(try value(4)) : [1]
             guard starts.count == 1, ends.count == 1, steps == [1] else { throw refusal(node, "slices a list with steps") }
             let range = clamped(starts[0], ends[0], count: data.count)
-            result = Tensor(dims: [range.count], floats: Array(data.floats[range]), ints: data.ints.map { Array($0[range]) })
+            result = Tensor(dims: [range.count], floats: Array(data.floats[range]), ints: data.ints.map { Array($0[range]) },
+                            batch: Set(data.batch.filter(range.contains).map { $0 - range.lowerBound }))
         default:
             return false
         }

@@ -16,6 +16,9 @@ struct ONNXGraph {
         var dims: [Int]
         var floats: [Float]
         var ints: [Int]?
+        /// Positions whose value is the model's batch size (1 here, any when run): what a
+        /// `Shape` of a batch-led value gave, followed through the folding.
+        var batch: Set<Int> = []
 
         var count: Int { dims.reduce(1, *) }
     }

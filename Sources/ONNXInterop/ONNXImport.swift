@@ -61,6 +61,11 @@ struct Translator {
     /// one layer; and the nodes already translated with an earlier one.
     var readers: [String: [Int]] = [:]
     var fused: Set<Int> = []
+    /// The values whose first axis is the model's symbolic batch, so that `Shape` of them
+    /// folds to a list whose first entry is the batch (`Tensor.batch`) and a `Reshape` to it
+    /// copies the batch (0) instead of fixing it at 1: `x.view(x.size(0), -1)`, ShuffleNet's
+    /// channel shuffle.
+    var batchLed: Set<String> = []
 
     init(graph: ONNXGraph, file: String) {
         self.graph = graph
@@ -83,6 +88,7 @@ struct Translator {
             layers.append(flow([("name", quote(name)), ("type", "Input"), ("top", quote(input.name)), ("shape", list(shape))]))
             blobs[input.name] = input.name
             shapes[input.name] = shape
+            if input.dims[0] == nil { batchLed.insert(input.name) }
         }
         for node in graph.nodes { for input in node.inputs where !input.isEmpty { readers[input, default: []].append(node.index) } }
         for output in graph.outputs { readers[output.name, default: []].append(-1) }
@@ -166,6 +172,24 @@ struct Translator {
     mutating func output(_ node: Node, _ index: Int = 0, blob: String, shape: [Int]) {
         blobs[node.outputs[index]] = blob
         shapes[node.outputs[index]] = shape
+        let led = node.inputs.first { batchLed.contains($0) }
+        if let led, shapes[led]?.first == shape.first, (try? keepsFirstAxis(node)) == true { batchLed.insert(node.outputs[index]) }
+    }
+
+    /// Whether `node` leaves its input's first axis first: not a Transpose that moves it, a
+    /// join or cut along it, or a reshape that does not copy it.
+    func keepsFirstAxis(_ node: Node) throws -> Bool {
+        switch node.opType {
+        case "Transpose": return try ints(node, "perm")?.first == 0
+        case "Concat", "Split": return try int(node, "axis", node.opType == "Concat" ? 1 : 0) != 0
+        case "Slice": return !(constant(node, 3).map(integers) ?? [0]).contains(0)
+        case "Flatten": return try int(node, "axis", 1) != 0
+        case "Reshape":
+            guard let target = constant(node, 1) else { return false }
+            return integers(target).first == 0 || target.batch.contains(0)
+        case "Squeeze", "Unsqueeze": return try leavesFirstAxis(node, shapes[node.inputs[0]] ?? [])
+        default: return true
+        }
     }
 
     /// The blob for the node's output: its ONNX name.

@@ -109,9 +109,13 @@ extension Translator {
             output(node, blob: node.outputs[0], shape: result)
         case "Reshape":
             let (x, shape) = try computed(node, 0)
-            let target = integers(try requireConstant(node, 1, "shape"))
+            let given = try requireConstant(node, 1, "shape")
+            let target = integers(given)
             let result = try reshaped(node, shape, axesOrShape: target)
-            emit(node, "Reshape", bottoms: [x], tops: [top(node)], [("shape", list(target))])
+            // A first entry that is the batch is written as a copy of the input's (0).
+            var written = target
+            if given.batch.contains(0), batchLed.contains(node.inputs[0]) { written[0] = 0 }
+            emit(node, "Reshape", bottoms: [x], tops: [top(node)], [("shape", list(written))])
             output(node, blob: node.outputs[0], shape: result)
         case "Squeeze", "Unsqueeze":
             let (x, shape) = try computed(node, 0)
@@ -335,13 +339,19 @@ extension Translator {
             }
             let smallIsB = b.shape.reduce(1, *) <= a.shape.reduce(1, *)
             let (big, small) = smallIsB ? (a, b) : (b, a)
-            guard let run = broadcastRun(small.shape, over: big.shape) else {
+            guard var run = broadcastRun(small.shape, over: big.shape) else {
                 throw refusal(node, "broadcasts \(a.shape) and \(b.shape) other than along a run of axes")
             }
             guard op != "Div" || smallIsB else { throw refusal(node, "divides by a computed tensor, which no Caffe layer does") }
-            // The small one as just the run's axes, negated or inverted where Sub or Div need it.
+            // Both computed from the batch: the run starts at the batch axis (a squeeze-excitation's
+            // N×C×1×1 at batch 1 would otherwise become C and fix the net's batch at 1).
+            if small.shape.count == big.shape.count, (0..<run.lowerBound).allSatisfy({ small.shape[$0] == big.shape[$0] }) { run = 0..<run.upperBound }
+            // The small one as just the run's axes (the batch copied, 0), negated or inverted where
+            // Sub or Div need it.
+            var dims = Array(big.shape[run])
+            if run.lowerBound == 0 { dims[0] = 0 }
             var factor = intermediate(node.outputs[0] + "/broadcast")
-            emit(node, "Reshape", bottoms: [small.blob], tops: [factor], [("shape", list(Array(big.shape[run])))], suffix: "/broadcast")
+            emit(node, "Reshape", bottoms: [small.blob], tops: [factor], [("shape", list(dims))], suffix: "/broadcast")
             var bigBlob = big.blob
             if op == "Sub" || op == "Div" {
                 let flipped = intermediate(node.outputs[0] + "/flipped")

@@ -72,6 +72,27 @@ import CaffeInterop
         #expect { try Predictor(net: folder + "/mobilenet.yaml", weights: nil) } throws: { "\($0)".contains("no weights were given") }
     }
 
+    /// The batch stays free: the shape arithmetic of ShuffleNet's channel shuffle and the
+    /// broadcast of squeeze-excitation copy the batch instead of fixing it at the 1 the file
+    /// was read with, so the net set to 3 samples runs them in one pass, as ONNX Runtime did.
+    @Test(.enabled(if: pythonHasONNX), arguments: ["shufflenet", "mobilenet"])
+    func aModelRunsAnyBatchInOnePass(_ name: String) throws {
+        let folder = try #require(Self.fixtures, "scripts/onnx-fixtures.py failed")
+        let (spec, _) = try ONNXImport.load(folder + "/\(name).onnx")
+        let yaml = try NetFileConversion.yaml(spec, pathsRelativeTo: folder)
+        let three = yaml.replacingOccurrences(of: "shape: [1, 3,", with: "shape: [3, 3,")
+        #expect(three != yaml)
+        let net = try Net(spec: try NetSpec.parse(three), options: NetOptions(phase: .test, purpose: .inference))
+        try net.loadWeights(from: folder + "/\(name).onnx")
+        let input = try NPYFile.read(path: folder + "/\(name)-input.npy"), expected = try NPYFile.read(path: folder + "/\(name)-output.npy")
+        try net.forward(replacing: ["image": input.values])
+        let ours = net.blobs[net.outputNames.last!]!
+        #expect(ours.shape == expected.shape)
+        let largest = expected.values.map(abs).max() ?? 0
+        let difference = zip(ours.dataArray, expected.values).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(difference <= 1e-5 * max(1, largest), "\(name): max difference \(difference)")
+    }
+
     @Test(.enabled(if: pythonHasONNX))
     func anOperatorWeDoNotReadIsNamedWithItsNode() throws {
         let folder = try #require(Self.fixtures, "scripts/onnx-fixtures.py failed")
