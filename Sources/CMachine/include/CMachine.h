@@ -12,4 +12,12 @@ void swiftcaffe_flush_denormals_to_zero(void);
 /// with FMA (its Haswell kernels), 0 for less or for another processor.
 int swiftcaffe_vector_level(void);
 
+/// y = sigmoid(x), tanh(x), x·sigmoid(x) over `count` floats; `y` may be `x`. The
+/// accuracy of VectorMath's (within 1e-7 and 2e-7 absolute), in C so that the loops vectorise.
+void swiftcaffe_sigmoid(const float *x, float *y, long count);
+void swiftcaffe_tanh(const float *x, float *y, long count);
+void swiftcaffe_silu(const float *x, float *y, long count);
+/// y = e^x within 2 ulp, saturating outside [−87.3, 88.4].
+void swiftcaffe_exp(const float *x, float *y, long count);
+
 #endif

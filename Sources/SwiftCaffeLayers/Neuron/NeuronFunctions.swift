@@ -20,7 +20,7 @@ public struct SigmoidFunction: ElementwiseFunction {
     public func value(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
     public func derivative(x: Float, y: Float) -> Float { y * (1 - y) }
     public static var derivativeUsesOutputOnly: Bool { true }
-    /// 16 lanes at a time (`VectorMath`): the scalar expf took EfficientNet-B0's sigmoids 12 ms.
+    /// With the vector exp (`VectorMath`): the scalar expf took EfficientNet-B0's sigmoids 12 ms.
     public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) { VectorMath.sigmoid(x, into: y, count: count) }
 }
 
@@ -60,6 +60,15 @@ public struct PowerFunction: ElementwiseFunction {
     }
     public func value(_ x: Float) -> Float { powf(shift + scale * x, power) }
     public func derivative(x: Float, y: Float) -> Float { power == 0 ? 0 : power * scale * powf(shift + scale * x, power - 1) }
+    /// Power 1 (an affine map, as HardSigmoid's and constants' arithmetic import) without powf.
+    public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        if power == 1 {
+            let scale = scale, shift = shift
+            for i in 0..<count { y[i] = shift + scale * x[i] }
+        } else {
+            for i in 0..<count { y[i] = value(x[i]) }
+        }
+    }
     public static var derivativeUsesOutputOnly: Bool { false }
 }
 
@@ -128,14 +137,13 @@ public struct SwishFunction: ElementwiseFunction {
     let beta: Float
     public init(spec: LayerSpec) throws { beta = try spec.float("beta", default: 1) }
     public func value(_ x: Float) -> Float { x / (1 + expf(-beta * x)) }
-    /// SiLU (beta 1, EfficientNet's activation) as a vector sigmoid times x.
+    /// SiLU (beta 1, EfficientNet's activation) with the vector exp.
     public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        guard beta == 1, UnsafePointer(y) != x else {
+        if beta == 1 {
+            VectorMath.silu(x, into: y, count: count)
+        } else {
             for i in 0..<count { y[i] = value(x[i]) }
-            return
         }
-        VectorMath.sigmoid(x, into: y, count: count)
-        for i in 0..<count { y[i] *= x[i] }
     }
     public func derivative(x: Float, y: Float) -> Float {
         let s = 1 / (1 + expf(-beta * x))
