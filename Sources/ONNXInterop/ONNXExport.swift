@@ -191,9 +191,69 @@ private struct Exporter {
             // The top's shape with the batch left to ONNX (0 copies the input's dimension).
             let shape = constant(name + ".shape", int64s: [0] + tops[0].shape.dropFirst())
             node("Reshape", name, [inputs[0], shape], define(top))
+        case "Clip":
+            node("Clip", name, [inputs[0], constant(name + ".min", [], [try spec.float("min")]), constant(name + ".max", [], [try spec.float("max")])], define(top))
+        case "Swish":
+            // x · σ(βx)
+            let beta = try spec.float("beta", default: 1)
+            var argument = inputs[0]
+            if beta != 1 { argument = affine(name, argument, scale: beta, shift: 0, top: top + "_scaled") }
+            let gate = define(top + "_gate")
+            node("Sigmoid", name + "_gate", [argument], gate)
+            node("Mul", name, [inputs[0], gate], define(top))
+        case "Power":
+            // (shift + scale·x)^power
+            let power = try spec.float("power", default: 1)
+            let base = affine(name, inputs[0], scale: try spec.float("scale", default: 1), shift: try spec.float("shift", default: 0),
+                              top: power == 1 ? top : top + "_base", last: power == 1)
+            if power != 1 { node("Pow", name, [base, constant(name + ".power", [], [power])], define(top)) }
+        case "Exp", "Log":
+            // Caffe's base (−1 for e) as a factor of ln: base^u = e^(u·ln base), log_base u = ln u / ln base.
+            let base = try spec.float("base", default: -1), ln: Float = base == -1 ? 1 : logf(base)
+            var scale = try spec.float("scale", default: 1), shift = try spec.float("shift", default: 0)
+            if spec.type == "Exp" { (scale, shift) = (scale * ln, shift * ln) }
+            let argument = affine(name, inputs[0], scale: scale, shift: shift, top: top + "_argument")
+            if spec.type == "Exp" || ln == 1 {
+                node(spec.type, name, [argument], define(top))
+            } else {
+                let natural = define(top + "_ln")
+                node("Log", name, [argument], natural)
+                node("Mul", name + "_base", [natural, constant(name + ".base", [], [1 / ln])], define(top))
+            }
+        case "PReLU":
+            let slopes = layer.params[0]
+            let shape = slopes.count == 1 ? [1] : [slopes.count] + Array(repeating: 1, count: max(bottoms[0].shape.count - 2, 0))
+            node("PRelu", name, [inputs[0], constant(name + ".slopes", shape, slopes.dataArray)], define(top))
+        case "Permute":
+            let given = try spec.intList("order", in: 0...31), rank = bottoms[0].shape.count
+            node("Transpose", name, inputs, define(top), [("perm", .ints(given + (0..<rank).filter { !given.contains($0) }))])
+        case "Slice":
+            let axis = try spec.int("axis", default: 1, in: -8...8)
+            let normalized = axis < 0 ? axis + bottoms[0].shape.count : axis
+            let sizes = tops.map { $0.shape[normalized] }
+            model.nodes.append(.init(opType: "Split", name: name, inputs: [inputs[0], constant(name + ".split", int64s: sizes)],
+                                     outputs: tops.map { define($0.name) }, attributes: [("axis", .int(normalized))]))
         default:
             throw refuse("ONNX export has no mapping for \(spec.type) layers yet")
         }
+    }
+
+    /// shift + scale·x as the Mul and Add it needs (none when it is x): the value's name.
+    /// `last`: the result is the layer's top, named `top`; else an intermediate.
+    mutating func affine(_ name: String, _ input: String, scale: Float, shift: Float, top: String, last: Bool = false) -> String {
+        var value = input
+        if scale != 1 {
+            let scaled = define(shift == 0 && last ? top : top + "_times")
+            node("Mul", name + "_scale", [value, constant(name + ".scale", [], [scale])], scaled)
+            value = scaled
+        }
+        if shift != 0 {
+            let shifted = define(last ? top : top + "_plus")
+            node("Add", name + "_shift", [value, constant(name + ".shift", [], [shift])], shifted)
+            value = shifted
+        }
+        if last && value == input { current[top] = input }  // an identity: the top is the input
+        return value
     }
 
     /// Caffe's pooling with its rounding: ONNX's floor mode, with the end padding that gives

@@ -32,6 +32,22 @@ extension Translator {
             let keys = node.opType == "Sqrt" ? [("power", "0.5")] : node.opType == "Neg" ? [("scale", "-1")] : [("power", "-1")]
             emit(node, "Power", bottoms: [x], tops: [top(node)], keys)
             output(node, blob: node.outputs[0], shape: shape)
+        case "Pow":
+            let (x, shape) = try computed(node, 0)
+            let exponent = try requireConstant(node, 1, "exponent")
+            guard exponent.count == 1 else { throw refusal(node, "raises to a power that is not one number: \(exponent.dims)") }
+            emit(node, "Power", bottoms: [x], tops: [top(node)], [("power", number(exponent.floats[0]))])
+            output(node, blob: node.outputs[0], shape: shape)
+        case "PRelu":
+            let (x, shape) = try computed(node, 0)
+            let slopes = try requireConstant(node, 1, "slopes")
+            let channels = shape.count > 1 ? shape[1] : 1
+            guard slopes.count == 1 || (slopes.count == channels && broadcastRun(slopes.dims, over: shape) == 1..<2) else {
+                throw refusal(node, "has slopes of shape \(slopes.dims) for \(shape); Caffe's PReLU has one per channel or one for all")
+            }
+            emit(node, "PReLU", bottoms: [x], tops: [top(node)], slopes.count == 1 && channels != 1 ? [("channel_shared", "true")] : [],
+                 params: [parameter(slopes.floats, [slopes.count])])
+            output(node, blob: node.outputs[0], shape: shape)
         case "Clip":
             let (x, shape) = try computed(node, 0)
             let low = try constant(node, 1)?.floats.first ?? float(node, "min", -.greatestFiniteMagnitude)
@@ -166,7 +182,7 @@ extension Translator {
             output(node, blob: node.outputs[0], shape: shape)
         default:
             throw refusal(node, "is an operator SwiftCaffe does not read",
-                          hint: "it reads Conv, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Add, Sub, Mul, Div, Sum, Max, Mean, "
+                          hint: "it reads Conv, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, PRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Pow, Add, Sub, Mul, Div, Sum, Max, Mean, "
                               + "MaxPool, AveragePool, GlobalAveragePool, ReduceMean, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Concat, Split, Slice, "
                               + "Softmax, LRN, Dropout, Identity, and folds Constant, Shape, Gather and Cast")
         }

@@ -70,6 +70,56 @@ import Testing
         #expect(back.shape == ours.shape && returned <= 1e-5 * scale, "\(name): read back, differs by \(returned) at scale \(scale)")
     }
 
+    /// The neuron and shape layers no shipped net has, exported and run in ONNX Runtime, then
+    /// read back here: PReLU, Power, Clip, Swish, Exp and Log with their bases, Slice, Permute.
+    static let neurons = """
+        name: neurons
+        layers:
+          - {name: data, type: Input, top: data, shape: [2, 4, 6, 5]}
+          - {name: conv, type: Convolution, bottom: data, top: conv, num_output: 6, kernel_size: 3, pad: 1, weight_filler: {type: gaussian, std: 0.3}, bias_filler: {type: gaussian, std: 0.2}}
+          - {name: prelu, type: PReLU, bottom: conv, top: prelu, filler: {type: uniform, min: 0.1, max: 0.4}}
+          - {name: power, type: Power, bottom: prelu, top: power, power: 2, scale: 0.5, shift: 1}
+          - {name: clip, type: Clip, bottom: power, top: clip, min: 0.2, max: 4}
+          - {name: swish, type: Swish, bottom: clip, top: swish, beta: 1.5}
+          - {name: exp, type: Exp, bottom: swish, top: exp, scale: 0.1, base: 2}
+          - {name: log, type: Log, bottom: exp, top: log, shift: 1, base: 10}
+          - {name: slice, type: Slice, bottom: log, top: [a, b], axis: 1, slice_point: [2]}
+          - {name: permute, type: Permute, bottom: b, top: p, order: [0, 2, 3, 1]}
+          - {name: flat, type: Flatten, bottom: p, top: f}
+          - {name: flat2, type: Flatten, bottom: a, top: g}
+          - {name: shared, type: PReLU, bottom: g, top: h, channel_shared: true, filler: {type: constant, value: 0.3}}
+          - {name: out, type: Concat, bottom: [f, h], top: out}
+        """
+
+    @Test(.enabled(if: onnxRuntime))
+    func neuronAndShapeLayersExportAndReadBack() throws {
+        let folder = try temporaryFolder()
+        try Self.neurons.write(toFile: folder + "/n.yaml", atomically: true, encoding: .utf8)
+        let spec = try NetSpec.load(path: folder + "/n.yaml")
+        try Net(spec: spec, options: NetOptions(phase: .test, seed: 4)).saveWeights(to: folder + "/w.safetensors")
+        let model = try Predictor(spec: spec, weights: folder + "/w.safetensors")
+        var generator = RandomGenerator(seed: 12, stream: "onnx-neurons")
+        let sample = Safetensors.Tensor(shape: [2, 4, 6, 5], values: (0..<240).map { _ in generator.uniform(-1, 1) })
+        let ours = try model(sample)
+        try Data(try ONNXExport.model(spec, weights: folder + "/w.safetensors").bytes).write(to: URL(fileURLWithPath: folder + "/m.onnx"))
+        try Data(NPYFile.encode(sample)).write(to: URL(fileURLWithPath: folder + "/in.npy"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", repositoryRoot + "/scripts/onnxruntime-run.py", folder + "/m.onnx", folder + "/out.npy", "--output", "out", "data=\(folder)/in.npy"]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let theirs = try NPYFile.read(path: folder + "/out.npy")
+        let scale = max(ours.values.map(abs).max() ?? 0, 1e-6)
+        #expect(theirs.shape == ours.shape)
+        let worst = zip(ours.values, theirs.values).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-4 * scale, "ONNX Runtime differs by \(worst) at scale \(scale)")
+        ONNXFormats.register()
+        let back = try Predictor(net: folder + "/m.onnx", weights: nil)(sample)
+        let returned = zip(ours.values, back.values).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(back.shape == ours.shape && returned <= 1e-5 * scale, "read back, differs by \(returned) at scale \(scale)")
+    }
+
     /// The protobuf by hand: a value ONNX's own parser would misread shows up as a wrong model.
     @Test func varintsAndNestedMessagesAreProtobufs() {
         var writer = ProtobufWriter()
