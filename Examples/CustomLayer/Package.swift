@@ -13,10 +13,11 @@ let package = Package(
         .package(name: "SwiftCaffe", path: "../.."),
     ],
     targets: [
-        .target(name: "CustomLayers", dependencies: [.product(name: "SwiftCaffe", package: "SwiftCaffe")]),
+        .target(name: "CustomLayers", dependencies: [.product(name: "SwiftCaffe", package: "SwiftCaffe"), .product(name: "ONNXInterop", package: "SwiftCaffe")]),
         .executableTarget(name: "my-caffe", dependencies: [
             "CustomLayers", .product(name: "SwiftCaffe", package: "SwiftCaffe"), .product(name: "SwiftCaffeCLI", package: "SwiftCaffe"),
         ]),
-        .testTarget(name: "CustomLayersTests", dependencies: ["CustomLayers", .product(name: "SwiftCaffe", package: "SwiftCaffe")]),
+        .testTarget(name: "CustomLayersTests", dependencies: ["CustomLayers", .product(name: "SwiftCaffe", package: "SwiftCaffe"),
+                                                              .product(name: "ONNXInterop", package: "SwiftCaffe")]),
     ]
 )

@@ -11,20 +11,38 @@ import SwiftCaffeLayers
 /// A layer with no exact ONNX form is refused at its place in the file, naming it: a
 /// pooling whose Caffe rounding ONNX cannot express (an average over a window that Caffe's
 /// ceil mode cuts short), a Flatten that stops before the last axis, any type not listed in
-/// `export`'s switch.
+/// `export`'s switch and not registered with `register` (a custom layer's own writer).
 public enum ONNXExport {
     /// The model's bytes, with `weights` (nil: the fillers' values) loaded by name.
     public static func model(_ spec: NetSpec, weights: String?) throws -> (bytes: [UInt8], notes: [String]) {
         let deploy = try DeployNet(spec)
         let net = try Net(spec: deploy.spec, options: NetOptions(phase: .test, purpose: .asWritten))
         if let weights { try net.loadWeights(from: weights) }
-        var exporter = Exporter(net: net, batchAxes: try deploy.batchAxes())
+        var exporter = ONNXGraphWriter(net: net, batchAxes: try deploy.batchAxes())
         try exporter.run()
         return (exporter.model.encoded(), deploy.notes)
     }
+
+    /// Writes a layer type the export does not know (a custom layer from another package) as
+    /// ONNX operators. Called with the layer, the ONNX values its bottoms hold, and the
+    /// writer: add initializers with `constant`, operators with `node`, and name each top's
+    /// new value with `define(top.name)`. Throw (`layer.error(...)`) for a configuration that
+    /// has no ONNX form. Register before exporting, as the layer itself is registered:
+    ///
+    ///     ONNXExport.register("ScaledTanh") { layer, inputs, writer in ... }
+    public typealias LayerWriter = @Sendable (_ layer: any Layer, _ inputs: [String], _ writer: inout ONNXGraphWriter) throws -> Void
+
+    public static func register(_ type: String, _ write: @escaping LayerWriter) {
+        writers.withLock { $0[type] = write }
+    }
+
+    static func writer(for type: String) -> LayerWriter? { writers.withLock { $0[type] } }
+
+    private static let writers = Locked<[String: LayerWriter]>([:])
 }
 
-private struct Exporter {
+/// The ONNX graph being written, and what a registered `ONNXExport.LayerWriter` adds to it.
+public struct ONNXGraphWriter {
     let net: Net
     /// Each blob's batch axis (`DeployNet.batchAxes`), symbolic in the graph's inputs and outputs.
     let batchAxes: [String: Int]
@@ -39,8 +57,8 @@ private struct Exporter {
         model = ONNXModel(graphName: net.name)
     }
 
-    /// A fresh ONNX value name for a new value of `blob`.
-    mutating func define(_ blob: String) -> String {
+    /// A fresh ONNX value name for a new value of `blob`, which later layers then read.
+    public mutating func define(_ blob: String) -> String {
         var name = blob, number = 1
         while used.contains(name) {
             number += 1
@@ -51,19 +69,22 @@ private struct Exporter {
         return name
     }
 
-    mutating func constant(_ name: String, _ shape: [Int], _ values: [Float]) -> String {
+    /// A float32 initializer; returns its (unique) value name.
+    public mutating func constant(_ name: String, _ shape: [Int], _ values: [Float]) -> String {
         let unique = define(name)
         model.initializers.append(.init(name: unique, shape: shape, floats: values))
         return unique
     }
 
-    mutating func constant(_ name: String, int64s values: [Int]) -> String {
+    /// An int64 list initializer (shapes, axes); returns its value name.
+    public mutating func constant(_ name: String, int64s values: [Int]) -> String {
         let unique = define(name)
         model.initializers.append(.init(name: unique, shape: [values.count], int64s: values))
         return unique
     }
 
-    mutating func node(_ op: String, _ name: String, _ inputs: [String], _ output: String, _ attributes: [(String, ONNXModel.Attribute)] = []) {
+    /// An operator of the default domain (opset 17) named `name`, reading `inputs`, writing `output`.
+    public mutating func node(_ op: String, _ name: String, _ inputs: [String], _ output: String, _ attributes: [(String, ONNXAttribute)] = []) {
         model.nodes.append(.init(opType: op, name: name, inputs: inputs, outputs: [output], attributes: attributes))
     }
 
@@ -98,6 +119,13 @@ private struct Exporter {
         let spec = layer.spec, name = layer.name, top = tops[0].name
         func refuse(_ why: String) -> SwiftCaffeError {
             layer.error("cannot be written to ONNX: \(why)", hint: "leave the layer out of the net to export, or export the net without it")
+        }
+        if let write = ONNXExport.writer(for: spec.type) {
+            try write(layer, inputs, &self)
+            for top in tops where current[top.name] == nil {
+                throw layer.error("its ONNX writer gave no value for the top '\(top.name)'", hint: "call writer.define(top.name) for each top")
+            }
+            return
         }
         switch spec.type {
         case "Convolution":

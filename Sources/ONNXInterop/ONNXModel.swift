@@ -1,11 +1,13 @@
 /// The parts of an ONNX model this exporter writes (ModelProto and what it holds), each with
 /// the field numbers of onnx.proto. Tensors are float32 (data type 1) or int64 (7), stored as
 /// little-endian `raw_data`.
+/// An attribute of an ONNX node: one int, float, string, ints or floats.
+public enum ONNXAttribute {
+    case int(Int), float(Float), string(String), ints([Int]), floats([Float])
+}
+
 struct ONNXModel {
-    /// An attribute of a node: one int, float, string, ints or floats.
-    enum Attribute {
-        case int(Int), float(Float), string(String), ints([Int]), floats([Float])
-    }
+    typealias Attribute = ONNXAttribute
 
     struct Node {
         var opType: String

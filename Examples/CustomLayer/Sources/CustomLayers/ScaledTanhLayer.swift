@@ -1,4 +1,5 @@
 import Foundation
+import ONNXInterop
 import SwiftCaffe
 
 /// y = a_c · tanh(b_c · x): a tanh whose output scale a and input slope b are learned, one
@@ -16,6 +17,8 @@ public final class ScaledTanhLayer: Layer {
     let slopeFiller: FillerSpec
     let context: LayerContext
     private var channels = 1, inner = 1, outer = 1
+    /// The bottom's axes after the channels (for the ONNX writer's broadcast shape).
+    private var trailingAxes = 0
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
@@ -34,6 +37,7 @@ public final class ScaledTanhLayer: Layer {
         channels = channelShared ? 1 : input.shape[1]
         outer = input.shape.first ?? 1
         inner = input.count / max(outer * channels, 1)
+        trailingAxes = max(input.shape.count - 2, 0)
         params = [try context.parameter(name, "scale", shape: [channels], filler: scaleFiller),
                   try context.parameter(name, "slope", shape: [channels], filler: slopeFiller)]
         try top[0].reshape(input.shape)
@@ -64,7 +68,24 @@ public final class ScaledTanhLayer: Layer {
     }
 }
 
-/// Registers this package's layers; call before building a net or running the command line.
+/// Registers this package's layers, and how `convert net.yaml model.onnx` writes them; call
+/// before building a net or running the command line.
 public func registerCustomLayers() {
     LayerRegistry.register(ScaledTanhLayer.self, as: "ScaledTanh")
+    ONNXExport.register("ScaledTanh", ScaledTanhLayer.writeONNX)
+}
+
+extension ScaledTanhLayer {
+    /// a · tanh(b · x) as ONNX's Mul, Tanh, Mul, with a and b shaped to broadcast over the
+    /// channel axis (C×1×…×1), or one value each when channel_shared.
+    static func writeONNX(_ layer: any Layer, _ inputs: [String], _ writer: inout ONNXGraphWriter) throws {
+        let layer = layer as! ScaledTanhLayer, name = layer.name, top = layer.spec.tops[0]
+        let shape = layer.channelShared ? [1] : [layer.channels] + Array(repeating: 1, count: layer.trailingAxes)
+        let slope = writer.constant(name + ".slope", shape, layer.params[1].dataArray)
+        let scale = writer.constant(name + ".scale", shape, layer.params[0].dataArray)
+        let product = writer.define(top + "_product"), squashed = writer.define(top + "_tanh")
+        writer.node("Mul", name + "_slope", [inputs[0], slope], product)
+        writer.node("Tanh", name + "_tanh", [product], squashed)
+        writer.node("Mul", name, [squashed, scale], writer.define(top))
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ONNXInterop
 import SwiftCaffe
 @testable import CustomLayers
 
@@ -35,6 +36,32 @@ import SwiftCaffe
         LayerRegistry.register(BrokenScaledTanh.self, as: "BrokenScaledTanh")
         let results = try check(try layer("{name: t, type: BrokenScaledTanh, slope_filler: {type: constant, value: 0.7}}"))
         #expect(results.contains { !$0.passed })
+    }
+
+    /// The layer's registered ONNX writer: the exported model, read back by SwiftCaffe's ONNX
+    /// import (Mul, Tanh, Mul), computes what the layer does.
+    @Test(arguments: [false, true])
+    func exportsToONNX(_ shared: Bool) throws {
+        ONNXFormats.register()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scaled-tanh-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let spec = try NetSpec.parse("""
+            name: t
+            layers:
+              - {name: data, type: Input, top: data, shape: [2, 3, 4, 5]}
+              - {name: act, type: ScaledTanh, bottom: data, top: act, channel_shared: \(shared),
+                 scale_filler: {type: uniform, min: 0.5, max: 2}, slope_filler: {type: gaussian, std: 1}}
+            """)
+        try Net(spec: spec, options: NetOptions(phase: .test, seed: 8)).saveWeights(to: folder + "/w.safetensors")
+        var rng = RandomGenerator(seed: 6)
+        let sample = Safetensors.Tensor(shape: [2, 3, 4, 5], values: (0..<120).map { _ in rng.uniform(-2, 2) })
+        let ours = try Predictor(spec: spec, weights: folder + "/w.safetensors")(sample)
+        try Data(try ONNXExport.model(spec, weights: folder + "/w.safetensors").bytes).write(to: URL(fileURLWithPath: folder + "/m.onnx"))
+        let back = try Predictor(net: folder + "/m.onnx", weights: nil)(sample)
+        let worst = zip(ours.values, back.values).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(back.shape == ours.shape && worst <= 1e-6, "differs by \(worst)")
+        #expect(Set(ours.values).count > 100)  // the parameters and inputs vary: the check means something
     }
 
     @Test func keyErrorsCiteTheFile() throws {
