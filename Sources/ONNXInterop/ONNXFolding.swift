@@ -34,7 +34,7 @@ extension Translator {
         case "Cast":
             let to = try int(node, "to", 1), source = try value(0)
             let integral = TensorReader.integerTypes.contains(to)
-            let ints = integral ? (source.ints ?? source.floats.map { Int($0) }) : nil
+            let ints = integral ? try integers(source) : nil
             result = Tensor(dims: source.dims, floats: ints.map { $0.map(Float.init) } ?? source.floats, ints: ints, batch: source.batch)
         case "Unsqueeze", "Squeeze", "Reshape", "Flatten":
             let source = try value(0)
@@ -74,8 +74,9 @@ extension Translator {
                     case "Sub": return p &- q
                     case "Mul": return p &* q
                     default:
-                        guard q != 0 else { throw refusal(node, "divides by zero") }
-                        return p / q
+                        let (quotient, overflow) = p.dividedReportingOverflow(by: q)
+                        guard q != 0, !overflow else { throw refusal(node, "divides \(p) by \(q)") }
+                        return quotient
                     }
                 }
                 result = Tensor(dims: dims, floats: ints.map(Float.init), ints: ints)
@@ -94,8 +95,8 @@ extension Translator {
         case "Slice":
             let data = try value(0)
             guard data.dims.count == 1 else { throw refusal(node, "slices a constant other than a list") }
-            let starts = integers(try value(1)), ends = integers(try value(2))
-            let steps = isGiven(node, 4) ? integers(try value(4)) : [1]
+            let starts = try integers(value(1)), ends = try integers(value(2))
+            let steps = isGiven(node, 4) ? try integers(value(4)) : [1]
             guard starts.count == 1, ends.count == 1, steps == [1] else { throw refusal(node, "slices a list with steps") }
             let range = clamped(starts[0], ends[0], count: data.count)
             result = Tensor(dims: [range.count], floats: Array(data.floats[range]), ints: data.ints.map { Array($0[range]) },
@@ -157,13 +158,15 @@ extension Translator {
                 }
                 return size
             }
-            let total = shape.reduce(1, *)
+            let total = shape.reduce(1, *)  // a shape the net already holds: no overflow
             if let unknown = result.firstIndex(of: -1) {
-                let known = result.enumerated().filter { $0.offset != unknown }.reduce(1) { $0 * $1.element }
-                guard result.filter({ $0 == -1 }).count == 1, known > 0, total % known == 0 else { throw refusal(node, "cannot infer -1 in \(target) for \(shape)") }
+                let others = result.enumerated().filter { $0.offset != unknown }.map(\.element)
+                guard result.filter({ $0 == -1 }).count == 1, let known = checkedCount(others, limit: 1 << 62), known > 0, total % known == 0 else {
+                    throw refusal(node, "cannot infer -1 in \(target) for \(shape)")
+                }
                 result[unknown] = total / known
             }
-            guard result.reduce(1, *) == total else { throw refusal(node, "reshapes \(shape) (\(total) values) to \(result)") }
+            guard checkedCount(result, limit: 1 << 62) == total else { throw refusal(node, "reshapes \(shape) (\(total) values) to \(result)") }
             return result
         }
     }

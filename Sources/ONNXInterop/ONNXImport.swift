@@ -66,6 +66,8 @@ struct Translator {
     /// copies the batch (0) instead of fixing it at 1: `x.view(x.size(0), -1)`, ShuffleNet's
     /// channel shuffle.
     var batchLed: Set<String> = []
+    /// The node being read, for errors raised below the operator's own code.
+    var reading: Node?
 
     init(graph: ONNXGraph, file: String) {
         self.graph = graph
@@ -96,6 +98,8 @@ struct Translator {
             guard node.domain.isEmpty || node.domain == "ai.onnx" else {
                 throw refusal(node, "is in the operator domain '\(node.domain)', which SwiftCaffe does not read")
             }
+            guard !node.outputs.isEmpty, !node.outputs[0].isEmpty else { throw refusal(node, "has no output") }
+            reading = node
             if try fold(node) { continue }
             try translate(node)
         }
@@ -182,11 +186,11 @@ struct Translator {
         switch node.opType {
         case "Transpose": return try ints(node, "perm")?.first == 0
         case "Concat", "Split": return try int(node, "axis", node.opType == "Concat" ? 1 : 0) != 0
-        case "Slice": return !(constant(node, 3).map(integers) ?? [0]).contains(0)
+        case "Slice": return try !(constant(node, 3).map(integers) ?? [0]).contains(0)
         case "Flatten": return try int(node, "axis", 1) != 0
         case "Reshape":
             guard let target = constant(node, 1) else { return false }
-            return integers(target).first == 0 || target.batch.contains(0)
+            return try integers(target).first == 0 || target.batch.contains(0)
         case "Squeeze", "Unsqueeze": return try leavesFirstAxis(node, shapes[node.inputs[0]] ?? [])
         default: return true
         }
@@ -218,10 +222,15 @@ struct Translator {
         return tensor
     }
 
+    /// Attribute numbers are kept within ±2³¹, so that sizes computed from them (windows,
+    /// strides, pads) cannot overflow: a larger one is an error, as no real model has it.
+    static let attributeRange = -(1 << 31)...(1 << 31)
+
     func int(_ node: Node, _ key: String, _ fallback: Int) throws -> Int {
         switch node.attributes[key] {
         case nil: return fallback
-        case .int(let value)?: return value
+        case .int(let value)? where Self.attributeRange.contains(value): return value
+        case .int(let value)?: throw refusal(node, "has attribute '\(key)' = \(value), out of range")
         default: throw refusal(node, "has attribute '\(key)' of an unexpected kind")
         }
     }
@@ -237,8 +246,9 @@ struct Translator {
     func ints(_ node: Node, _ key: String) throws -> [Int]? {
         switch node.attributes[key] {
         case nil: return nil
-        case .ints(let values)?: return values
-        case .int(let value)?: return [value]
+        case .ints(let values)? where values.allSatisfy(Self.attributeRange.contains): return values
+        case .int(let value)? where Self.attributeRange.contains(value): return [value]
+        case .ints?, .int?: throw refusal(node, "has attribute '\(key)' with a value out of range")
         default: throw refusal(node, "has attribute '\(key)' of an unexpected kind")
         }
     }
@@ -259,7 +269,18 @@ struct Translator {
     }
 
     /// Integer values of a constant (shapes, axes, indices).
-    func integers(_ tensor: Tensor) -> [Int] { tensor.ints ?? tensor.floats.map { Int($0) } }
+    /// Integer values of a constant (shapes, axes, indices). A float constant used so must hold
+    /// whole numbers within ±2⁶²: NaN or ±∞ as a size is an error, not a guess.
+    func integers(_ tensor: Tensor) throws -> [Int] {
+        if let ints = tensor.ints { return ints }
+        return try tensor.floats.map { value in
+            guard value.isFinite, abs(value) < 0x1p62, value.rounded(.towardZero) == value else {
+                let place = reading.map { "\($0.description) in " } ?? ""
+                throw SwiftCaffeError("\(place)'\(file)' takes as sizes or axes a constant that holds \(value)", hint: ONNXGraph.hint)
+            }
+            return Int(value)
+        }
+    }
 
     /// The values of a constant in row-major order, shaped for a parameter.
     func parameter(_ values: [Float], _ shape: [Int]) -> Safetensors.Tensor { Safetensors.Tensor(shape: shape, values: values) }

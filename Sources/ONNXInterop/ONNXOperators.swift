@@ -72,6 +72,7 @@ extension Translator {
             try arithmetic(node)
         case "Sum", "Max", "Mean":
             let parts = try node.inputs.indices.map { try computed(node, $0) }
+            guard !parts.isEmpty else { throw refusal(node, "has no inputs") }
             guard parts.allSatisfy({ $0.shape == parts[0].shape }) else { throw refusal(node, "takes tensors of shapes \(parts.map(\.shape)); SwiftCaffe's Eltwise takes one shape") }
             guard parts.count > 1 else {
                 output(node, blob: parts[0].blob, shape: parts[0].shape)
@@ -126,7 +127,7 @@ extension Translator {
         case "Reshape":
             let (x, shape) = try computed(node, 0)
             let given = try requireConstant(node, 1, "shape")
-            let target = integers(given)
+            let target = try integers(given)
             let result = try reshaped(node, shape, axesOrShape: target)
             // A first entry that is the batch is written as a copy of the input's (0).
             var written = target
@@ -150,6 +151,7 @@ extension Translator {
             output(node, blob: node.outputs[0], shape: order.map { shape[$0] })
         case "Concat":
             let parts = try node.inputs.indices.map { try computed(node, $0) }
+            guard !parts.isEmpty else { throw refusal(node, "has no inputs") }
             let axis = try self.axis(node, try int(node, "axis", 1), rank: parts[0].shape.count)
             let first = parts[0].shape
             let fits = parts.allSatisfy { part in part.shape.count == first.count && first.indices.allSatisfy { i in i == axis || part.shape[i] == first[i] } }
@@ -436,7 +438,7 @@ extension Translator {
         let count = node.outputs.count
         let sizes = try constant(node, 1).map(integers) ?? ints(node, "split")
             ?? (0..<count).map { shape[axis] / count + ($0 < shape[axis] % count ? 1 : 0) }
-        guard sizes.count == count, sizes.allSatisfy({ $0 > 0 }), sizes.reduce(0, +) == shape[axis] else {
+        guard sizes.count == count, sizes.allSatisfy({ (1...shape[axis]).contains($0) }), sizes.reduce(0, +) == shape[axis] else {
             throw refusal(node, "splits \(shape[axis]) along axis \(axis) into \(sizes)")
         }
         let points = sizes.dropLast().reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1) }

@@ -93,6 +93,60 @@ import CaffeInterop
         #expect(difference <= 1e-5 * max(1, largest), "\(name): max difference \(difference)")
     }
 
+    /// Models an attacker would write (valid protobuf, hostile numbers and shapes), each
+    /// through the real binary: a located error naming the node, exit status 1, no crash.
+    static let hostile = """
+        import sys, numpy as np, onnx
+        from onnx import TensorProto, helper, numpy_helper
+        folder = sys.argv[1]
+        def save(name, nodes, inits=()):
+            x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 4, 4])
+            y = helper.make_tensor_value_info(nodes[-1].output[0] if nodes[-1].output else "y", TensorProto.FLOAT, None)
+            graph = helper.make_graph(nodes, name, [x], [y], [numpy_helper.from_array(np.asarray(v), n) for n, v in inits])
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+            onnx.save(model, f"{folder}/{name}.onnx")
+        big = np.int64(2**62)
+        save("no_output", [helper.make_node("Relu", ["x"], [], name="silent")])
+        save("empty_concat", [helper.make_node("Concat", [], ["y"], name="join", axis=1)])
+        save("huge_reshape", [helper.make_node("Reshape", ["x", "s"], ["y"], name="grow")], [("s", np.array([big, big, -1], dtype=np.int64))])
+        save("nan_shape", [helper.make_node("Cast", ["f"], ["s"], name="cast", to=7), helper.make_node("Reshape", ["x", "s"], ["y"], name="use")],
+             [("f", np.array([np.nan, -1], dtype=np.float32))])
+        save("overflow_div", [helper.make_node("Div", ["a", "b"], ["s"], name="divide"), helper.make_node("Reshape", ["x", "s"], ["y"], name="use")],
+             [("a", np.array([-2**63], dtype=np.int64)), ("b", np.array([-1], dtype=np.int64))])
+        save("huge_stride", [helper.make_node("Conv", ["x", "w"], ["y"], name="stride", strides=[2**40, 1])], [("w", np.ones((2, 2, 1, 1), np.float32))])
+        save("huge_split", [helper.make_node("Split", ["x", "p"], ["y", "z"], name="cut", axis=1)], [("p", np.array([big, -big + 2], dtype=np.int64))])
+        save("far_gather", [helper.make_node("Shape", ["x"], ["s"], name="shape"), helper.make_node("Gather", ["s", "i"], ["y"], name="pick")],
+             [("i", np.array(7, dtype=np.int64))])
+        save("huge_pads", [helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[2, 2], pads=[2**31, 0, 2**31, 0])])
+        """
+
+    @Test(.enabled(if: pythonHasONNX))
+    func hostileModelsGetLocatedErrors() throws {
+        let folder = try temporaryFolder()
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        writer.arguments = ["python3", "-c", Self.hostile, folder]
+        try writer.run()
+        writer.waitUntilExit()
+        try #require(writer.terminationStatus == 0)
+        let binary = try #require(FileManager.default.isExecutableFile(atPath: FuzzTests.binary) ? FuzzTests.binary : nil, "build first: swift build")
+        let expected = ["no_output": "silent", "empty_concat": "join", "huge_reshape": "grow", "nan_shape": "cast", "overflow_div": "divide",
+                        "huge_stride": "stride", "huge_split": "cut", "far_gather": "pick", "huge_pads": "pool"]
+        for (model, node) in expected {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["summary", folder + "/\(model).onnx"]
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 1 && text.contains("error:") && text.contains("'\(node)'") && text.contains("\(model).onnx"),
+                    "\(model): status \(process.terminationStatus), \(text)")
+        }
+    }
+
     @Test(.enabled(if: pythonHasONNX))
     func anOperatorWeDoNotReadIsNamedWithItsNode() throws {
         let folder = try #require(Self.fixtures, "scripts/onnx-fixtures.py failed")
