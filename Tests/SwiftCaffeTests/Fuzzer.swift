@@ -24,7 +24,7 @@ import Foundation
 struct Fuzzer: Sendable {
     enum Kind: String, CaseIterable, Sendable {
         case netSummary = "net-summary", netTraining = "net-train", netGradcheck = "net-gradcheck", layer, weights, state, idx, csv, log
-        case prototxt, caffemodel
+        case prototxt, caffemodel, onnx
         case special, lmdb, hdf5, expansion, graph, huge
     }
 
@@ -114,6 +114,9 @@ struct Fuzzer: Sendable {
         try CaffeFormatTests.lenet.write(toFile: base + "/lenet.prototxt", atomically: true, encoding: .utf8)
         let (converted, message) = run([binary, "convert", base + "/run/lenet_iter_2.safetensors", base + "/lenet.caffemodel"])
         guard converted == .ran else { throw SwiftCaffeError("the fuzzer's caffemodel conversion failed: \(message)") }
+        // And as an ONNX model, which the onnx cases damage and read as a net or as weights.
+        let (exported, exportMessage) = run([binary, "convert", base + "/lenet.yaml", base + "/lenet.onnx", "--weights", base + "/run/lenet_iter_2.safetensors"])
+        guard exported == .ran else { throw SwiftCaffeError("the fuzzer's ONNX export failed: \(exportMessage)") }
         try prepareDatabases(base)
         return base
     }
@@ -217,6 +220,11 @@ struct Fuzzer: Sendable {
             try Data(mutateBytes(try bytes(base + "/lenet.caffemodel"))).write(to: URL(fileURLWithPath: path))
             return Case(kind: kind, number: number, folder: folder, base: base,
                         arguments: ["test", base + "/lenet.yaml", "--weights", path, "--iterations", "1"])
+        case .onnx:
+            let path = folder + "/model.onnx"
+            try Data(mutateBytes(try bytes(base + "/lenet.onnx"))).write(to: URL(fileURLWithPath: path))
+            return Case(kind: kind, number: number, folder: folder, base: base, arguments: rng.next() % 2 == 0 ? ["summary", path]
+                : ["test", base + "/lenet.yaml", "--weights", path, "--iterations", "1"])
         case .special:
             return try specialFileCase(folder: folder, number: number, base: base, output: output)
         case .lmdb:
