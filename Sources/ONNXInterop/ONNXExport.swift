@@ -259,11 +259,107 @@ public struct ONNXGraphWriter {
             let axis = try spec.int("axis", default: 1, in: -8...8)
             let normalized = axis < 0 ? axis + bottoms[0].shape.count : axis
             let sizes = tops.map { $0.shape[normalized] }
-            model.nodes.append(.init(opType: "Split", name: name, inputs: [inputs[0], constant(name + ".split", int64s: sizes)],
-                                     outputs: tops.map { define($0.name) }, attributes: [("axis", .int(normalized))]))
+            // Equal parts of the batch axis stay equal parts of whatever batch is given
+            // (fashion_aug's images and their mirrors); other cuts have fixed sizes.
+            let equalBatchParts = batchAxes[bottoms[0].name] == normalized && Set(sizes).count == 1
+            let operands = equalBatchParts ? [inputs[0]] : [inputs[0], constant(name + ".split", int64s: sizes)]
+            model.nodes.append(.init(opType: "Split", name: name, inputs: operands, outputs: tops.map { define($0.name) }, attributes: [("axis", .int(normalized))]))
+        case "Deconvolution":
+            // Caffe's deconvolution weights are C_in × C_out/group × kh × kw, as ConvTranspose's.
+            let keys = try ConvolutionKeys(spec, dilated: true), w = keys.window
+            let group = try spec.int("group", default: 1, in: 1...Int(Int32.max))
+            var operands = [inputs[0], constant(name + ".weights", layer.params[0].shape, layer.params[0].dataArray)]
+            if keys.biasTerm { operands.append(constant(name + ".bias", layer.params[1].shape, layer.params[1].dataArray)) }
+            node("ConvTranspose", name, operands, define(top), [
+                ("kernel_shape", .ints([w.kernelH, w.kernelW])), ("strides", .ints([w.strideH, w.strideW])),
+                ("pads", .ints([w.padH, w.padW, w.padH, w.padW])), ("dilations", .ints([w.dilationH, w.dilationW])), ("group", .int(group)),
+            ])
+        case "Flip":
+            // A Slice that walks the axis backwards.
+            let rank = bottoms[0].shape.count, given = try spec.int("axis", default: -1, in: -8...8)
+            let axis = given < 0 ? given + rank : given
+            node("Slice", name, [inputs[0], constant(name + ".starts", int64s: [-1]), constant(name + ".ends", int64s: [Int(Int64.min)]),
+                                 constant(name + ".axes", int64s: [axis]), constant(name + ".steps", int64s: [-1])], define(top))
+        case "Crop":
+            // The second bottom gives only the shape, known here: a Slice of constant bounds.
+            let rank = bottoms[0].shape.count, given = try spec.int("axis", default: 2, in: -8...8)
+            let axis = given < 0 ? given + rank : given
+            let offsets = try spec.intList("offset", in: 0...Int(Int32.max))
+            let axes = Array(axis..<rank)
+            let starts = axes.indices.map { offsets.isEmpty ? 0 : offsets.count == 1 ? offsets[0] : offsets[$0] }
+            let ends = axes.indices.map { starts[$0] + tops[0].shape[axes[$0]] }
+            node("Slice", name, [inputs[0], constant(name + ".starts", int64s: starts), constant(name + ".ends", int64s: ends),
+                                 constant(name + ".axes", int64s: axes)], define(top))
+        case "Tile":
+            let rank = bottoms[0].shape.count, given = try spec.int("axis", default: 1, in: -8...8)
+            let axis = given < 0 ? given + rank : given, tiles = try spec.int("tiles", in: 1...Int(Int32.max))
+            node("Tile", name, [inputs[0], constant(name + ".repeats", int64s: (0..<rank).map { $0 == axis ? tiles : 1 })], define(top))
+        case "Reduction":
+            // Every axis from `axis` on, times coeff, as the top's shape.
+            let rank = bottoms[0].shape.count, given = try spec.int("axis", default: 0, in: -8...8)
+            let axis = given < 0 ? given + rank : given, coefficient = try spec.float("coeff", default: 1)
+            let operation = try spec.choice("operation", from: ["SUM", "ASUM", "SUMSQ", "MEAN"], default: "SUM")
+            let op = ["SUM": "ReduceSum", "ASUM": "ReduceL1", "SUMSQ": "ReduceSumSquare", "MEAN": "ReduceMean"][operation]!
+            let reduced = define(top + "_reduced")
+            let axes = Array(axis..<rank)
+            if op == "ReduceSum" {  // its axes are an input since opset 13
+                node(op, name, [inputs[0], constant(name + ".axes", int64s: axes)], reduced, [("keepdims", .int(0))])
+            } else {
+                node(op, name, [inputs[0]], reduced, [("axes", .ints(axes)), ("keepdims", .int(0))])
+            }
+            let shaped = coefficient == 1 ? top : top + "_shaped"
+            let value = define(shaped)
+            node("Reshape", name + "_shape", [reduced, constant(name + ".shape", int64s: tops[0].shape.isEmpty ? [] : [0] + tops[0].shape.dropFirst())], value)
+            if coefficient != 1 { node("Mul", name + "_coeff", [value, constant(name + ".coeff", [], [coefficient])], define(top)) }
+        case "ArgMax":
+            try exportArgMax(layer, input: inputs[0], bottom: bottoms[0], top: tops[0])
+        case "Embed":
+            // Gather of the table's rows by the indices (floats here, int64 in ONNX).
+            let indices = define(top + "_indices")
+            node("Cast", name + "_cast", [inputs[0]], indices, [("to", .int(7))])
+            let rows = layer.params.count > 1 ? define(top + "_rows") : define(top)
+            node("Gather", name, [constant(name + ".weights", layer.params[0].shape, layer.params[0].dataArray), indices], rows, [("axis", .int(0))])
+            if layer.params.count > 1 { node("Add", name + "_bias", [rows, constant(name + ".bias", layer.params[1].shape, layer.params[1].dataArray)], define(top)) }
+        case "LSTM", "RNN":
+            throw refuse("ONNX's \(spec.type) has no continuation markers: Caffe's cont input restarts a sequence anywhere, which ONNX cannot express")
         default:
             throw refuse("ONNX export has no mapping for \(spec.type) layers yet")
         }
+    }
+
+    /// Caffe's ArgMax as TopK: along `axis` (that axis becomes top_k long: the indices, or the
+    /// values with out_max_val), or over each sample's values flattened, giving N×1×k indices
+    /// or N×2×k indices then values. Indices are cast to float, as Caffe gives them.
+    mutating func exportArgMax(_ layer: any Layer, input: String, bottom: Blob, top: Blob) throws {
+        let spec = layer.spec, name = layer.name
+        let k = try spec.int("top_k", default: 1, in: 1...Int(Int32.max)), values = try spec.bool("out_max_val", default: false)
+        let given = try spec.optionalInt("axis")
+        let rank = bottom.shape.count
+        var source = input, axis = 1
+        if let given {
+            axis = given < 0 ? given + rank : given
+        } else {
+            source = define(top.name + "_flat")
+            node("Flatten", name + "_flatten", [input], source, [("axis", .int(1))])
+        }
+        let largest = define(top.name + "_values"), where_ = define(top.name + "_where")
+        model.nodes.append(.init(opType: "TopK", name: name, inputs: [source, constant(name + ".k", int64s: [k])], outputs: [largest, where_],
+                                 attributes: [("axis", .int(axis)), ("largest", .int(1)), ("sorted", .int(1))]))
+        if given != nil {
+            if values { current[top.name] = largest } else { node("Cast", name + "_cast", [where_], define(top.name), [("to", .int(1))]) }
+            return
+        }
+        let indices = define(top.name + "_indices")
+        node("Cast", name + "_cast", [where_], indices, [("to", .int(1))])
+        let shape = constant(name + ".shape", int64s: [0, 1, k])
+        guard values else {
+            node("Reshape", name + "_shape", [indices, shape], define(top.name))
+            return
+        }
+        let (first, second) = (define(top.name + "_index_rows"), define(top.name + "_value_rows"))
+        node("Reshape", name + "_shape", [indices, shape], first)
+        node("Reshape", name + "_value_shape", [largest, shape], second)
+        node("Concat", name + "_join", [first, second], define(top.name), [("axis", .int(1))])
     }
 
     /// shift + scale·x as the Mul and Add it needs (none when it is x): the value's name.

@@ -462,8 +462,18 @@ extension Translator {
         let starts = try integers(requireConstant(node, 1, "starts")), ends = try integers(requireConstant(node, 2, "ends"))
         let axes = try constant(node, 3).map(integers) ?? Array(0..<starts.count)
         let steps = try constant(node, 4).map(integers) ?? [Int](repeating: 1, count: starts.count)
+        // A whole axis walked backwards (how a flip exports): our Flip.
+        if steps == [-1], starts.count == 1, ends.count == 1, axes.count == 1 {
+            let reversed = try axis(node, axes[0], rank: shape.count), length = shape[reversed]
+            guard starts[0] == -1 || starts[0] >= length - 1, ends[0] <= -length - 1 else {
+                throw refusal(node, "walks part of axis \(reversed) backwards; SwiftCaffe reverses a whole axis (Flip)")
+            }
+            emit(node, "Flip", bottoms: [blob], tops: [top(node)], [("axis", "\(reversed)")])
+            output(node, blob: node.outputs[0], shape: shape)
+            return
+        }
         guard starts.count == ends.count, axes.count == starts.count, steps.allSatisfy({ $0 == 1 }) else {
-            throw refusal(node, "slices with steps \(steps), or lists of different lengths; SwiftCaffe slices with step 1")
+            throw refusal(node, "slices with steps \(steps), or lists of different lengths; SwiftCaffe slices with step 1 or reverses a whole axis")
         }
         // The axes actually cut, each with the part kept.
         let cuts = try axes.indices.compactMap { index -> (axis: Int, range: Range<Int>)? in

@@ -22,7 +22,7 @@ import Testing
     }()
 
     /// The nets that have an exact ONNX form, and what refuses the others.
-    static let refused = ["char_rnn": "Embed", "lstm_rows": "LSTM", "fashion_aug": "Flip", "scaled_tanh_mlp": "ScaledTanh"]
+    static let refused = ["char_rnn": "LSTM", "lstm_rows": "LSTM"]
 
     @Test(.enabled(if: onnxRuntime && FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist")),
           arguments: ["lenet", "mlp", "fashion_bn", "residual", "inception_mini", "logreg", "iris_mlp", "lenet_images", "fashion_aug", "char_rnn", "lstm_rows"])
@@ -118,6 +118,55 @@ import Testing
         let back = try Predictor(net: folder + "/m.onnx", weights: nil)(sample)
         let returned = zip(ours.values, back.values).map { abs($0 - $1) }.max() ?? .infinity
         #expect(back.shape == ours.shape && returned <= 1e-5 * scale, "read back, differs by \(returned) at scale \(scale)")
+    }
+
+    /// The layers with ONNX forms but no way back through the import (ConvTranspose, Tile,
+    /// TopK, Gather of computed indices, reductions, a backward Slice), against ONNX Runtime.
+    static let shapes = """
+        name: shapes
+        layers:
+          - {name: data, type: Input, top: [data, ref], shape: [[2, 3, 5, 6], [2, 8, 7, 9]]}
+          - {name: deconv, type: Deconvolution, bottom: data, top: deconv, num_output: 4, kernel_size: 3, stride: 2, pad: 1, weight_filler: {type: gaussian, std: 0.3}, bias_filler: {type: gaussian, std: 0.2}}
+          - {name: flip, type: Flip, bottom: deconv, top: flip}
+          - {name: tile, type: Tile, bottom: flip, top: tile, tiles: 2}
+          - {name: crop, type: Crop, bottom: [tile, ref], top: crop, axis: 2, offset: [1, 2]}
+          - {name: reduce, type: Reduction, bottom: crop, top: reduce, axis: 2, operation: SUMSQ, coeff: 0.5}
+          - {name: asum, type: Reduction, bottom: crop, top: asum, axis: 1, operation: ASUM}
+          - {name: column, type: Reshape, bottom: asum, top: column, shape: [0, 1]}
+          - {name: pick, type: ArgMax, bottom: crop, top: pick, axis: 1}
+          - {name: embed, type: Embed, bottom: pick, top: embed, input_dim: 8, num_output: 3, weight_filler: {type: gaussian, std: 1}, bias_filler: {type: gaussian, std: 1}}
+          - {name: flat, type: Flatten, bottom: embed, top: flat}
+          - {name: best, type: ArgMax, bottom: reduce, top: best, top_k: 2, out_max_val: true}
+          - {name: flat2, type: Flatten, bottom: best, top: flat2}
+          - {name: out, type: Concat, bottom: [reduce, column, flat, flat2], top: out}
+        """
+
+    @Test(.enabled(if: onnxRuntime))
+    func layersWithoutAWayBackMatchONNXRuntime() throws {
+        let folder = try temporaryFolder()
+        try Self.shapes.write(toFile: folder + "/n.yaml", atomically: true, encoding: .utf8)
+        let spec = try NetSpec.load(path: folder + "/n.yaml")
+        try Net(spec: spec, options: NetOptions(phase: .test, seed: 4)).saveWeights(to: folder + "/w.safetensors")
+        let model = try Predictor(spec: spec, weights: folder + "/w.safetensors")
+        var generator = RandomGenerator(seed: 13, stream: "onnx-shapes")
+        let data = Safetensors.Tensor(shape: [2, 3, 5, 6], values: (0..<180).map { _ in generator.uniform(-1, 1) })
+        let ref = Safetensors.Tensor(shape: [2, 8, 7, 9], values: [Float](repeating: 0, count: 2 * 8 * 7 * 9))
+        let ours = try model(["data": data, "ref": ref])
+        try Data(try ONNXExport.model(spec, weights: folder + "/w.safetensors").bytes).write(to: URL(fileURLWithPath: folder + "/m.onnx"))
+        try Data(NPYFile.encode(data)).write(to: URL(fileURLWithPath: folder + "/data.npy"))
+        try Data(NPYFile.encode(ref)).write(to: URL(fileURLWithPath: folder + "/ref.npy"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", repositoryRoot + "/scripts/onnxruntime-run.py", folder + "/m.onnx", folder + "/out.npy", "--output", "out",
+                             "data=\(folder)/data.npy", "ref=\(folder)/ref.npy"]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let theirs = try NPYFile.read(path: folder + "/out.npy")
+        #expect(theirs.shape == ours.shape && ours.shape == [2, 8 + 1 + 7 * 9 * 3 + 4])
+        let scale = max(ours.values.map(abs).max() ?? 0, 1e-6)
+        let worst = zip(ours.values, theirs.values).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-4 * scale, "ONNX Runtime differs by \(worst) at scale \(scale)")
     }
 
     /// The protobuf by hand: a value ONNX's own parser would misread shows up as a wrong model.
