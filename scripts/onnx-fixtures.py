@@ -53,12 +53,14 @@ class Graph:
 
 
 def resnet(g, x):
-    """A ResNet stem and basic block: Conv, BatchNormalization, Relu, MaxPool, Add, then
-    GlobalAveragePool, Flatten, Gemm and Softmax."""
+    """A ResNet stem and basic block: Conv, BatchNormalization, Relu, MaxPool, Pad (before a
+    convolution without padding of its own), Add, then GlobalAveragePool, Flatten, Gemm and
+    Softmax."""
     y = g.node("Relu", [g.batchnorm(g.conv(x, 3, 8, 3, stride=2, pad=1, bias=False), 8)])
     y = g.node("MaxPool", [y], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
     z = g.node("Relu", [g.batchnorm(g.conv(y, 8, 8, 3, pad=1, bias=False), 8)])
-    z = g.batchnorm(g.conv(z, 8, 8, 3, pad=1, dilation=1, bias=False), 8)
+    z = g.node("Pad", [z, g.constant(np.array([0, 0, 1, 1, 0, 0, 1, 1], dtype=np.int64), "pads")], mode="constant")
+    z = g.batchnorm(g.conv(z, 8, 8, 3, pad=0, bias=False), 8)  # the Pad folds into this convolution
     y = g.node("Relu", [g.node("Add", [z, y])])
     y = g.node("Flatten", [g.node("GlobalAveragePool", [y])], axis=1)
     w = g.constant(rng.normal(0, 0.3, (10, 8)).astype(np.float32))

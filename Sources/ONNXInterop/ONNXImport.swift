@@ -68,6 +68,9 @@ struct Translator {
     var batchLed: Set<String> = []
     /// The node being read, for errors raised below the operator's own code.
     var reading: Node?
+    /// Zero padding of H and W not yet applied (a `Pad` node): the padded value's source and
+    /// its pads [top, left, bottom, right], for the convolution that reads it to take over.
+    var padded: [String: (source: String, pads: [Int])] = [:]
 
     init(graph: ONNXGraph, file: String) {
         self.graph = graph
@@ -211,6 +214,10 @@ struct Translator {
         guard isGiven(node, index) else { throw refusal(node, "lacks input \(index + 1)") }
         let name = node.inputs[index]
         if let blob = blobs[name], let shape = shapes[name] { return (blob, shape) }
+        if padded[name] != nil {
+            throw refusal(node, "reads the output of a Pad; SwiftCaffe folds zero padding only into the convolution that reads it",
+                          hint: "export with the padding in the convolution (PyTorch's padding=) instead of a separate pad")
+        }
         if constants[name] != nil { throw refusal(node, "takes the constant '\(name)' where SwiftCaffe needs a computed value") }
         throw refusal(node, "reads '\(name)', which nothing before it computes")
     }

@@ -164,6 +164,18 @@ extension Translator {
             output(node, blob: node.outputs[0], shape: shape)
         case "Split":
             try split(node)
+        case "Pad":
+            // Zero padding of H and W, left for the convolution that reads it (timm's "same"
+            // padding): no layer of its own.
+            let (_, shape) = try computed(node, 0)
+            guard try string(node, "mode", "constant") == "constant", shape.count == 4 else { throw refusal(node, "pads other than with a constant, or not N×C×H×W") }
+            let pads = try constant(node, 1).map(integers) ?? ints(node, "pads") ?? []
+            let value = try constant(node, 2)?.floats.first ?? float(node, "value", 0)
+            if isGiven(node, 3) { throw refusal(node, "pads chosen axes (opset 18's axes input)") }
+            guard pads.count == 8, pads[0] == 0, pads[1] == 0, pads[4] == 0, pads[5] == 0, pads.allSatisfy({ (0...(1 << 20)).contains($0) }), value == 0 else {
+                throw refusal(node, "pads \(pads) with \(value); SwiftCaffe folds zeros around H and W into the next convolution")
+            }
+            padded[node.outputs[0]] = (node.inputs[0], [pads[2], pads[3], pads[6], pads[7]])
         case "Slice":
             try slice(node)
         case "Softmax":
@@ -186,7 +198,7 @@ extension Translator {
             throw refusal(node, "is an operator SwiftCaffe does not read",
                           hint: "it reads Conv, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, PRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Pow, Add, Sub, Mul, Div, Sum, Max, Mean, "
                               + "MaxPool, AveragePool, GlobalAveragePool, ReduceMean, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Concat, Split, Slice, "
-                              + "Softmax, LRN, Dropout, Identity, and folds Constant, Shape, Gather and Cast")
+                              + "Softmax, LRN, Pad (into the convolution after it), Dropout, Identity, and folds Constant, Shape, Gather and Cast")
         }
     }
 
@@ -228,18 +240,11 @@ extension Translator {
         return ([pads[0], pads[1]], [pads[2], pads[3]])
     }
 
-    /// Caffe's padding, the same on both sides, from ONNX's.
-    func symmetricPads(_ node: Node, input: [Int], kernel: [Int], strides: [Int], dilations: [Int]) throws -> [Int] {
-        let (begin, end) = try windowPads(node, input: input, kernel: kernel, strides: strides, dilations: dilations)
-        guard begin == end else {
-            throw refusal(node, "pads unevenly (\(begin + end)); Caffe's windows pad both sides alike",
-                          hint: "export with symmetric padding (PyTorch's padding=k//2 gives it)")
-        }
-        return begin
-    }
-
     mutating func convolution(_ node: Node) throws {
-        let (x, shape) = try computed(node, 0)
+        // A Pad before it adds to its own padding.
+        let pad = isGiven(node, 0) ? padded[node.inputs[0]] : nil
+        let (x, shape) = try pad.map { try computed(ONNXGraph.Node(name: node.name, opType: node.opType, domain: node.domain, inputs: [$0.source],
+                                                                     outputs: node.outputs, attributes: [:], index: node.index), 0) } ?? computed(node, 0)
         let weight = try requireConstant(node, 1, "weights")
         guard shape.count == 4, weight.dims.count == 4 else { throw refusal(node, "is not a 2-D convolution (input \(shape), weights \(weight.dims))") }
         let kernel = try ints(node, "kernel_shape") ?? Array(weight.dims[2...])
@@ -252,7 +257,16 @@ extension Translator {
         guard groups > 0, weight.dims[1] * groups == shape[1], weight.dims[0] % groups == 0 else {
             throw refusal(node, "has \(groups) groups of weights \(weight.dims) for \(shape[1]) input channels")
         }
-        let pads = try symmetricPads(node, input: Array(shape[2...]), kernel: kernel, strides: strides, dilations: dilations)
+        var (begin, end) = try windowPads(node, input: Array(shape[2...]), kernel: kernel, strides: strides, dilations: dilations)
+        if let pad {
+            begin = zip(begin, pad.pads[0..<2]).map { $0 + $1 }
+            end = zip(end, pad.pads[2..<4]).map { $0 + $1 }
+        }
+        guard begin == end else {
+            throw refusal(node, "pads unevenly (\(begin + end)\(pad == nil ? "" : ", with the Pad before it")); Caffe's windows pad both sides alike",
+                          hint: "export with symmetric padding (PyTorch's padding=k//2 gives it)")
+        }
+        let pads = begin
         let outputs = weight.dims[0]
         let bias: Tensor? = isGiven(node, 2) ? try requireConstant(node, 2, "bias") : nil
         if let bias, bias.count != outputs { throw refusal(node, "has \(bias.count) biases for \(outputs) outputs") }

@@ -117,6 +117,8 @@ import CaffeInterop
         save("huge_split", [helper.make_node("Split", ["x", "p"], ["y", "z"], name="cut", axis=1)], [("p", np.array([big, -big + 2], dtype=np.int64))])
         save("far_gather", [helper.make_node("Shape", ["x"], ["s"], name="shape"), helper.make_node("Gather", ["s", "i"], ["y"], name="pick")],
              [("i", np.array(7, dtype=np.int64))])
+        save("pad_then_relu", [helper.make_node("Pad", ["x", "p"], ["padded"], name="pad"), helper.make_node("Relu", ["padded"], ["y"], name="act")],
+             [("p", np.array([0, 0, 1, 1, 0, 0, 1, 1], dtype=np.int64))])
         save("huge_pads", [helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[2, 2], pads=[2**31, 0, 2**31, 0])])
         """
 
@@ -131,7 +133,7 @@ import CaffeInterop
         try #require(writer.terminationStatus == 0)
         let binary = try #require(FileManager.default.isExecutableFile(atPath: FuzzTests.binary) ? FuzzTests.binary : nil, "build first: swift build")
         let expected = ["no_output": "silent", "empty_concat": "join", "huge_reshape": "grow", "nan_shape": "cast", "overflow_div": "divide",
-                        "huge_stride": "stride", "huge_split": "cut", "far_gather": "pick", "huge_pads": "pool"]
+                        "huge_stride": "stride", "huge_split": "cut", "far_gather": "pick", "huge_pads": "pool", "pad_then_relu": "act"]
         for (model, node) in expected {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
