@@ -12,7 +12,8 @@ struct ForwardCommand: ParsableCommand {
         The net runs in its deploy form (data layers become inputs, losses go, a softmax
         loss's scores become 'prob'), as `Predictor` runs it from Swift. Each --input names
         an input blob and a .npy file of N samples; the output is the class probabilities, or
-        the net's last output, or the blob named with --blob.
+        the net's last output, or the blob named with --blob. Several --blob options write an
+        .npz archive of them (numpy.load reads it), one array per blob.
 
         Example:
           swiftcaffe forward nets/lenet.yaml --weights runs/lenet_iter_938.safetensors \\
@@ -34,28 +35,31 @@ struct ForwardCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The .npy file to write.")
     var output: String
 
-    @Option(help: "Write this blob instead of the net's output.")
-    var blob: String?
+    @Option(name: .customLong("blob"), help: "Write this blob instead of the net's output (repeatable: several go to an .npz).")
+    var blobs: [String] = []
 
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("give at least one --input BLOB=FILE.npy") }
         for input in inputs where !input.contains("=") { throw ValidationError("--input '\(bounded(input))' is not BLOB=FILE.npy") }
-        if URL(fileURLWithPath: output).pathExtension.lowercased() != "npy" { throw ValidationError("--output must be a .npy file") }
+        let suffix = URL(fileURLWithPath: output).pathExtension.lowercased()
+        if blobs.count > 1 && suffix != "npz" { throw ValidationError("several --blob options write an .npz archive: name --output '….npz'") }
+        if blobs.count <= 1 && suffix != "npy" { throw ValidationError("--output must be a .npy file (an .npz for several --blob)") }
     }
 
     func run() throws {
         try runtime.run {
-            let model = try Predictor(spec: try netState.load(net), weights: weights, output: blob)
+            let model = try Predictor(spec: try netState.load(net), weights: weights, outputs: blobs)
             var given: [String: Safetensors.Tensor] = [:]
             for input in inputs {
                 let name = String(input.prefix { $0 != "=" }), path = String(input.drop { $0 != "=" }.dropFirst())
                 given[name] = try NPYFile.read(path: path)
             }
-            let result = try model(given)
-            try AtomicFile.write(NPYFile.encode(result), to: output)
-            printLine("wrote \(output): '\(model.output)', \(result.shape.map(String.init).joined(separator: "×"))")
+            let results = try model.run(given)
+            try AtomicFile.write(results.count == 1 ? NPYFile.encode(results[0].tensor) : try NPZFile.encode(results), to: output)
+            let described = results.map { "'\($0.name)', \($0.tensor.shape.map(String.init).joined(separator: "×"))" }.joined(separator: "; ")
+            printLine("wrote \(output): \(described)")
         }
     }
 }

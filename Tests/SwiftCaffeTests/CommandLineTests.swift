@@ -143,6 +143,26 @@ import Testing
         let hidden = run(["forward", Self.iris, "--weights", weights, "--input", "data=" + folder + "/in.npy", "-o", folder + "/hidden.npy", "--blob", "hidden"])
         #expect(hidden.0 == .ran, "\(hidden)")
         #expect(try NPYFile.read(path: folder + "/hidden.npy").shape == [2, 16])
+        // Several blobs: an .npz that numpy reads, each array the one forward wrote alone.
+        let both = run(["forward", Self.iris, "--weights", weights, "--input", "data=" + folder + "/in.npy", "-o", folder + "/both.npz",
+                        "--blob", "hidden", "--blob", "prob"])
+        #expect(both.0 == .ran, "\(both)")
+        #expect(run(["forward", Self.iris, "--weights", weights, "--input", "data=" + folder + "/in.npy", "-o", folder + "/both.npy",
+                     "--blob", "hidden", "--blob", "prob"]).0 != .ran)
+        if ONNXExportTests.onnxRuntime {  // numpy is there with onnxruntime
+            let check = Process()
+            check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            check.arguments = ["python3", "-c", """
+                import numpy as np, sys
+                z = np.load(sys.argv[1])
+                assert sorted(z.files) == ["hidden", "prob"], z.files
+                assert np.array_equal(z["hidden"], np.load(sys.argv[2])), "hidden"
+                assert np.array_equal(z["prob"], np.load(sys.argv[3])), "prob"
+                """, folder + "/both.npz", folder + "/hidden.npy", folder + "/out.npy"]
+            try check.run()
+            check.waitUntilExit()
+            #expect(check.terminationStatus == 0)
+        }
         let time = try object(["time", Self.iris, "--iterations", "2", "--json"])
         #expect((time["layers"] as? [[String: Any]])?.count == 5 && (time["forward_ms"] as? Double ?? -1) > 0 && time["batch"] as? Int == 12)
     }

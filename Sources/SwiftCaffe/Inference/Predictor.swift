@@ -21,10 +21,12 @@ public final class Predictor {
     /// The inputs to give, by name, with the shape of one batch and the axis that holds its
     /// samples (0 for N×…; 1 for a recurrent net's T×N×… sequences).
     public let inputs: [(name: String, shape: [Int], batchAxis: Int)]
-    /// The blob returned.
+    /// The blob returned (the first of `outputs`).
     public let output: String
     /// The axis of the output that holds its samples.
     public let outputBatchAxis: Int
+    /// Every blob `run` returns, with the axis of each that holds its samples.
+    public let outputs: [(name: String, batchAxis: Int)]
     /// What the deploy form left out of the file (class names, augmentation), one sentence each.
     public let notes: [String]
     /// The data layer's class names, if it had `label_names`; else empty.
@@ -36,10 +38,16 @@ public final class Predictor {
 
     /// `output`: a blob to return instead of the probabilities or last output (it is kept
     /// whole through forward).
-    public init(spec: NetSpec, weights: String?, output wanted: String? = nil) throws {
+    public convenience init(spec: NetSpec, weights: String?, output wanted: String? = nil) throws {
+        try self.init(spec: spec, weights: weights, outputs: wanted.map { [$0] } ?? [])
+    }
+
+    /// `outputs`: the blobs `run` returns (kept whole through forward); none for the
+    /// probabilities or the last output.
+    public init(spec: NetSpec, weights: String?, outputs wanted: [String]) throws {
         let names = try NetPlan(spec: spec, options: NetOptions(phase: .test)).dataSources.first?.labelNames ?? []
         let deploy = try DeployNet(spec)
-        let net = try Net(spec: deploy.spec, options: NetOptions(phase: .test, purpose: .inference, keeping: wanted.map { [$0] } ?? []))
+        let net = try Net(spec: deploy.spec, options: NetOptions(phase: .test, purpose: .inference, keeping: Set(wanted)))
         self.net = net
         if let weights {
             try net.loadWeights(from: weights)
@@ -53,24 +61,25 @@ public final class Predictor {
         guard !inputs.isEmpty, let last = net.outputNames.last else {
             throw SwiftCaffeError("the net has no inputs or no outputs to predict with")
         }
-        if let wanted {
-            guard net.blobs[wanted] != nil else {
-                throw SwiftCaffeError("the deploy form of the net has no blob '\(wanted)'", hint: "its blobs: \(net.blobs.keys.sorted().prefix(20).joined(separator: ", "))")
-            }
-            output = wanted
-        } else {
-            output = deploy.probabilities ?? last
+        for name in wanted where net.blobs[name] == nil {
+            throw SwiftCaffeError("the deploy form of the net has no blob '\(name)'", hint: "its blobs: \(net.blobs.keys.sorted().prefix(20).joined(separator: ", "))")
         }
+        let chosen = wanted.isEmpty ? [deploy.probabilities ?? last] : wanted
+        output = chosen[0]
         let batches = Set(inputs.map { $0.shape[$0.batchAxis] })
         guard batches.count == 1 else {
             throw SwiftCaffeError("the inputs take batches of different sizes (\(inputs.map { "\($0.name): \($0.shape[$0.batchAxis])" }.joined(separator: ", ")))",
                                   hint: "give every Input the same number of samples along its batch axis")
         }
-        guard let axis = try deploy.batchAxes()[output] else {
-            throw SwiftCaffeError("'\(output)' does not grow with the number of samples, so it cannot be given per sample",
-                                  hint: "ask for a blob computed from the inputs (--blob)")
+        let axes = try deploy.batchAxes()
+        outputs = try chosen.map { name in
+            guard let axis = axes[name] else {
+                throw SwiftCaffeError("'\(name)' does not grow with the number of samples, so it cannot be given per sample",
+                                      hint: "ask for a blob computed from the inputs (--blob)")
+            }
+            return (name, axis)
         }
-        outputBatchAxis = axis
+        outputBatchAxis = outputs[0].batchAxis
         notes = deploy.notes
         classNames = names
     }
@@ -87,6 +96,11 @@ public final class Predictor {
     /// the same N for all, every other axis as the input has it. Returns the output for the
     /// N samples, along the output's batch axis.
     public func callAsFunction(_ given: [String: Safetensors.Tensor]) throws -> Safetensors.Tensor {
+        try run(given)[0].tensor
+    }
+
+    /// As calling the predictor, but every blob of `outputs`, in that order.
+    public func run(_ given: [String: Safetensors.Tensor]) throws -> [(name: String, tensor: Safetensors.Tensor)] {
         var count: Int?
         for (name, shape, axis) in inputs {
             let expected = shape.enumerated().map { $0.offset == axis ? "N" : String($0.element) }.joined(separator: "×")
@@ -102,8 +116,7 @@ public final class Predictor {
             throw SwiftCaffeError("the net has no input '\(unknown)'", hint: "its inputs are \(inputs.map(\.name).joined(separator: ", "))")
         }
         let samples = count ?? 0, batch = inputs[0].shape[inputs[0].batchAxis]
-        let result = net.blobs[output]!
-        var chunks: [(values: [Float], samples: Int)] = []
+        var chunks = [[(values: [Float], samples: Int)]](repeating: [], count: outputs.count)
         for start in stride(from: 0, to: samples, by: batch) {
             let range = start..<min(start + batch, samples)
             var feed: [String: [Float]] = [:]
@@ -112,16 +125,22 @@ public final class Predictor {
                 feed[name] = Self.samples(range, of: tensor.values, shape: tensor.shape, axis: axis, paddedTo: batch)
             }
             try net.forward(replacing: feed)
-            let computed = Self.samples(0..<range.count, of: Array(UnsafeBufferPointer(start: result.data, count: result.count)),
-                                        shape: result.shape, axis: outputBatchAxis, paddedTo: range.count)
-            if computed.contains(where: { !$0.isFinite }) {
-                throw net.nonFiniteError(replacing: feed, during: "predicting")
+            for (index, (name, axis)) in outputs.enumerated() {
+                let result = net.blobs[name]!
+                let computed = Self.samples(0..<range.count, of: Array(UnsafeBufferPointer(start: result.data, count: result.count)),
+                                            shape: result.shape, axis: axis, paddedTo: range.count)
+                if computed.contains(where: { !$0.isFinite }) {
+                    throw net.nonFiniteError(replacing: feed, during: "predicting")
+                }
+                chunks[index].append((computed, range.count))
             }
-            chunks.append((computed, range.count))
         }
-        var shape = result.shape
-        shape[outputBatchAxis] = samples
-        return Safetensors.Tensor(shape: shape, values: Self.joining(chunks, shape: result.shape, axis: outputBatchAxis))
+        return outputs.enumerated().map { index, output in
+            let blobShape = net.blobs[output.name]!.shape
+            var shape = blobShape
+            shape[output.batchAxis] = samples
+            return (output.name, Safetensors.Tensor(shape: shape, values: Self.joining(chunks[index], shape: blobShape, axis: output.batchAxis)))
+        }
     }
 
     /// Samples `range` of `values` (shaped `shape`, samples along `axis`), then zeros up to
