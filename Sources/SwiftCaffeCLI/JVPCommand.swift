@@ -82,7 +82,11 @@ struct JVPCommand: ParsableCommand {
             }
             let net = try Net(spec: spec, options: NetOptions(phase: phase, inputGradients: [input]))
             printWarnings(of: net)
-            if let weights { try net.loadWeights(from: weights) } else { printLine("no --weights: the fillers' initial values are used") }
+            if let weights {
+                try net.loadWeights(from: weights)
+            } else if spec.weightsFile == nil {
+                printLine("no --weights: the fillers' initial values are used")
+            }
             let size = net.blobs[input]!.count
             let values = try directionValues(count: size, shape: net.blobs[input]!.shape, input: input)
             let replacements = try picture(for: net.blobs[input]!, in: net).map { [input: $0] } ?? [:]
