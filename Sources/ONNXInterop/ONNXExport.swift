@@ -128,12 +128,13 @@ public struct ONNXGraphWriter {
             return
         }
         switch spec.type {
-        case "Convolution":
+        case "Convolution", "Deconvolution":
+            // Caffe's deconvolution weights are C_in × C_out/group × kh × kw, as ConvTranspose's.
             let keys = try ConvolutionKeys(spec, dilated: true), w = keys.window
             let group = try spec.int("group", default: 1, in: 1...Int(Int32.max))
             var operands = [inputs[0], constant(name + ".weights", layer.params[0].shape, layer.params[0].dataArray)]
             if keys.biasTerm { operands.append(constant(name + ".bias", layer.params[1].shape, layer.params[1].dataArray)) }
-            node("Conv", name, operands, define(top), [
+            node(spec.type == "Convolution" ? "Conv" : "ConvTranspose", name, operands, define(top), [
                 ("kernel_shape", .ints([w.kernelH, w.kernelW])), ("strides", .ints([w.strideH, w.strideW])),
                 ("pads", .ints([w.padH, w.padW, w.padH, w.padW])), ("dilations", .ints([w.dilationH, w.dilationW])), ("group", .int(group)),
             ])
@@ -264,16 +265,6 @@ public struct ONNXGraphWriter {
             let equalBatchParts = batchAxes[bottoms[0].name] == normalized && Set(sizes).count == 1
             let operands = equalBatchParts ? [inputs[0]] : [inputs[0], constant(name + ".split", int64s: sizes)]
             model.nodes.append(.init(opType: "Split", name: name, inputs: operands, outputs: tops.map { define($0.name) }, attributes: [("axis", .int(normalized))]))
-        case "Deconvolution":
-            // Caffe's deconvolution weights are C_in × C_out/group × kh × kw, as ConvTranspose's.
-            let keys = try ConvolutionKeys(spec, dilated: true), w = keys.window
-            let group = try spec.int("group", default: 1, in: 1...Int(Int32.max))
-            var operands = [inputs[0], constant(name + ".weights", layer.params[0].shape, layer.params[0].dataArray)]
-            if keys.biasTerm { operands.append(constant(name + ".bias", layer.params[1].shape, layer.params[1].dataArray)) }
-            node("ConvTranspose", name, operands, define(top), [
-                ("kernel_shape", .ints([w.kernelH, w.kernelW])), ("strides", .ints([w.strideH, w.strideW])),
-                ("pads", .ints([w.padH, w.padW, w.padH, w.padW])), ("dilations", .ints([w.dilationH, w.dilationW])), ("group", .int(group)),
-            ])
         case "Flip":
             // A Slice that walks the axis backwards.
             let rank = bottoms[0].shape.count, given = try spec.int("axis", default: -1, in: -8...8)

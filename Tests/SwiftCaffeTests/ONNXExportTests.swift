@@ -11,15 +11,48 @@ import Testing
 /// ONNX has no form for. Runs where
 /// Python's onnxruntime is installed (CI installs it from PyPI).
 @Suite struct ONNXExportTests {
-    static let onnxRuntime: Bool = {
+    static let onnxRuntime = pythonHas("onnxruntime, numpy")
+
+    /// Whether `python3 -c "import <modules>"` succeeds.
+    static func pythonHas(_ modules: String) -> Bool {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import onnxruntime, numpy"]
+        process.arguments = ["python3", "-c", "import \(modules)"]
         process.standardError = FileHandle.nullDevice
         guard (try? process.run()) != nil else { return false }
         process.waitUntilExit()
         return process.terminationStatus == 0
-    }()
+    }
+
+    /// The model run by ONNX Runtime (scripts/onnxruntime-run.py) on the inputs, its `output`.
+    static func onnxRuntime(_ model: String, _ inputs: [(name: String, tensor: Safetensors.Tensor)], output: String) throws -> Safetensors.Tensor {
+        let folder = URL(fileURLWithPath: model).deletingLastPathComponent().path
+        for input in inputs { try Data(NPYFile.encode(input.tensor)).write(to: URL(fileURLWithPath: folder + "/in-\(input.name).npy")) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", repositoryRoot + "/scripts/onnxruntime-run.py", model, folder + "/out.npy", "--output", output]
+            + inputs.map { "\($0.name)=\(folder)/in-\($0.name).npy" }
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "ONNX Runtime failed on \(model)")
+        return try NPYFile.read(path: folder + "/out.npy")
+    }
+
+    /// A net written to a folder with weights of its fillers (seed 4), and its Predictor.
+    static func withWeights(_ yaml: String) throws -> (folder: String, spec: NetSpec, model: Predictor) {
+        let folder = try temporaryFolder()
+        try yaml.write(toFile: folder + "/n.yaml", atomically: true, encoding: .utf8)
+        let spec = try NetSpec.load(path: folder + "/n.yaml")
+        try Net(spec: spec, options: NetOptions(phase: .test, seed: 4)).saveWeights(to: folder + "/w.safetensors")
+        return (folder, spec, try Predictor(spec: spec, weights: folder + "/w.safetensors"))
+    }
+
+    /// The same shape, and values within `tolerance` of the largest of `ours`.
+    static func expectClose(_ ours: Safetensors.Tensor, _ theirs: Safetensors.Tensor, _ tolerance: Float, _ what: String) {
+        let scale = max(ours.values.map(abs).max() ?? 0, 1e-6)
+        let worst = zip(ours.values, theirs.values).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(theirs.shape == ours.shape && worst <= tolerance * scale, "\(what): differs by \(worst) at scale \(scale)")
+    }
 
     /// The nets that have an exact ONNX form, and what refuses the others.
     static let refused = ["char_rnn": "LSTM", "lstm_rows": "LSTM"]
@@ -49,25 +82,10 @@ import Testing
         let ours = try model(sample)
 
         try Data(try ONNXExport.model(spec, weights: folder + "/w.safetensors").bytes).write(to: URL(fileURLWithPath: folder + "/m.onnx"))
-        try Data(NPYFile.encode(sample)).write(to: URL(fileURLWithPath: folder + "/in.npy"))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot + "/scripts/onnxruntime-run.py", folder + "/m.onnx", folder + "/out.npy",
-                             "--output", model.output, "\(input.name)=\(folder)/in.npy"]
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let theirs = try NPYFile.read(path: folder + "/out.npy")
-        #expect(theirs.shape == ours.shape)
-        let scale = max(ours.values.map(abs).max() ?? 0, 1e-6)
-        let worst = zip(ours.values, theirs.values).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(worst <= 1e-4 * scale, "\(name): ONNX Runtime differs by \(worst) at scale \(scale)")
-
+        Self.expectClose(ours, try Self.onnxRuntime(folder + "/m.onnx", [(input.name, sample)], output: model.output), 1e-4, "\(name) in ONNX Runtime")
         // And back: the exported model read as a net here computes what the net did.
         ONNXFormats.register()
-        let back = try Predictor(net: folder + "/m.onnx", weights: nil)(sample)
-        let returned = zip(ours.values, back.values).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(back.shape == ours.shape && returned <= 1e-5 * scale, "\(name): read back, differs by \(returned) at scale \(scale)")
+        Self.expectClose(ours, try Predictor(net: folder + "/m.onnx", weights: nil)(sample), 1e-5, "\(name) read back")
     }
 
     /// The neuron and shape layers no shipped net has, exported and run in ONNX Runtime, then
@@ -93,31 +111,14 @@ import Testing
 
     @Test(.enabled(if: onnxRuntime))
     func neuronAndShapeLayersExportAndReadBack() throws {
-        let folder = try temporaryFolder()
-        try Self.neurons.write(toFile: folder + "/n.yaml", atomically: true, encoding: .utf8)
-        let spec = try NetSpec.load(path: folder + "/n.yaml")
-        try Net(spec: spec, options: NetOptions(phase: .test, seed: 4)).saveWeights(to: folder + "/w.safetensors")
-        let model = try Predictor(spec: spec, weights: folder + "/w.safetensors")
+        let (folder, spec, model) = try Self.withWeights(Self.neurons)
         var generator = RandomGenerator(seed: 12, stream: "onnx-neurons")
         let sample = Safetensors.Tensor(shape: [2, 4, 6, 5], values: (0..<240).map { _ in generator.uniform(-1, 1) })
         let ours = try model(sample)
         try Data(try ONNXExport.model(spec, weights: folder + "/w.safetensors").bytes).write(to: URL(fileURLWithPath: folder + "/m.onnx"))
-        try Data(NPYFile.encode(sample)).write(to: URL(fileURLWithPath: folder + "/in.npy"))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot + "/scripts/onnxruntime-run.py", folder + "/m.onnx", folder + "/out.npy", "--output", "out", "data=\(folder)/in.npy"]
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let theirs = try NPYFile.read(path: folder + "/out.npy")
-        let scale = max(ours.values.map(abs).max() ?? 0, 1e-6)
-        #expect(theirs.shape == ours.shape)
-        let worst = zip(ours.values, theirs.values).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(worst <= 1e-4 * scale, "ONNX Runtime differs by \(worst) at scale \(scale)")
+        Self.expectClose(ours, try Self.onnxRuntime(folder + "/m.onnx", [("data", sample)], output: "out"), 1e-4, "in ONNX Runtime")
         ONNXFormats.register()
-        let back = try Predictor(net: folder + "/m.onnx", weights: nil)(sample)
-        let returned = zip(ours.values, back.values).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(back.shape == ours.shape && returned <= 1e-5 * scale, "read back, differs by \(returned) at scale \(scale)")
+        Self.expectClose(ours, try Predictor(net: folder + "/m.onnx", weights: nil)(sample), 1e-5, "read back")
     }
 
     /// The layers with ONNX forms but no way back through the import (ConvTranspose, Tile,
@@ -143,30 +144,14 @@ import Testing
 
     @Test(.enabled(if: onnxRuntime))
     func layersWithoutAWayBackMatchONNXRuntime() throws {
-        let folder = try temporaryFolder()
-        try Self.shapes.write(toFile: folder + "/n.yaml", atomically: true, encoding: .utf8)
-        let spec = try NetSpec.load(path: folder + "/n.yaml")
-        try Net(spec: spec, options: NetOptions(phase: .test, seed: 4)).saveWeights(to: folder + "/w.safetensors")
-        let model = try Predictor(spec: spec, weights: folder + "/w.safetensors")
+        let (folder, spec, model) = try Self.withWeights(Self.shapes)
         var generator = RandomGenerator(seed: 13, stream: "onnx-shapes")
         let data = Safetensors.Tensor(shape: [2, 3, 5, 6], values: (0..<180).map { _ in generator.uniform(-1, 1) })
         let ref = Safetensors.Tensor(shape: [2, 8, 7, 9], values: [Float](repeating: 0, count: 2 * 8 * 7 * 9))
         let ours = try model(["data": data, "ref": ref])
         try Data(try ONNXExport.model(spec, weights: folder + "/w.safetensors").bytes).write(to: URL(fileURLWithPath: folder + "/m.onnx"))
-        try Data(NPYFile.encode(data)).write(to: URL(fileURLWithPath: folder + "/data.npy"))
-        try Data(NPYFile.encode(ref)).write(to: URL(fileURLWithPath: folder + "/ref.npy"))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot + "/scripts/onnxruntime-run.py", folder + "/m.onnx", folder + "/out.npy", "--output", "out",
-                             "data=\(folder)/data.npy", "ref=\(folder)/ref.npy"]
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let theirs = try NPYFile.read(path: folder + "/out.npy")
-        #expect(theirs.shape == ours.shape && ours.shape == [2, 8 + 1 + 7 * 9 * 3 + 4])
-        let scale = max(ours.values.map(abs).max() ?? 0, 1e-6)
-        let worst = zip(ours.values, theirs.values).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(worst <= 1e-4 * scale, "ONNX Runtime differs by \(worst) at scale \(scale)")
+        #expect(ours.shape == [2, 8 + 1 + 7 * 9 * 3 + 4])
+        Self.expectClose(ours, try Self.onnxRuntime(folder + "/m.onnx", [("data", data), ("ref", ref)], output: "out"), 1e-4, "in ONNX Runtime")
     }
 
     /// The protobuf by hand: a value ONNX's own parser would misread shows up as a wrong model.

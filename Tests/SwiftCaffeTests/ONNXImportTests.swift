@@ -28,15 +28,7 @@ import CaffeInterop
         return process.terminationStatus == 0 ? folder : nil
     }()
 
-    static let pythonHasONNX: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import onnx, onnxruntime, numpy"]
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
+    static let pythonHasONNX = ONNXExportTests.pythonHas("onnx, onnxruntime, numpy")
 
     @Test(.enabled(if: pythonHasONNX), arguments: models)
     func aModelComputesWhatONNXRuntimeComputes(_ name: String) throws {
