@@ -73,6 +73,9 @@ def mobilenet(g, x):
     Conv, Relu, HardSigmoid, broadcast Mul), Clip as ReLU6, then MatMul and Add of constants."""
     y = g.node("HardSwish", [g.batchnorm(g.conv(x, 3, 16, 3, stride=2, pad=1, bias=False), 16)])
     y = g.conv(y, 16, 16, 3, pad=2, group=16, dilation=2)
+    # A value read before its last reader writes it in place: the Sigmoid must see y before the Relu.
+    early = g.node("Sigmoid", [y])
+    y = g.node("Add", [g.node("Relu", [y]), early])
     s = g.node("ReduceMean", [y], axes=[2, 3], keepdims=1)
     s = g.node("Relu", [g.conv(s, 16, 4, 1)])
     s = g.node("HardSigmoid", [g.conv(s, 4, 16, 1)], alpha=1 / 6, beta=0.5)

@@ -199,6 +199,25 @@ struct Translator {
         }
     }
 
+    /// The blob a neuron, BatchNorm or Scale for `node` writes: its input's own blob when this
+    /// node is the blob's only reader (under every name the blob has) and neither the blob nor
+    /// the node's output is a graph input or output, else the node's output name. Written in place, a ReLU or
+    /// BatchNorm after a convolution folds into it as in Caffe's nets (`InPlaceFolding`
+    /// folds only in-place layers); ONNX never writes in place.
+    mutating func inPlaceTop(_ node: Node) -> String {
+        let input = node.inputs[0]
+        guard let blob = blobs[input] else { return top(node) }
+        // Every reader of the blob, under any of its names, but the layers that wrote it in
+        // place before (a BatchNorm before this ReLU). A reader earlier in the file counts too:
+        // the net orders layers by their blobs, so it might read the value after this write.
+        let names = Set(blobs.filter { $0.value == blob }.map(\.key))
+        let writers = Set(graph.nodes.filter { names.contains($0.outputs.first ?? "") }.map(\.index))
+        let others = names.flatMap { readers[$0] ?? [] }.filter { $0 != node.index && !writers.contains($0) }
+        let outside = graph.inputs.contains { names.contains($0.name) }
+            || graph.outputs.contains { names.contains($0.name) || $0.name == node.outputs[0] }  // outputs keep their names
+        return others.isEmpty && !outside ? blob : top(node)
+    }
+
     /// The blob for the node's output: its ONNX name.
     mutating func top(_ node: Node, _ index: Int = 0) -> String {
         blobNames.insert(node.outputs[index])

@@ -25,8 +25,9 @@ extension Translator {
             var keys: [(String, String)] = []
             if node.opType == "LeakyRelu" { keys = [("negative_slope", number(try float(node, "alpha", 0.01)))] }
             if node.opType == "Elu" { keys = [("alpha", number(try float(node, "alpha", 1)))] }
-            emit(node, Self.neurons[node.opType]!, bottoms: [x], tops: [top(node)], keys)
-            output(node, blob: node.outputs[0], shape: shape)
+            let written = inPlaceTop(node)
+            emit(node, Self.neurons[node.opType]!, bottoms: [x], tops: [written], keys)
+            output(node, blob: written, shape: shape)
         case "Sqrt", "Neg", "Reciprocal":
             let (x, shape) = try computed(node, 0)
             let keys = node.opType == "Sqrt" ? [("power", "0.5")] : node.opType == "Neg" ? [("scale", "-1")] : [("power", "-1")]
@@ -92,12 +93,14 @@ extension Translator {
             let tensors = try (1...4).map { try requireConstant(node, $0, ["scale", "bias", "mean", "variance"][$0 - 1]) }
             let channels = shape.count > 1 ? shape[1] : 0
             guard tensors.allSatisfy({ $0.count == channels }) else { throw refusal(node, "has statistics that are not one value per channel of \(shape)") }
-            let normalized = intermediate(node.outputs[0] + "/normalized")
-            emit(node, "BatchNorm", bottoms: [x], tops: [normalized], [("eps", number(try float(node, "epsilon", 1e-5)))],
+            // In place (BatchNorm, then its Scale on the same blob) where nothing else reads the
+            // input, so both fold into the convolution before them.
+            let written = inPlaceTop(node)
+            emit(node, "BatchNorm", bottoms: [x], tops: [written], [("eps", number(try float(node, "epsilon", 1e-5)))],
                  params: [parameter(tensors[2].floats, [channels]), parameter(tensors[3].floats, [channels]), parameter([1], [1])])
-            emit(node, "Scale", bottoms: [normalized], tops: [top(node)], [("bias_term", "true")],
+            emit(node, "Scale", bottoms: [written], tops: [written], [("bias_term", "true")],
                  params: [parameter(tensors[0].floats, [channels]), parameter(tensors[1].floats, [channels])], suffix: "/scale")
-            output(node, blob: node.outputs[0], shape: shape)
+            output(node, blob: written, shape: shape)
         case "MaxPool", "AveragePool":
             try pooling(node)
         case "GlobalAveragePool", "GlobalMaxPool":
