@@ -71,11 +71,19 @@ struct Translator {
     /// Zero padding of H and W not yet applied (a `Pad` node): the padded value's source and
     /// its pads [top, left, bottom, right], for the convolution that reads it to take over.
     var padded: [String: (source: String, pads: [Int])] = [:]
+    /// Blobs that also hold another value's name (an Identity's, a Dropout's): never written
+    /// in place, since their other names may have readers of their own.
+    var aliased: Set<String> = []
+    /// The next suffix number to try for a layer or blob name (`unique`).
+    var nextNumber: [String: Int] = [:]
+    let graphInputs: Set<String>, graphOutputs: Set<String>
 
     init(graph: ONNXGraph, file: String) {
         self.graph = graph
         self.file = file
         constants = graph.initializers
+        graphInputs = Set(graph.inputs.map(\.name))
+        graphOutputs = Set(graph.outputs.map(\.name))
     }
 
     mutating func run() throws -> (spec: NetSpec, weights: TensorFile) {
@@ -88,6 +96,9 @@ struct Translator {
                                       hint: "export the model with fixed sizes for all but the batch dimension")
             }
             let shape = input.dims.map { $0 ?? 1 }
+            guard shape.allSatisfy({ $0 <= Int(Int32.max) }), checkedCount(shape) != nil else {
+                throw SwiftCaffeError("input '\(input.name)' of '\(file)' has shape \(shape), over 2³¹ values", hint: ONNXGraph.hint)
+            }
             let name = layerName(input.name)
             blobNames.insert(input.name)
             layers.append(flow([("name", quote(name)), ("type", "Input"), ("top", quote(input.name)), ("shape", list(shape))]))
@@ -126,22 +137,29 @@ struct Translator {
 
     /// A layer name not yet taken, from the node's name (or its first output's).
     mutating func layerName(_ base: String) -> String {
-        var name = base.isEmpty ? "layer\(layers.count + 1)" : base, number = 1
-        while layerNames.contains(name) {
-            number += 1
-            name = "\(base)_\(number)"
-        }
+        let base = base.isEmpty ? "layer\(layers.count + 1)" : base
+        let (name, next) = unique(base) { layerNames.contains($0) }
+        nextNumber[base] = next
         layerNames.insert(name)
         return name
     }
 
-    /// A blob name for an intermediate value of `node`'s translation.
-    mutating func intermediate(_ base: String) -> String {
-        var name = base, number = 1
-        while blobNames.contains(name) || graph.initializers[name] != nil {
+    /// `base`, or `base_2`, `base_3`, … the first that is not `taken`. The number to try next
+    /// is kept per base, so a model of many nodes with one name costs linear time, not
+    /// quadratic (a hostile file could otherwise stall the import).
+    func unique(_ base: String, taken: (String) -> Bool) -> (name: String, next: Int) {
+        var number = nextNumber[base] ?? 1, name = number == 1 ? base : "\(base)_\(number)"
+        while taken(name) {
             number += 1
             name = "\(base)_\(number)"
         }
+        return (name, number + 1)
+    }
+
+    /// A blob name for an intermediate value of `node`'s translation.
+    mutating func intermediate(_ base: String) -> String {
+        let (name, next) = unique(base) { blobNames.contains($0) || graph.initializers[$0] != nil }
+        nextNumber[base] = next
         blobNames.insert(name)
         return name
     }
@@ -200,22 +218,27 @@ struct Translator {
     }
 
     /// The blob a neuron, BatchNorm or Scale for `node` writes: its input's own blob when this
-    /// node is the blob's only reader (under every name the blob has) and neither the blob nor
-    /// the node's output is a graph input or output, else the node's output name. Written in place, a ReLU or
+    /// node is the value's only reader and neither the input nor the node's output is a graph
+    /// input or output, else the node's output name. Written in place, a ReLU or
     /// BatchNorm after a convolution folds into it as in Caffe's nets (`InPlaceFolding`
     /// folds only in-place layers); ONNX never writes in place.
     mutating func inPlaceTop(_ node: Node) -> String {
         let input = node.inputs[0]
-        guard let blob = blobs[input] else { return top(node) }
-        // Every reader of the blob, under any of its names, but the layers that wrote it in
-        // place before (a BatchNorm before this ReLU). A reader earlier in the file counts too:
-        // the net orders layers by their blobs, so it might read the value after this write.
-        let names = Set(blobs.filter { $0.value == blob }.map(\.key))
-        let writers = Set(graph.nodes.filter { names.contains($0.outputs.first ?? "") }.map(\.index))
-        let others = names.flatMap { readers[$0] ?? [] }.filter { $0 != node.index && !writers.contains($0) }
-        let outside = graph.inputs.contains { names.contains($0.name) }
-            || graph.outputs.contains { names.contains($0.name) || $0.name == node.outputs[0] }  // outputs keep their names
-        return others.isEmpty && !outside ? blob : top(node)
+        // A blob written in place before got there the same way (its earlier value had this
+        // one reader), so the readers of the input's name are all the blob's readers still to
+        // come, unless an alias gave the blob another name. Graph outputs are readers (-1).
+        guard let blob = blobs[input], readers[input] == [node.index], !aliased.contains(blob),
+              !graphInputs.contains(input), !graphOutputs.contains(node.outputs[0]) else {
+            return top(node)
+        }
+        return blob
+    }
+
+    /// Records `node`'s output as another name of `blob` (Identity, Dropout, a cut that keeps
+    /// everything).
+    mutating func alias(_ node: Node, blob: String, shape: [Int]) {
+        aliased.insert(blob)
+        output(node, blob: blob, shape: shape)
     }
 
     /// The blob for the node's output: its ONNX name.

@@ -12,7 +12,7 @@ extension Translator {
         switch node.opType {
         case "Identity", "Dropout":
             let (blob, shape) = try computed(node, 0)
-            output(node, blob: blob, shape: shape)
+            alias(node, blob: blob, shape: shape)
         case "Sigmoid" where swishProduct(of: node) != nil:
             // x · sigmoid(x), as PyTorch exports SiLU: one Swish layer, one pass.
             let product = swishProduct(of: node)!
@@ -76,7 +76,7 @@ extension Translator {
             guard !parts.isEmpty else { throw refusal(node, "has no inputs") }
             guard parts.allSatisfy({ $0.shape == parts[0].shape }) else { throw refusal(node, "takes tensors of shapes \(parts.map(\.shape)); SwiftCaffe's Eltwise takes one shape") }
             guard parts.count > 1 else {
-                output(node, blob: parts[0].blob, shape: parts[0].shape)
+                alias(node, blob: parts[0].blob, shape: parts[0].shape)
                 return
             }
             var keys = [("operation", node.opType == "Max" ? "MAX" : "SUM")]
@@ -455,13 +455,13 @@ extension Translator {
         let count = node.outputs.count
         let sizes = try constant(node, 1).map(integers) ?? ints(node, "split")
             ?? (0..<count).map { shape[axis] / count + ($0 < shape[axis] % count ? 1 : 0) }
-        guard sizes.count == count, sizes.allSatisfy({ (1...shape[axis]).contains($0) }), sizes.reduce(0, +) == shape[axis] else {
+        guard sizes.count == count, sizes.allSatisfy({ $0 >= 1 && $0 <= shape[axis] }), sizes.reduce(0, +) == shape[axis] else {
             throw refusal(node, "splits \(shape[axis]) along axis \(axis) into \(sizes)")
         }
         let points = sizes.dropLast().reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1) }
         let tops = (0..<count).map { node.outputs[$0].isEmpty ? intermediate(node.outputs[0] + "/unused\($0)") : top(node, $0) }
         if count == 1 {
-            output(node, blob: x, shape: shape)
+            alias(node, blob: x, shape: shape)
             return
         }
         emit(node, "Slice", bottoms: [x], tops: tops, [("axis", "\(axis)"), ("slice_point", list(points))])
@@ -515,6 +515,6 @@ extension Translator {
             blob = kept
             shape[axis] = range.count
         }
-        output(node, blob: blob, shape: shape)
+        if cuts.isEmpty { alias(node, blob: blob, shape: shape) } else { output(node, blob: blob, shape: shape) }
     }
 }

@@ -58,7 +58,12 @@ public struct DeployNet {
             let tops = layer.tops.filter(read.contains)
             guard !tops.isEmpty else { continue }
             let source = plan.layers.first { $0.spec.name == layer.name } as? any DataSource
-            for top in tops { inputBatchAxes[top] = source?.batchAxis(ofTop: layer.tops.firstIndex(of: top)!) ?? 0 }
+            for top in tops {
+                // An axis the top does not have (a data layer from another package that got
+                // it wrong) falls back to the first.
+                let axis = source?.batchAxis(ofTop: layer.tops.firstIndex(of: top)!) ?? 0
+                inputBatchAxes[top] = (plan.blobs[top]?.shape.indices ?? 0..<0).contains(axis) ? axis : 0
+            }
             let here = layer.location
             func scalar(_ text: String, quoted: Bool = false) -> YAMLNode { YAMLNode(.scalar(text, quoted: quoted), at: here) }
             var pairs: [(key: YAMLNode, value: YAMLNode)] = [

@@ -61,6 +61,9 @@ public final class Predictor {
         guard !inputs.isEmpty, let last = net.outputNames.last else {
             throw SwiftCaffeError("the net has no inputs or no outputs to predict with")
         }
+        if let scalar = inputs.first(where: { !$0.shape.indices.contains($0.batchAxis) }) {
+            throw SwiftCaffeError("the input '\(scalar.name)' is \(scalar.shape) and has no axis for samples", hint: "give the Input a batch dimension")
+        }
         for name in wanted where net.blobs[name] == nil {
             throw SwiftCaffeError("the deploy form of the net has no blob '\(name)'", hint: "its blobs: \(net.blobs.keys.sorted().prefix(20).joined(separator: ", "))")
         }
