@@ -17,6 +17,9 @@ let package = Package(
         .library(name: "SwiftCaffeCLI", targets: ["SwiftCaffeCLI"]),
         .library(name: "SwiftCaffeDistributed", targets: ["SwiftCaffeDistributed"]),
         .executable(name: "swiftcaffe", targets: ["swiftcaffe"]),
+        // libSwiftCaffeC.so: the C API (Sources/SwiftCaffeC/include/swiftcaffe.h) that the
+        // Python package in python/ loads.
+        .library(name: "SwiftCaffeC", type: .dynamic, targets: ["SwiftCaffeC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -65,6 +68,8 @@ let package = Package(
             dependencies: ["SwiftCaffe", "CaffeInterop", "ONNXInterop", "SwiftCaffeDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "swiftcaffe", dependencies: ["SwiftCaffeCLI"]),
+        // The C API: `@_cdecl` functions over the library, declared in include/swiftcaffe.h.
+        .target(name: "SwiftCaffeC", dependencies: ["SwiftCaffe", "CaffeInterop", "ONNXInterop"], exclude: ["include"]),
         // FuzzCorpus/ holds inputs the fuzzer caught, replayed by FuzzTests; CaffeReference/ what
         // real Caffe computed, for comparison (data, not sources).
         .testTarget(name: "SwiftCaffeTests", dependencies: ["SwiftCaffe", "CaffeInterop", "ONNXInterop", "SwiftCaffeCLI"], exclude: ["FuzzCorpus", "CaffeReference"]),

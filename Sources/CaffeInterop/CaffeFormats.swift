@@ -9,7 +9,7 @@ import SwiftCaffe
 /// wants Caffe's files calls it once at start.
 public enum CaffeFormats {
     private static let registration: Void = {
-        NetReaders.register(NetReaders.Reader(name: "Caffe prototxt", extensions: ["prototxt", "pbtxt"], read: loadPrototxt))
+        NetReaders.register(NetReaders.Reader(name: "Caffe prototxt", extensions: ["prototxt", "pbtxt"], readsUnnamedFiles: true, read: loadPrototxt))
         TensorFiles.register(CaffeModel.format)
         TensorFiles.register(BinaryProto.format)
         LayerRegistry.register(DataLayer.self, as: "Data")

@@ -116,13 +116,14 @@ enum CaffeNetTranslation {
     }
 
     /// Whether a layer of `type` reads the message `name`: its own `<type>_param`, a loss's
-    /// `loss_param`, a data layer's (or an Input's) `transform_param`. A type SwiftCaffe does
+    /// `loss_param`, a data layer's (or an Input's) `transform_param` (DummyData's is ignored,
+    /// as Caffe ignores it: pycaffe's NetSpec examples give one). A type SwiftCaffe does
     /// not know reads them all, so that its error is about the type, not the keys.
     static func reads(_ name: String, type: String) -> Bool {
         guard let known = LayerRegistry.type(named: type) else { return true }
         if name == PrototxtWriter.parameterMessage(of: type) { return true }
         if name == "loss_param" { return known.isLoss || type == "Softmax" || type == "Accuracy" }
-        if name == "transform_param" { return type.hasSuffix("Data") || type == "Input" }
+        if name == "transform_param" { return (type.hasSuffix("Data") && type != "DummyData") || type == "Input" }
         return false
     }
 

@@ -73,7 +73,10 @@ enum CaffeSolverTranslation {
                 }
                 let path = try CaffeNetTranslation.strings(first).last ?? ""
                 let resolved = SpecMapping.resolve(path, against: workingDirectory)
-                guard resolved.hasSuffix(".prototxt") || resolved.hasSuffix(".pbtxt") else {
+                // Any name but another format's: Caffe reads whatever it is given as a prototxt
+                // (pycaffe's tests write nets to temporary files without an extension).
+                let suffix = URL(fileURLWithPath: resolved).pathExtension.lowercased()
+                guard !["yaml", "yml", "onnx", "caffemodel", "safetensors", "solverstate"].contains(suffix) else {
                     throw SwiftCaffeError("'\(name)' names '\(path)', which is not a .prototxt", at: first.valueLocation,
                                           hint: "a solver.prototxt names a net .prototxt; a YAML solver file names YAML nets")
                 }

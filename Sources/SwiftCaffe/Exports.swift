@@ -5,3 +5,8 @@
 @_exported import SwiftCaffeIO
 @_exported import SwiftCaffeLayers
 @_exported import SwiftCaffeSpec
+
+/// The release: `swiftcaffe --version`, `sc_version()`, the Python package's `__version__`.
+public enum SwiftCaffeVersion {
+    public static let current = "0.9.0"
+}

@@ -15,7 +15,7 @@ public struct SwiftCaffeCommand: ParsableCommand {
     )
 
     /// The release, printed by `swiftcaffe --version`.
-    public static let version = "0.9.0"
+    public static let version = SwiftCaffeVersion.current
 
     public init() {}
 

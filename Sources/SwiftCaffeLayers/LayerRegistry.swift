@@ -52,6 +52,7 @@ public enum LayerRegistry {
         "CSVData": CSVDataLayer.self,
         "TextData": TextDataLayer.self,
         "Input": InputLayer.self,
+        "Silence": SilenceLayer.self,
         "InnerProduct": InnerProductLayer.self,
         "Convolution": ConvolutionLayer.self,
         "Pooling": PoolingLayer.self,

@@ -10,10 +10,15 @@ public enum NetReaders {
         public var name: String
         public var extensions: [String]
         public var read: @Sendable (_ path: String, _ state: NetState) throws -> NetSpec
+        /// Whether it also reads a file whose name gives no format and that is not YAML
+        /// (pycaffe scripts write nets to temporary files without an extension).
+        public var readsUnnamedFiles: Bool
 
-        public init(name: String, extensions: [String], read: @escaping @Sendable (String, NetState) throws -> NetSpec) {
+        public init(name: String, extensions: [String], readsUnnamedFiles: Bool = false,
+                    read: @escaping @Sendable (String, NetState) throws -> NetSpec) {
             self.name = name
             self.extensions = extensions
+            self.readsUnnamedFiles = readsUnnamedFiles
             self.read = read
         }
     }
@@ -28,6 +33,9 @@ public enum NetReaders {
             readers.append(reader)
         }
     }
+
+    /// The reader for files whose name gives no format and that YAML cannot parse.
+    public static var unnamedFileReader: Reader? { lock.withLock { readers.first { $0.readsUnnamedFiles } } }
 
     /// The reader for `path`'s extension; nil for YAML (and any other name).
     public static func reader(for path: String) -> Reader? {

@@ -36,7 +36,17 @@ public struct NetSpec {
                                   hint: "point 'net' at the file with the layers")
         }
         if let reader = NetReaders.reader(for: path) { return try reader.read(path, state) }
-        let root = try YAMLParser.parse(fileAt: path)
+        let root: YAMLNode
+        do {
+            root = try YAMLParser.parse(fileAt: path)
+        } catch let yamlError {
+            // A name that does not say the format, and not YAML: another format's reader may
+            // take it. Its error is the one to show when the file has its braces.
+            let suffix = URL(fileURLWithPath: path).pathExtension.lowercased()
+            guard !["yaml", "yml"].contains(suffix), let other = NetReaders.unnamedFileReader,
+                  let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw yamlError }
+            do { return try other.read(path, state) } catch { throw text.contains("{") ? error : yamlError }
+        }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let top = try SpecMapping(root, owner: nil, baseDirectory: folder)
         if top.writtenKeys.contains("net") && !top.writtenKeys.contains("layers") {
@@ -95,11 +105,17 @@ extension NetSpec {
     /// key was, or added to the layer. How a command overrides a setting of the file (`jvp
     /// --batch` sets the data layers' `batch_size`); errors in the value still cite the layer.
     public func setting(_ key: String, to value: String, inLayers matching: (LayerSpec) -> Bool) throws -> NetSpec {
+        try setting(key, to: { YAMLNode(.scalar(value, quoted: false), at: $0) }, inLayers: matching)
+    }
+
+    /// This net with `key` set to the node `value` makes (given where it is written) in every
+    /// layer `matching` accepts: a list such as an Input's `shape`.
+    public func setting(_ key: String, to value: (FileLocation) -> YAMLNode, inLayers matching: (LayerSpec) -> Bool) throws -> NetSpec {
         var copy = self
         copy.layers = try layers.enumerated().map { index, layer in
             guard matching(layer), let pairs = layer.node.mapping else { return layer }
             let here = layer.node.location
-            let replacement = YAMLNode(.scalar(value, quoted: false), at: pairs.first { $0.key.scalar == key }?.value.location ?? here)
+            let replacement = value(pairs.first { $0.key.scalar == key }?.value.location ?? here)
             var edited = pairs.map { $0.key.scalar == key ? ($0.key, replacement) : $0 }
             if !pairs.contains(where: { $0.key.scalar == key }) { edited.append((YAMLNode(.scalar(key, quoted: false), at: here), replacement)) }
             return try LayerSpec(YAMLNode(.mapping(edited), at: here), index: index, baseDirectory: layer.baseDirectory)

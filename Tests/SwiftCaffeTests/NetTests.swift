@@ -40,6 +40,24 @@ import Testing
         return (header + layerLines.reversed()).joined(separator: "\n")
     }
 
+    /// A Silence takes a blob out of the outputs and changes no gradient: it is the zero it
+    /// adds to its bottom's diff (through the Split), not an omission that would leave stale values.
+    @Test func silenceHidesABlobAndAddsNoGradient() throws {
+        let extra = Self.branchy + "\n  - {name: extra, type: Sigmoid, bottom: feat, top: extra}"
+        let silenced = extra + "\n  - {name: quiet, type: Silence, bottom: [extra, squashed]}"
+        let plain = try Net(spec: try NetSpec.parse(extra), phase: .train, seed: 4)
+        let quiet = try Net(spec: try NetSpec.parse(silenced), phase: .train, seed: 4)
+        #expect(Set(plain.outputNames) == ["aux_loss", "extra", "loss"] && Set(quiet.outputNames) == ["aux_loss", "loss"])
+        for net in [plain, quiet] {
+            fillInputs(net)
+            try net.forward()
+            net.backward()
+        }
+        #expect(quiet.loss == plain.loss)
+        for (a, b) in zip(plain.parameters, quiet.parameters) { #expect(a.blob.diffArray == b.blob.diffArray, "\(a.name)") }
+        #expect(quiet.layers.contains { $0.spec.type == "Silence" })
+    }
+
     @Test func fileOrderDoesNotMatter() throws {
         let forward = try Net(spec: try NetSpec.parse(Self.branchy), phase: .train, seed: 9)
         let backward = try Net(spec: try NetSpec.parse(reversed(Self.branchy)), phase: .train, seed: 9)

@@ -141,7 +141,7 @@ public struct DeployNet {
     }
 
     /// One shape per top, as the `Input` layer's `shape` key takes them.
-    static func shapeNode(_ shapes: [[Int]], at location: FileLocation) -> YAMLNode {
+    public static func shapeNode(_ shapes: [[Int]], at location: FileLocation) -> YAMLNode {
         YAMLNode(.sequence(shapes.map { shape in
             YAMLNode(.sequence(shape.map { YAMLNode(.scalar("\($0)", quoted: false), at: location) }), at: location)
         }), at: location)

@@ -21,7 +21,7 @@ extension Trainer {
     /// Writes the weights and the solver state for the current iteration.
     @discardableResult
     public func snapshot() throws -> (weights: String, state: String) {
-        let weights = prefix + "_iter_\(iteration).safetensors"
+        let weights = prefix + "_iter_\(iteration).\(options.weightsExtension)"
         let state = prefix + "_iter_\(iteration).solverstate"
         try trainNet.saveWeights(to: weights, metadata: ["net": spec.name, "iteration": "\(iteration)", "format": "swiftcaffe"])
         try AtomicFile.write(try encodedState(weightsName: URL(fileURLWithPath: weights).lastPathComponent), to: state)

@@ -47,15 +47,24 @@ public struct TrainingOptions {
     public var output: String?
     /// Replace an earlier run's log and snapshots in the folder rather than refusing (`--force`).
     public var overwrite: Bool
+    /// Build both nets as written (`NetPurpose.asWritten`): every blob keeps its values after
+    /// a pass and no layer is folded into another, for a caller that reads or writes them
+    /// between steps (the Python API's `solver.net.blobs`). Slower: off by default.
+    public var asWritten: Bool
+    /// The extension of snapshot weights files: `safetensors`, or a registered format such as
+    /// `caffemodel` (what a script written for Caffe expects to find).
+    public var weightsExtension: String
 
     public init(epochs: Double? = nil, maxIter: Int? = nil, baseLR: Float? = nil, seed: UInt64? = nil, output: String? = nil,
-                overwrite: Bool = false) {
+                overwrite: Bool = false, asWritten: Bool = false, weightsExtension: String = "safetensors") {
         self.epochs = epochs
         self.maxIter = maxIter
         self.baseLR = baseLR
         self.seed = seed
         self.output = output
         self.overwrite = overwrite
+        self.asWritten = asWritten
+        self.weightsExtension = weightsExtension
     }
 }
 
@@ -87,6 +96,8 @@ public final class Trainer {
     let options: TrainingOptions
     /// Whether `claimOutput()` ran (a resumed run has its files already).
     var outputClaimed = false
+    /// Whether the first step has made every rank start from rank 0's state.
+    var started = false
     public internal(set) var iteration = 0
     /// Wall-clock seconds spent training and testing so far (kept apart for throughput).
     public internal(set) var trainingSeconds = 0.0
@@ -115,10 +126,12 @@ public final class Trainer {
         if let rate = options.baseLR { solverSpec.baseLR = rate }
         self.solverSpec = solverSpec
         seed = options.seed ?? solverSpec.randomSeed ?? Self.defaultSeed
-        trainNet = try Net(spec: spec, options: NetOptions(phase: .train, seed: seed, purpose: .training, shard: shard))
-        let hasTestLayers = spec.layers.contains { $0.phase == .test }
+        trainNet = try Net(spec: spec, options: NetOptions(phase: .train, seed: seed, purpose: options.asWritten ? .asWritten : .training, shard: shard))
+        // As in Caffe, a solver's test_iter asks for a test net even when no layer is
+        // test-only: the same layers in the test phase.
+        let hasTestLayers = spec.layers.contains { $0.phase == .test } || solverSpec.testIter != nil
         // The test net only ever runs forward.
-        testNet = hasTestLayers ? try Net(spec: spec, options: NetOptions(phase: .test, seed: seed, purpose: .inference, shard: shard,
+        testNet = hasTestLayers ? try Net(spec: spec, options: NetOptions(phase: .test, seed: seed, purpose: options.asWritten ? .asWritten : .inference, shard: shard,
                                                                           sharingParametersWith: trainNet)) : nil
 
         guard let source = trainNet.dataSources.first else {
@@ -185,13 +198,26 @@ public final class Trainer {
             AtomicFile.removeStaleTemporaries(in: URL(fileURLWithPath: prefix).deletingLastPathComponent().path)
             if logging && log == nil { log = try TrainingLog(path: logPath) }
         }
-        try startFromRootState()
+        return try step(maxIter - iteration, report: report)
+    }
+
+    /// Runs `count` iterations from where the run is (past `maxIter` if asked, as Caffe's
+    /// `Solver::Step` does), displaying, testing and snapshotting at the solver's intervals
+    /// and at `maxIter`. `run` is this to `maxIter` with the log; the Python API's
+    /// `solver.step(n)` is this alone.
+    @discardableResult
+    public func step(_ count: Int, report: (TrainingEvent) -> Void = { _ in }) throws -> TrainingOutcome {
+        if !started {
+            try startFromRootState()
+            trainNet.zeroParameterDiffs()  // then the solver zeroes them as it applies them
+            started = true
+        }
         let display = solverSpec.display, interval = solverSpec.testInterval
         var window = SpeedWindow(waiting: group.waitingSeconds)
         var lastTick = Date.distantPast
-        trainNet.zeroParameterDiffs()  // then the solver zeroes them as it applies them
-        while iteration < maxIter {
-            let rate = try step()
+        let end = iteration + max(count, 0)
+        while iteration < end {
+            let rate = try iterate()
             window.add(images: Double(imagesPerIteration))
             let displayed = (display > 0 && iteration % display == 0) || iteration == maxIter
             if displayed || Date().timeIntervalSince(lastTick) > 0.1 {
@@ -213,14 +239,24 @@ public final class Trainer {
             if iteration == maxIter || stopping || (solverSpec.snapshot > 0 && iteration % solverSpec.snapshot == 0) {
                 try snapshotAllRanks(report: report)
             }
-            if stopping && iteration < maxIter { return .interrupted }
+            if stopping && iteration < end { return .interrupted }
         }
         return .finished
     }
 
+    /// Applies the gradients the train net's parameters hold now, at the current iteration's
+    /// learning rate, and counts the iteration (Caffe's `ApplyUpdate`, for a caller that ran
+    /// forward and backward itself). Returns the rate.
+    @discardableResult
+    public func applyUpdate() -> Float {
+        let rate = solver.update(iteration: iteration)
+        iteration += 1
+        return rate
+    }
+
     /// One iteration: `iter_size` forward and backward passes, the gradients summed over the
     /// ranks, the update. Returns the learning rate it used.
-    private func step() throws -> Float {
+    private func iterate() throws -> Float {
         let started = Date()
         var loss: Float = 0
         for pass in 0..<solverSpec.iterSize {

@@ -9,7 +9,10 @@ import SwiftCaffeSpec
 /// (default: constant 0). Random fillers draw anew at every forward, as in Caffe, from a
 /// stream seeded by the batch's number, so that a resumed run draws what the first would
 /// have (the number is the layer's saved state).
-public final class DummyDataLayer: Layer, StatefulLayer {
+///
+/// It is a data source whose data set is one batch, so that a solver trains on it as Caffe
+/// does (pycaffe's tests and benchmark nets): an epoch is one iteration.
+public final class DummyDataLayer: Layer, StatefulLayer, DataSource {
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var bottomCount: ClosedRange<Int> { 0...0 }
@@ -72,4 +75,13 @@ public final class DummyDataLayer: Layer, StatefulLayer {
         }
         batches = value
     }
+}
+
+extension DummyDataLayer {
+    public var batchSize: Int { shapes[0].first ?? 1 }
+    public var sampleCount: Int { batchSize }
+    public var labelMaximum: Int? { nil }
+    public var labelNames: [String] { [] }
+    /// Each batch is drawn anew; there is no position in a data set to go back to.
+    public func rewind() {}
 }

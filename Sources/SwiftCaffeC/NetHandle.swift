@@ -1,0 +1,157 @@
+import CaffeInterop
+import Foundation
+import ONNXInterop
+import SwiftCaffe
+
+/// What an `sc_net *` points at: a net built as written (every blob kept, nothing folded) and
+/// the means to build it again when an input changes shape. A net a solver hands out is the
+/// solver's own, shared, and cannot be rebuilt.
+final class NetHandle {
+    private(set) var net: Net
+    /// Nil for a solver's net.
+    private let rebuild: ((Net, [String: [Int]]) throws -> Net)?
+    private var structure: UnsafeMutablePointer<CChar>?
+
+    init(net: Net, rebuild: ((Net, [String: [Int]]) throws -> Net)?) {
+        self.net = net
+        self.rebuild = rebuild
+    }
+
+    deinit { free(structure) }
+
+    /// Opens a net file for the C API: its Input layers' tops take gradients, as Caffe's
+    /// `force_backward` gives them, so that backward reaches the picture (saliency).
+    static func open(path: String, weights: String?, phase: Phase, state: NetState) throws -> NetHandle {
+        CFormats.register()
+        let spec = try NetSpec.load(path: path, state: state)
+        func build(_ spec: NetSpec, sharingWith other: Net?) throws -> Net {
+            let inputs = spec.layers.filter { $0.type == "Input" && ($0.phase == nil || $0.phase == phase) }.flatMap(\.tops)
+            return try Net(spec: spec, options: NetOptions(phase: phase, purpose: .asWritten, inputGradients: Set(inputs), sharingParametersWith: other))
+        }
+        let net = try build(spec, sharingWith: nil)
+        if let weights { try net.loadWeights(from: weights, requireAll: false) }
+        return NetHandle(net: net) { old, shapes in
+            var spec = old.plan.spec
+            for (index, layer) in old.layers.enumerated() where layer.spec.type == "Input" {
+                let tops = old.tops[index]
+                guard tops.contains(where: { shapes[$0.name] != nil }) else { continue }
+                let wanted = tops.map { shapes[$0.name] ?? $0.shape }
+                spec = try spec.setting("shape", to: { DeployNet.shapeNode(wanted, at: $0) }, inLayers: { $0.name == layer.spec.name && $0.phase != phase.other })
+            }
+            return try build(spec, sharingWith: old)
+        }
+    }
+
+    /// The structure as JSON (`sc_net_describe`), made once per shape.
+    var describe: UnsafePointer<CChar> {
+        if let structure { return UnsafePointer(structure) }
+        let text = String(decoding: (try? JSONEncoder().encode(NetStructure(net))) ?? Data("{}".utf8), as: UTF8.self)
+        structure = strdup(text)
+        return UnsafePointer(structure!)
+    }
+
+    /// Gives an Input layer's top `name` a new shape, planning the net again with its
+    /// parameters shared (their values and pointers stay).
+    func reshapeInput(_ name: String, to shape: [Int]) throws {
+        guard let rebuild else { throw CallError.invalid("a solver's net cannot be reshaped; change the batch in its net file") }
+        guard let index = net.tops.indices.first(where: { net.layers[$0].spec.type == "Input" && net.tops[$0].contains { $0.name == name } }) else {
+            throw CallError.invalid("'\(name)' is not the top of an Input layer: only a net's inputs can be reshaped (the layers shape every other blob)")
+        }
+        guard shape.allSatisfy({ $0 >= 1 && $0 <= Int(Int32.max) }) else {
+            throw CallError.invalid("cannot reshape '\(name)' to \(shape): every axis must be between 1 and \(Int32.max)")
+        }
+        _ = index
+        net = try rebuild(net, [name: shape])
+        free(structure)
+        structure = nil
+    }
+
+    /// Runs layers `range` forward; the weighted loss, or 0 for a net without one.
+    func forward(_ range: ClosedRange<Int>) throws -> Float {
+        for index in range { try net.forwardLayer(at: index) }
+        return net.lossTops.isEmpty ? 0 : net.loss
+    }
+
+    /// Runs layers `range` backward, top first. A net without a loss runs every layer that
+    /// learns or passes a gradient on (backward from diffs the caller wrote into its outputs);
+    /// the losses whose layers are in the range are seeded with their weights first.
+    func backward(_ range: ClosedRange<Int>) {
+        let plan = net.plan
+        for (blob, weight) in plan.lossTops {
+            guard let producer = plan.tops.firstIndex(where: { $0.contains { $0 === blob } }), range.contains(producer) else { continue }
+            blob.diff.update(repeating: weight, count: blob.count)
+        }
+        for index in range.reversed() {
+            let runs = plan.lossTops.isEmpty
+                ? !plan.layers[index].params.isEmpty || plan.bottoms[index].contains { $0.needsGradient }
+                : plan.runsBackward[index]
+            if runs { plan.layers[index].backward(topDiff: plan.tops[index], bottomDiff: plan.bottoms[index]) }
+        }
+    }
+
+    /// Layers `start` to `end` (-1: the last), checked.
+    func layers(from start: Int32, to end: Int32) throws -> ClosedRange<Int> {
+        let count = net.layers.count
+        let last = end < 0 ? count - 1 : Int(end)
+        guard (0..<count).contains(Int(start)), (0..<count).contains(last), Int(start) <= last else {
+            throw CallError.notFound("layers \(start) to \(end) are not a range of this net's \(count) layers")
+        }
+        return Int(start)...last
+    }
+}
+
+extension Phase {
+    /// The phase that is not this one.
+    var other: Phase { self == .train ? .test : .train }
+}
+
+/// The JSON of `sc_net_describe`.
+struct NetStructure: Encodable {
+    struct LayerEntry: Encodable {
+        var name: String, type: String, bottoms: [String], tops: [String], params: Int
+    }
+    var name: String
+    var phase: String
+    var layers: [LayerEntry]
+    var blobs: [String]
+    var inputs: [String]
+    var outputs: [String]
+
+    init(_ net: Net) {
+        name = net.name
+        phase = net.phase.rawValue
+        layers = net.layers.indices.map { index in
+            let layer = net.layers[index]
+            return LayerEntry(name: layer.spec.name, type: layer.spec.type, bottoms: net.bottoms[index].map(\.name),
+                              tops: net.tops[index].map(\.name), params: layer.params.count)
+        }
+        // Blobs in the order the file's layers make them, as Caffe lists them (its nets run
+        // in file order; SwiftCaffe's schedule breaks ties by name). A layer the schedule adds
+        // (a Split) sorts right after the layer whose top it copies.
+        let filePositions = Dictionary(net.plan.spec.layers.enumerated().filter { $0.element.phase == nil || $0.element.phase == net.phase }
+                                           .map { ($0.element.name, Double($0.offset)) }, uniquingKeysWith: { first, _ in first })
+        var creator: [String: Double] = [:]
+        var made: [(name: String, position: Double)] = []
+        for index in net.layers.indices {
+            let position = filePositions[net.layers[index].spec.name]
+                ?? (net.bottoms[index].first.flatMap { creator[$0.name] }.map { $0 + 0.5 } ?? Double(index))
+            for top in net.tops[index] where creator[top.name] == nil {
+                creator[top.name] = position
+                made.append((top.name, position))
+            }
+        }
+        blobs = made.enumerated().sorted { ($0.element.position, $0.offset) < ($1.element.position, $1.offset) }.map(\.element.name)
+        inputs = net.layers.indices.filter { net.layers[$0].spec.type == "Input" }.flatMap { net.tops[$0].map(\.name) }
+        outputs = net.outputNames
+    }
+}
+
+/// The net-file and weights formats beyond YAML and safetensors, registered once.
+enum CFormats {
+    private static let registration: Void = {
+        CaffeFormats.register()
+        ONNXFormats.register()
+    }()
+
+    static func register() { registration }
+}

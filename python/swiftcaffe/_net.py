@@ -1,0 +1,336 @@
+"""Net, Blob and Layer: pycaffe's names over the C API's net handle."""
+import ctypes
+import json
+from collections import OrderedDict
+
+import numpy as np
+
+from ._library import SwiftCaffeError, check, float_pointer, lib, new_shape, text
+
+TRAIN = 0
+TEST = 1
+
+
+class _Handle:
+    """One reference to a C net handle, ended when the last Python object using it goes."""
+
+    def __init__(self, pointer):
+        self.pointer = pointer
+
+    def __del__(self):
+        if self.pointer:
+            lib.sc_net_close(self.pointer)
+            self.pointer = None
+
+
+class _Memory:
+    """A blob's memory as numpy sees it. Every array made from it keeps the net alive."""
+
+    def __init__(self, address, shape, owner):
+        self.__array_interface__ = {"data": (address, False), "shape": tuple(shape), "typestr": "<f4", "version": 3}
+        self.owner = owner
+
+
+def _view(handle, getter):
+    pointer, axes, shape = float_pointer(), ctypes.c_int(), new_shape()
+    getter(ctypes.byref(pointer), ctypes.byref(axes), shape)
+    dims = tuple(int(shape[i]) for i in range(axes.value))
+    address = ctypes.cast(pointer, ctypes.c_void_p).value
+    return np.asarray(_Memory(address, dims, handle))
+
+
+class Blob:
+    """A named blob of a net, or a layer's parameter. `data` and `diff` are numpy views of the
+    net's own memory (writable, no copy), valid until the net is reshaped."""
+
+    def __init__(self, net, name=None, layer=None, index=None):
+        self._net = net
+        self._name = name
+        self._layer = layer
+        self._index = index
+
+    def _array(self, which):
+        handle = self._net._handle
+        if self._name is not None:
+            getter = lambda p, a, s: check(lib.sc_net_blob(handle.pointer, text(self._name), which, p, a, s))
+        else:
+            getter = lambda p, a, s: check(lib.sc_net_param(handle.pointer, self._layer, self._index, which, p, a, s))
+        return _view(handle, getter)
+
+    @property
+    def data(self):
+        return self._array(0)
+
+    @property
+    def diff(self):
+        return self._array(1)
+
+    @property
+    def shape(self):
+        return tuple(self.data.shape)
+
+    @property
+    def count(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def _axis(self, index):
+        shape = self.shape
+        return shape[index] if len(shape) > index else 1
+
+    @property
+    def num(self):
+        return self._axis(0)
+
+    @property
+    def channels(self):
+        return self._axis(1)
+
+    @property
+    def height(self):
+        return self._axis(2)
+
+    @property
+    def width(self):
+        return self._axis(3)
+
+    def reshape(self, *shape):
+        """Gives an input blob a new shape (the net is planned again at once; `net.reshape()`
+        is then optional). Only a net's inputs can be reshaped: the layers shape the rest."""
+        if self._name is None:
+            raise SwiftCaffeError("a parameter blob cannot be reshaped: its layer's settings give its shape")
+        dims = new_shape()
+        if len(shape) > len(dims):
+            raise ValueError("a blob has at most %d axes" % len(dims))
+        for axis, size in enumerate(shape):
+            dims[axis] = int(size)
+        check(lib.sc_net_reshape_input(self._net._handle.pointer, text(self._name), len(shape), dims))
+        self._net._structure_changed()
+
+    def __repr__(self):
+        return "<Blob %s %s>" % (self._name or "parameter", "x".join(map(str, self.shape)))
+
+
+class Layer:
+    """A layer of a net: its name, type, and parameter blobs (`blobs`)."""
+
+    def __init__(self, net, index, entry):
+        self.name = entry["name"]
+        self.type = entry["type"]
+        self.blobs = [Blob(net, layer=index, index=i) for i in range(entry["params"])]
+
+    def __repr__(self):
+        return "<Layer %s (%s)>" % (self.name, self.type)
+
+
+class Net:
+    """A net built from a net file (YAML, Caffe prototxt or ONNX), as pycaffe's `caffe.Net`:
+
+        Net(network_file, phase, level=0, stages=None, weights=None)
+        Net(network_file, weights, phase)          # pycaffe's older form
+
+    Every layer runs as written and every blob keeps its values, so any blob can be read after
+    `forward` and `backward`.
+    """
+
+    def __init__(self, network_file, *args, **kwargs):
+        weights, phase = kwargs.pop("weights", None), kwargs.pop("phase", None)
+        level, stages = kwargs.pop("level", 0), kwargs.pop("stages", None)
+        if kwargs:
+            raise TypeError("Net() got unexpected keyword arguments: " + ", ".join(sorted(kwargs)))
+        if len(args) == 2:
+            weights, phase = args
+        elif len(args) == 1:
+            phase = args[0]
+        elif len(args) > 2:
+            raise TypeError("Net(network_file, phase) or Net(network_file, weights, phase)")
+        if phase not in (TRAIN, TEST):
+            raise ValueError("phase must be caffe.TRAIN or caffe.TEST, not %r" % (phase,))
+        stage_text = "\n".join(stages) if stages else None
+        pointer = ctypes.c_void_p()
+        check(lib.sc_net_open(text(network_file), text(weights), phase, int(level), text(stage_text), ctypes.byref(pointer)))
+        self._adopt(_Handle(pointer))
+
+    @classmethod
+    def _from_handle(cls, pointer):
+        net = cls.__new__(cls)
+        net._adopt(_Handle(pointer))
+        return net
+
+    def _adopt(self, handle):
+        self._handle = handle
+        self._structure_changed()
+        self._blobs = OrderedDict((name, Blob(self, name=name)) for name in self._structure["blobs"])
+
+    def _structure_changed(self):
+        self._structure = json.loads(lib.sc_net_describe(self._handle.pointer).decode("utf-8"))
+        self._layers = [Layer(self, index, entry) for index, entry in enumerate(self._structure["layers"])]
+
+    # ---- structure ----------------------------------------------------------------------
+
+    @property
+    def name(self):
+        return self._structure["name"]
+
+    @property
+    def blobs(self):
+        """Every blob by name, in the order the layers make them."""
+        return self._blobs
+
+    @property
+    def params(self):
+        """Each layer with parameters, by name: its parameter blobs (weights, then bias)."""
+        return OrderedDict((layer.name, layer.blobs) for layer in self._layers if layer.blobs)
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    @property
+    def _layer_names(self):
+        return [layer.name for layer in self._layers]
+
+    @property
+    def layer_dict(self):
+        return OrderedDict((layer.name, layer) for layer in self._layers)
+
+    @property
+    def _blob_names(self):
+        return list(self._blobs)
+
+    @property
+    def inputs(self):
+        """The tops of the Input layers: what `forward(**inputs)` takes."""
+        return list(self._structure["inputs"])
+
+    @property
+    def outputs(self):
+        """Blobs no layer reads (the losses, the scores)."""
+        return list(self._structure["outputs"])
+
+    @property
+    def top_names(self):
+        return OrderedDict((entry["name"], list(entry["tops"])) for entry in self._structure["layers"])
+
+    @property
+    def bottom_names(self):
+        return OrderedDict((entry["name"], list(entry["bottoms"])) for entry in self._structure["layers"])
+
+    # ---- running -------------------------------------------------------------------------
+
+    def _layer_index(self, name, default):
+        if name is None:
+            return default
+        names = self._layer_names
+        if name not in names:
+            raise KeyError("the net has no layer '%s'" % name)
+        return names.index(name)
+
+    def _set(self, values, which, allowed):
+        for name, value in values.items():
+            if name not in allowed:
+                raise KeyError("'%s' is not one of %s" % (name, ", ".join(allowed) or "nothing"))
+            target = getattr(self._blobs[name], which)
+            value = np.asarray(value, dtype=np.float32)
+            if value.shape != target.shape:
+                if value.size != target.size:
+                    raise ValueError("'%s' is %s, but %s was given" % (name, target.shape, value.shape))
+                value = value.reshape(target.shape)
+            target[...] = value
+
+    def forward(self, blobs=None, start=None, end=None, **kwargs):
+        """Runs layers `start` to `end` (names; the whole net by default) forward after setting
+        the inputs given as keywords. Returns the outputs (the tops of `end` when given) and
+        the `blobs` asked for, by name, as views of the net's memory."""
+        self._set(kwargs, "data", self.inputs)
+        first = self._layer_index(start, 0)
+        last = self._layer_index(end, len(self._layers) - 1)
+        check(lib.sc_net_forward(self._handle.pointer, first, last, None))
+        names = list(self.top_names[self._layers[last].name]) if end is not None else self.outputs
+        names += [name for name in (blobs or []) if name not in names]
+        return {name: self._blobs[name].data for name in names}
+
+    def backward(self, diffs=None, start=None, end=None, **kwargs):
+        """Runs layers `start` down to `end` (names; the whole net by default) backward after
+        setting the outputs' diffs given as keywords. Returns the inputs' diffs (the bottoms'
+        of `end` when given) and the `diffs` asked for, by name."""
+        self._set(kwargs, "diff", self.outputs)
+        first = self._layer_index(start, len(self._layers) - 1)
+        last = self._layer_index(end, 0)
+        check(lib.sc_net_backward(self._handle.pointer, last, first))
+        names = list(self.bottom_names[self._layers[last].name]) if end is not None else self.inputs
+        names += [name for name in (diffs or []) if name not in names]
+        return {name: self._blobs[name].diff for name in names}
+
+    def forward_all(self, blobs=None, **kwargs):
+        """Forward over inputs of any number of samples, in batches of the net's batch size;
+        returns the outputs and `blobs` for all of them (copies)."""
+        return self._all(blobs, None, kwargs)
+
+    def forward_backward_all(self, blobs=None, diffs=None, **kwargs):
+        """`forward_all` and backward for each batch: (outputs, input diffs)."""
+        return self._all(blobs, diffs or [], kwargs)
+
+    def _all(self, blobs, diffs, inputs):
+        names = list(inputs) or []
+        if not names:
+            out = self.forward(blobs=blobs)
+            result = {k: v.copy() for k, v in out.items()}
+            if diffs is None:
+                return result
+            back = self.backward(diffs=diffs)
+            return result, {k: v.copy() for k, v in back.items()}
+        arrays = {name: np.asarray(value, dtype=np.float32) for name, value in inputs.items()}
+        total = len(next(iter(arrays.values())))
+        batch = self._blobs[names[0]].shape[0]
+        outs, backs = {}, {}
+        for begin in range(0, total, batch):
+            chunk = {}
+            for name, array in arrays.items():
+                part = array[begin:begin + batch]
+                if len(part) < batch:  # pad the last batch; the padding is dropped below
+                    part = np.concatenate([part, np.zeros((batch - len(part),) + part.shape[1:], np.float32)])
+                chunk[name] = part
+            kept = min(batch, total - begin)
+            for name, value in self.forward(blobs=blobs, **chunk).items():
+                outs.setdefault(name, []).append(value[:kept].copy())
+            if diffs is not None:
+                for name, value in self.backward(diffs=diffs).items():
+                    backs.setdefault(name, []).append(value[:kept].copy())
+        outs = {name: np.concatenate(parts) for name, parts in outs.items()}
+        if diffs is None:
+            return outs
+        return outs, {name: np.concatenate(parts) for name, parts in backs.items()}
+
+    def reshape(self):
+        """Caffe's `net.reshape()`. Reshaping an input plans the net again at once, so there
+        is nothing left to do; kept for scripts that call it."""
+
+    def clear_param_diffs(self):
+        check(lib.sc_net_clear_param_diffs(self._handle.pointer))
+
+    # ---- weights -------------------------------------------------------------------------
+
+    def save(self, filename):
+        """Writes the parameters: a .caffemodel, .safetensors or .npz by the extension (a name
+        without one is written as safetensors)."""
+        check(lib.sc_net_save(self._handle.pointer, text(filename)))
+
+    def copy_from(self, filename):
+        """Loads parameters by layer name (.caffemodel, .safetensors, .npz, .onnx); layers the
+        file lacks keep theirs."""
+        check(lib.sc_net_load(self._handle.pointer, text(filename)))
+
+    def save_hdf5(self, filename):
+        raise SwiftCaffeError("SwiftCaffe does not write Caffe's HDF5 weights; use net.save('%s.caffemodel') "
+                              "(or .safetensors), which copy_from reads back" % filename)
+
+    def load_hdf5(self, filename):
+        raise SwiftCaffeError("SwiftCaffe does not read Caffe's HDF5 weights; convert them to a .caffemodel with Caffe, "
+                              "or load a .caffemodel, .safetensors or .npz with copy_from")
+
+    def share_with(self, other):
+        raise SwiftCaffeError("share_with is not supported: build both nets from one solver (its test net shares the train net's parameters)")
+
+    def __repr__(self):
+        return "<Net %s: %d layers>" % (self.name, len(self._layers))
+
