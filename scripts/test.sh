@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: the package's tests, then the example packages built against this
 # checkout: the one that adds its own layer (Examples/CustomLayer), and the library tour of
-# docs/library.md (Examples/Library), which trains, predicts and must name setosa.
+# docs/library.md (Examples/Library), which trains, predicts and must name setosa; then the
+# Python package's tests (scripts/python-tests.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift test
@@ -9,3 +10,4 @@ swift test --package-path Examples/CustomLayer
 tour=$(swift run --package-path Examples/Library iris-from-code "$PWD")
 echo "$tour"
 grep -q "flower 0: setosa" <<< "$tour"
+scripts/python-tests.sh

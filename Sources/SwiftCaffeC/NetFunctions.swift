@@ -82,6 +82,11 @@ public func sc_net_reshape_input(_ net: OpaquePointer?, _ name: UnsafePointer<CC
     }
 }
 
+@_cdecl("sc_net_reshape")
+public func sc_net_reshape(_ net: OpaquePointer?) -> Int32 {
+    status { try object(net, as: NetHandle.self).reshape() }
+}
+
 @_cdecl("sc_net_forward")
 public func sc_net_forward(_ net: OpaquePointer?, _ start: Int32, _ end: Int32, _ loss: UnsafeMutablePointer<Float>?) -> Int32 {
     status {

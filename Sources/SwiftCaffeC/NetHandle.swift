@@ -50,24 +50,34 @@ final class NetHandle {
         return UnsafePointer(structure!)
     }
 
-    /// Gives an Input layer's top `name` a new shape, planning the net again with its
-    /// parameters shared (their values and pointers stay).
+    /// Input shapes asked for and not yet planned (`reshape`).
+    private var pending: [String: [Int]] = [:]
+
+    /// Records a new shape for the Input layer's top `name`; `reshape` plans the net with it.
     func reshapeInput(_ name: String, to shape: [Int]) throws {
-        guard let rebuild else { throw CallError.invalid("a solver's net cannot be reshaped; change the batch in its net file") }
-        guard let index = net.tops.indices.first(where: { net.layers[$0].spec.type == "Input" && net.tops[$0].contains { $0.name == name } }) else {
+        guard rebuild != nil else { throw CallError.invalid("a solver's net cannot be reshaped; change the batch in its net file") }
+        guard net.layers.indices.contains(where: { net.layers[$0].spec.type == "Input" && net.tops[$0].contains { $0.name == name } }) else {
             throw CallError.invalid("'\(name)' is not the top of an Input layer: only a net's inputs can be reshaped (the layers shape every other blob)")
         }
         guard shape.allSatisfy({ $0 >= 1 && $0 <= Int(Int32.max) }) else {
             throw CallError.invalid("cannot reshape '\(name)' to \(shape): every axis must be between 1 and \(Int32.max)")
         }
-        _ = index
-        net = try rebuild(net, [name: shape])
+        pending[name] = shape
+    }
+
+    /// Plans the net again with the recorded input shapes, its parameters shared (their
+    /// values and pointers stay). On an error the shapes stay recorded, and the net as it was.
+    func reshape() throws {
+        guard !pending.isEmpty, let rebuild else { return }
+        net = try rebuild(net, pending)
+        pending = [:]
         free(structure)
         structure = nil
     }
 
     /// Runs layers `range` forward; the weighted loss, or 0 for a net without one.
     func forward(_ range: ClosedRange<Int>) throws -> Float {
+        try reshape()
         for index in range { try net.forwardLayer(at: index) }
         return net.lossTops.isEmpty ? 0 : net.loss
     }

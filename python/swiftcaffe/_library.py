@@ -65,6 +65,7 @@ _declare("sc_net_blob", ctypes.c_int, _handle, ctypes.c_char_p, ctypes.c_int, ct
 _declare("sc_net_param", ctypes.c_int, _handle, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.POINTER(_float_p),
          ctypes.POINTER(ctypes.c_int), _shape)
 _declare("sc_net_reshape_input", ctypes.c_int, _handle, ctypes.c_char_p, ctypes.c_int, _shape)
+_declare("sc_net_reshape", ctypes.c_int, _handle)
 _declare("sc_net_forward", ctypes.c_int, _handle, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_float))
 _declare("sc_net_backward", ctypes.c_int, _handle, ctypes.c_int, ctypes.c_int)
 _declare("sc_net_clear_param_diffs", ctypes.c_int, _handle)

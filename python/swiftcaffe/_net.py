@@ -94,8 +94,10 @@ class Blob:
         return self._axis(3)
 
     def reshape(self, *shape):
-        """Gives an input blob a new shape (the net is planned again at once; `net.reshape()`
-        is then optional). Only a net's inputs can be reshaped: the layers shape the rest."""
+        """Gives an input blob a new shape. The net is planned again as soon as the shapes fit
+        together (two inputs reshaped one after the other: after the second), at the latest
+        by `net.reshape()` or the next forward, which report shapes that do not fit. Only a
+        net's inputs can be reshaped: the layers shape the rest."""
         if self._name is None:
             raise SwiftCaffeError("a parameter blob cannot be reshaped: its layer's settings give its shape")
         dims = new_shape()
@@ -103,8 +105,12 @@ class Blob:
             raise ValueError("a blob has at most %d axes" % len(dims))
         for axis, size in enumerate(shape):
             dims[axis] = int(size)
-        check(lib.sc_net_reshape_input(self._net._handle.pointer, text(self._name), len(shape), dims))
-        self._net._structure_changed()
+        pointer = self._net._handle.pointer
+        check(lib.sc_net_reshape_input(pointer, text(self._name), len(shape), dims))
+        if lib.sc_net_reshape(pointer) == 0:
+            self._net._structure_changed()
+        else:  # the shapes wait for the other inputs'
+            self._net._reshape_pending = True
 
     def __repr__(self):
         return "<Blob %s %s>" % (self._name or "parameter", "x".join(map(str, self.shape)))
@@ -158,6 +164,7 @@ class Net:
 
     def _adopt(self, handle):
         self._handle = handle
+        self._reshape_pending = False
         self._structure_changed()
         self._blobs = OrderedDict((name, Blob(self, name=name)) for name in self._structure["blobs"])
 
@@ -241,6 +248,8 @@ class Net:
         """Runs layers `start` to `end` (names; the whole net by default) forward after setting
         the inputs given as keywords. Returns the outputs (the tops of `end` when given) and
         the `blobs` asked for, by name, as views of the net's memory."""
+        if self._reshape_pending:
+            self.reshape()
         self._set(kwargs, "data", self.inputs)
         first = self._layer_index(start, 0)
         last = self._layer_index(end, len(self._layers) - 1)
@@ -292,7 +301,8 @@ class Net:
                 chunk[name] = part
             kept = min(batch, total - begin)
             for name, value in self.forward(blobs=blobs, **chunk).items():
-                outs.setdefault(name, []).append(value[:kept].copy())
+                # A scalar (a loss) is one value per batch, not per sample.
+                outs.setdefault(name, []).append(value.reshape(1).copy() if value.ndim == 0 else value[:kept].copy())
             if diffs is not None:
                 for name, value in self.backward(diffs=diffs).items():
                     backs.setdefault(name, []).append(value[:kept].copy())
@@ -302,8 +312,10 @@ class Net:
         return outs, {name: np.concatenate(parts) for name, parts in backs.items()}
 
     def reshape(self):
-        """Caffe's `net.reshape()`. Reshaping an input plans the net again at once, so there
-        is nothing left to do; kept for scripts that call it."""
+        """Plans the net with the input shapes given by `blob.reshape` (Caffe's `net.reshape()`)."""
+        check(lib.sc_net_reshape(self._handle.pointer))
+        self._reshape_pending = False
+        self._structure_changed()
 
     def clear_param_diffs(self):
         check(lib.sc_net_clear_param_diffs(self._handle.pointer))

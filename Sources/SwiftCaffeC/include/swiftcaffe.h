@@ -14,7 +14,7 @@
  *   handle they came from and stay valid until that handle changes shape or is closed.
  * - Blob and parameter memory: `sc_net_blob` and `sc_net_param` give a pointer to a blob's
  *   float32 values (C order, the shape given). It stays valid, and is the memory forward and
- *   backward read and write, until the net is reshaped (`sc_net_reshape_input`) or closed.
+ *   backward read and write, until the net is reshaped (`sc_net_reshape`) or closed.
  * - Threads: a handle may be used from any thread, but by one at a time; the library does
  *   not lock it. Different handles may be used concurrently. Each call runs its kernels on
  *   `sc_set_threads` threads (default: every core).
@@ -79,9 +79,13 @@ const char *sc_net_describe(sc_net *net);
 int sc_net_blob(sc_net *net, const char *name, int which, float **pointer, int *axes, int64_t *shape);
 /* The `index`-th parameter blob of layer `layer` (its position in "layers"). */
 int sc_net_param(sc_net *net, int layer, int index, int which, float **pointer, int *axes, int64_t *shape);
-/* Gives an Input layer's top a new shape; the net is planned again at once (its other blobs'
-   values are lost, its parameters kept, every blob pointer changes). */
+/* Records a new shape for an Input layer's top. `sc_net_reshape` (or the next forward) plans
+   the net again with every shape recorded: its other blobs' values are lost, its parameters
+   kept, and every blob pointer changes. Until then the blob keeps its old shape. */
 int sc_net_reshape_input(sc_net *net, const char *name, int axes, const int64_t *shape);
+/* Plans the net with the recorded input shapes (nothing to do when none is recorded). On an
+   error (shapes the layers do not accept) the net stays as it was and the shapes recorded. */
+int sc_net_reshape(sc_net *net);
 
 /* Runs layers `start` to `end` (inclusive; -1 for the last) forward; `loss` (nullable)
    receives the weighted loss if the net has one, else 0. */

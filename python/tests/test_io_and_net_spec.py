@@ -1,0 +1,100 @@
+"""caffe.io (pictures, the Transformer, Caffe's messages) and caffe.NetSpec."""
+import numpy as np
+import pytest
+
+import swiftcaffe as caffe
+from swiftcaffe import layers as L
+from swiftcaffe import params as P
+
+from conftest import png
+
+
+def test_load_image_gives_rgb_or_gray_in_0_1(tmp_path):
+    pixels = np.zeros((3, 4, 3), np.uint8)
+    pixels[0, 0] = [255, 0, 0]
+    pixels[2, 3] = [0, 0, 51]
+    path = str(tmp_path / "p.png")
+    png(path, pixels)
+    color = caffe.io.load_image(path)
+    assert color.shape == (3, 4, 3) and color.dtype == np.float32
+    np.testing.assert_allclose(color[0, 0], [1, 0, 0])
+    np.testing.assert_allclose(color[2, 3], [0, 0, 0.2])
+    gray = caffe.io.load_image(path, color=False)
+    assert gray.shape == (3, 4, 1) and 0 < gray[0, 0, 0] < 1
+    with pytest.raises(IOError, match="missing.png"):
+        caffe.io.load_image(str(tmp_path / "missing.png"))
+
+
+def test_resize_keeps_constants_and_interpolates_between_pixels():
+    constant = np.full((5, 7, 3), 0.3, np.float32)
+    np.testing.assert_allclose(caffe.io.resize_image(constant, (11, 2)), 0.3, rtol=1e-6)
+    row = np.array([[[0.0], [1.0]]], np.float32)  # 1 x 2: enlarged to 1 x 4
+    np.testing.assert_allclose(caffe.io.resize_image(row, (1, 4))[0, :, 0], [0, 0.25, 0.75, 1])
+    np.testing.assert_array_equal(caffe.io.resize_image(row, (1, 4), interp_order=0)[0, :, 0], [0, 0, 1, 1])
+
+
+def test_transformer_round_trip_and_order():
+    transformer = caffe.io.Transformer({"data": (1, 3, 4, 5)})
+    transformer.set_transpose("data", (2, 0, 1))
+    transformer.set_channel_swap("data", (2, 1, 0))
+    transformer.set_raw_scale("data", 255)
+    transformer.set_mean("data", np.array([10, 20, 30]))
+    transformer.set_input_scale("data", 0.5)
+    picture = np.random.RandomState(0).rand(4, 5, 3).astype(np.float32)
+    prepared = transformer.preprocess("data", picture)
+    assert prepared.shape == (3, 4, 5)
+    # Channel 0 of the net's input is the picture's blue (its channel 2), scaled then centred.
+    np.testing.assert_allclose(prepared[0], (picture[:, :, 2] * 255 - 10) * 0.5, rtol=1e-5)
+    np.testing.assert_allclose(transformer.deprocess("data", prepared), picture, rtol=1e-5, atol=1e-6)
+    with pytest.raises(Exception, match="not one of the net inputs"):
+        transformer.preprocess("label", picture)
+
+
+def test_messages_round_trip_through_the_wire_format():
+    array = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    blob = caffe.io.array_to_blobproto(array)
+    again = caffe.proto.caffe_pb2.BlobProto.FromString(blob.SerializeToString())
+    np.testing.assert_array_equal(caffe.io.blobproto_to_array(again), array)
+    legacy = caffe.proto.caffe_pb2.BlobProto()
+    legacy.data.extend([1.0] * 6)
+    legacy.num, legacy.channels, legacy.height, legacy.width = 1, 1, 2, 3
+    assert caffe.io.blobproto_to_array(legacy).shape == (1, 1, 2, 3)
+    image = (np.arange(12) * 20).astype(np.uint8).reshape(3, 2, 2)
+    datum = caffe.io.array_to_datum(image, label=4)
+    decoded = caffe.proto.caffe_pb2.Datum.FromString(datum.SerializeToString())
+    assert decoded.label == 4
+    np.testing.assert_array_equal(caffe.io.datum_to_array(decoded), image)
+    floats = caffe.io.array_to_datum(image.astype(np.float32) / 7)
+    np.testing.assert_allclose(caffe.io.datum_to_array(caffe.proto.caffe_pb2.Datum.FromString(floats.SerializeToString())),
+                               image / 7.0, rtol=1e-6)
+
+
+def lenet(batch):
+    n = caffe.NetSpec()
+    n.data, n.label = L.DummyData(shape=[dict(dim=[batch, 1, 28, 28]), dict(dim=[batch, 1, 1, 1])], ntop=2)
+    n.conv1 = L.Convolution(n.data, kernel_size=5, num_output=20, weight_filler=dict(type="xavier"))
+    n.pool1 = L.Pooling(n.conv1, kernel_size=2, stride=2, pool=P.Pooling.MAX)
+    n.ip1 = L.InnerProduct(n.pool1, num_output=50, weight_filler=dict(type="xavier"))
+    n.relu1 = L.ReLU(n.ip1, in_place=True)
+    n.ip2 = L.InnerProduct(n.relu1, num_output=10, weight_filler=dict(type="xavier"))
+    n.loss = L.SoftmaxWithLoss(n.ip2, n.label)
+    return n.to_proto()
+
+
+def test_net_spec_writes_a_net_that_loads(write):
+    proto = lenet(3)
+    text = str(proto)
+    assert 'pool: MAX' in text and 'type: "xavier"' in text
+    relu = proto.layer[4]
+    assert relu.bottom == relu.top == ["ip1"]
+    net = caffe.Net(write(text, "lenet.prototxt"), caffe.TRAIN)
+    assert net._layer_names == ["data", "conv1", "pool1", "ip1", "relu1", "ip2", "loss"]
+    assert net.blobs["conv1"].data.shape == (3, 20, 24, 24) and net.params["ip1"][0].data.shape == (50, 2880)
+    assert np.isfinite(net.forward()["loss"])
+    with pytest.raises(TypeError, match="Silence input 0 is not a Top"):
+        L.Silence(L.DummyData(ntop=2), ntop=0)
+
+
+def test_draw_makes_the_graph(write):
+    graph = caffe.draw.get_dot_graph(lenet(2), "TB")
+    assert graph.startswith("digraph") and "rankdir=TB" in graph and "conv1" in graph
