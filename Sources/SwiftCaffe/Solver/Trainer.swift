@@ -198,7 +198,7 @@ public final class Trainer {
             AtomicFile.removeStaleTemporaries(in: URL(fileURLWithPath: prefix).deletingLastPathComponent().path)
             if logging && log == nil { log = try TrainingLog(path: logPath) }
         }
-        return try step(maxIter - iteration, report: report)
+        return try train(iterations: nil, report: report)
     }
 
     /// Runs `count` iterations from where the run is (past `maxIter` if asked, as Caffe's
@@ -207,15 +207,21 @@ public final class Trainer {
     /// `solver.step(n)` is this alone.
     @discardableResult
     public func step(_ count: Int, report: (TrainingEvent) -> Void = { _ in }) throws -> TrainingOutcome {
+        try train(iterations: max(count, 0), report: report)
+    }
+
+    /// `iterations` more, or on to `maxIter` when nil: counted only once every rank holds
+    /// rank 0's state, since a resumed run's other ranks learn the iteration from it.
+    private func train(iterations: Int?, report: (TrainingEvent) -> Void) throws -> TrainingOutcome {
         if !started {
             try startFromRootState()
             trainNet.zeroParameterDiffs()  // then the solver zeroes them as it applies them
             started = true
         }
+        let end = iterations.map { iteration + $0 } ?? maxIter
         let display = solverSpec.display, interval = solverSpec.testInterval
         var window = SpeedWindow(waiting: group.waitingSeconds)
         var lastTick = Date.distantPast
-        let end = iteration + max(count, 0)
         while iteration < end {
             let rate = try iterate()
             window.add(images: Double(imagesPerIteration))
