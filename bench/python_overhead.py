@@ -4,10 +4,10 @@
 
     PYTHONPATH=python bench/python_overhead.py nets-or-prototxts... [--runs 5] [--iterations 50]
 
-Two differences are reported apart: the binding's own cost (the same as-written net timed
-through one ctypes call per forward with no Python work around it) and the net's build
-(`caffe.Net` keeps every blob and folds nothing; `time` times the inference net, which folds
-BatchNorm, Scale and ReLU into convolutions and shares memory)."""
+Both builds are timed: `caffe.Net(file, caffe.TEST)` (as written: every blob its own memory,
+nothing folded, backward allowed) and `caffe.Net(..., inference=True)` (planned as `time`
+plans it, every blob kept). For each, the binding's own cost is the same net timed through
+one bare ctypes call per forward with no Python work around it."""
 import argparse
 import ctypes
 import json
@@ -60,19 +60,24 @@ def main():
     args = parser.parse_args()
     caffe.set_threads(args.threads)
     for path in args.nets:
-        net = caffe.Net(path, caffe.TEST)
-        first = net.inputs[0]
-        if net.blobs[first].shape[0] != 1:
-            net.blobs[first].reshape(1, *net.blobs[first].shape[1:])
-            net.reshape()
-        runs = {"python": [], "bare": [], "time": []}
+        nets = {"as written": caffe.Net(path, caffe.TEST), "inference": caffe.Net(path, caffe.TEST, inference=True)}
+        for net in nets.values():
+            first = net.inputs[0]
+            if net.blobs[first].shape[0] != 1:
+                net.blobs[first].reshape(1, *net.blobs[first].shape[1:])
+                net.reshape()
+        runs = {}
         for run in range(args.runs):
-            runs["python"].append(python_forward(net, args.iterations))
-            runs["bare"].append(bare_forward(net, args.iterations))
-            runs["time"].append(command_forward(path, args.iterations, args.threads))
-        py, bare, command = (statistics.median(runs[k]) * 1000 for k in ("python", "bare", "time"))
-        print(f"{os.path.basename(path)}: net.forward() {py:.3f} ms, one ctypes call {bare:.3f} ms "
-              f"(binding {100 * (py / bare - 1):+.1f}%), swiftcaffe time {command:.3f} ms (python/time {py / command:.2f})")
+            for build, net in nets.items():
+                runs.setdefault(build, []).append(python_forward(net, args.iterations))
+                runs.setdefault(build + " bare", []).append(bare_forward(net, args.iterations))
+            runs.setdefault("time", []).append(command_forward(path, args.iterations, args.threads))
+        median = {key: statistics.median(values) * 1000 for key, values in runs.items()}
+        command = median["time"]
+        for build in nets:
+            py, bare = median[build], median[build + " bare"]
+            print(f"{os.path.basename(path)} {build}: net.forward() {py:.3f} ms, one ctypes call {bare:.3f} ms "
+                  f"(binding {100 * (py / bare - 1):+.1f}%); swiftcaffe time {command:.3f} ms (python/time {py / command:.3f})")
 
 
 if __name__ == "__main__":

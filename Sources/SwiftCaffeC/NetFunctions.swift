@@ -6,15 +6,16 @@ import SwiftCaffe
 
 @_cdecl("sc_net_open")
 public func sc_net_open(_ path: UnsafePointer<CChar>?, _ weights: UnsafePointer<CChar>?, _ phase: Int32, _ level: Int32,
-                        _ stages: UnsafePointer<CChar>?, _ result: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+                        _ stages: UnsafePointer<CChar>?, _ build: Int32, _ result: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     status {
         guard let result else { throw CallError.invalid("the result pointer is null") }
         result.pointee = nil
         let path = try string(path, "the net file's path")
         guard phase == 0 || phase == 1 else { throw CallError.invalid("phase \(phase) is neither SC_TRAIN (0) nor SC_TEST (1)") }
         let stageList = stages.map { String(cString: $0).split(separator: "\n").map(String.init) } ?? []
+        guard build == 0 || build == 1 else { throw CallError.invalid("build \(build) is neither SC_AS_WRITTEN (0) nor SC_INFERENCE (1)") }
         let opened = try NetHandle.open(path: path, weights: weights.map { String(cString: $0) }, phase: phase == 0 ? .train : .test,
-                                        state: NetState(level: Int(level), stages: stageList))
+                                        state: NetState(level: Int(level), stages: stageList), inference: build == 1)
         result.pointee = handle(opened)
     }
 }
@@ -51,10 +52,14 @@ private func report(_ blob: Blob, _ which: Int32, _ pointer: UnsafeMutablePointe
 public func sc_net_blob(_ net: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ which: Int32, _ pointer: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?,
                         _ axes: UnsafeMutablePointer<Int32>?, _ shape: UnsafeMutablePointer<Int64>?) -> Int32 {
     status {
-        let net = try object(net, as: NetHandle.self).net
+        let handle = try object(net, as: NetHandle.self)
         let name = try string(name, "the blob's name")
-        guard let blob = net.blobs[name] else { throw CallError.notFound("the net has no blob '\(name)'") }
-        try report(blob, which, pointer, axes, shape)
+        // Only a caller that takes the pointer reads the values (a shape costs no new plan).
+        guard pointer != nil else {
+            guard let blob = handle.net.blobs[name] else { throw CallError.notFound("the net has no blob '\(name)'") }
+            return try report(blob, which, nil, axes, shape)
+        }
+        try report(try handle.blob(named: name), which, pointer, axes, shape)
     }
 }
 
@@ -100,8 +105,16 @@ public func sc_net_forward(_ net: OpaquePointer?, _ start: Int32, _ end: Int32, 
 public func sc_net_backward(_ net: OpaquePointer?, _ start: Int32, _ end: Int32) -> Int32 {
     status {
         let handle = try object(net, as: NetHandle.self)
+        guard !handle.isInferenceOnly else {
+            throw CallError.invalid("the net was built for inference, which runs forward only; open it as written (SC_AS_WRITTEN) to run backward")
+        }
         handle.backward(try handle.layers(from: start, to: end))
     }
+}
+
+@_cdecl("sc_net_parameters_changed")
+public func sc_net_parameters_changed(_ net: OpaquePointer?) -> Int32 {
+    status { try object(net, as: NetHandle.self).net.parametersChanged() }
 }
 
 @_cdecl("sc_net_clear_param_diffs")

@@ -3,34 +3,51 @@ import Foundation
 import ONNXInterop
 import SwiftCaffe
 
-/// What an `sc_net *` points at: a net built as written (every blob kept, nothing folded) and
-/// the means to build it again when an input changes shape. A net a solver hands out is the
-/// solver's own, shared, and cannot be rebuilt.
+/// What an `sc_net *` points at: a net, and the means to build it again when an input
+/// changes shape or, for an inference net, when the caller reads a blob its plan let go of.
+/// A net a solver hands out is the solver's own, shared, and cannot be rebuilt.
 final class NetHandle {
+    /// Builds the net again from the old one (whose parameters it shares), with new input
+    /// shapes and the blobs an inference net must keep.
+    typealias Rebuild = (_ old: Net, _ shapes: [String: [Int]], _ keeping: Set<String>) throws -> Net
+
     private(set) var net: Net
     /// Nil for a solver's net.
-    private let rebuild: ((Net, [String: [Int]]) throws -> Net)?
+    private let rebuild: Rebuild?
     private var structure: UnsafeMutablePointer<CChar>?
+    /// The blobs the caller has read from an inference net, which its plan must keep.
+    private var keeping: Set<String> = []
+    /// The last forward's layers and the layers' state before it (an inference net only), so
+    /// that a net rebuilt to keep another blob can compute it again as it was.
+    private var lastForward: (range: ClosedRange<Int>, states: [LayerState])?
 
-    init(net: Net, rebuild: ((Net, [String: [Int]]) throws -> Net)?) {
+    init(net: Net, rebuild: Rebuild?) {
         self.net = net
         self.rebuild = rebuild
     }
 
     deinit { free(structure) }
 
-    /// Opens a net file for the C API: its Input layers' tops take gradients, as Caffe's
-    /// `force_backward` gives them, so that backward reaches the picture (saliency).
-    static func open(path: String, weights: String?, phase: Phase, state: NetState) throws -> NetHandle {
+    /// Opens a net file for the C API. As written, its Input layers' tops take gradients, as
+    /// Caffe's `force_backward` gives them, so that backward reaches the picture (saliency).
+    /// For `inference` (test phase only) it is planned as `swiftcaffe test` plans it: folded
+    /// layers, the convolution engine's cached weights, blobs taking turns in memory and
+    /// channels-last runs. A blob the caller then reads that the plan did not keep
+    /// (`readable`) makes the handle plan it again keeping that blob; backward is refused.
+    static func open(path: String, weights: String?, phase: Phase, state: NetState, inference: Bool) throws -> NetHandle {
         CFormats.register()
+        if inference && phase != .test { throw CallError.invalid("only a test-phase net can be built for inference") }
         let spec = try NetSpec.load(path: path, state: state)
-        func build(_ spec: NetSpec, sharingWith other: Net?) throws -> Net {
+        func build(_ spec: NetSpec, keeping: Set<String>, sharingWith other: Net?) throws -> Net {
             let inputs = spec.layers.filter { $0.type == "Input" && ($0.phase == nil || $0.phase == phase) }.flatMap(\.tops)
-            return try Net(spec: spec, options: NetOptions(phase: phase, purpose: .asWritten, inputGradients: Set(inputs), sharingParametersWith: other))
+            let options = inference
+                ? NetOptions(phase: phase, purpose: .inference, keeping: keeping, sharingParametersWith: other)
+                : NetOptions(phase: phase, purpose: .asWritten, inputGradients: Set(inputs), sharingParametersWith: other)
+            return try Net(spec: spec, options: options)
         }
-        let net = try build(spec, sharingWith: nil)
+        let net = try build(spec, keeping: [], sharingWith: nil)
         if let weights { try net.loadWeights(from: weights, requireAll: false) }
-        return NetHandle(net: net) { old, shapes in
+        return NetHandle(net: net) { old, shapes, keeping in
             var spec = old.plan.spec
             for (index, layer) in old.layers.enumerated() where layer.spec.type == "Input" {
                 let tops = old.tops[index]
@@ -38,7 +55,46 @@ final class NetHandle {
                 let wanted = tops.map { shapes[$0.name] ?? $0.shape }
                 spec = try spec.setting("shape", to: { DeployNet.shapeNode(wanted, at: $0) }, inLayers: { $0.name == layer.spec.name && $0.phase != phase.other })
             }
-            return try build(spec, sharingWith: old)
+            return try build(spec, keeping: keeping, sharingWith: old)
+        }
+    }
+
+    /// Whether `blob` holds its own values in N×C×H×W after forward. Every blob of a net
+    /// built as written does; in an inference net, the ones its plan keeps: the outputs, the
+    /// classifier's blobs, the tops of layers without bottoms, and those named in `keeping`
+    /// (`BlobSharing` and `ChannelsLastLayout` keep the same ones).
+    private func readable(_ blob: Blob) -> Bool {
+        guard net.plan.inferenceOnly else { return true }
+        if keeping.contains(blob.name) || net.outputNames.contains(blob.name) { return true }
+        if let classifier = net.plan.classifier, [classifier.scores.name, classifier.labels.name].contains(blob.name) { return true }
+        return net.layers.indices.contains { net.bottoms[$0].isEmpty && net.tops[$0].contains { $0 === blob } }
+    }
+
+    /// The blob `name`, readable: an inference net that let it go is planned again keeping
+    /// it, and its last forward run again from the same inputs and layer states.
+    func blob(named name: String) throws -> Blob {
+        guard let blob = net.blobs[name] else { throw CallError.notFound("the net has no blob '\(name)'") }
+        guard !readable(blob), let rebuild else { return blob }
+        keeping.insert(name)
+        try replace(with: rebuild(net, [:], keeping))
+        return net.blobs[name]!
+    }
+
+    /// Puts `fresh` in place of the net: the inputs' values carried over, and the last
+    /// forward (if any) run again.
+    private func replace(with fresh: Net) throws {
+        let old = net
+        for index in old.layers.indices where old.bottoms[index].isEmpty {
+            for top in old.tops[index] where fresh.blobs[top.name]?.count == top.count {
+                fresh.blobs[top.name]!.data.update(from: top.data, count: top.count)
+            }
+        }
+        net = fresh
+        free(structure)
+        structure = nil
+        if let last = lastForward, fresh.layers.indices.contains(last.range.upperBound) {
+            try fresh.restoreLayerStates(last.states)
+            _ = try forward(last.range)
         }
     }
 
@@ -69,8 +125,10 @@ final class NetHandle {
     /// values and pointers stay). On an error the shapes stay recorded, and the net as it was.
     func reshape() throws {
         guard !pending.isEmpty, let rebuild else { return }
-        net = try rebuild(net, pending)
+        let fresh = try rebuild(net, pending, keeping)
         pending = [:]
+        lastForward = nil  // other shapes: nothing to compute again
+        net = fresh
         free(structure)
         structure = nil
     }
@@ -78,9 +136,13 @@ final class NetHandle {
     /// Runs layers `range` forward; the weighted loss, or 0 for a net without one.
     func forward(_ range: ClosedRange<Int>) throws -> Float {
         try reshape()
+        if net.plan.inferenceOnly && rebuild != nil { lastForward = (range, net.layerStates()) }
         for index in range { try net.forwardLayer(at: index) }
         return net.lossTops.isEmpty ? 0 : net.loss
     }
+
+    /// Whether backward is refused (a net built for inference).
+    var isInferenceOnly: Bool { net.plan.inferenceOnly }
 
     /// Runs layers `range` backward, top first. A net without a loss runs every layer that
     /// learns or passes a gradient on (backward from diffs the caller wrote into its outputs);

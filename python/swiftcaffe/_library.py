@@ -56,7 +56,8 @@ _declare("sc_last_error", ctypes.c_char_p)
 _declare("sc_set_threads", ctypes.c_int, ctypes.c_int)
 _declare("sc_free", None, ctypes.c_void_p)
 _declare("sc_net_open", ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
-         ctypes.POINTER(_handle))
+         ctypes.c_int, ctypes.POINTER(_handle))
+_declare("sc_net_parameters_changed", ctypes.c_int, _handle)
 _declare("sc_net_retain", None, _handle)
 _declare("sc_net_close", None, _handle)
 _declare("sc_net_describe", ctypes.c_char_p, _handle)
@@ -93,7 +94,8 @@ NOT_FOUND = 2
 
 
 def check(code, kind=None):
-    """Raises the library's error for a failing status code."""
+    """Raises the library's error for a failing status code: KeyError for an unknown name or
+    index, SwiftCaffeError otherwise."""
     if code != 0:
         message = lib.sc_last_error().decode("utf-8", "replace")
         if kind is None:

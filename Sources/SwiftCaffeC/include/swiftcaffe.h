@@ -57,12 +57,21 @@ int sc_set_threads(int threads);
 
 /* ---- Nets ---------------------------------------------------------------------------- */
 
-/* Builds the `phase` net of a net file (YAML, Caffe prototxt, ONNX), with every layer as
-   written and every blob kept, so that any blob can be read after forward and backward.
+/* How a net is built. SC_AS_WRITTEN: every layer as written, every blob with its own memory,
+   forward and backward (the Input layers' tops get gradients, as with Caffe's
+   force_backward). SC_INFERENCE (SC_TEST only): planned as `swiftcaffe test` plans it, with
+   in-place layers folded into the layer before them, the convolution engine's weights
+   cached, and blobs taking turns in memory; forward only. Asking `sc_net_blob` for a blob
+   the plan did not keep plans the net again keeping it, and runs the last forward again
+   from the same inputs (once per blob: later forwards keep it). After writing parameters
+   through their pointers, call `sc_net_parameters_changed`. */
+enum { SC_AS_WRITTEN = 0, SC_INFERENCE = 1 };
+
+/* Builds the `phase` net of a net file (YAML, Caffe prototxt, ONNX) as `build` says.
    `weights` (nullable) loads parameters by layer name, as `sc_net_load`. `level` and
    `stages` (nullable; stage names separated by '\n') choose layers by their include and
    exclude rules, as Caffe's NetState. */
-int sc_net_open(const char *path, const char *weights, int phase, int level, const char *stages, sc_net **net);
+int sc_net_open(const char *path, const char *weights, int phase, int level, const char *stages, int build, sc_net **net);
 /* Adds a reference to `net`. */
 void sc_net_retain(sc_net *net);
 /* Ends a reference; the net is freed with its last one. */
@@ -75,7 +84,7 @@ void sc_net_close(sc_net *net);
 const char *sc_net_describe(sc_net *net);
 
 /* A blob's data (SC_DATA) or gradient (SC_DIFF): its pointer, axis count and shape
-   (`shape` has room for SC_MAX_AXES). */
+   (`shape` has room for SC_MAX_AXES). A null `pointer` asks for the shape alone. */
 int sc_net_blob(sc_net *net, const char *name, int which, float **pointer, int *axes, int64_t *shape);
 /* The `index`-th parameter blob of layer `layer` (its position in "layers"). */
 int sc_net_param(sc_net *net, int layer, int index, int which, float **pointer, int *axes, int64_t *shape);
@@ -95,6 +104,9 @@ int sc_net_forward(sc_net *net, int start, int end, float *loss);
    training does; a partial pass uses the diffs as they are. Parameter gradients are added
    to their diffs. */
 int sc_net_backward(sc_net *net, int start, int end);
+/* Tells a net built for inference that its parameters were written through their pointers,
+   so that the next forward rereads them (a net loading weights itself needs no call). */
+int sc_net_parameters_changed(sc_net *net);
 /* Sets every parameter's diff to zero. */
 int sc_net_clear_param_diffs(sc_net *net);
 /* Writes the parameters to `path`: .caffemodel, .safetensors, .npz by its extension. */
