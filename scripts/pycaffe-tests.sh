@@ -21,6 +21,9 @@ cat > "$work/alias/caffe/__init__.py" <<'PY'
 import sys
 import swiftcaffe
 sys.modules[__name__] = swiftcaffe
+for name, module in list(sys.modules.items()):  # caffe.io, caffe.coord_map, ... are the same modules
+    if name.startswith("swiftcaffe."):
+        sys.modules["caffe." + name[len("swiftcaffe."):]] = module
 PY
 cp "$tests"/test_*.py "$work/"
 cd "$work"

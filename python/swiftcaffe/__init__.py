@@ -9,7 +9,7 @@ Nets and solvers run in SwiftCaffe's library (libSwiftCaffeC.so, through ctypes)
 """
 import warnings
 
-from . import draw, io, proto
+from . import coord_map, draw, io, proto
 from ._library import SwiftCaffeError, lib
 from ._net import TEST, TRAIN, Blob, Layer, Net
 from ._solver import (AdaDeltaSolver, AdaGradSolver, AdamSolver, NesterovSolver, RMSPropSolver, SGDSolver, Solver,

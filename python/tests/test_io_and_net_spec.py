@@ -98,3 +98,24 @@ def test_net_spec_writes_a_net_that_loads(write):
 def test_draw_makes_the_graph(write):
     graph = caffe.draw.get_dot_graph(lenet(2), "TB")
     assert graph.startswith("digraph") and "rankdir=TB" in graph and "conv1" in graph
+
+
+def test_coord_map_crops_an_upsampled_score_to_the_input(write):
+    from swiftcaffe.coord_map import coord_map_from_to, crop
+    n = caffe.NetSpec()
+    n.data = L.Input(shape=dict(dim=[1, 1, 20, 20]))
+    n.conv = L.Convolution(n.data, num_output=2, kernel_size=3, pad=5, weight_filler=dict(type="gaussian"))
+    n.pool = L.Pooling(n.conv, pool=P.Pooling.MAX, kernel_size=2, stride=2)
+    n.up = L.Deconvolution(n.pool, num_output=2, kernel_size=4, stride=2, weight_filler=dict(type="gaussian"))
+    # conv: x = y - 4; pool: x = 2 y + 0.5; deconv: x = (y - 1.5) / 2, so data = up - 5.
+    assert coord_map_from_to(n.up, n.data) == (1, 1, -5)
+    n.score = crop(n.up, n.data)
+    text = str(n.to_proto())
+    assert "offset: 5" in text and "axis: 2" in text
+    net = caffe.Net(write(text, "fcn.prototxt"), caffe.TEST)
+    assert net.blobs["up"].shape == (1, 2, 30, 30) and net.blobs["score"].shape == (1, 2, 20, 20)
+    net.forward(data=np.random.RandomState(0).rand(1, 1, 20, 20))
+    np.testing.assert_array_equal(net.blobs["score"].data, net.blobs["up"].data[:, :, 5:25, 5:25])
+    n.flat = L.InnerProduct(n.up, num_output=3)
+    with pytest.raises(RuntimeError, match="InnerProduct"):
+        coord_map_from_to(n.flat, n.data)
