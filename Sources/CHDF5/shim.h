@@ -9,3 +9,9 @@ static inline unsigned swiftcaffe_h5_truncate(void) { return H5F_ACC_TRUNC; }
 static inline void swiftcaffe_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 // A dataset-creation property list (H5P_DATASET_CREATE is a macro too).
 static inline hid_t swiftcaffe_h5_dataset_creation(void) { return H5Pcreate(H5P_DATASET_CREATE); }
+// A link-creation property list that creates missing groups on the way ("data/conv1/0").
+static inline hid_t swiftcaffe_h5_intermediate_groups(void) {
+    hid_t list = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(list, 1);
+    return list;
+}

@@ -10,6 +10,9 @@ import SwiftCaffe
 public enum CaffeFormats {
     private static let registration: Void = {
         NetReaders.register(NetReaders.Reader(name: "Caffe prototxt", extensions: ["prototxt", "pbtxt"], readsUnnamedFiles: true, read: loadPrototxt))
+        // HDF5's exact signature first: the caffemodel's test on a file's first bytes (which
+        // has no signature to check) would take an HDF5 file whose name gives no format.
+        TensorFiles.register(CaffeHDF5Weights.format)
         TensorFiles.register(CaffeModel.format)
         TensorFiles.register(BinaryProto.format)
         LayerRegistry.register(DataLayer.self, as: "Data")

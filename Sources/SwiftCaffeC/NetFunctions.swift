@@ -124,7 +124,19 @@ public func sc_net_clear_param_diffs(_ net: OpaquePointer?) -> Int32 {
 
 @_cdecl("sc_net_save")
 public func sc_net_save(_ net: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> Int32 {
-    status { try object(net, as: NetHandle.self).net.saveWeights(to: try string(path, "the weights file's path")) }
+    status {
+        CFormats.register()
+        try object(net, as: NetHandle.self).net.saveWeights(to: try string(path, "the weights file's path"))
+    }
+}
+
+@_cdecl("sc_net_save_format")
+public func sc_net_save_format(_ net: OpaquePointer?, _ path: UnsafePointer<CChar>?, _ format: UnsafePointer<CChar>?) -> Int32 {
+    status {
+        CFormats.register()
+        try object(net, as: NetHandle.self).net.saveWeights(to: try string(path, "the weights file's path"),
+                                                            formatExtension: try string(format, "the format's extension"))
+    }
 }
 
 @_cdecl("sc_net_load")

@@ -124,6 +124,30 @@ public enum HDF5File {
         return (shape, nil, [])
     }
 
+    /// The paths of every dataset in the file ("data/conv1/0"), groups walked in name order.
+    public static func datasetNames(path: String) throws -> [String] {
+        try lock.withLock {
+            _ = quiet
+            let file = H5Fopen(path, swiftcaffe_h5_read_only(), hid_t(H5P_DEFAULT))
+            guard file >= 0 else { throw SwiftCaffeError("cannot open '\(path)' as an HDF5 file", hint: "check that it is an HDF5 (.h5) file") }
+            defer { H5Fclose(file) }
+            final class Names { var list: [String] = [] }
+            let names = Names()
+            let visit: H5L_iterate_t = { group, name, _, context in
+                guard let name, let context else { return 0 }
+                let path = String(cString: name)
+                var info = H5O_info_t()
+                if H5Oget_info_by_name(group, name, &info, hid_t(H5P_DEFAULT)) >= 0, info.type == H5O_TYPE_DATASET {
+                    Unmanaged<Names>.fromOpaque(context).takeUnretainedValue().list.append(path)
+                }
+                return 0
+            }
+            let status = H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, visit, Unmanaged.passUnretained(names).toOpaque())
+            guard status >= 0 else { throw SwiftCaffeError("cannot list the datasets of '\(path)'", hint: "the file is damaged") }
+            return names.list
+        }
+    }
+
     /// Creates the file with a float dataset of `shape` whose values are never written (HDF5
     /// reads them as zeros): how a file can claim far more than it holds, for tests.
     static func declare(_ name: String, shape: [Int], in path: String) throws {
@@ -171,7 +195,9 @@ public enum HDF5File {
                     H5Pset_deflate(creation, 6)
                 }
             }
-            let dataset = H5Dcreate2(file, name, swiftcaffe_h5_native_float(), space, hid_t(H5P_DEFAULT), creation, hid_t(H5P_DEFAULT))
+            let links = swiftcaffe_h5_intermediate_groups()  // a name with slashes lies in groups
+            defer { H5Pclose(links) }
+            let dataset = H5Dcreate2(file, name, swiftcaffe_h5_native_float(), space, links, creation, hid_t(H5P_DEFAULT))
             guard dataset >= 0 else { throw SwiftCaffeError("cannot create the dataset '\(name)' in '\(path)'") }
             defer { H5Dclose(dataset) }
             let status = tensor.values.withUnsafeBytes {

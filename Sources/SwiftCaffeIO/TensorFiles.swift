@@ -71,9 +71,14 @@ public enum TensorFiles {
 
     public static func read(_ path: String) throws -> TensorFile { try format(of: path).read(path) }
 
-    /// Writes atomically in the format `path`'s extension names (safetensors for others).
-    public static func write(_ file: TensorFile, to path: String) throws {
-        let format = format(of: path)
+    /// Writes atomically in the format `path`'s extension names (safetensors for others), or
+    /// the one `formatExtension` names ("h5": whatever the file is called).
+    public static func write(_ file: TensorFile, to path: String, formatExtension: String? = nil) throws {
+        let named = formatExtension.flatMap { suffix in lock.withLock { formats.first { $0.extensions.contains(suffix.lowercased()) } } }
+        if let formatExtension, named == nil {
+            throw SwiftCaffeError("no tensor file format has the extension '\(formatExtension)'", hint: "use safetensors, caffemodel, h5 or npy")
+        }
+        let format = named ?? format(of: path)
         guard let write = format.write else {
             throw SwiftCaffeError("cannot write '\(path)': SwiftCaffe reads \(format.name) files but does not write them",
                                   hint: "write a .safetensors file")

@@ -231,6 +231,30 @@ import Testing
         #expect(proto.layer.allSatisfy { $0.blobs.allSatisfy { !$0.hasNum } })
     }
 
+    /// Caffe's HDF5 weights: `data/<layer>/<index>` datasets (a slash in a layer's name
+    /// becomes a group, as Caffe writes it), loaded back bit for bit whatever the file is called.
+    @Test func hdf5WeightsInCaffesLayout() throws {
+        let folder = try temporaryFolder()
+        let renamed = Self.lenet.replacingOccurrences(of: "\"conv2\"", with: "\"block/conv2\"")
+        let spec = try NetSpec.load(path: try write(renamed, "lenet.prototxt"))
+        let net = try Net(spec: spec, phase: .test)
+        for (index, parameter) in net.parameters.enumerated() {
+            parameter.blob.setData(randomBlob(parameter.blob.shape, seed: UInt64(index + 7)).dataArray)
+        }
+        try net.saveWeights(to: folder + "/w.h5")
+        try net.saveWeights(to: folder + "/unnamed", formatExtension: "h5")
+        let datasets = try HDF5File.datasetNames(path: folder + "/w.h5")
+        #expect(Set(datasets) == ["data/conv1/0", "data/conv1/1", "data/block/conv2/0", "data/block/conv2/1",
+                                  "data/ip1/0", "data/ip1/1", "data/ip2/0", "data/ip2/1"])
+        #expect(try HDF5File.shapes(path: folder + "/w.h5", datasets: ["data/ip1/0"])["data/ip1/0"] == [500, 800])
+        for file in ["/w.h5", "/unnamed"] {
+            let fresh = try Net(spec: spec, phase: .test)
+            try fresh.loadWeights(from: folder + file)
+            #expect(fresh.weightsChecksum() == net.weightsChecksum(), "\(file)")
+        }
+        #expect(throws: SwiftCaffeError.self) { try net.saveWeights(to: folder + "/x", formatExtension: "nothing") }
+    }
+
     /// Old caffemodels store shapes in num/channels/height/width (an InnerProduct weight as
     /// 1×1×O×K) and some store doubles; both load. A shape that does not fit is still an error.
     @Test func legacyShapesAndDoublesLoad() throws {

@@ -71,6 +71,7 @@ _declare("sc_net_forward", ctypes.c_int, _handle, ctypes.c_int, ctypes.c_int, ct
 _declare("sc_net_backward", ctypes.c_int, _handle, ctypes.c_int, ctypes.c_int)
 _declare("sc_net_clear_param_diffs", ctypes.c_int, _handle)
 _declare("sc_net_save", ctypes.c_int, _handle, ctypes.c_char_p)
+_declare("sc_net_save_format", ctypes.c_int, _handle, ctypes.c_char_p, ctypes.c_char_p)
 _declare("sc_net_load", ctypes.c_int, _handle, ctypes.c_char_p)
 _declare("sc_solver_open", ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(_handle))
 _declare("sc_solver_close", None, _handle)

@@ -337,22 +337,23 @@ class Net:
     # ---- weights -------------------------------------------------------------------------
 
     def save(self, filename):
-        """Writes the parameters: a .caffemodel, .safetensors or .npz by the extension (a name
-        without one is written as safetensors)."""
+        """Writes the parameters: a .caffemodel, .safetensors or .h5 (Caffe's HDF5 weights) by
+        the extension (a name without one is written as safetensors)."""
         check(lib.sc_net_save(self._handle.pointer, text(filename)))
 
     def copy_from(self, filename):
-        """Loads parameters by layer name (.caffemodel, .safetensors, .npz, .onnx); layers the
+        """Loads parameters by layer name (.caffemodel, .safetensors, .h5, .onnx); layers the
         file lacks keep theirs."""
         check(lib.sc_net_load(self._handle.pointer, text(filename)))
 
     def save_hdf5(self, filename):
-        raise SwiftCaffeError("SwiftCaffe does not write Caffe's HDF5 weights; use net.save('%s.caffemodel') "
-                              "(or .safetensors), which copy_from reads back" % filename)
+        """Writes the parameters as Caffe's HDF5 weights (data/<layer>/<index>), whatever the
+        file's name."""
+        check(lib.sc_net_save_format(self._handle.pointer, text(filename), text("h5")))
 
     def load_hdf5(self, filename):
-        raise SwiftCaffeError("SwiftCaffe does not read Caffe's HDF5 weights; convert them to a .caffemodel with Caffe, "
-                              "or load a .caffemodel, .safetensors or .npz with copy_from")
+        """Loads Caffe's HDF5 weights (as `copy_from` does for an .h5 file)."""
+        check(lib.sc_net_load(self._handle.pointer, text(filename)))
 
     def share_with(self, other):
         raise SwiftCaffeError("share_with is not supported: build both nets from one solver (its test net shares the train net's parameters)")

@@ -112,7 +112,7 @@ def test_reshaping_an_input_keeps_the_weights(mlp):
         mlp.blobs["hidden"].reshape(7, 6)
 
 
-@pytest.mark.parametrize("extension", [".caffemodel", ".safetensors", ""])
+@pytest.mark.parametrize("extension", [".caffemodel", ".safetensors", ".h5", ""])
 def test_weights_go_out_and_back_in(mlp, write, tmp_path, extension):
     path = str(tmp_path / ("weights" + extension))
     mlp.params["out"][1].data[...] = [1.5, -2.5]
@@ -123,6 +123,17 @@ def test_weights_go_out_and_back_in(mlp, write, tmp_path, extension):
             np.testing.assert_array_equal(mine.data, theirs.data)
     legacy = caffe.Net(write(MLP, "legacy.yaml"), path, caffe.TEST)
     np.testing.assert_array_equal(legacy.params["out"][1].data, [1.5, -2.5])
+
+
+def test_hdf5_weights_whatever_the_name(mlp, write, tmp_path):
+    path = str(tmp_path / "weights")
+    mlp.params["hidden"][1].data[...] = np.arange(5)
+    mlp.save_hdf5(path)
+    with open(path, "rb") as written:
+        assert written.read(8) == b"\x89HDF\r\n\x1a\n"
+    other = caffe.Net(write(MLP, "other.yaml"), caffe.TEST)
+    other.load_hdf5(path)
+    np.testing.assert_array_equal(other.params["hidden"][1].data, np.arange(5))
 
 
 def test_blobs_outlive_the_net(mlp):

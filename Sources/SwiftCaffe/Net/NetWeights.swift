@@ -11,13 +11,14 @@ import SwiftCaffeIO
 /// nonsense without a word), is always an error naming the tensor and its layer.
 extension Net {
     /// Saves every learnable parameter as `<layer>.<index>`, atomically, in the format the
-    /// extension names (`TensorFiles`: safetensors, or a registered one such as `.caffemodel`).
-    public func saveWeights(to path: String, metadata: [String: String] = [:]) throws {
+    /// extension names (`TensorFiles`: safetensors, or a registered one such as `.caffemodel`),
+    /// or the one `formatExtension` names.
+    public func saveWeights(to path: String, metadata: [String: String] = [:], formatExtension: String? = nil) throws {
         let types = Dictionary(layers.map { ($0.spec.name, $0.spec.type) }, uniquingKeysWith: { first, _ in first })
         let tensors = parameters.map { ($0.name, Safetensors.Tensor(shape: $0.blob.shape, values: $0.blob.dataArray)) }
         var metadata = metadata
         if metadata["net"] == nil { metadata["net"] = name }
-        try TensorFiles.write(TensorFile(tensors: tensors, metadata: metadata, layerTypes: types), to: path)
+        try TensorFiles.write(TensorFile(tensors: tensors, metadata: metadata, layerTypes: types), to: path, formatExtension: formatExtension)
     }
 
     /// Loads parameters by name and returns the names of those the file lacks, which keep

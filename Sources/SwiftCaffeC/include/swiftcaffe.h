@@ -109,10 +109,14 @@ int sc_net_backward(sc_net *net, int start, int end);
 int sc_net_parameters_changed(sc_net *net);
 /* Sets every parameter's diff to zero. */
 int sc_net_clear_param_diffs(sc_net *net);
-/* Writes the parameters to `path`: .caffemodel, .safetensors, .npz by its extension. */
+/* Writes the parameters to `path`: .caffemodel, .safetensors, .h5 (Caffe's HDF5 weights),
+   .npy by its extension (safetensors for other names). */
 int sc_net_save(sc_net *net, const char *path);
-/* Loads parameters by layer name from `path` (any format `sc_net_save` writes, and ONNX
-   initialisers); layers the file lacks keep theirs, a tensor of the wrong shape is an error. */
+/* Writes them in the format whose extension `format` gives ("h5", "caffemodel", ...),
+   whatever `path` is called. */
+int sc_net_save_format(sc_net *net, const char *path, const char *format);
+/* Loads parameters by layer name from `path` (any format `sc_net_save` writes, known by its
+   extension or its first bytes, and ONNX initialisers); layers the file lacks keep theirs, a tensor of the wrong shape is an error. */
 int sc_net_load(sc_net *net, const char *path);
 
 /* ---- Solvers ------------------------------------------------------------------------- */
