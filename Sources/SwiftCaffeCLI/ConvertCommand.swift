@@ -22,7 +22,8 @@ struct ConvertCommand: ParsableCommand {
               either way, the deploy form: the test phase, data layers as Input layers
               of their shapes, no loss or accuracy, a Softmax 'prob' on the scores
           w.caffemodel -> w.safetensors
-              weights, tensor for tensor (and back)
+              weights, tensor for tensor (and back); w.h5 (Caffe's HDF5 weights) to
+              or from either
           net.yaml -> model.onnx --weights W
               the deploy form as an ONNX model (opset 17) with the weights
           model.onnx -> net.yaml [weights.safetensors]
@@ -62,6 +63,10 @@ struct ConvertCommand: ParsableCommand {
 
     @Option(help: "IDX images only: png (lossless) or jpg.")
     var format: String = "png"
+
+    /// The weights formats converted into one another by `TensorFiles` (the pairs without a
+    /// case of their own).
+    static let weightFormats: Set<String> = ["caffemodel", "safetensors", "h5", "hdf5"]
 
     @Option(help: "ONNX only: the trained weights to put in the model (.safetensors or .caffemodel).")
     var weights: String?
@@ -123,6 +128,10 @@ struct ConvertCommand: ParsableCommand {
                 let bytes = try Safetensors.withBuffers(ordered) { try CaffeModel.encode($0, netName: URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent) }
                 try AtomicFile.write(bytes, to: output)
                 printLine("wrote \(output): \(ordered.count) blobs")
+            case let (from, to) where Self.weightFormats.contains(from) && Self.weightFormats.contains(to) && from != to:
+                let tensors = try TensorFiles.read(input)
+                try TensorFiles.write(tensors, to: output)
+                printLine("wrote \(output): \(tensors.tensors.count) tensors")
             case ("binaryproto", "npy"):
                 let mean = try BinaryProto.read(path: input)
                 try AtomicFile.write(NPYFile.encode(mean), to: output)

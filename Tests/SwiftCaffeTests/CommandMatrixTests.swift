@@ -100,6 +100,8 @@ import Testing
             command("time the deploy prototxt", ["time", folder + "/deploy.prototxt", "--phase", "test", "--iterations", "1", "--warmup", "0"]),
             command("convert the weights to caffemodel", ["convert", weights, folder + "/weights.caffemodel"]),
             command("test with the caffemodel", ["test", path, "--weights", folder + "/weights.caffemodel"]),
+            command("convert the caffemodel to Caffe's HDF5 weights", ["convert", folder + "/weights.caffemodel", folder + "/weights.h5"]),
+            command("test with the HDF5 weights", ["test", path, "--weights", folder + "/weights.h5"]),
             command("jvp", ["jvp", path, "--weights", weights, "--batch", "2"]),
             ONNXExportTests.refused[net].map { type in
                 command("convert to ONNX", ["convert", path, folder + "/model.onnx", "--weights", weights], .refuses("(\(type)): cannot be written to ONNX"))
