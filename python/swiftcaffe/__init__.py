@@ -15,6 +15,7 @@ from ._net import TEST, TRAIN, Blob, Layer, Net
 from ._solver import (AdaDeltaSolver, AdaGradSolver, AdamSolver, NesterovSolver, RMSPropSolver, SGDSolver, Solver,
                       get_solver)
 from .classifier import Classifier
+from .detector import Detector
 from .net_spec import NetSpec, layers, params, to_proto
 
 __version__ = lib.sc_version().decode()

@@ -119,3 +119,40 @@ def test_coord_map_crops_an_upsampled_score_to_the_input(write):
     n.flat = L.InnerProduct(n.up, num_output=3)
     with pytest.raises(RuntimeError, match="InnerProduct"):
         coord_map_from_to(n.flat, n.data)
+
+
+COLOR_NET = """
+name: tiny
+layers:
+  - {name: input, type: Input, top: data, shape: [1, 3, 8, 8]}
+  - {name: conv, type: Convolution, bottom: data, top: conv, num_output: 4, kernel_size: 3, weight_filler: gaussian, bias_filler: gaussian}
+  - {name: fc, type: InnerProduct, bottom: conv, top: fc, num_output: 3, weight_filler: gaussian}
+  - {name: prob, type: Softmax, bottom: fc, top: prob}
+"""
+
+
+def test_detector_classifies_each_window_as_the_net_does(write, tmp_path):
+    path = write(COLOR_NET, "tiny.yaml")
+    weights = str(tmp_path / "tiny.safetensors")
+    caffe.Net(path, caffe.TEST).save(weights)
+    rng = np.random.RandomState(5)
+    pixels = (rng.rand(20, 30, 3) * 255).astype(np.uint8)
+    picture = str(tmp_path / "scene.png")
+    png(picture, pixels)
+    windows = [(0, 0, 8, 8), (4, 10, 20, 30)]
+    detector = caffe.Detector(path, weights, mean=np.array([100.0, 110.0, 120.0]), raw_scale=255, channel_swap=(2, 1, 0))
+    detections = detector.detect_windows([(picture, windows)])
+    assert [d["window"] for d in detections] == windows and all(d["filename"] == picture for d in detections)
+    net = caffe.Net(path, caffe.TEST, weights=weights)
+    image = caffe.io.load_image(picture)
+    for detection, (y0, x0, y1, x1) in zip(detections, windows):
+        net.blobs["data"].data[0] = detector.transformer.preprocess("data", image[y0:y1, x0:x1])
+        np.testing.assert_allclose(detection["prediction"], net.forward()["prob"][0], rtol=1e-5, atol=1e-6)
+    # A context border: the widened window reaches past the picture, which the mean fills.
+    padded = caffe.Detector(path, weights, mean=np.array([100.0, 110.0, 120.0]), raw_scale=255, channel_swap=(2, 1, 0),
+                            context_pad=2)
+    crop = padded.crop(image, (0, 0, 8, 8))
+    # 8 pixels widened 8 / (8 - 2 * 2) = 2 times about their centre: rows and columns -4 to 12.
+    assert crop.shape == (16, 16, 3)
+    np.testing.assert_array_equal(crop[4:16, 4:16], image[0:12, 0:12])
+    np.testing.assert_allclose(crop[0, 0], np.array([120.0, 110.0, 100.0]) / 255, rtol=1e-6)  # RGB of the BGR mean
