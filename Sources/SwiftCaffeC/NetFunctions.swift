@@ -146,3 +146,20 @@ public func sc_net_load(_ net: OpaquePointer?, _ path: UnsafePointer<CChar>?) ->
         try object(net, as: NetHandle.self).net.loadWeights(from: try string(path, "the weights file's path"), requireAll: false)
     }
 }
+
+@_cdecl("sc_net_generation")
+public func sc_net_generation(_ net: OpaquePointer?) -> Int64 {
+    (try? object(net, as: NetHandle.self).generation) ?? -1
+}
+
+@_cdecl("sc_net_hold")
+public func sc_net_hold(_ net: OpaquePointer?) -> UnsafeMutableRawPointer? {
+    guard let handle = try? object(net, as: NetHandle.self) else { return nil }
+    return Unmanaged.passRetained(handle.net).toOpaque()
+}
+
+@_cdecl("sc_net_release_hold")
+public func sc_net_release_hold(_ hold: UnsafeMutableRawPointer?) {
+    guard let hold else { return }
+    Unmanaged<Net>.fromOpaque(hold).release()
+}

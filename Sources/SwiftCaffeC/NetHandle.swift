@@ -11,7 +11,10 @@ final class NetHandle {
     /// shapes and the blobs an inference net must keep.
     typealias Rebuild = (_ old: Net, _ shapes: [String: [Int]], _ keeping: Set<String>) throws -> Net
 
-    private(set) var net: Net
+    /// The net; replacing it (a reshape, a blob kept) counts a generation. Pointers handed out
+    /// point into the net of their generation, which `sc_net_hold` keeps alive for them.
+    private(set) var net: Net { didSet { generation += 1 } }
+    private(set) var generation: Int64 = 0
     /// Nil for a solver's net.
     private let rebuild: Rebuild?
     private var structure: UnsafeMutablePointer<CChar>?

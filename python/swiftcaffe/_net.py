@@ -23,20 +23,35 @@ class _Handle:
             self.pointer = None
 
 
+class _Hold:
+    """Keeps one generation of a handle's net (its memory) alive: a reshape or a blob kept by
+    an inference net moves the handle to a new net, and views of the old one stay valid."""
+
+    def __init__(self, handle):
+        self.handle = handle  # the handle too: its close must not come first
+        self.generation = lib.sc_net_generation(handle.pointer)
+        self.pointer = lib.sc_net_hold(handle.pointer)
+
+    def __del__(self):
+        if self.pointer:
+            lib.sc_net_release_hold(self.pointer)
+            self.pointer = None
+
+
 class _Memory:
-    """A blob's memory as numpy sees it. Every array made from it keeps the net alive."""
+    """A blob's memory as numpy sees it. Every array made from it keeps its net alive."""
 
     def __init__(self, address, shape, owner):
         self.__array_interface__ = {"data": (address, False), "shape": tuple(shape), "typestr": "<f4", "version": 3}
         self.owner = owner
 
 
-def _view(handle, getter):
+def _view(net, getter):
     pointer, axes, shape = float_pointer(), ctypes.c_int(), new_shape()
     getter(ctypes.byref(pointer), ctypes.byref(axes), shape)
     dims = tuple(int(shape[i]) for i in range(axes.value))
     address = ctypes.cast(pointer, ctypes.c_void_p).value
-    return np.asarray(_Memory(address, dims, handle))
+    return np.asarray(_Memory(address, dims, net._current_hold()))
 
 
 class Blob:
@@ -56,7 +71,7 @@ class Blob:
         else:
             getter = lambda p, a, s: check(lib.sc_net_param(handle.pointer, self._layer, self._index, which, p, a, s))
             self._net._parameters_touched = True  # a view of them may be written
-        return _view(handle, getter)
+        return _view(self._net, getter)
 
     @property
     def data(self):
@@ -172,8 +187,16 @@ class Net:
         net._adopt(_Handle(pointer))
         return net
 
+    def _current_hold(self):
+        """The hold of the handle's current net (the one the last pointer came from)."""
+        hold = self._hold
+        if hold is None or hold.generation != lib.sc_net_generation(self._handle.pointer):
+            hold = self._hold = _Hold(self._handle)
+        return hold
+
     def _adopt(self, handle):
         self._handle = handle
+        self._hold = None
         self._reshape_pending = False
         self._parameters_touched = False
         self._structure_changed()

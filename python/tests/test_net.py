@@ -180,3 +180,19 @@ def test_forward_all_splits_into_batches(write):
     w1, b1 = (blob.data for blob in net.params["hidden"])
     w2, b2 = (blob.data for blob in net.params["out"])
     np.testing.assert_allclose(out, np.tanh(data @ w1.T + b1) @ w2.T + b2, rtol=1e-5, atol=1e-6)
+
+
+def test_views_keep_their_net_alive_when_it_is_planned_again(mlp):
+    from swiftcaffe._library import lib
+    view = mlp.blobs["hidden"].data
+    view[...] = 7
+    before = lib.sc_net_generation(mlp._handle.pointer)
+    mlp.blobs["data"].reshape(9, 3)
+    mlp.blobs["target"].reshape(9, 2)
+    mlp.reshape()
+    assert lib.sc_net_generation(mlp._handle.pointer) == before + 1
+    mlp.forward(data=np.ones((9, 3)), target=np.zeros((9, 2)))
+    # The old view still reads the old net's memory, which its hold keeps alive.
+    assert view.base.owner.generation == before and view.base.owner.pointer
+    assert view.shape == (4, 5) and (view == 7).all()
+    assert mlp.blobs["hidden"].data.base.owner.generation == before + 1

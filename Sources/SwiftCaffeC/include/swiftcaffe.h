@@ -13,8 +13,10 @@
  * - Strings are UTF-8 and NUL-terminated. Strings returned by the library are owned by the
  *   handle they came from and stay valid until that handle changes shape or is closed.
  * - Blob and parameter memory: `sc_net_blob` and `sc_net_param` give a pointer to a blob's
- *   float32 values (C order, the shape given). It stays valid, and is the memory forward and
- *   backward read and write, until the net is reshaped (`sc_net_reshape`) or closed.
+ *   float32 values (C order, the shape given). It is the memory forward and backward read
+ *   and write until the handle plans its net again (`sc_net_generation` changes: a reshape,
+ *   or a blob an inference net is asked to keep), and stays valid while the handle or an
+ *   `sc_net_hold` of that generation lives.
  * - Threads: a handle may be used from any thread, but by one at a time; the library does
  *   not lock it. Different handles may be used concurrently. Each call runs its kernels on
  *   `sc_set_threads` threads (default: every core).
@@ -88,6 +90,15 @@ const char *sc_net_describe(sc_net *net);
 int sc_net_blob(sc_net *net, const char *name, int which, float **pointer, int *axes, int64_t *shape);
 /* The `index`-th parameter blob of layer `layer` (its position in "layers"). */
 int sc_net_param(sc_net *net, int layer, int index, int which, float **pointer, int *axes, int64_t *shape);
+/* Which net the handle holds now: the count goes up each time the net is planned again (a
+   reshape; a blob an inference net is asked to keep). */
+int64_t sc_net_generation(sc_net *net);
+/* Keeps the memory of the handle's current net alive (every pointer `sc_net_blob` and
+   `sc_net_param` gave since the generation began) after the handle moves on to another
+   net, until `sc_net_release_hold`: what the Python package ties each numpy view to. */
+void *sc_net_hold(sc_net *net);
+void sc_net_release_hold(void *hold);
+
 /* Records a new shape for an Input layer's top. `sc_net_reshape` (or the next forward) plans
    the net again with every shape recorded: its other blobs' values are lost, its parameters
    kept, and every blob pointer changes. Until then the blob keeps its old shape. */
