@@ -65,12 +65,23 @@ class Blob:
         self._index = index
 
     def _array(self, which):
+        net = self._net
+        key = (self._name, self._layer, self._index, which)
+        if self._name is None:
+            net._parameters_touched = True  # a view of them may be written
+        cached = net._views.get(key)
+        if cached is not None and cached[0] == lib.sc_net_generation(net._handle.pointer):
+            return cached[1]  # the same memory as long as the net is not planned again
+        view = self._fresh_array(which)
+        net._views[key] = (lib.sc_net_generation(net._handle.pointer), view)
+        return view
+
+    def _fresh_array(self, which):
         handle = self._net._handle
         if self._name is not None:
             getter = lambda p, a, s: check(lib.sc_net_blob(handle.pointer, text(self._name), which, p, a, s))
         else:
             getter = lambda p, a, s: check(lib.sc_net_param(handle.pointer, self._layer, self._index, which, p, a, s))
-            self._net._parameters_touched = True  # a view of them may be written
         return _view(self._net, getter)
 
     @property
@@ -197,6 +208,7 @@ class Net:
     def _adopt(self, handle):
         self._handle = handle
         self._hold = None
+        self._views = {}  # (blob, layer, index, data or diff) -> (generation, view)
         self._reshape_pending = False
         self._parameters_touched = False
         self._structure_changed()
