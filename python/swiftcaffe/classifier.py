@@ -15,16 +15,8 @@ class Classifier(Net):
                  channel_swap=None):
         Net.__init__(self, model_file, TEST, weights=pretrained_file)
         self.input_name = self.inputs[0]
-        self.transformer = io.Transformer({self.input_name: self.blobs[self.input_name].data.shape})
-        self.transformer.set_transpose(self.input_name, (2, 0, 1))
-        if mean is not None:
-            self.transformer.set_mean(self.input_name, mean)
-        if input_scale is not None:
-            self.transformer.set_input_scale(self.input_name, input_scale)
-        if raw_scale is not None:
-            self.transformer.set_raw_scale(self.input_name, raw_scale)
-        if channel_swap is not None:
-            self.transformer.set_channel_swap(self.input_name, channel_swap)
+        self.transformer = io.picture_transformer(self.blobs[self.input_name].shape, self.input_name, mean, input_scale,
+                                                  raw_scale, channel_swap)
         self.crop_dims = np.array(self.blobs[self.input_name].data.shape[2:])
         self.image_dims = np.array(image_dims) if image_dims is not None else self.crop_dims
 

@@ -150,6 +150,18 @@ class Transformer:
         return values
 
 
+def picture_transformer(shape, name, mean=None, input_scale=None, raw_scale=None, channel_swap=None):
+    """A Transformer for pictures (H x W x K) into the input `name` of `shape`, set as
+    `Classifier` and `Detector` take the settings (None leaves a step out)."""
+    transformer = Transformer({name: shape})
+    transformer.set_transpose(name, (2, 0, 1))
+    for setting, value in ((transformer.set_mean, mean), (transformer.set_input_scale, input_scale),
+                           (transformer.set_raw_scale, raw_scale), (transformer.set_channel_swap, channel_swap)):
+        if value is not None:
+            setting(name, value)
+    return transformer
+
+
 # ---- Caffe's messages ----------------------------------------------------------------------
 
 def blobproto_to_array(blob, return_diff=False):

@@ -156,3 +156,24 @@ def test_detector_classifies_each_window_as_the_net_does(write, tmp_path):
     assert crop.shape == (16, 16, 3)
     np.testing.assert_array_equal(crop[4:16, 4:16], image[0:12, 0:12])
     np.testing.assert_allclose(crop[0, 0], np.array([120.0, 110.0, 100.0]) / 255, rtol=1e-6)  # RGB of the BGR mean
+
+
+def test_classifier_predicts_the_centre_crop_and_the_mean_of_ten(write, tmp_path):
+    path = write(COLOR_NET, "tiny.yaml")
+    weights = str(tmp_path / "tiny.safetensors")
+    caffe.Net(path, caffe.TEST).save(weights)
+    picture = np.random.RandomState(6).rand(12, 12, 3).astype(np.float32)
+    classifier = caffe.Classifier(path, weights, image_dims=(10, 10), raw_scale=255, mean=np.array([90.0, 100.0, 110.0]))
+    net = caffe.Net(path, caffe.TEST, weights=weights)
+    resized = caffe.io.resize_image(picture, (10, 10))
+
+    def probabilities(crop):
+        net.blobs["data"].data[0] = classifier.transformer.preprocess("data", crop)
+        return net.forward()["prob"][0].copy()
+
+    centre = classifier.predict([picture], oversample=False)
+    np.testing.assert_allclose(centre[0], probabilities(resized[1:9, 1:9]), rtol=1e-5, atol=1e-6)
+    ten = classifier.predict([picture])
+    crops = caffe.io.oversample(resized[np.newaxis], (8, 8))
+    assert crops.shape == (10, 8, 8, 3)
+    np.testing.assert_allclose(ten[0], np.mean([probabilities(c) for c in crops], axis=0), rtol=1e-5, atol=1e-6)
