@@ -76,7 +76,7 @@ public enum TensorFiles {
     public static func write(_ file: TensorFile, to path: String, formatExtension: String? = nil) throws {
         let named = formatExtension.flatMap { suffix in lock.withLock { formats.first { $0.extensions.contains(suffix.lowercased()) } } }
         if let formatExtension, named == nil {
-            throw SwiftCaffeError("no tensor file format has the extension '\(formatExtension)'", hint: "use safetensors, caffemodel, h5 or npy")
+            throw SwiftCaffeError("no tensor file format has the extension '\(formatExtension)'", hint: "use safetensors, caffemodel or h5")
         }
         let format = named ?? format(of: path)
         guard let write = format.write else {

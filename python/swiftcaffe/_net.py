@@ -17,9 +17,11 @@ class _Handle:
     def __init__(self, pointer):
         self.pointer = pointer
 
-    def __del__(self):
+    # The C function is bound when the class is made: at interpreter exit the module's
+    # globals may be gone before the last handle is.
+    def __del__(self, close=lib.sc_net_close):
         if self.pointer:
-            lib.sc_net_close(self.pointer)
+            close(self.pointer)
             self.pointer = None
 
 
@@ -32,9 +34,9 @@ class _Hold:
         self.generation = lib.sc_net_generation(handle.pointer)
         self.pointer = lib.sc_net_hold(handle.pointer)
 
-    def __del__(self):
+    def __del__(self, release=lib.sc_net_release_hold):
         if self.pointer:
-            lib.sc_net_release_hold(self.pointer)
+            release(self.pointer)
             self.pointer = None
 
 

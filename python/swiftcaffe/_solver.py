@@ -26,10 +26,10 @@ class Solver:
             check(lib.sc_solver_test_net(pointer, index, ctypes.byref(test)))
             self.test_nets.append(Net._from_handle(test))
 
-    def __del__(self):
+    def __del__(self, close=lib.sc_solver_close):  # bound now: see _Handle.__del__
         pointer = getattr(self, "_pointer", None)
         if pointer:
-            lib.sc_solver_close(pointer)
+            close(pointer)
             self._pointer = None
 
     @property
