@@ -58,7 +58,8 @@ def _view(net, getter):
 
 class Blob:
     """A named blob of a net, or a layer's parameter. `data` and `diff` are numpy views of the
-    net's own memory (writable, no copy), valid until the net is reshaped."""
+    net's own memory (writable, no copy). A view taken before the net is planned again (a
+    reshape) keeps the old net's memory alive: it stays valid, but is no longer the net's."""
 
     def __init__(self, net, name=None, layer=None, index=None):
         self._net = net
