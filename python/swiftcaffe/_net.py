@@ -43,17 +43,17 @@ class _Hold:
 class _Memory:
     """A blob's memory as numpy sees it. Every array made from it keeps its net alive."""
 
-    def __init__(self, address, shape, owner):
-        self.__array_interface__ = {"data": (address, False), "shape": tuple(shape), "typestr": "<f4", "version": 3}
+    def __init__(self, address, shape, owner, read_only=False):
+        self.__array_interface__ = {"data": (address, read_only), "shape": tuple(shape), "typestr": "<f4", "version": 3}
         self.owner = owner
 
 
-def _view(net, getter):
+def _view(net, getter, read_only=False):
     pointer, axes, shape = float_pointer(), ctypes.c_int(), new_shape()
     getter(ctypes.byref(pointer), ctypes.byref(axes), shape)
     dims = tuple(int(shape[i]) for i in range(axes.value))
     address = ctypes.cast(pointer, ctypes.c_void_p).value
-    return np.asarray(_Memory(address, dims, net._current_hold()))
+    return np.asarray(_Memory(address, dims, net._current_hold(), read_only))
 
 
 class Blob:
@@ -70,8 +70,6 @@ class Blob:
     def _array(self, which):
         net = self._net
         key = (self._name, self._layer, self._index, which)
-        if self._name is None:
-            net._parameters_touched = True  # a view of them may be written
         cached = net._views.get(key)
         if cached is not None and cached[0] == lib.sc_net_generation(net._handle.pointer):
             return cached[1]  # the same memory as long as the net is not planned again
@@ -85,7 +83,11 @@ class Blob:
             getter = lambda p, a, s: check(lib.sc_net_blob(handle.pointer, text(self._name), which, p, a, s))
         else:
             getter = lambda p, a, s: check(lib.sc_net_param(handle.pointer, self._layer, self._index, which, p, a, s))
-        return _view(self._net, getter)
+        # An inference net computes with its own copy of the weights (the engine's layout,
+        # BatchNorm folded in), made again only when told: a view that could be written at any
+        # time would leave it stale without a word. Its parameters are read-only; copy_from
+        # loads others, and a net built as written takes writes.
+        return _view(self._net, getter, read_only=self._name is None and self._net._inference)
 
     @property
     def data(self):
@@ -172,7 +174,8 @@ class Net:
     `forward` and `backward`. With `inference=True` (TEST only) the net is planned as
     `swiftcaffe test` plans it: in-place layers folded into the layer before them and the
     convolution engine's weights cached, which is up to twice as fast on big nets; every
-    blob can still be read after forward, but backward is refused.
+    blob can still be read after forward, but backward is refused and the parameters are
+    read-only views (`copy_from` loads others).
     """
 
     def __init__(self, network_file, *args, **kwargs):
@@ -193,11 +196,13 @@ class Net:
         pointer = ctypes.c_void_p()
         check(lib.sc_net_open(text(network_file), text(weights), phase, int(level), text(stage_text), 1 if inference else 0,
                               ctypes.byref(pointer)))
+        self._inference = inference
         self._adopt(_Handle(pointer))
 
     @classmethod
     def _from_handle(cls, pointer):
         net = cls.__new__(cls)
+        net._inference = False  # a solver's nets are built as written
         net._adopt(_Handle(pointer))
         return net
 
@@ -213,7 +218,6 @@ class Net:
         self._hold = None
         self._views = {}  # (blob, layer, index, data or diff) -> (generation, view)
         self._reshape_pending = False
-        self._parameters_touched = False
         self._structure_changed()
         self._blobs = OrderedDict((name, Blob(self, name=name)) for name in self._structure["blobs"])
 
@@ -299,9 +303,6 @@ class Net:
         the `blobs` asked for, by name, as views of the net's memory."""
         if self._reshape_pending:
             self.reshape()
-        if self._parameters_touched:  # an inference net rereads them (others need nothing)
-            check(lib.sc_net_parameters_changed(self._handle.pointer))
-            self._parameters_touched = False
         self._set(kwargs, "data", self.inputs)
         first = self._layer_index(start, 0)
         last = self._layer_index(end, len(self._layers) - 1)

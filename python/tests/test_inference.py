@@ -1,6 +1,7 @@
 """caffe.Net(..., inference=True): planned as `swiftcaffe test` plans it (BatchNorm, Scale and
 ReLU folded into the convolution, memory shared), yet every blob a script reads holds what
-the as-written net computes, written weights are used, and backward is refused."""
+the as-written net computes, loaded weights are used, parameters cannot be written behind
+its back, and backward is refused."""
 import numpy as np
 import pytest
 
@@ -56,13 +57,18 @@ def test_outputs_and_read_blobs_match_the_as_written_net(nets):
     np.testing.assert_allclose(fast.blobs["sum"].data, written.blobs["sum"].data, rtol=1e-4, atol=1e-5)
 
 
-def test_written_weights_are_used(nets):
+def test_parameters_are_read_only_and_loaded_weights_are_used(nets, tmp_path):
     written, fast, rng = nets
     data = rng.randn(2, 3, 8, 8).astype(np.float32)
     fast.forward(data=data)
-    for net in (written, fast):
-        net.params["conv1"][0].data[...] *= -1
-        net.params["fc"][1].data[...] = [3, 0, 0, 0]
+    # The net computes with its cached copy: a write it would not see is refused instead.
+    with pytest.raises(ValueError, match="read-only"):
+        fast.params["conv1"][0].data[...] = 0
+    written.params["conv1"][0].data[...] *= -1
+    written.params["fc"][1].data[...] = [3, 0, 0, 0]
+    weights = str(tmp_path / "changed.safetensors")
+    written.save(weights)
+    fast.copy_from(weights)
     np.testing.assert_allclose(fast.forward(data=data)["prob"], written.forward(data=data)["prob"], rtol=1e-5, atol=1e-6)
 
 
