@@ -1,5 +1,6 @@
 import Foundation
 import SwiftCaffeCore
+import SwiftCaffeIO
 
 /// A parsed net file: the net's name, its layers (in file order; the net schedules them by
 /// their blobs, not by this order) and the solver, from the file's `solver:` section or from a
@@ -44,6 +45,7 @@ public struct NetSpec {
             // take it. Its error is the one to show when the file has its braces.
             let suffix = URL(fileURLWithPath: path).pathExtension.lowercased()
             guard !["yaml", "yml"].contains(suffix), let other = NetReaders.unnamedFileReader,
+                  (try? FileChecks.requireRegularFile(path, what: "the net file")) != nil,  // never open a FIFO twice
                   let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw yamlError }
             do { return try other.read(path, state) } catch { throw text.contains("{") ? error : yamlError }
         }

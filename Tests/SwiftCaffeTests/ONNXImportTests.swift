@@ -131,18 +131,11 @@ import CaffeInterop
         let binary = try #require(FileManager.default.isExecutableFile(atPath: FuzzTests.binary) ? FuzzTests.binary : nil, "build first: swift build")
         let expected = ["no_output": "silent", "empty_concat": "join", "huge_reshape": "grow", "nan_shape": "cast", "overflow_div": "divide",
                         "huge_stride": "stride", "huge_split": "cut", "far_gather": "pick", "huge_pads": "pool", "pad_then_relu": "act"]
+        // The fuzzer's runner: a time and memory limit, and a crash told from an error.
+        let runner = Fuzzer(binary: binary, repository: repositoryRoot, root: folder, seed: 0)
         for (model, node) in expected {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["summary", folder + "/\(model).onnx"]
-            let errors = Pipe()
-            process.standardError = errors
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 1 && text.contains("error:") && text.contains("'\(node)'") && text.contains("\(model).onnx"),
-                    "\(model): status \(process.terminationStatus), \(text)")
+            let (outcome, text) = runner.run([binary, "summary", folder + "/\(model).onnx"])
+            #expect(outcome == .locatedError && text.contains("'\(node)'") && text.contains("\(model).onnx"), "\(model): \(outcome), \(text)")
         }
     }
 

@@ -333,7 +333,7 @@ class Net:
         return self._all(blobs, diffs or [], kwargs)
 
     def _all(self, blobs, diffs, inputs):
-        names = list(inputs) or []
+        names = list(inputs)
         if not names:
             out = self.forward(blobs=blobs)
             result = {k: v.copy() for k, v in out.items()}
