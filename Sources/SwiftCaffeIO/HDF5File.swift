@@ -126,10 +126,12 @@ public enum HDF5File {
 
     /// The paths of every dataset in the file ("data/conv1/0"), groups walked in name order.
     public static func datasetNames(path: String) throws -> [String] {
-        try lock.withLock {
+        try FileChecks.requireRegularFile(path, what: "the HDF5 file")  // HDF5 would wait on a pipe forever
+        return try lock.withLock {
             _ = quiet
-            let file = H5Fopen(path, swiftcaffe_h5_read_only(), hid_t(H5P_DEFAULT))
-            guard file >= 0 else { throw SwiftCaffeError("cannot open '\(path)' as an HDF5 file", hint: "check that it is an HDF5 (.h5) file") }
+            // The signature first, as `withDatasets` does: a failed H5Fopen leaves HDF5 unable to close.
+            let file = H5Fis_hdf5(path) > 0 ? H5Fopen(path, swiftcaffe_h5_read_only(), hid_t(H5P_DEFAULT)) : -1
+            guard file >= 0 else { throw SwiftCaffeError("'\(path)' is not an HDF5 file (or not readable)", hint: "pass Caffe's HDF5 weights, a .caffemodel or a .safetensors file") }
             defer { H5Fclose(file) }
             final class Names { var list: [String] = [] }
             let names = Names()

@@ -253,6 +253,10 @@ import Testing
             #expect(fresh.weightsChecksum() == net.weightsChecksum(), "\(file)")
         }
         #expect(throws: SwiftCaffeError.self) { try net.saveWeights(to: folder + "/x", formatExtension: "nothing") }
+        // A damaged file (cut short) is an error naming it, not a crash or a hang.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: folder + "/w.h5"))
+        try bytes.prefix(2000).write(to: URL(fileURLWithPath: folder + "/cut.h5"))
+        #expect { try net.loadWeights(from: folder + "/cut.h5") } throws: { "\($0)".contains("cut.h5") }
     }
 
     /// Old caffemodels store shapes in num/channels/height/width (an InnerProduct weight as

@@ -203,11 +203,13 @@ import Testing
         let cases: [[String]] = [
             ["test", netFolder + "/net.yaml", "--weights", fifo],
             ["test", netFolder + "/net.yaml", "--weights", fifo + ".safetensors"],
+            ["test", netFolder + "/net.yaml", "--weights", fifo + ".h5"],
             ["summary", fifo],
             ["convert", fifo, folder + "/out"] + ["--labels", fifo],
             ["compute-image-mean", folder, folder + "/mean.binaryproto"],
         ]
         try FileManager.default.createSymbolicLink(atPath: fifo + ".safetensors", withDestinationPath: fifo)
+        try FileManager.default.createSymbolicLink(atPath: fifo + ".h5", withDestinationPath: fifo)
         try FileManager.default.createSymbolicLink(atPath: folder + "/data.mdb", withDestinationPath: fifo)
         for arguments in cases {
             let (outcome, output) = hostile.runner.run([FuzzTests.binary] + arguments)
