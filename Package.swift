@@ -5,7 +5,7 @@ import PackageDescription
 // which the compiler checks: SwiftCaffeCore (blobs, errors, numbers, kernels) <- SwiftCaffeIO
 // (file formats) <- SwiftCaffeSpec (net files) <- SwiftCaffeData (the data pipeline) <-
 // SwiftCaffeLayers (the layer contract and every layer) <- SwiftCaffe (plan, net, solver,
-// diagnostics, inference) <- CaffeInterop, SwiftCaffeDistributed <- SwiftCaffeCLI. Higher
+// diagnostics, inference) <- CaffeInterop, SwiftCaffeDistributed, SwiftCaffeServe <- SwiftCaffeCLI. Higher
 // targets plug into lower ones through registries (net readers, tensor files, layer types).
 // docs/design.md says why the cut is here.
 let package = Package(
@@ -24,6 +24,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // The model server (`swiftcaffe serve`): HTTP on SwiftNIO, graceful shutdown, metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // System libraries: each is a module map over a Debian -dev package.
@@ -61,17 +66,29 @@ let package = Package(
         .target(name: "ONNXInterop", dependencies: ["SwiftCaffe", "SwiftCaffeLayers"]),
         // Data-parallel training over MPI, behind the library's `ProcessGroup`.
         .target(name: "SwiftCaffeDistributed", dependencies: ["SwiftCaffe", "CMPI"]),
+        // The model server: a repository of trained nets behind KServe's v2 inference protocol,
+        // with dynamic batching (docs/serving.md).
+        .target(
+            name: "SwiftCaffeServe",
+            dependencies: [
+                "SwiftCaffe", "CaffeInterop", "ONNXInterop",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         // The subcommands live in a library so that a package with its own layers can
         // register them and hand control to the very same command line (docs/extending.md).
         .target(
             name: "SwiftCaffeCLI",
-            dependencies: ["SwiftCaffe", "CaffeInterop", "ONNXInterop", "SwiftCaffeDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["SwiftCaffe", "CaffeInterop", "ONNXInterop", "SwiftCaffeDistributed", "SwiftCaffeServe", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "swiftcaffe", dependencies: ["SwiftCaffeCLI"]),
         // The C API: `@_cdecl` functions over the library, declared in include/swiftcaffe.h.
         .target(name: "SwiftCaffeC", dependencies: ["SwiftCaffe", "CaffeInterop", "ONNXInterop"], exclude: ["include"]),
         // FuzzCorpus/ holds inputs the fuzzer caught, replayed by FuzzTests; CaffeReference/ what
         // real Caffe computed, for comparison (data, not sources).
-        .testTarget(name: "SwiftCaffeTests", dependencies: ["SwiftCaffe", "CaffeInterop", "ONNXInterop", "SwiftCaffeCLI"], exclude: ["FuzzCorpus", "CaffeReference"]),
+        .testTarget(name: "SwiftCaffeTests", dependencies: ["SwiftCaffe", "CaffeInterop", "ONNXInterop", "SwiftCaffeCLI", "SwiftCaffeServe"], exclude: ["FuzzCorpus", "CaffeReference"]),
     ]
 )

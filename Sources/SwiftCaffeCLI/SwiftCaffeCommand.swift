@@ -11,7 +11,7 @@ public struct SwiftCaffeCommand: ParsableCommand {
         commandName: "swiftcaffe",
         abstract: "Train and test Caffe-style nets written in YAML, or Caffe's own prototxt files.",
         version: version,
-        subcommands: [TrainCommand.self, TestCommand.self, ClassifyCommand.self, ForwardCommand.self, ConvertCommand.self, ConvertImagesetCommand.self, ComputeImageMeanCommand.self, VisualizeCommand.self, TimeCommand.self, SummaryCommand.self, DrawCommand.self, GradcheckCommand.self, JVPCommand.self, SampleCommand.self, PlotCommand.self]
+        subcommands: [TrainCommand.self, TestCommand.self, ClassifyCommand.self, ForwardCommand.self, ConvertCommand.self, ConvertImagesetCommand.self, ComputeImageMeanCommand.self, VisualizeCommand.self, TimeCommand.self, SummaryCommand.self, DrawCommand.self, GradcheckCommand.self, JVPCommand.self, SampleCommand.self, PlotCommand.self, ServeCommand.self]
     )
 
     /// The release, printed by `swiftcaffe --version`.

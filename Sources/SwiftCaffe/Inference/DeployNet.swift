@@ -114,16 +114,10 @@ public struct DeployNet {
     public func batchAxes() throws -> [String: Int] {
         let options = NetOptions(phase: .test)
         let plan = try NetPlan(spec: spec, options: options)
-        var grown = spec
-        grown.layers = try spec.layers.enumerated().map { index, layer in
-            guard layer.type == "Input", let pairs = layer.node.mapping else { return layer }
-            let shapes = layer.tops.map { top -> [Int] in
-                var shape = plan.blobs[top]?.shape ?? []
-                if let axis = inputBatchAxes[top], shape.indices.contains(axis) { shape[axis] += 1 }
-                return shape
-            }
-            let edited = pairs.map { $0.key.scalar == "shape" ? ($0.key, Self.shapeNode(shapes, at: $0.value.location)) : $0 }
-            return try LayerSpec(YAMLNode(.mapping(edited), at: layer.node.location), index: index, baseDirectory: layer.baseDirectory)
+        let grown = try settingInputShapes { top in
+            var shape = plan.blobs[top]?.shape ?? []
+            if let axis = inputBatchAxes[top], shape.indices.contains(axis) { shape[axis] += 1 }
+            return shape
         }
         var axes: [String: Int] = [:]
         guard let grownPlan = try? NetPlan(spec: grown, options: options) else {
@@ -138,6 +132,28 @@ public struct DeployNet {
             axes[name] = axis
         }
         return axes
+    }
+
+    /// The deploy net with every input holding `samples` samples along its batch axis.
+    public func holding(samples: Int) throws -> NetSpec {
+        let plan = try NetPlan(spec: spec, options: NetOptions(phase: .test))
+        return try settingInputShapes { top in
+            var shape = plan.blobs[top]?.shape ?? []
+            if let axis = inputBatchAxes[top], shape.indices.contains(axis) { shape[axis] = samples }
+            return shape
+        }
+    }
+
+    /// The deploy net with each Input's tops given the shapes `shape` answers.
+    private func settingInputShapes(_ shape: (String) -> [Int]) throws -> NetSpec {
+        var edited = spec
+        edited.layers = try spec.layers.enumerated().map { index, layer in
+            guard layer.type == "Input", let pairs = layer.node.mapping else { return layer }
+            let shapes = layer.tops.map(shape)
+            let changed = pairs.map { $0.key.scalar == "shape" ? ($0.key, Self.shapeNode(shapes, at: $0.value.location)) : $0 }
+            return try LayerSpec(YAMLNode(.mapping(changed), at: layer.node.location), index: index, baseDirectory: layer.baseDirectory)
+        }
+        return edited
     }
 
     /// One shape per top, as the `Input` layer's `shape` key takes them.

@@ -44,16 +44,42 @@ public final class Predictor {
 
     /// `outputs`: the blobs `run` returns (kept whole through forward); none for the
     /// probabilities or the last output.
-    public init(spec: NetSpec, weights: String?, outputs wanted: [String]) throws {
+    public convenience init(spec: NetSpec, weights: String?, outputs wanted: [String]) throws {
         let names = try NetPlan(spec: spec, options: NetOptions(phase: .test)).dataSources.first?.labelNames ?? []
-        let deploy = try DeployNet(spec)
-        let net = try Net(spec: deploy.spec, options: NetOptions(phase: .test, purpose: .inference, keeping: Set(wanted)))
+        try self.init(deploy: try DeployNet(spec), classNames: names, outputs: wanted, samples: nil, weights: .file(weights, spec.weightsFile != nil))
+    }
+
+    /// A deploy net the caller has edited (an Input's shape or picture keys, as the model
+    /// server's config sets them); `classNames` as the data layer named them.
+    public convenience init(deploy: DeployNet, classNames: [String], weights: String?, outputs wanted: [String]) throws {
+        try self.init(deploy: deploy, classNames: classNames, outputs: wanted, samples: nil, weights: .file(weights, deploy.spec.weightsFile != nil))
+    }
+
+    /// Where a predictor's parameters come from.
+    enum Weights {
+        /// A weights file, or none; `named` when the net file names its own weights file.
+        case file(String?, _ named: Bool)
+        /// The parameter blobs of another predictor's net (another batch size of the same net).
+        case sharedWith(Net)
+    }
+
+    private let deploy: DeployNet
+
+    private init(deploy: DeployNet, classNames names: [String], outputs wanted: [String], samples: Int?, weights: Weights) throws {
+        var spec = deploy.spec
+        if let samples { spec = try deploy.holding(samples: samples) }
+        var options = NetOptions(phase: .test, purpose: .inference, keeping: Set(wanted))
+        if case .sharedWith(let other) = weights { options.sharingParametersWith = other }
+        let net = try Net(spec: spec, options: options)
         self.net = net
-        if let weights {
-            try net.loadWeights(from: weights)
-        } else if spec.weightsFile == nil, let first = net.parameters.first {
-            throw SwiftCaffeError("the net has learnable parameters ('\(first.name)', ...) and no weights were given",
-                                  hint: "pass the trained weights (.safetensors or .caffemodel)")
+        self.deploy = deploy
+        if case .file(let weights, let named) = weights {
+            if let weights {
+                try net.loadWeights(from: weights)
+            } else if !named, let first = net.parameters.first {
+                throw SwiftCaffeError("the net has learnable parameters ('\(first.name)', ...) and no weights were given",
+                                      hint: "pass the trained weights (.safetensors or .caffemodel)")
+            }
         }
         inputs = net.layers.indices.filter { net.bottoms[$0].isEmpty }.flatMap { index in
             net.tops[index].map { ($0.name, $0.shape, deploy.inputBatchAxes[$0.name] ?? 0) }
@@ -85,6 +111,17 @@ public final class Predictor {
         outputBatchAxis = outputs[0].batchAxis
         notes = deploy.notes
         classNames = names
+    }
+
+    /// The number of samples one forward takes.
+    public var batchSize: Int { inputs[0].shape[inputs[0].batchAxis] }
+
+    /// The same net planned for batches of `samples`, sharing this one's parameters (the model
+    /// server plans one per batch size it runs). A net that cannot take other batch sizes
+    /// (a Reshape to fixed sizes) is an error.
+    public func resized(toBatch samples: Int) throws -> Predictor {
+        guard samples != batchSize else { return self }
+        return try Predictor(deploy: deploy, classNames: classNames, outputs: outputs.map(\.name), samples: samples, weights: .sharedWith(net))
     }
 
     /// Runs the net on a tensor for its only input.
