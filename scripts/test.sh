@@ -2,7 +2,8 @@
 # The whole test suite: the package's tests, then the example packages built against this
 # checkout: the one that adds its own layer (Examples/CustomLayer), and the library tour of
 # docs/library.md (Examples/Library), which trains, predicts and must name setosa; then the
-# Python package's tests (scripts/python-tests.sh).
+# Python package's tests (scripts/python-tests.sh) and the model server spoken to by Triton's
+# client (scripts/serve-tests.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift test
@@ -11,3 +12,4 @@ tour=$(swift run --package-path Examples/Library iris-from-code "$PWD")
 echo "$tour"
 grep -q "flower 0: setosa" <<< "$tour"
 scripts/python-tests.sh
+scripts/serve-tests.sh
