@@ -15,8 +15,8 @@ struct ServeCommand: ParsableCommand {
         the inputs and its class probabilities the output. An optional config.yaml sets labels,
         picture preparation and the largest batch (docs/serving.md).
 
-        Concurrent requests are gathered into one forward of up to --max-batch samples, waiting
-        at most --max-delay-ms for each other. SIGTERM or Ctrl-C stops taking connections,
+        Concurrent requests are gathered into one forward of up to --max-batch samples: those
+        that arrived while the last forward ran, after waiting up to --max-delay-ms for more. SIGTERM or Ctrl-C stops taking connections,
         answers the requests already in, and exits 0.
 
         Example:
@@ -39,8 +39,8 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-batch"), help: "The most samples one forward takes.")
     var maxBatch = 32
 
-    @Option(name: .customLong("max-delay-ms"), help: "How long a request may wait for others to join its batch.")
-    var maxDelay = 5.0
+    @Option(name: .customLong("max-delay-ms"), help: "How long a request may wait for others to join its batch (0: batch what arrived during the last forward).")
+    var maxDelay = 0.0
 
     @Flag(name: .customLong("no-batching"), help: "Run each request in a forward of its own.")
     var noBatching = false

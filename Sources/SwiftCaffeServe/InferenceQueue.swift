@@ -5,7 +5,9 @@ import SwiftCaffe
 public struct BatchingPolicy: Sendable {
     /// The most samples one forward takes (a model's config may lower it).
     public var maxBatch: Int
-    /// How long the oldest waiting request may wait for others to join its batch.
+    /// How long the oldest waiting request may wait for others to join its batch. 0 (the
+    /// default, as Triton's) still batches under load: the requests that arrive while a
+    /// forward runs form the next batch.
     public var maxDelay: Duration
     /// Whether concurrent requests share a forward at all; when false each runs alone.
     public var enabled: Bool
@@ -14,7 +16,7 @@ public struct BatchingPolicy: Sendable {
     /// How long a request may wait for its batch to start; past it, 504.
     public var timeout: Duration
 
-    public init(maxBatch: Int = 32, maxDelay: Duration = .milliseconds(5), enabled: Bool = true,
+    public init(maxBatch: Int = 32, maxDelay: Duration = .zero, enabled: Bool = true,
                 queueLimit: Int = 256, timeout: Duration = .seconds(30)) {
         self.maxBatch = maxBatch
         self.maxDelay = maxDelay
@@ -31,7 +33,8 @@ public struct BatchingPolicy: Sendable {
 /// would hold one of Swift concurrency's few threads (two here) away from the HTTP server.
 ///
 /// A batch starts when its requests hold `maxBatch` samples, or when the oldest has waited
-/// `maxDelay`, whichever comes first; with batching off, each request is a batch. Requests
+/// `maxDelay` (0 by default: at once), whichever comes first; with batching off, each
+/// request is a batch. Requests
 /// join a batch whole and in arrival order; one with more samples than `maxBatch` runs alone,
 /// in several forwards.
 final class InferenceQueue: @unchecked Sendable {
@@ -118,6 +121,16 @@ final class InferenceQueue: @unchecked Sendable {
             while policy.enabled, let next = waiting.first, samples + next.samples <= policy.maxBatch {
                 batch.append(waiting.removeFirst())
                 samples += next.samples
+            }
+            // A batch runs on the plan of the next batch size class up, padded with zeros:
+            // 17 samples would compute 32. Rather, the newest requests past the largest class
+            // that the batch fills wait for the next forward (which starts right after).
+            if let fills = net.batchClasses.last(where: { $0 <= samples }) {
+                while batch.count > 1 && samples > fills {
+                    let last = batch.removeLast()
+                    samples -= last.samples
+                    waiting.insert(last, at: 0)
+                }
             }
             metrics.queueLength.set(Double(waiting.count))
             condition.unlock()

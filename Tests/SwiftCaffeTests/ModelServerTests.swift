@@ -246,6 +246,16 @@ import Testing
             #expect(Self.metric(metrics, "swiftcaffe_inference_requests_total", model: "tiny") == 8)
             #expect(metrics.contains("swiftcaffe_request_duration_seconds_bucket"))
         }
+        // 6 single-sample requests: a forward of 4 (a planned size, no padding), then one of 2.
+        try await Self.serving(folder, policy: BatchingPolicy(maxBatch: 8, maxDelay: .milliseconds(400))) { client in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<6 { group.addTask { _ = try await client.post("/v2/models/tiny/infer", json: Self.inferRequest(Self.pictures(1), samples: 1)) } }
+                try await group.waitForAll()
+            }
+            let metrics = String(decoding: try await client.request("GET", "/metrics").body, as: UTF8.self)
+            #expect(Self.metric(metrics, "swiftcaffe_batch_size_samples_count", model: "tiny") == 2)
+            #expect(Self.metric(metrics, "swiftcaffe_batch_size_samples_sum", model: "tiny") == 6)
+        }
         // With batching off, each request runs alone.
         try await Self.serving(folder, policy: BatchingPolicy(maxBatch: 8, maxDelay: .milliseconds(400), enabled: false)) { client in
             try await withThrowingTaskGroup(of: Void.self) { group in
