@@ -73,31 +73,10 @@ struct ServeCommand: ParsableCommand {
             let server = try ModelServer(repository: repository, options: options) { printLine($0) }
             let models = Set(server.versions.map(\.model)).count, ready = server.versions.filter(\.ready).count
             let host = self.host
-            let outcome = LockedResult()
-            let done = DispatchSemaphore(value: 0)
-            Task {
-                do {
-                    try await server.run { port in
-                        printLine("serving \(models) model\(models == 1 ? "" : "s") (\(ready) of \(server.versions.count) versions ready) at http://\(host):\(port)/v2")
-                    }
-                } catch {
-                    outcome.error = error
-                }
-                done.signal()
+            try server.runBlocking { port in
+                printLine("serving \(models) model\(models == 1 ? "" : "s") (\(ready) of \(server.versions.count) versions ready) at http://\(host):\(port)/v2")
             }
-            done.wait()
-            if let error = outcome.error { throw error }
             printLine("stopped: every request taken was answered")
         }
-    }
-}
-
-/// The error a server task ended with, handed back to the command's thread.
-private final class LockedResult: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: (any Error)?
-    var error: (any Error)? {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
     }
 }

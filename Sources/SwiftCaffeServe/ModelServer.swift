@@ -72,6 +72,19 @@ public final class ModelServer: Sendable {
         }
     }
 
+    /// `run`, for a program without async code (a command line): blocks the calling thread
+    /// until the server has stopped, then rethrows what `run` threw.
+    public func runBlocking(listening: @escaping @Sendable (Int) -> Void = { _ in }) throws {
+        let outcome = LockedBox<(any Error)?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do { try await run(listening: listening) } catch { outcome.set(error) }
+            done.signal()
+        }
+        done.wait()
+        if let error = outcome.get() { throw error }
+    }
+
     /// Starts the graceful shutdown that SIGTERM starts.
     public func shutdown() async {
         await group.get()?.triggerGracefulShutdown()
