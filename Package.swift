@@ -5,7 +5,8 @@ import PackageDescription
 // which the compiler checks: SwiftCaffeCore (blobs, errors, numbers, kernels) <- SwiftCaffeIO
 // (file formats) <- SwiftCaffeSpec (net files) <- SwiftCaffeData (the data pipeline) <-
 // SwiftCaffeLayers (the layer contract and every layer) <- SwiftCaffe (plan, net, solver,
-// diagnostics, inference) <- CaffeInterop, SwiftCaffeDistributed, SwiftCaffeServe <- SwiftCaffeCLI. Higher
+// diagnostics, inference) <- CaffeInterop, SwiftCaffeDistributed, SwiftCaffeServe <- SwiftCaffeCLI
+// (SwiftCaffeServe only through the swiftcaffe-serve program). Higher
 // targets plug into lower ones through registries (net readers, tensor files, layer types).
 // docs/design.md says why the cut is here.
 let package = Package(
@@ -17,6 +18,8 @@ let package = Package(
         .library(name: "SwiftCaffeCLI", targets: ["SwiftCaffeCLI"]),
         .library(name: "SwiftCaffeDistributed", targets: ["SwiftCaffeDistributed"]),
         .executable(name: "swiftcaffe", targets: ["swiftcaffe"]),
+        .executable(name: "swiftcaffe-serve", targets: ["swiftcaffe-serve"]),
+        .library(name: "SwiftCaffeServe", targets: ["SwiftCaffeServe"]),
         // libSwiftCaffeC.so: the C API (Sources/SwiftCaffeC/include/swiftcaffe.h) that the
         // Python package in python/ loads.
         .library(name: "SwiftCaffeC", type: .dynamic, targets: ["SwiftCaffeC"]),
@@ -82,9 +85,16 @@ let package = Package(
         // register them and hand control to the very same command line (docs/extending.md).
         .target(
             name: "SwiftCaffeCLI",
-            dependencies: ["SwiftCaffe", "CaffeInterop", "ONNXInterop", "SwiftCaffeDistributed", "SwiftCaffeServe", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["SwiftCaffe", "CaffeInterop", "ONNXInterop", "SwiftCaffeDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "swiftcaffe", dependencies: ["SwiftCaffeCLI"]),
+        // The model server is a program of its own, which `swiftcaffe serve` starts: its HTTP
+        // stack (SwiftNIO, Hummingbird) is most of a build's time, and neither `swiftcaffe` nor
+        // a package that extends the command line needs to carry it (docs/serving.md).
+        .executableTarget(
+            name: "swiftcaffe-serve",
+            dependencies: ["SwiftCaffeCLI", "SwiftCaffeServe", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // The C API: `@_cdecl` functions over the library, declared in include/swiftcaffe.h.
         .target(name: "SwiftCaffeC", dependencies: ["SwiftCaffe", "CaffeInterop", "ONNXInterop"], exclude: ["include"]),
         // FuzzCorpus/ holds inputs the fuzzer caught, replayed by FuzzTests; CaffeReference/ what

@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh
-swift build -c release
+# The command line only: the model server (swiftcaffe-serve) is a build of its own, made by
+# `swift build -c release` or `--product swiftcaffe-serve` when wanted (docs/serving.md).
+swift build -c release --product swiftcaffe
 .build/release/swiftcaffe train nets/lenet.yaml --epochs 1 --output runs
 # Run again, training numbers its files (runs/lenet-2_*) rather than replacing the first
 # run's: score the newest.

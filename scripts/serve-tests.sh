@@ -4,5 +4,6 @@
 # Needs `python3 -m pip install "tritonclient[http]" numpy pytest`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product swiftcaffe >/dev/null
-python3 -m pytest -p no:cacheprovider -q Tests/ServeClient "$@"
+# The debug build `swift test` made: `swiftcaffe serve` starts swiftcaffe-serve beside it.
+swift build >/dev/null
+SWIFTCAFFE="$PWD/.build/debug/swiftcaffe" python3 -m pytest -p no:cacheprovider -q Tests/ServeClient "$@"

@@ -17,7 +17,7 @@ epochs=1
 if [ "$(id -u)" -ne 0 ]; then echo "error: run as root: it creates network namespaces" >&2; exit 1; fi
 command -v ip >/dev/null || { echo "error: 'ip' is missing: apt-get install -y iproute2" >&2; exit 1; }
 command -v mpirun >/dev/null || { echo "error: mpirun is missing: scripts/install-dependencies.sh" >&2; exit 1; }
-swift build -c release >/dev/null
+swift build -c release --product swiftcaffe >/dev/null
 binary=$root/.build/release/swiftcaffe
 
 work=$(mktemp -d /tmp/swiftcaffe-two-hosts.XXXXXX)

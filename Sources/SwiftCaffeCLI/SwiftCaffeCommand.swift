@@ -11,7 +11,7 @@ public struct SwiftCaffeCommand: ParsableCommand {
         commandName: "swiftcaffe",
         abstract: "Train and test Caffe-style nets written in YAML, or Caffe's own prototxt files.",
         version: version,
-        subcommands: [TrainCommand.self, TestCommand.self, ClassifyCommand.self, ForwardCommand.self, ConvertCommand.self, ConvertImagesetCommand.self, ComputeImageMeanCommand.self, VisualizeCommand.self, TimeCommand.self, SummaryCommand.self, DrawCommand.self, GradcheckCommand.self, JVPCommand.self, SampleCommand.self, PlotCommand.self, ServeCommand.self]
+        subcommands: [TrainCommand.self, TestCommand.self, ClassifyCommand.self, ForwardCommand.self, ConvertCommand.self, ConvertImagesetCommand.self, ComputeImageMeanCommand.self, VisualizeCommand.self, TimeCommand.self, SummaryCommand.self, DrawCommand.self, GradcheckCommand.self, JVPCommand.self, SampleCommand.self, PlotCommand.self, ServeLauncher.self]
     )
 
     /// The release, printed by `swiftcaffe --version`.
@@ -93,7 +93,9 @@ struct NetStateOptions: ParsableArguments {
 }
 
 /// Options every subcommand that runs a net shares.
-struct RuntimeOptions: ParsableArguments {
+package struct RuntimeOptions: ParsableArguments {
+    package init() {}
+
     @Option(help: "Threads for BLAS and SwiftCaffe's own kernels (default: all cores).")
     var threads: Int?
 
@@ -109,7 +111,7 @@ struct RuntimeOptions: ParsableArguments {
     }
 
     /// Runs a subcommand's `body` with the requested thread count and memory limit, reporting its errors.
-    func run(_ body: () throws -> Void) throws {
+    package func run(_ body: () throws -> Void) throws {
         if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024") }
         if let memoryLimit {
             guard let bytes = MemoryBudget.parse(memoryLimit) else {
@@ -137,7 +139,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
-func printLine(_ text: String) {
+package func printLine(_ text: String) {
     print(text)
     fflush(nil)  // all streams; `stdout` itself is not concurrency-safe to name in Swift 6
 }

@@ -4,6 +4,8 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import CaffeInterop
+import ONNXInterop
 import SwiftCaffe
 
 /// `swiftcaffe serve`: the models of a repository (`ModelRepository`) behind KServe's v2
@@ -30,6 +32,8 @@ public final class ModelServer: Sendable {
 
     /// Loads every model of `repository` (`log` hears how each went).
     public init(repository path: String, options: ServerOptions, log: (String) -> Void = { _ in }) throws {
+        CaffeFormats.register()  // prototxt and caffemodel files in the repository
+        ONNXFormats.register()
         guard (1...4096).contains(options.policy.maxBatch) else { throw SwiftCaffeError("--max-batch must be between 1 and 4096") }
         guard options.policy.queueLimit >= 1 else { throw SwiftCaffeError("--max-queue must be at least 1") }
         self.options = options

@@ -353,6 +353,44 @@ import Testing
         try await running.value  // run returns once drained
     }
 
+    /// Request bodies cut, flipped and spliced at random (a fixed seed): each is taken or
+    /// refused with a 400 naming what is wrong, never a crash or another kind of error.
+    @Test func mutatedRequestsAreTakenOrRefusedNeverCrash() throws {
+        let (folder, _) = try Self.repository()
+        let net = try ModelRepository.load(folder: folder + "/tiny/2", modelFolder: folder + "/tiny", maxBatch: 8)
+        let json = Array(try JSONSerialization.data(withJSONObject: Self.inferRequest(Self.pictures(2), samples: 2)))
+        let header = Array(try JSONSerialization.data(withJSONObject: [
+            "inputs": [["name": "data", "shape": [2, 1, 8, 8], "datatype": "FP32", "parameters": ["binary_data_size": 512]]],
+            "outputs": [["name": "prob", "parameters": ["classification": 2, "binary_data": true]]],
+        ] as [String: Any]))
+        let binary = header + [UInt8](repeating: 0x3f, count: 512)
+        var random = RandomGenerator(seed: 31)
+        var taken = 0, refused = 0
+        for index in 0..<3000 {
+            var body = index % 2 == 0 ? json : binary
+            let headerLength: Int? = index % 2 == 0 ? nil : header.count
+            for _ in 0..<(1 + Int(random.next() % 4)) where !body.isEmpty {
+                let at = Int(random.next() % UInt64(body.count))
+                switch random.next() % 4 {
+                case 0: body[at] = UInt8(truncatingIfNeeded: random.next())
+                case 1: body.removeSubrange(at..<min(body.count, at + Int(random.next() % 16) + 1))
+                case 2: body.insert(contentsOf: Array("[{\"-1e40,".utf8).shuffled(using: &random).prefix(3), at: at)
+                default: body = Array(body.prefix(at))
+                }
+            }
+            do {
+                let request = try InferenceRequest.decode(body, headerLength: headerLength)
+                _ = try ModelServer.tensors(request.inputs, for: net, model: "tiny")
+                _ = try ModelServer.outputs(request, for: net, model: "tiny")
+                taken += 1
+            } catch let error as ServeError {
+                #expect(error.status == .badRequest && !error.message.isEmpty)
+                refused += 1
+            }
+        }
+        #expect(taken + refused == 3000 && refused > 1000)
+    }
+
     @Test func aBadRepositoryOrConfigIsAnErrorAtItsLine() throws {
         let (folder, _) = try Self.repository()
         #expect { try ModelServer(repository: folder + "/missing", options: ServerOptions()) } throws: { "\($0)".contains("is not a folder") }
@@ -369,5 +407,35 @@ import Testing
         try FileManager.default.removeItem(atPath: folder + "/tiny/config.yaml")
         let again = try ModelServer(repository: folder, options: ServerOptions(threads: 1))
         #expect(again.versions.first { $0.model == "tiny" && $0.version == 1 }?.reason.contains("the config has 2 labels, but 'prob' holds 3 scores") == true)
+    }
+}
+
+/// `swiftcaffe serve` starts the swiftcaffe-serve program beside it with every argument.
+@Suite struct ServeLauncherTests {
+    /// Runs `binary` with `arguments`; its exit status and everything it printed.
+    static func run(_ binary: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    @Test func serveHandsEveryArgumentToTheServerProgram() throws {
+        let help = try Self.run(FuzzTests.binary, ["serve", "--help"])
+        #expect(help.status == 0 && help.output.contains("USAGE: swiftcaffe serve <repository>") && help.output.contains("--max-delay-ms"))
+        let missing = try Self.run(FuzzTests.binary, ["serve", "/no/such/models", "--port", "0"])
+        #expect(missing.status == 1 && missing.output.contains("the model repository '/no/such/models' is not a folder"), "\(missing)")
+
+        // A swiftcaffe with no server beside it says how to build one.
+        let folder = try temporaryFolder()
+        try FileManager.default.copyItem(atPath: FuzzTests.binary, toPath: folder + "/swiftcaffe")
+        let alone = try Self.run(folder + "/swiftcaffe", ["serve", "models"])
+        #expect(alone.status != 0 && alone.output.contains("--product swiftcaffe-serve"), "\(alone)")
     }
 }

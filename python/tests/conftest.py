@@ -10,7 +10,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "python"))
-SWIFTCAFFE = os.path.join(ROOT, ".build", "release", "swiftcaffe")
+SWIFTCAFFE = os.environ.get("SWIFTCAFFE", os.path.join(ROOT, ".build", "release", "swiftcaffe"))
 FASHION = "/usr/share/datasets/fashion-mnist"
 
 

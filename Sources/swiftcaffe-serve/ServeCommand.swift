@@ -1,29 +1,35 @@
 import ArgumentParser
 import Foundation
 import SwiftCaffe
+import SwiftCaffeCLI
 import SwiftCaffeServe
 
-/// `swiftcaffe serve`: a model repository behind KServe's v2 inference protocol (`ModelServer`).
+/// `swiftcaffe serve` (this program, which `swiftcaffe serve` starts): a model repository behind
+/// KServe's v2 inference protocol (`ModelServer`).
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "serve",
+        commandName: "swiftcaffe serve",
         abstract: "Serve the trained nets of a model repository over HTTP (KServe's v2 protocol, as Triton's clients speak it).",
         discussion: """
-        MODEL_REPOSITORY holds one folder per model and, in it, one folder per version
-        (1/, 2/, ...), each with a net file (YAML, prototxt or ONNX) and its weights. A net file
-        as it ships, data layers and all, serves as it is: its test phase's data layers become
-        the inputs and its class probabilities the output. An optional config.yaml sets labels,
-        picture preparation and the largest batch (docs/serving.md).
+        MODEL_REPOSITORY holds one folder per model and, in it, one folder per
+        version (1/, 2/, ...), each with a net file (YAML, prototxt or ONNX) and
+        its weights. A net file as it ships, data layers and all, serves as it
+        is: its test phase's data layers become the inputs and its class
+        probabilities the output. An optional config.yaml sets labels, picture
+        preparation and the largest batch (docs/serving.md).
 
-        Concurrent requests are gathered into one forward of up to --max-batch samples: those
-        that arrived while the last forward ran, after waiting up to --max-delay-ms for more. SIGTERM or Ctrl-C stops taking connections,
-        answers the requests already in, and exits 0.
+        Concurrent requests are gathered into one forward of up to --max-batch
+        samples: those that arrived while the last forward ran, after waiting
+        up to --max-delay-ms for more. SIGTERM or Ctrl-C stops taking
+        connections, answers the requests already in, and exits 0.
 
         Example:
-          mkdir -p models/lenet/1 && cp nets/lenet.yaml runs/lenet_iter_938.safetensors models/lenet/1/
+          mkdir -p models/lenet/1
+          cp nets/lenet.yaml runs/lenet_iter_938.safetensors models/lenet/1/
           swiftcaffe serve models --port 8000
           curl -s localhost:8000/v2/models/lenet
-          curl -s --data-binary @shoe.png localhost:8000/v2/models/lenet/classify?top=3
+          curl -s --data-binary @shoe.png \\
+              'localhost:8000/v2/models/lenet/classify?top=3'
         """
     )
 
