@@ -14,7 +14,7 @@ count, the medians over runs of requests/s and of wrk's p50 and p99 latency, and
 requests (non-2xx, socket errors); then `--overload` (a queue limit of 16 under 128 clients:
 503s, no crash, still answering) and `--soak` (RSS before and after SECONDS of load).
 
-Needs: wrk, tritonclient[http], and for the anchor torch, fastapi and uvicorn (PYTHON=... to
+Needs: both programs in release (`swift build -c release`), wrk, tritonclient[http], and for the anchor torch, fastapi and uvicorn (PYTHON=... to
 run the anchor under another interpreter, such as a virtual environment with torch). ResNet-50
 is not part of this repository: pass Kaiming He's deploy prototxt with --resnet; its weights
 are random (the filler's), which costs the same time as trained ones.

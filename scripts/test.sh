@@ -7,8 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift test
-swift test --package-path Examples/CustomLayer
-tour=$(swift run --package-path Examples/Library iris-from-code "$PWD")
+# The two examples share one build folder: the second reuses the SwiftCaffe the first built.
+swift test --package-path Examples/CustomLayer --scratch-path .build-examples
+tour=$(swift run --package-path Examples/Library --scratch-path .build-examples iris-from-code "$PWD")
 echo "$tour"
 grep -q "flower 0: setosa" <<< "$tour"
 scripts/python-tests.sh
