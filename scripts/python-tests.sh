@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The Python package's tests (python/tests, pytest): the C library and the command line built
-# in release, then pycaffe's API checked against numpy, finite differences and `classify`.
+# The Python package's tests (python/tests, pytest): the C library and the command line from
+# the debug build that `swift test` made (SWIFTCAFFE_CONFIGURATION=release for the other),
+# then pycaffe's API checked against numpy, finite differences and `classify`.
 # Needs numpy and pytest (`python3 -m pip install numpy pytest`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product swiftcaffe >/dev/null
-swift build -c release --product SwiftCaffeC >/dev/null
-PYTHONPATH="$PWD/python" python3 -m pytest -p no:cacheprovider -q python/tests "$@"
+configuration=${SWIFTCAFFE_CONFIGURATION:-debug}
+swift build -c "$configuration" --product swiftcaffe >/dev/null
+swift build -c "$configuration" --product SwiftCaffeC >/dev/null
+SWIFTCAFFE="$PWD/.build/$configuration/swiftcaffe" SWIFTCAFFE_LIBRARY="$PWD/.build/$configuration/libSwiftCaffeC.so" \
+    PYTHONPATH="$PWD/python" python3 -m pytest -p no:cacheprovider -q python/tests "$@"

@@ -45,7 +45,9 @@ def test_a_c_program_gets_what_python_gets(write, tmp_path):
     source = tmp_path / "program.c"
     source.write_text(PROGRAM.replace('argv[1] ":missing"', '"%s.missing"' % path))
     binary = str(tmp_path / "program")
-    library = os.path.join(ROOT, ".build", "release")
+    # The library the Python package loads (scripts/python-tests.sh names it), else the release build.
+    named = os.environ.get("SWIFTCAFFE_LIBRARY")
+    library = os.path.dirname(named) if named else os.path.join(ROOT, ".build", "release")
     subprocess.run(["cc", "-o", binary, str(source), "-I", os.path.join(ROOT, "Sources", "SwiftCaffeC", "include"),
                     "-L", library, "-lSwiftCaffeC", "-Wl,-rpath," + library], check=True)
     weights = str(tmp_path / "weights.safetensors")
