@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 configuration=${SWIFTCAFFE_CONFIGURATION:-debug}
-swift build -c "$configuration" --product swiftcaffe >/dev/null
+# In debug, the build `swift test` made (a plain `swift build` would build it again with
+# other settings); the C library is a product of its own.
+if [ "$configuration" = debug ]; then swift build --build-tests >/dev/null; else swift build -c release --product swiftcaffe >/dev/null; fi
 swift build -c "$configuration" --product SwiftCaffeC >/dev/null
 SWIFTCAFFE="$PWD/.build/$configuration/swiftcaffe" SWIFTCAFFE_LIBRARY="$PWD/.build/$configuration/libSwiftCaffeC.so" \
     PYTHONPATH="$PWD/python" python3 -m pytest -p no:cacheprovider -q python/tests "$@"

@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The debug build `swift test` made: `swiftcaffe serve` starts swiftcaffe-serve beside it.
-swift build >/dev/null
+swift build --build-tests >/dev/null
 SWIFTCAFFE="$PWD/.build/debug/swiftcaffe" python3 -m pytest -p no:cacheprovider -q Tests/ServeClient "$@"

@@ -7,10 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift test
+echo "== the examples (at ${SECONDS} s)"
 # The two examples share one build folder: the second reuses the SwiftCaffe the first built.
 swift test --package-path Examples/CustomLayer --scratch-path .build-examples
 tour=$(swift run --package-path Examples/Library --scratch-path .build-examples iris-from-code "$PWD")
 echo "$tour"
 grep -q "flower 0: setosa" <<< "$tour"
+echo "== the Python tests (at ${SECONDS} s)"
 scripts/python-tests.sh
+echo "== the server's client tests (at ${SECONDS} s)"
 scripts/serve-tests.sh
