@@ -80,7 +80,14 @@ final class ServedNet: @unchecked Sendable {
         let outputs = first.outputs.map { signature($0.name, first.net.blobs[$0.name]!.shape, $0.batchAxis) }
         self.outputs = outputs
         defaultOutputs = outputs.map(\.name)
-        maxBatch = min(config.maxBatch ?? serverMaxBatch, serverMaxBatch)
+        // A net whose shapes are fixed (a Reshape to [1, 64], as exporters write for a batch
+        // of 1) cannot be planned for 2: it runs one sample a forward.
+        var largest = min(config.maxBatch ?? serverMaxBatch, serverMaxBatch)
+        var second: Predictor?
+        if largest > 1 {
+            do { second = try first.resized(toBatch: 2) } catch { largest = 1 }
+        }
+        maxBatch = largest
         if let labels = config.labels, let scores = outputs.first, labels.count != scores.sampleCount {
             throw SwiftCaffeError("the config has \(labels.count) labels, but '\(scores.name)' holds \(scores.sampleCount) scores a sample",
                                   hint: "give one class name per score, in class order")
@@ -104,6 +111,7 @@ final class ServedNet: @unchecked Sendable {
             picture = nil
         }
         plans[first.batchSize] = first
+        plans[2] = second
     }
 
     /// The batch sizes planned for: powers of two below `maxBatch`, and `maxBatch`.

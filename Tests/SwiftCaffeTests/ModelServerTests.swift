@@ -267,6 +267,28 @@ import Testing
         }
     }
 
+    /// A net planned for one sample only (a Reshape to fixed sizes) runs one sample a forward,
+    /// however many requests arrive together, and answers each.
+    @Test func aNetOfFixedShapesRunsOneSampleAForward() async throws {
+        let (folder, _) = try Self.repository()
+        let fixed = Self.net.replacingOccurrences(of: "shape: [4, 1, 8, 8], scale: 0.00390625}", with: "shape: [1, 1, 8, 8]}\n  - {name: flat, type: Reshape, bottom: data, top: flat, shape: [1, 64]}")
+            .replacingOccurrences(of: "bottom: data, top: ip", with: "bottom: flat, top: ip")
+        try fixed.write(toFile: folder + "/tiny/2/tiny.yaml", atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: folder + "/tiny/2/w.safetensors")
+        try Net(spec: try NetSpec.load(path: folder + "/tiny/2/tiny.yaml"), phase: .test).saveWeights(to: folder + "/tiny/2/w.safetensors")
+        try await Self.serving(folder, policy: BatchingPolicy(maxBatch: 8, maxDelay: .milliseconds(200))) { client in
+            let config = try #require(try await client.get("/v2/models/tiny/config").json as? [String: Any])
+            #expect(config["max_batch_size"] as? Int == 1)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<3 { group.addTask { try await client.post("/v2/models/tiny/infer", json: Self.inferRequest(Self.pictures(2), samples: 2)).status } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses == [200, 200, 200])
+            let metrics = String(decoding: try await client.request("GET", "/metrics").body, as: UTF8.self)
+            #expect(Self.metric(metrics, "swiftcaffe_batch_size_samples_count", model: "tiny") == 3)
+        }
+    }
+
     /// The value of a series of model `tiny` version 2 in Prometheus's text.
     static func metric(_ text: String, _ name: String, model: String) -> Double? {
         text.split(separator: "\n").first { $0.hasPrefix(name + "{") && $0.contains("model=\"\(model)\"") && $0.contains("version=\"2\"") }
