@@ -136,7 +136,7 @@ def main():
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--resnet", default="/work/nets-ext/resnet50.prototxt")
+    parser.add_argument("--resnet", help="Kaiming He's ResNet-50 deploy prototxt (needed for the resnet50 rows)")
     parser.add_argument("--overload", action="store_true")
     parser.add_argument("--soak", type=int, default=0)
     parser.add_argument("--no-anchor", action="store_true")
@@ -156,6 +156,8 @@ def main():
             deploy = os.path.join(folder, "lenet_deploy.yaml")
             shape = (1, 1, 28, 28)
         else:
+            if not args.resnet:
+                sys.exit("resnet50: pass its deploy prototxt with --resnet (it is not part of this repository)")
             deploy = os.path.join(folder, "resnet50.yaml")
             run([BINARY, "convert", args.resnet, deploy])
             weights = os.path.join(folder, "resnet50_random.safetensors")
