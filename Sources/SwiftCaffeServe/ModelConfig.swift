@@ -30,6 +30,8 @@ struct ModelConfig {
 
     var maxBatch: Int?
     var labels: [String]?
+    /// A labels file (one name per line), read once the class count is known.
+    var labelsFile: String?
     var outputs: [String]?
     var inputs: [String: Input] = [:]
 
@@ -54,14 +56,11 @@ struct ModelConfig {
             case "labels":
                 if let list = value.sequence {
                     labels = try list.map { try Self.text($0) }
+                    labelsFile = nil
                 } else {
                     let path = try Self.text(value)
-                    let file = path.hasPrefix("/") ? path : folder + "/" + path
-                    let data = try FileChecks.contents(of: file, what: "the labels file")
-                    guard data.count <= 64 << 20, let text = String(data: data, encoding: .utf8) else {
-                        throw SwiftCaffeError("the labels file '\(file)' is not UTF-8 text of at most 64 MB", at: value.location, hint: "one class name per line")
-                    }
-                    labels = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                    labelsFile = path.hasPrefix("/") ? path : folder + "/" + path
+                    labels = nil
                 }
             case "outputs":
                 guard let list = value.sequence, !list.isEmpty else { throw SwiftCaffeError("'outputs' is a list of blob names", at: value.location) }

@@ -92,7 +92,11 @@ final class ServedNet: @unchecked Sendable {
             throw SwiftCaffeError("the config has \(labels.count) labels, but '\(scores.name)' holds \(scores.sampleCount) scores a sample",
                                   hint: "give one class name per score, in class order")
         }
-        classNames = names.count == outputs.first?.sampleCount ? names : []
+        if let file = config.labelsFile, let scores = outputs.first {
+            classNames = try Classifier.readLabels(file, classes: scores.sampleCount)
+        } else {
+            classNames = names.count == outputs.first?.sampleCount ? names : []
+        }
         notes = first.notes
         outputIsProbabilities = first.net.blobs[outputs[0].name].map { first.net.plan.producer(of: $0) is SoftmaxLayer } ?? false
 

@@ -78,7 +78,7 @@ public final class Classifier {
     }
 
     /// One name per line; the count must be the net's class count.
-    static func readLabels(_ path: String, classes: Int) throws -> [String] {
+    public static func readLabels(_ path: String, classes: Int) throws -> [String] {
         let data = try FileChecks.contents(of: path, what: "the labels file")
         guard data.count <= 64 << 20, let text = String(data: data, encoding: .utf8) else {
             throw SwiftCaffeError("the labels file '\(path)' is not UTF-8 text of at most 64 MB", hint: "one class name per line")
