@@ -70,7 +70,8 @@ let package = Package(
         // Data-parallel training over MPI, behind the library's `ProcessGroup`.
         .target(name: "SwiftCaffeDistributed", dependencies: ["SwiftCaffe", "CMPI"]),
         // The model server: a repository of trained nets behind KServe's v2 inference protocol,
-        // with dynamic batching (docs/serving.md).
+        // with dynamic batching (docs/serving.md); and the training board that `board` and
+        // `train --monitor` serve (docs/monitor.md).
         .target(
             name: "SwiftCaffeServe",
             dependencies: [
@@ -79,7 +80,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-            ]
+            ],
+            // The board's page, script and style, compiled in as byte arrays.
+            resources: [.embedInCode("BoardPage/board.html"), .embedInCode("BoardPage/board.js"), .embedInCode("BoardPage/board.css")]
         ),
         // The subcommands live in a library so that a package with its own layers can
         // register them and hand control to the very same command line (docs/extending.md).

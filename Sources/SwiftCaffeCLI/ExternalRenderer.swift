@@ -8,8 +8,7 @@ enum ExternalRenderer {
     /// `tool arguments`, fed `input` on standard input; returns what it writes. `output` is
     /// the file being written, for the messages.
     static func run(_ tool: String, _ arguments: [String], input: [UInt8], package: String, output: String) throws -> [UInt8] {
-        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map { "\($0)/\(tool)" }
-        guard let program = paths.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        guard let program = path(of: tool) else {
             throw SwiftCaffeError("'\(tool)' is not installed, so '\(output)' cannot be rendered",
                                   hint: "apt-get install \(package), or write an .svg (or .dot) file instead")
         }
@@ -29,4 +28,12 @@ enum ExternalRenderer {
         guard process.terminationStatus == 0 else { throw SwiftCaffeError("\(tool) failed to render '\(output)' (status \(process.terminationStatus))") }
         return [UInt8](bytes)
     }
+
+    /// Where `tool` is on the PATH, if anywhere.
+    static func path(of tool: String) -> String? {
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map { "\($0)/\(tool)" }
+        return paths.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static func isInstalled(_ tool: String) -> Bool { path(of: tool) != nil }
 }

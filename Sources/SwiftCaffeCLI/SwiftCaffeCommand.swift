@@ -11,7 +11,7 @@ public struct SwiftCaffeCommand: ParsableCommand {
         commandName: "swiftcaffe",
         abstract: "Train and test Caffe-style nets written in YAML, or Caffe's own prototxt files.",
         version: version,
-        subcommands: [TrainCommand.self, TestCommand.self, ClassifyCommand.self, ForwardCommand.self, ConvertCommand.self, ConvertImagesetCommand.self, ComputeImageMeanCommand.self, VisualizeCommand.self, TimeCommand.self, SummaryCommand.self, DrawCommand.self, GradcheckCommand.self, JVPCommand.self, SampleCommand.self, PlotCommand.self, ServeLauncher.self]
+        subcommands: [TrainCommand.self, TestCommand.self, ClassifyCommand.self, ForwardCommand.self, ConvertCommand.self, ConvertImagesetCommand.self, ComputeImageMeanCommand.self, VisualizeCommand.self, TimeCommand.self, SummaryCommand.self, DrawCommand.self, GradcheckCommand.self, JVPCommand.self, SampleCommand.self, PlotCommand.self, ServeLauncher.self, BoardLauncher.self]
     )
 
     /// The release, printed by `swiftcaffe --version`.
@@ -127,7 +127,7 @@ package struct RuntimeOptions: ParsableArguments {
 
 /// Runs `body`, printing a SwiftCaffeError as the one-line `file:line:col: error: ...` message
 /// and exiting with status 1 instead of a stack trace.
-func reportingErrors(_ body: () throws -> Void) throws {
+package func reportingErrors(_ body: () throws -> Void) throws {
     // A write past a file-size limit (`ulimit -f`) then fails with EFBIG and becomes an error
     // naming the file, like a full disk, instead of a signal that kills the process mid-write.
     signal(SIGXFSZ, SIG_IGN)

@@ -66,9 +66,23 @@ struct TrainCommand: ParsableCommand {
                                discussion: "Every batch_size is split among them, so the file's batch stays the global batch. BatchNorm takes its statistics per replica, over its slice."))
     var replicas = 1
 
+    @Option(help: ArgumentHelp("Serve a page that shows the run live at [HOST:]PORT: curves, layers, filters, feature maps, confusion matrix (docs/monitor.md).",
+                               discussion: "Loopback only unless HOST is given (0.0.0.0: every interface). The page is 'swiftcaffe board' on this run; it stays readable afterwards with 'swiftcaffe board <output folder>'.",
+                               valueName: "[host:]port"))
+    var monitor: String?
+
     @OptionGroup var runtime: RuntimeOptions
 
+    /// `--monitor`'s host and port.
+    var monitorAddress: (host: String, port: Int)? {
+        guard let monitor else { return nil }
+        let parts = monitor.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let port = Int(parts.last!), (0...65535).contains(port), parts.count == 1 || !parts[0].isEmpty else { return nil }
+        return (parts.count == 2 ? String(parts[0]) : "127.0.0.1", port)
+    }
+
     func validate() throws {
+        if monitor != nil && monitorAddress == nil { throw ValidationError("--monitor takes PORT or HOST:PORT, the port between 0 and 65535 (e.g. --monitor 6006)") }
         if let epochs, !(epochs > 0 && epochs.isFinite) { throw ValidationError("--epochs must be positive") }
         if let maxIter, maxIter < 1 { throw ValidationError("--max-iter must be at least 1") }
         if let baseLR, !(baseLR > 0 && baseLR.isFinite) { throw ValidationError("--base-lr must be positive") }
@@ -147,6 +161,10 @@ struct TrainCommand: ParsableCommand {
                 printLine("\(earlier)_* are an earlier run's; this run writes \(trainer.prefix)_* (--force replaces the earlier run)")
             }
         }
+        // The board serves this run's files, so it starts once the run's prefix is settled.
+        let watcher = try root ? monitorAddress.map { try MonitorProcess(prefix: trainer.prefix, host: $0.host, port: $0.port) } : nil
+        defer { watcher?.finish() }
+        if let watcher { printLine("monitor: \(watcher.url) (the page stays readable afterwards with 'swiftcaffe board \(URL(fileURLWithPath: trainer.prefix).deletingLastPathComponent().path)')") }
         let source = trainer.trainNet.dataSources[0]
         let batch = trainer.imagesPerIteration
         // Under mpirun a rank's output is a pseudo-terminal even when mpirun's own goes to a
@@ -168,6 +186,7 @@ struct TrainCommand: ParsableCommand {
             if case .snapshot(let weights, _) = event { lastWeights = weights }
             if case .replicasAgree(let sum) = event { checksum = sum }
             display.show(event)
+            watcher?.wake()
         }
         display.finish()
         guard root else { return }

@@ -1,6 +1,6 @@
 import SwiftCaffeLayers
 
-/// A net as a Graphviz DOT graph: layers as boxes (name, type, window and outputs), blobs as
+/// A net's graph, as Graphviz DOT or as SVG laid out here (`NetGraph`): layers as boxes (name, type, window and outputs), blobs as
 /// edges labelled with their name and shape, the net's outputs as ellipses. Implicit Split
 /// layers are left out: their readers are drawn straight from the producer.
 ///
@@ -18,26 +18,36 @@ public enum NetDiagram {
         var isSplit: Bool
     }
 
-    public static func dot(_ net: NetPlan) -> String {
+    public static func dot(_ net: NetPlan) -> String { graph(net).dot }
+
+    /// The graph of a net that is scheduled but not planned: no shapes.
+    public static func dot(schedule: [ScheduledLayer], name: String) -> String { graph(schedule: schedule, name: name).dot }
+
+    /// The same graph as SVG, laid out here (`NetGraph.svg`): what the training monitor
+    /// shows, and what `draw` writes when Graphviz is not installed.
+    public static func svg(_ net: NetPlan) -> String { graph(net).svg }
+
+    public static func svg(schedule: [ScheduledLayer], name: String) -> String { graph(schedule: schedule, name: name).svg }
+
+    static func graph(_ net: NetPlan) -> NetGraph {
         let boxes = net.layers.indices.map { index in
             Box(spec: net.layers[index].spec, bottoms: net.bottoms[index].map(\.name), tops: net.tops[index].map(\.name),
                 shapes: Dictionary((net.bottoms[index] + net.tops[index]).map { ($0.name, $0.shapeDescription) }, uniquingKeysWith: { a, _ in a }),
                 isSplit: net.layers[index] is SplitLayer)
         }
-        return render(boxes, name: net.name)
+        return graph(boxes, name: net.name)
     }
 
-    /// The graph of a net that is scheduled but not planned: no shapes.
-    public static func dot(schedule: [ScheduledLayer], name: String) -> String {
-        render(schedule.map { Box(spec: $0.spec, bottoms: $0.bottoms, tops: $0.tops, shapes: [:], isSplit: $0.spec.type == "Split") }, name: name)
+    static func graph(schedule: [ScheduledLayer], name: String) -> NetGraph {
+        graph(schedule.map { Box(spec: $0.spec, bottoms: $0.bottoms, tops: $0.tops, shapes: [:], isSplit: $0.spec.type == "Split") }, name: name)
     }
 
-    static func render(_ boxes: [Box], name: String) -> String {
-        var lines = ["digraph \"\(escape(name))\" {", "  rankdir=TB;", "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", fontname=\"Helvetica\"];",
-                     "  edge [fontname=\"Helvetica\", fontsize=10];"]
+    static func graph(_ boxes: [Box], name: String) -> NetGraph {
+        var graph = NetGraph(name: name)
         func label(_ blob: String, _ box: Box) -> String { box.shapes[blob].map { "\(blob) \($0)" } ?? blob }
         // The layer that last wrote each blob (in place writes count), seen through Splits.
         var writer: [String: Int] = [:]
+        var node: [Int: Int] = [:]  // box index -> node index
         var splitSource: [String: String] = [:]
         var read: Set<String> = []
         for (index, box) in boxes.enumerated() {
@@ -46,14 +56,14 @@ public enum NetDiagram {
                 continue
             }
             let type = LayerRegistry.type(named: box.spec.type)
-            let fill = type?.isLoss == true ? ", fillcolor=\"#fde9e4\"" : (type.map { $0 is any DataSource.Type } ?? false) ? ", fillcolor=\"#e7f5e4\"" : ""
-            let details = Self.details(box.spec).map { "\\n" + escape($0) } ?? ""
-            lines.append("  L\(index) [label=\"\(escape(box.spec.name))\\n\(escape(box.spec.type))\(details)\"\(fill)];")
+            let kind: NetGraph.Kind = type?.isLoss == true ? .loss : (type.map { $0 is any DataSource.Type } ?? false) ? .data : .layer
+            node[index] = graph.nodes.count
+            graph.nodes.append(.init(lines: [box.spec.name, box.spec.type] + (Self.details(box.spec).map { [$0] } ?? []), kind: kind))
             for bottom in box.bottoms {
                 let source = splitSource[bottom] ?? bottom
                 read.insert(source)
                 guard let from = writer[source] else { continue }
-                lines.append("  L\(from) -> L\(index) [label=\"\(escape(label(source, boxes[from])))\"];")
+                graph.edges.append(.init(from: node[from]!, to: node[index]!, label: label(source, boxes[from])))
             }
             for top in box.tops {
                 if writer[top] != nil { read.remove(top) }  // in place: now a new value
@@ -62,13 +72,12 @@ public enum NetDiagram {
         }
         // Outputs: blobs whose final value nobody reads.
         for (index, box) in boxes.enumerated() where !box.isSplit {
-            for (slot, blob) in box.tops.enumerated() where writer[blob] == index && !read.contains(blob) {
-                lines.append("  O\(index)_\(slot) [shape=ellipse, style=solid, label=\"\(escape(blob))\"];")
-                lines.append("  L\(index) -> O\(index)_\(slot) [label=\"\(box.shapes[blob] ?? "")\"];")
+            for blob in box.tops where writer[blob] == index && !read.contains(blob) {
+                graph.edges.append(.init(from: node[index]!, to: graph.nodes.count, label: box.shapes[blob] ?? ""))
+                graph.nodes.append(.init(lines: [blob], kind: .output))
             }
         }
-        lines.append("}")
-        return lines.joined(separator: "\n") + "\n"
+        return graph
     }
 
     /// What Caffe's draw_net.py shows in a box besides name and type: the window (kernel,
@@ -86,9 +95,5 @@ public enum NetDiagram {
         if spec.type == "Pooling" { parts.append(value("pool") ?? "MAX") }
         if let outputs = value("num_output") { parts.append("\(outputs) outputs") }
         return parts.isEmpty ? nil : parts.joined(separator: ", ")
-    }
-
-    private static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
     }
 }

@@ -22,6 +22,9 @@ public final class Net {
     public var lossTops: [(blob: Blob, weight: Float)] { plan.lossTops }
     public var outputNames: [String] { plan.outputNames }
     public var warnings: [String] { plan.warnings }
+    /// When set, every layer's forward and backward is timed into it (a training monitor's
+    /// per-layer times).
+    public var clock: LayerClock?
 
     /// Plans the `options.phase` net of `spec` and allocates it.
     public convenience init(spec: NetSpec, options: NetOptions) throws {
@@ -65,11 +68,13 @@ public final class Net {
     public func forwardLayer(at index: Int, replacing values: [String: [Float]] = [:]) throws {
         if !plan.indexChecks[index].isEmpty { try checkIndices(at: index) }
         let layer = plan.layers[index]
+        let start = clock == nil ? 0 : LayerClock.now
         do {
             try layer.forward(bottom: plan.bottoms[index], top: plan.tops[index])
         } catch let error as SwiftCaffeError {
             throw error.inLayer(layer.spec.description, at: layer.spec.location)
         }
+        clock?.addForward(index, since: start)
         guard !values.isEmpty else { return }
         for top in plan.tops[index] { if let replacement = values[top.name] { top.setData(replacement) } }
     }
@@ -111,7 +116,9 @@ public final class Net {
         precondition(!plan.inferenceOnly, "backward on a net built for inference")
         seedLossDiffs()
         for index in plan.layers.indices.reversed() where plan.runsBackward[index] {
+            let start = clock == nil ? 0 : LayerClock.now
             plan.layers[index].backward(topDiff: plan.tops[index], bottomDiff: plan.bottoms[index])
+            clock?.addBackward(index, since: start)
             finished(index)
         }
     }

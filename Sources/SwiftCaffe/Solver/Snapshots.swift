@@ -63,6 +63,7 @@ extension Trainer {
             prefix = file.deletingLastPathComponent().appendingPathComponent(String(file.lastPathComponent[..<cut.lowerBound])).path
         }
         log = try TrainingLog(path: logPath, resumingAt: iteration)
+        record = try TrainingRecord(path: recordPath, resumingAt: iteration)
         outputClaimed = true
     }
 
@@ -72,12 +73,12 @@ extension Trainer {
         return Int(path[cut.upperBound...].prefix { $0.isNumber }) ?? 0
     }
 
-    /// The log and snapshots of a run written with `prefix`.
+    /// The log, record and snapshots of a run written with `prefix`.
     public static func runFiles(prefix: String) -> [String] {
         let folder = URL(fileURLWithPath: prefix).deletingLastPathComponent().path, base = URL(fileURLWithPath: prefix).lastPathComponent
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         return names.filter { name in
-            name == base + "_log.csv" || (name.hasPrefix(base + "_iter_") && (name.hasSuffix(".safetensors") || name.hasSuffix(".solverstate")))
+            name == base + "_log.csv" || name == base + "_events.jsonl" || (name.hasPrefix(base + "_iter_") && (name.hasSuffix(".safetensors") || name.hasSuffix(".solverstate")))
         }.sorted().map { folder + "/" + $0 }
     }
 

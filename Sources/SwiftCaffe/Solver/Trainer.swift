@@ -107,6 +107,10 @@ public final class Trainer {
     /// The last `average_loss` iteration losses, oldest first (saved in snapshots).
     var recentLosses: [Float] = []
     var log: TrainingLog?
+    /// What the run did beyond the log (`<prefix>_events.jsonl`), with what it measures for it;
+    /// written wherever the log is.
+    var record: TrainingRecord?
+    var observations: TrainingObservations?
     /// This rank's samples per pass, and the data set's size.
     let batchSize: Int
     let epochSize: Int
@@ -131,8 +135,10 @@ public final class Trainer {
         // test-only: the same layers in the test phase.
         let hasTestLayers = spec.layers.contains { $0.phase == .test } || solverSpec.testIter != nil
         // The test net only ever runs forward.
+        // It keeps the blobs the record's pictures show (an image and the first maps).
+        let kept = TrainingObservations.keptBlobs(spec, filterLayer: TrainingObservations.filterLayer(trainNet)?.name)
         testNet = hasTestLayers ? try Net(spec: spec, options: NetOptions(phase: .test, seed: seed, purpose: options.asWritten ? .asWritten : .inference, shard: shard,
-                                                                          sharingParametersWith: trainNet)) : nil
+                                                                          keeping: kept, sharingParametersWith: trainNet)) : nil
 
         guard let source = trainNet.dataSources.first else {
             throw SwiftCaffeError("the train net has no data layer", at: spec.layers.first?.location,
@@ -185,6 +191,9 @@ public final class Trainer {
 
     public var logPath: String { prefix + "_log.csv" }
 
+    /// The run's `TrainingRecord`: what `swiftcaffe board` reads besides the log.
+    public var recordPath: String { prefix + "_events.jsonl" }
+
     /// The displayed loss: the mean of the last `average_loss` iteration losses.
     var smoothedLoss: Float { recentLosses.isEmpty ? .nan : recentLosses.reduce(0, +) / Float(recentLosses.count) }
 
@@ -197,8 +206,32 @@ public final class Trainer {
             if logging && log == nil { try claimOutput() }
             AtomicFile.removeStaleTemporaries(in: URL(fileURLWithPath: prefix).deletingLastPathComponent().path)
             if logging && log == nil { log = try TrainingLog(path: logPath) }
+            if logging && record == nil { record = try TrainingRecord(path: recordPath) }
+            try recordStart()
         }
-        return try train(iterations: nil, report: report)
+        do {
+            let outcome = try train(iterations: nil, report: report)
+            try record?.append("end", ["iteration": iteration, "outcome": outcome == .finished ? "finished" : "interrupted",
+                                       "seconds": trainingSeconds + testingSeconds])
+            return outcome
+        } catch {
+            try? record?.append("end", ["iteration": iteration, "outcome": "failed", "message": "\(error)"])
+            throw error
+        }
+    }
+
+    /// The record's first line for this process: the run, the machine and the net's graph.
+    private func recordStart() throws {
+        guard let record else { return }
+        if observations == nil { observations = TrainingObservations(net: trainNet) }
+        let source = trainNet.dataSources[0]
+        try record.append("start", [
+            "name": spec.name, "iteration": iteration, "max_iter": maxIter, "batch": imagesPerIteration, "epoch_size": epochSize,
+            "sample_noun": source.sampleNoun, "solver": solverSpec.type.rawValue, "base_lr": solverSpec.baseLR, "display": solverSpec.display,
+            "test_interval": solverSpec.testInterval, "threads": Parallel.threads, "ranks": ranks, "seed": seed,
+            "pid": Int(getpid()), "host": ProcessInfo.processInfo.hostName, "time": Date().timeIntervalSince1970,
+            "log": URL(fileURLWithPath: logPath).lastPathComponent, "graph_svg": NetDiagram.svg(trainNet.plan),
+        ])
     }
 
     /// Runs `count` iterations from where the run is (past `maxIter` if asked, as Caffe's
@@ -221,20 +254,31 @@ public final class Trainer {
         let end = iterations.map { iteration + $0 } ?? maxIter
         let display = solverSpec.display, interval = solverSpec.testInterval
         var window = SpeedWindow(waiting: group.waitingSeconds)
-        var lastTick = Date.distantPast
+        var lastTick = Date.distantPast, lastStatus = Date()
+        func isDisplayed(_ iteration: Int) -> Bool { (display > 0 && iteration % display == 0) || iteration == maxIter }
         while iteration < end {
-            let rate = try iterate()
+            let rate = try iterate(observing: observations != nil && isDisplayed(iteration + 1))
             window.add(images: Double(imagesPerIteration))
-            let displayed = (display > 0 && iteration % display == 0) || iteration == maxIter
+            let displayed = isDisplayed(iteration)
             if displayed || Date().timeIntervalSince(lastTick) > 0.1 {
-                report(.progress(TrainingProgress(iteration: iteration, maxIter: maxIter, epoch: epoch, loss: smoothedLoss, learningRate: rate,
-                                                  imagesPerSecond: window.imagesPerSecond,
-                                                  communicationSeconds: window.waitingPerIteration(now: group.waitingSeconds),
-                                                  isDisplayed: displayed)))
+                let progress = TrainingProgress(iteration: iteration, maxIter: maxIter, epoch: epoch, loss: smoothedLoss, learningRate: rate,
+                                                imagesPerSecond: window.imagesPerSecond,
+                                                communicationSeconds: window.waitingPerIteration(now: group.waitingSeconds),
+                                                isDisplayed: displayed)
+                if displayed || Date().timeIntervalSince(lastStatus) >= 1 {
+                    try record?.append("status", ["iteration": iteration, "epoch": epoch, "seconds": trainingSeconds + testingSeconds,
+                                                  "loss": smoothedLoss, "lr": rate, "images_per_second": progress.imagesPerSecond])
+                    lastStatus = Date()
+                }
+                report(.progress(progress))
                 lastTick = Date()
             }
             if displayed {
                 try log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds, learningRate: rate, trainLoss: smoothedLoss)
+                if let observations {
+                    try record?.append("layers", ["iteration": iteration, "layers": observations.layerTimes(trainNet),
+                                                  "parameters": observations.parameterNorms(trainNet.parameters)])
+                }
                 window = SpeedWindow(waiting: group.waitingSeconds)
             }
             if testNet != nil && ((interval > 0 && iteration % interval == 0) || iteration == maxIter) {
@@ -262,7 +306,8 @@ public final class Trainer {
 
     /// One iteration: `iter_size` forward and backward passes, the gradients summed over the
     /// ranks, the update. Returns the learning rate it used.
-    private func iterate() throws -> Float {
+    /// `observing`: an iteration whose numbers go to the record (`TrainingObservations`).
+    private func iterate(observing: Bool = false) throws -> Float {
         let started = Date()
         var loss: Float = 0
         for pass in 0..<solverSpec.iterSize {
@@ -273,6 +318,7 @@ public final class Trainer {
         // The mean over the ranks, so that every rank stops together on a diverged one.
         loss = try meanOverRanks(loss)
         guard loss.isFinite else { throw divergence(loss: loss) }
+        if observing { observations?.beforeUpdate(trainNet.parameters, gradientScale: 1 / Double(solverSpec.iterSize * ranks)) }
         let rate = solver.update(iteration: iteration)
         iteration += 1
         recentLosses.append(loss)
@@ -287,8 +333,18 @@ public final class Trainer {
         try averageSelfKeptParameters()
         let result = try test()
         testingSeconds += Date().timeIntervalSince(started)
-        report(.test(result))
         try log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds, testLoss: result.loss, testAccuracy: result.accuracy)
+        if let record, let testNet {
+            var fields: [String: Any] = ["iteration": iteration, "epoch": epoch, "seconds": trainingSeconds + testingSeconds,
+                                         "outputs": Dictionary(result.outputs.map { ($0.name, Double($0.value)) }, uniquingKeysWith: { a, _ in a }),
+                                         "images": result.images, "pictures": TrainingObservations.testPictures(train: trainNet, test: testNet)]
+            if let confusion = result.confusion {
+                fields["confusion"] = confusion
+                fields["class_names"] = result.classNames
+            }
+            try record.append("test", fields)
+        }
+        report(.test(result))
     }
 
     /// Makes every rank hold the same model, checks that they do, and has rank 0 write it.
@@ -298,6 +354,8 @@ public final class Trainer {
         if ranks > 1 { report(.replicasAgree(checksum: checksum)) }
         guard isRoot else { return }
         let (weights, state) = try snapshot()
+        try record?.append("snapshot", ["iteration": iteration, "weights": URL(fileURLWithPath: weights).lastPathComponent,
+                                        "state": URL(fileURLWithPath: state).lastPathComponent])
         report(.snapshot(weights: weights, state: state))
     }
 
