@@ -37,14 +37,15 @@ public final class TrainingBoard: Sendable {
         self.host = host
         self.port = port
         self.following = following
-        var prefixes: [String] = []
+        var found: [(prefix: String, name: String)] = []
         for path in paths {
             var expecting = false
             if case .attached = following { expecting = true }
-            let found = try Self.runPrefixes(in: path, expectingRuns: expecting)
-            prefixes += found.filter { !prefixes.contains($0) }
+            for prefix in try Self.runPrefixes(in: path, expectingRuns: expecting) where !found.contains(where: { $0.prefix == prefix }) {
+                found.append((prefix, Self.displayName(prefix, given: path)))
+            }
         }
-        state = BoardState(runs: prefixes.enumerated().map { TrainingRun(id: "r\($0)", prefix: $1, name: Self.displayName($1)) })
+        state = BoardState(runs: found.enumerated().map { TrainingRun(id: "r\($0)", prefix: $1.prefix, name: $1.name) })
         _ = state.refresh()
     }
 
@@ -76,6 +77,7 @@ public final class TrainingBoard: Sendable {
                 }
             }
             scan(path, depth: 2)
+            found.sort(by: numberedOrder)
             guard !found.isEmpty else {
                 throw SwiftCaffeError("'\(path)' holds no runs (no *_log.csv or *_events.jsonl in it or two levels below)",
                                       hint: "give the folder 'swiftcaffe train' wrote to (runs/ by default, or its --output)")
@@ -89,9 +91,23 @@ public final class TrainingBoard: Sendable {
         return [path]
     }
 
-    static func displayName(_ prefix: String) -> String {
-        let cwd = FileManager.default.currentDirectoryPath + "/"
-        return prefix.hasPrefix(cwd) ? String(prefix.dropFirst(cwd.count)) : prefix
+    /// A run found in a folder is named from that folder's name down (`runs/lenet-2`); one
+    /// given by its prefix or log, by its prefix as given.
+    static func displayName(_ prefix: String, given path: String) -> String {
+        let folder = path.hasSuffix("/") ? String(path.dropLast()) : path
+        guard prefix.hasPrefix(folder + "/") else { return prefix }
+        return (folder as NSString).lastPathComponent + prefix.dropFirst(folder.count)
+    }
+
+    /// Runs in the order they were numbered: `lenet`, `lenet-2`, ..., `lenet-10` (a plain
+    /// sort puts `lenet-10` and `lenet-2` before `lenet`, since '-' sorts before '_').
+    static func numberedOrder(_ a: String, _ b: String) -> Bool {
+        func key(_ prefix: String) -> (String, Int) {
+            guard let dash = prefix.lastIndex(of: "-"), let number = Int(prefix[prefix.index(after: dash)...]) else { return (prefix, 1) }
+            return (String(prefix[..<dash]), number)
+        }
+        let (x, y) = (key(a), key(b))
+        return x.0 == y.0 ? x.1 < y.1 : x.0 < y.0
     }
 
     /// Serves until SIGINT or SIGTERM (or, attached, until the run's trainer has gone);

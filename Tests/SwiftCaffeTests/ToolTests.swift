@@ -52,6 +52,31 @@ import Testing
         #expect(dot.hasPrefix("digraph") && dot.hasSuffix("}\n"))
     }
 
+    /// The SVG the board shows (and `draw` writes without Graphviz) is the DOT graph laid out:
+    /// the same boxes, edges and labels, every box inside the picture, none overlapping.
+    @Test func svgDiagramDrawsTheSameGraph() throws {
+        let plan = try NetPlan(spec: try NetSpec.parse(Self.branchy), options: NetOptions(phase: .train))
+        let dot = NetDiagram.dot(plan), svg = NetDiagram.svg(plan)
+        func matches(_ pattern: String, _ text: String) -> [[String]] {
+            let regex = try! NSRegularExpression(pattern: pattern)
+            return regex.matches(in: text, range: NSRange(text.startIndex..., in: text)).map { match in
+                (1..<match.numberOfRanges).map { String(text[Range(match.range(at: $0), in: text)!]) }
+            }
+        }
+        let dotEdges = matches(#"-> N\d+ \[label="([^"]*)"\]"#, dot).map { $0[0] }.filter { !$0.isEmpty }.sorted()
+        let svgEdges = matches(#"<text class="blob"[^>]*>([^<]*)</text>"#, svg).map { $0[0] }.sorted()
+        #expect(!dotEdges.isEmpty && dotEdges == svgEdges)
+        #expect(matches(#"<path class="edge""#, svg).count == matches(#" -> "#, dot).count)
+        let boxes = matches(#"<rect class="layer" x="(-?\d+)" y="(-?\d+)" width="(\d+)" height="(\d+)""#, svg).map { $0.map { Double($0)! } }
+        #expect(boxes.count == matches(#"\n  N\d+ \[label="#, dot).count)  // a node's line, not an edge's
+        let size = matches(#"<svg [^>]*width="(\d+)" height="(\d+)""#, svg)[0].map { Double($0)! }
+        for (i, a) in boxes.enumerated() {
+            #expect(a[0] >= 0 && a[1] >= 0 && a[0] + a[2] <= size[0] && a[1] + a[3] <= size[1])
+            for b in boxes[(i + 1)...] { #expect(a[0] + a[2] <= b[0] || b[0] + b[2] <= a[0] || a[1] + a[3] <= b[1] || b[1] + b[3] <= a[1]) }
+        }
+        for name in ["conv", "relu", "pool", "ip", "loss", "accuracy"] { #expect(svg.contains(">\(name)</text>")) }
+    }
+
     @Test func gradcheckPassesOnRealLayersAndCatchesABrokenOne() throws {
         let spec = try NetSpec.parse(Self.branchy)
         let reports = try NetGradientCheck.run(spec)

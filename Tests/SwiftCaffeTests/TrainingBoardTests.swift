@@ -272,7 +272,9 @@ import Testing
         try alive.append("start", ["iteration": 0, "max_iter": 10, "batch": 1, "pid": Int(getpid()), "host": ProcessInfo.processInfo.hostName])
         try await Self.serving([folder]) { port in
             let runs = try #require(try JSONSerialization.jsonObject(with: Data(try await Self.get(port, "/runs").body.utf8)) as? [[String: Any]])
-            #expect(runs.map { "\($0["name"]!): \($0["state"]!)" }.sorted() == ["\(folder)/alive: running", "\(folder)/run: died"])
+            // Named from the folder given down.
+            let given = URL(fileURLWithPath: folder).lastPathComponent
+            #expect(runs.map { "\($0["name"]!): \($0["state"]!)" } == ["\(given)/alive: running", "\(given)/run: died"])
             // The running one ends: the page is told.
             let stream = try EventStream(port: port)
             _ = await stream.read { $0.filter { $0["kind"] as? String == "state" }.count == 2 }
@@ -297,5 +299,73 @@ import Testing
             _ = "\u{1}\u{2} NOT HTTP\r\n\r\n".withCString { send(stream.socket, $0, strlen($0), 0) }
             #expect(try await Self.get(port, "/health").status == 200)
         }
+    }
+}
+
+/// `swiftcaffe train --monitor` and `swiftcaffe board` as a user runs them.
+@Suite(.serialized) struct MonitorCommandTests {
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try ServeLauncherTests.run(FuzzTests.binary, arguments)
+    }
+
+    static func net() throws -> (file: String, folder: String) {
+        let folder = try temporaryFolder()
+        try TrainingBoardTests.irisNet(maxIter: 40).write(toFile: folder + "/iris.yaml", atomically: true, encoding: .utf8)
+        return (folder + "/iris.yaml", folder + "/runs")
+    }
+
+    /// A socket listening on a free loopback port, as another program holding it.
+    static func busyPort() throws -> (socket: Int32, port: Int) {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        _ = listen(listener, 1)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        return (listener, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    @Test func aMonitoredRunServesItsPageThenEnds() throws {
+        let (net, runs) = try Self.net()
+        let trained = try Self.run(["train", net, "--monitor", "0", "-o", runs])
+        #expect(trained.status == 0, "\(trained.output)")
+        let line = try #require(trained.output.split(separator: "\n").first { $0.hasPrefix("monitor: http://127.0.0.1:") }, "\(trained.output)")
+        #expect(line.contains("swiftcaffe board \(runs)"))
+        // The board has said how the run ended, and gone with it.
+        let records = try TrainingBoardTests.records(runs + "/irisboard_events.jsonl")
+        #expect(records.last?["outcome"] as? String == "finished")
+        let port = try #require(Int(line.split(separator: ":")[3].prefix { $0.isNumber }))
+        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(probe) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(connected != 0)
+    }
+
+    @Test func aBusyPortStopsTheRunBeforeItTrains() throws {
+        let (net, runs) = try Self.net()
+        let (listener, port) = try Self.busyPort()
+        defer { close(listener) }
+        let refused = try Self.run(["train", net, "--monitor", "\(port)", "-o", runs])
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("port \(port) on 127.0.0.1 is in use") && refused.output.contains("the monitor could not start"), "\(refused.output)")
+        #expect(!FileManager.default.fileExists(atPath: runs + "/irisboard_log.csv"))  // nothing trained
+
+        for bad in ["abc", "70000", "host:", ":80", "a:b:1"] {
+            let invalid = try Self.run(["train", net, "--monitor", bad])
+            #expect(invalid.status == 64 && invalid.output.contains("--monitor takes PORT or HOST:PORT"), "\(bad): \(invalid.output)")
+        }
+    }
+
+    @Test func boardHandsItsArgumentsToTheServerProgram() throws {
+        let help = try Self.run(["board", "--help"])
+        #expect(help.status == 0 && help.output.contains("USAGE: swiftcaffe board <runs> ...") && help.output.contains("--port"), "\(help.output)")
+        let missing = try Self.run(["board", "/no/such/runs"])
+        #expect(missing.status == 1 && missing.output.contains("'/no/such/runs' does not exist"), "\(missing.output)")
     }
 }

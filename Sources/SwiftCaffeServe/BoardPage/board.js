@@ -106,13 +106,19 @@ function renderRuns() {
   $("runs").replaceChildren(table);
 }
 
-// Ticks at 1, 2 or 5 times a power of ten, about `count` of them.
+// Ticks at 1, 2 or 5 times a power of ten, about `count` of them, each with a label that
+// shows as many decimals as the step needs (0.00998, 0.00999, 0.01 rather than three 0.00999).
 function ticks(low, high, count) {
-  if (!(high > low)) return [low];
+  if (!(high > low)) return [{ value: low, label: fmt(low) }];
   const raw = (high - low) / count, power = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw);
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const large = Math.max(Math.abs(low), Math.abs(high));
   const out = [];
-  for (let t = Math.ceil(low / step) * step; t <= high + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
+  for (let t = Math.ceil(low / step) * step; t <= high + step * 1e-9; t += step) {
+    const value = Number(t.toPrecision(12));
+    out.push({ value, label: large >= 1e5 || decimals > 6 ? value.toExponential(Math.max(0, Math.round(Math.log10(Math.abs(value || 1) / step)))) : value.toFixed(decimals) });
+  }
   return out;
 }
 
@@ -134,12 +140,12 @@ function chart(id, title, series, xLabel) {
   const sx = (x) => margin.left + (x - x0) / (x1 - x0) * (width - margin.left - margin.right);
   const sy = (y) => height - margin.bottom - (y - y0) / (y1 - y0) * (height - margin.top - margin.bottom);
   for (const t of ticks(y0, y1, 5)) {
-    svg.appendChild(svgEl("line", { x1: margin.left, x2: width - margin.right, y1: sy(t), y2: sy(t), class: "grid" }));
-    const label = svgEl("text", { x: margin.left - 6, y: sy(t) + 4, "text-anchor": "end", class: "tick" }); label.textContent = fmt(t, 3); svg.appendChild(label);
+    svg.appendChild(svgEl("line", { x1: margin.left, x2: width - margin.right, y1: sy(t.value), y2: sy(t.value), class: "grid" }));
+    const label = svgEl("text", { x: margin.left - 6, y: sy(t.value) + 4, "text-anchor": "end", class: "tick" }); label.textContent = t.label; svg.appendChild(label);
   }
   for (const t of ticks(x0, x1, 6)) {
-    svg.appendChild(svgEl("line", { x1: sx(t), x2: sx(t), y1: height - margin.bottom, y2: height - margin.bottom + 4, class: "axis" }));
-    const label = svgEl("text", { x: sx(t), y: height - margin.bottom + 16, "text-anchor": "middle", class: "tick" }); label.textContent = fmt(t, 4); svg.appendChild(label);
+    svg.appendChild(svgEl("line", { x1: sx(t.value), x2: sx(t.value), y1: height - margin.bottom, y2: height - margin.bottom + 4, class: "axis" }));
+    const label = svgEl("text", { x: sx(t.value), y: height - margin.bottom + 16, "text-anchor": "middle", class: "tick" }); label.textContent = t.label; svg.appendChild(label);
   }
   svg.appendChild(svgEl("line", { x1: margin.left, x2: width - margin.right, y1: height - margin.bottom, y2: height - margin.bottom, class: "axis" }));
   const xTitle = svgEl("text", { x: width - margin.right, y: height - 4, "text-anchor": "end", class: "tick" }); xTitle.textContent = xLabel; svg.appendChild(xTitle);
@@ -217,7 +223,10 @@ function renderPictures(run) {
     figure.appendChild(el("figcaption", {}, pictures[key].caption + (run.test ? ` (test at iteration ${run.test.iteration})` : "")));
     box.appendChild(figure);
   }
-  if (!box.children.length) box.appendChild(el("p", { class: "note" }, "filters and feature maps appear at the first test"));
+  if (!box.children.length) {
+    box.appendChild(el("p", { class: "note" }, run.test ? "no pictures: the net's first learned layer does not read images"
+                                                        : "filters and feature maps appear at the first test"));
+  }
 }
 
 function renderConfusion(run) {
