@@ -6,8 +6,8 @@ import SwiftCaffe
 ///
 /// It is a process of its own, reading the files the run writes: nothing a browser does can
 /// reach training, and the run's speed is that of a run without it (writing a byte per
-/// recorded event aside). The trainer wakes it with a byte on its standard input after each
-/// event it records, and its exit closes that pipe, which is how the board learns that the
+/// recorded line aside). The trainer wakes it with a byte on its standard input after each
+/// line it records (`Trainer.recorded`), and its exit closes that pipe, which is how the board learns that the
 /// run is over, and whether it ended or died.
 final class MonitorProcess {
     private let process = Process()

@@ -180,13 +180,13 @@ struct TrainCommand: ParsableCommand {
         }
         if replicas == 1 { Interrupts.install(announcing: root) }  // replicas: installed once, in run()
         trainer.shouldStop = { Interrupts.requested }
+        if let watcher { trainer.recorded = { watcher.wake() } }
         var lastWeights = ""
         var checksum: UInt64?
         let outcome = try trainer.run(logging: root) { event in
             if case .snapshot(let weights, _) = event { lastWeights = weights }
             if case .replicasAgree(let sum) = event { checksum = sum }
             display.show(event)
-            watcher?.wake()
         }
         display.finish()
         guard root else { return }

@@ -207,7 +207,9 @@ final class BoardState: @unchecked Sendable {
     func markProcessesGone() { lock.withLock { runs.forEach { $0.processGone = true } } }
 
     func summaries() -> [[String: Any]] {
-        lock.withLock { runs.map { run in run.description.merging(run.state()) { a, _ in a }.filter { $0.key != "kind" } } }
+        lock.withLock {
+            runs.map { run in run.description.merging(run.state()) { a, _ in a }.merging(["iteration": run.iteration]) { a, _ in a }.filter { $0.key != "kind" } }
+        }
     }
 
     func graph(of id: String) -> String? { lock.withLock { runs.first { $0.id == id }?.graph } }

@@ -97,10 +97,13 @@ final class TrainingRun {
 
     var description: [String: Any] { ["kind": "run", "run": id, "name": name, "prefix": prefix] }
 
+    /// The iteration it is at: its last status, else its last log row.
+    var iteration: Int { (lastStatus?["iteration"] as? Int) ?? (rows.last?["iteration"] as? Int) ?? 0 }
+
     /// `running`, `finished`, `interrupted`, `failed`, `died`, or `unknown` (a log without a
-    /// record: written before records, or by another tool).
+    /// record: written before records, or by another tool). Sent to pages when it changes.
     func state() -> [String: Any] {
-        var state: [String: Any] = ["kind": "state", "run": id, "iteration": (lastStatus?["iteration"] as? Int) ?? (rows.last?["iteration"] as? Int) ?? 0]
+        var state: [String: Any] = ["kind": "state", "run": id]
         if let end {
             state["state"] = end["outcome"] as? String ?? "finished"
             if let message = end["message"] { state["message"] = message }

@@ -23,7 +23,7 @@ BINARY = os.environ.get("SWIFTCAFFE", os.path.join(ROOT, ".build", "debug", "swi
 SCREENSHOTS = os.environ.get("SWIFTCAFFE_SCREENSHOTS")
 FASHION = "/usr/share/datasets/fashion-mnist"
 
-pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed (apt-get install chromium)")
+needs_chromium = pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed (apt-get install chromium)")
 
 
 def lenet(folder, max_iter, display=5, test_interval=30):
@@ -58,6 +58,7 @@ def start_monitored(net, output, *extra):
     return process, match.group(1)
 
 
+@needs_chromium
 @pytest.mark.skipif(not os.path.exists(FASHION), reason="Fashion-MNIST is not installed")
 def test_the_page_follows_a_run_point_for_point(tmp_path):
     net = lenet(str(tmp_path), max_iter=60)
@@ -91,6 +92,7 @@ def test_the_page_follows_a_run_point_for_point(tmp_path):
         assert browser.errors == []
 
 
+@needs_chromium
 @pytest.mark.skipif(not os.path.exists(FASHION), reason="Fashion-MNIST is not installed")
 def test_the_page_says_when_the_trainer_died(tmp_path):
     net = lenet(str(tmp_path), max_iter=100000)
@@ -109,6 +111,7 @@ def test_the_page_says_when_the_trainer_died(tmp_path):
         process.kill()
 
 
+@needs_chromium
 def test_board_overlays_three_runs(tmp_path):
     folder = str(tmp_path / "runs")
     for rate in ("0.01", "0.003", "0.001"):
@@ -148,3 +151,16 @@ def test_board_overlays_three_runs(tmp_path):
     finally:
         board.send_signal(signal.SIGTERM)
         assert board.wait(timeout=30) == 0
+
+
+def test_training_goes_on_when_the_board_dies(tmp_path):
+    """The board is only a reader: killing it mid-run must not stop or slow the run's end."""
+    folder = str(tmp_path / "runs")
+    process, url = start_monitored(os.path.join(ROOT, "nets", "iris_mlp.yaml"), folder, "--epochs", "300")
+    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+    assert len(children) == 1, children
+    os.kill(int(children[0]), signal.SIGKILL)
+    output = process.communicate(timeout=600)[0]
+    assert process.returncode == 0, output
+    rows = log_rows(os.path.join(folder, "iris_mlp_log.csv"))
+    assert rows[-1]["iteration"] == "3000" and rows[-1]["test_accuracy"]

@@ -64,6 +64,7 @@ extension Trainer {
         }
         log = try TrainingLog(path: logPath, resumingAt: iteration)
         record = try TrainingRecord(path: recordPath, resumingAt: iteration)
+        record?.appended = { [weak self] in self?.recorded() }
         outputClaimed = true
     }
 

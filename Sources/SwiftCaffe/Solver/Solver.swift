@@ -59,9 +59,11 @@ public final class Solver {
     }
 
     /// Updates every parameter from its accumulated diff at the scheduled rate, which it
-    /// returns. `iteration` counts from 0.
+    /// returns. `iteration` counts from 0. `observer`, if given, is called with each
+    /// parameter's index just before its update (`true`) and just after it (`false`): a
+    /// monitor measures one parameter's update at a time, with a copy of that one only.
     @discardableResult
-    public func update(iteration: Int) -> Float {
+    public func update(iteration: Int, observer: ((_ index: Int, _ before: Bool) -> Void)? = nil) -> Float {
         let rate = rate(at: iteration)
         var scale: Float = spec.iterSize * ranks > 1 ? 1 / Float(spec.iterSize * ranks) : 1
         if spec.clipGradients > 0 {
@@ -71,7 +73,9 @@ public final class Solver {
         let t = Float(iteration + 1)
         let adamCorrection = spec.type == .adam || spec.type == .adamW
             ? (1 - powf(spec.momentum2, t)).squareRoot() / (1 - powf(spec.momentum, t)) : 1
-        for (parameter, buffers) in zip(parameters, history) {
+        for (index, (parameter, buffers)) in zip(parameters, history).enumerated() {
+            observer?(index, true)
+            defer { observer?(index, false) }
             guard parameter.lrMult > 0 else {
                 parameter.blob.zeroDiff()
                 continue

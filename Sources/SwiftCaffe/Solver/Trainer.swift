@@ -104,6 +104,8 @@ public final class Trainer {
     public internal(set) var testingSeconds = 0.0
     /// Checked after every iteration; when it returns true the run snapshots and returns.
     public var shouldStop: () -> Bool = { false }
+    /// Called after each line the run adds to its record: `train --monitor` wakes its board.
+    public var recorded: () -> Void = {}
     /// The last `average_loss` iteration losses, oldest first (saved in snapshots).
     var recentLosses: [Float] = []
     var log: TrainingLog?
@@ -134,8 +136,8 @@ public final class Trainer {
         // As in Caffe, a solver's test_iter asks for a test net even when no layer is
         // test-only: the same layers in the test phase.
         let hasTestLayers = spec.layers.contains { $0.phase == .test } || solverSpec.testIter != nil
-        // The test net only ever runs forward.
-        // It keeps the blobs the record's pictures show (an image and the first maps).
+        // The test net only ever runs forward. It keeps the blobs the record's pictures show
+        // (an image and the first maps).
         let kept = TrainingObservations.keptBlobs(spec, filterLayer: TrainingObservations.filterLayer(trainNet)?.name)
         testNet = hasTestLayers ? try Net(spec: spec, options: NetOptions(phase: .test, seed: seed, purpose: options.asWritten ? .asWritten : .inference, shard: shard,
                                                                           keeping: kept, sharingParametersWith: trainNet)) : nil
@@ -207,6 +209,7 @@ public final class Trainer {
             AtomicFile.removeStaleTemporaries(in: URL(fileURLWithPath: prefix).deletingLastPathComponent().path)
             if logging && log == nil { log = try TrainingLog(path: logPath) }
             if logging && record == nil { record = try TrainingRecord(path: recordPath) }
+            record?.appended = { [weak self] in self?.recorded() }
             try recordStart()
         }
         do {
@@ -277,7 +280,7 @@ public final class Trainer {
                 try log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds, learningRate: rate, trainLoss: smoothedLoss)
                 if let observations {
                     try record?.append("layers", ["iteration": iteration, "layers": observations.layerTimes(trainNet),
-                                                  "parameters": observations.parameterNorms(trainNet.parameters)])
+                                                  "parameters": observations.parameterNorms()])
                 }
                 window = SpeedWindow(waiting: group.waitingSeconds)
             }
@@ -318,8 +321,8 @@ public final class Trainer {
         // The mean over the ranks, so that every rank stops together on a diverged one.
         loss = try meanOverRanks(loss)
         guard loss.isFinite else { throw divergence(loss: loss) }
-        if observing { observations?.beforeUpdate(trainNet.parameters, gradientScale: 1 / Double(solverSpec.iterSize * ranks)) }
-        let rate = solver.update(iteration: iteration)
+        let observer = observing ? observations?.updateObserver(trainNet.parameters, gradientScale: 1 / Double(solverSpec.iterSize * ranks)) : nil
+        let rate = solver.update(iteration: iteration, observer: observer)
         iteration += 1
         recentLosses.append(loss)
         if recentLosses.count > solverSpec.averageLoss { recentLosses.removeFirst() }
@@ -335,13 +338,9 @@ public final class Trainer {
         testingSeconds += Date().timeIntervalSince(started)
         try log?.append(iteration: iteration, epoch: epoch, seconds: trainingSeconds + testingSeconds, testLoss: result.loss, testAccuracy: result.accuracy)
         if let record, let testNet {
-            var fields: [String: Any] = ["iteration": iteration, "epoch": epoch, "seconds": trainingSeconds + testingSeconds,
-                                         "outputs": Dictionary(result.outputs.map { ($0.name, Double($0.value)) }, uniquingKeysWith: { a, _ in a }),
-                                         "images": result.images, "pictures": TrainingObservations.testPictures(train: trainNet, test: testNet)]
-            if let confusion = result.confusion {
-                fields["confusion"] = confusion
-                fields["class_names"] = result.classNames
-            }
+            var fields = TrainingObservations.testFields(result, train: trainNet, test: testNet)
+            fields["epoch"] = epoch
+            fields["seconds"] = trainingSeconds + testingSeconds
             try record.append("test", fields)
         }
         report(.test(result))

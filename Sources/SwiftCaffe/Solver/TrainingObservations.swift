@@ -8,49 +8,47 @@ import SwiftCaffeSpec
 /// the passes that train (`LayerClock`), the norms people read to find a dead or exploding
 /// layer, and the pictures of each test.
 ///
-/// The norms are taken only at displayed iterations. The update's norm needs the weights from
-/// before it, so on those iterations the weights are copied once (into one buffer kept for the
-/// run); every other iteration pays nothing beyond the clock.
+/// The norms are taken only at displayed iterations. The update's norm needs each parameter's
+/// weights from before it: the solver reports each parameter's update as it makes it, and the
+/// weights of that one parameter are copied (into one buffer the size of the largest, kept for
+/// the run). Every other iteration pays nothing beyond the clock.
 final class TrainingObservations {
     let clock: LayerClock
-    /// The weights before a displayed iteration's update, one parameter after another.
+    /// The weights of the parameter being updated, from before its update.
     private var before: [Float] = []
-    private var gradientNorms: [Double] = []
+    private var norms: [[String: Any]] = []
 
     init(net: Net) {
         clock = LayerClock(layers: net.layers.count)
         net.clock = clock
     }
 
-    /// Before a displayed iteration's update: the mean gradient's norms (the diffs hold the
-    /// sum over `scale`'s reciprocal passes and ranks), and a copy of the weights.
-    func beforeUpdate(_ parameters: [LearnableParameter], gradientScale scale: Double) {
-        let total = parameters.reduce(0) { $0 + $1.blob.count }
-        if before.count != total { before = [Float](repeating: 0, count: total) }
-        gradientNorms = parameters.map { Self.norm($0.blob.diff, $0.blob.count) * scale }
-        var offset = 0
-        before.withUnsafeMutableBufferPointer { copy in
-            for parameter in parameters {
-                (copy.baseAddress! + offset).update(from: parameter.blob.data, count: parameter.blob.count)
-                offset += parameter.blob.count
+    /// What the solver calls around each parameter's update on a displayed iteration: before
+    /// it, the mean gradient's norm (the diff holds the sum over `scale`'s reciprocal passes
+    /// and ranks) and a copy of the weights; after it, the update's and the weights' norms.
+    func updateObserver(_ parameters: [LearnableParameter], gradientScale scale: Double) -> (Int, Bool) -> Void {
+        let largest = parameters.map(\.blob.count).max() ?? 0
+        if before.count < largest { before = [Float](repeating: 0, count: largest) }
+        norms = []
+        var gradient = 0.0
+        return { [self] index, isBefore in
+            let parameter = parameters[index], w = parameter.blob.data, count = parameter.blob.count
+            if isBefore {
+                gradient = Self.norm(parameter.blob.diff, count) * scale
+                before.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: w, count: count) }
+                return
             }
+            var update = 0.0
+            before.withUnsafeBufferPointer { old in
+                for i in 0..<count { let d = Double(w[i]) - Double(old[i]); update += d * d }
+            }
+            norms.append(["layer": parameter.layer, "index": parameter.index, "shape": parameter.blob.shape,
+                          "weight_norm": Self.norm(w, count), "gradient_norm": gradient, "update_norm": update.squareRoot()])
         }
     }
 
-    /// After that update: a line per parameter with its three norms.
-    func parameterNorms(_ parameters: [LearnableParameter]) -> [[String: Any]] {
-        var offset = 0
-        return zip(parameters, gradientNorms).map { parameter, gradient in
-            let w = parameter.blob.data, count = parameter.blob.count
-            var update = 0.0
-            before.withUnsafeBufferPointer { old in
-                for i in 0..<count { let d = Double(w[i]) - Double(old[offset + i]); update += d * d }
-            }
-            offset += count
-            return ["layer": parameter.layer, "index": parameter.index, "shape": parameter.blob.shape,
-                    "weight_norm": Self.norm(w, count), "gradient_norm": gradient, "update_norm": update.squareRoot()]
-        }
-    }
+    /// The norms of the last observed update, a line per parameter.
+    func parameterNorms() -> [[String: Any]] { norms }
 
     /// Each layer's mean forward and backward ms since the last call, which restarts the clock.
     func layerTimes(_ net: Net) -> [[String: Any]] {
@@ -68,7 +66,20 @@ final class TrainingObservations {
         return sum.squareRoot()
     }
 
-    // MARK: Pictures
+    // MARK: Tests
+
+    /// A test's line in the record: its outputs, its confusion matrix with the class names,
+    /// and its pictures.
+    static func testFields(_ result: TestResult, train: Net, test: Net) -> [String: Any] {
+        var fields: [String: Any] = ["iteration": result.iteration, "images": result.images,
+                                     "outputs": Dictionary(result.outputs.map { ($0.name, Double($0.value)) }, uniquingKeysWith: { a, _ in a }),
+                                     "pictures": testPictures(train: train, test: test)]
+        if let confusion = result.confusion {
+            fields["confusion"] = confusion
+            fields["class_names"] = result.classNames
+        }
+        return fields
+    }
 
     /// The blobs a test net keeps for the pictures of each test: its first data layer's first
     /// top (the images) and the first learned layer's first top (its output maps). Without

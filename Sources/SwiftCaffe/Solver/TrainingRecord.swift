@@ -22,6 +22,8 @@ import SwiftCaffeIO
 public final class TrainingRecord {
     public let path: String
     private let descriptor: Int32
+    /// Called after each line is appended.
+    public var appended: () -> Void = {}
 
     /// Starts a record at `path`, or continues one from `resumingAt` (dropping later lines).
     public init(path: String, resumingAt iteration: Int? = nil) throws {
@@ -58,6 +60,7 @@ public final class TrainingRecord {
             }
             written += result
         }
+        appended()
     }
 
     /// JSON has no NaN or infinity: those become null, everywhere in `value`.

@@ -4,6 +4,8 @@
 "use strict";
 const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
 let runs = {}, order = [], selected = null, pending = false, connected = false;
+// What the detail sections last showed, to redraw them only when it changes.
+const drawn = {};
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, attributes = {}, text) => {
@@ -57,10 +59,14 @@ function handle(message) {
   }
 }
 
+// At most one render a second: a run records its status once a second, and a browser that
+// redrew on every message would take more of the cores training runs on.
+let lastRender = 0;
 function schedule() {
   if (pending) return;
   pending = true;
-  requestAnimationFrame(() => { pending = false; render(); });
+  setTimeout(() => requestAnimationFrame(() => { pending = false; lastRender = Date.now(); render(); }),
+             Math.max(0, 1000 - (Date.now() - lastRender)));
 }
 
 function eta(run) {
@@ -76,6 +82,9 @@ function lastValue(run, key) {
 }
 
 function renderRuns() {
+  const signature = JSON.stringify([selected, order.map((id) => { const r = runs[id]; return [r.shown, r.state, r.status, r.rows.length, r.start && r.start.time]; })]);
+  if (drawn.runs === signature) return;
+  drawn.runs = signature;
   const table = el("table", { class: "runs" });
   const head = el("tr");
   for (const title of ["", "run", "state", "iteration", "epoch", "train loss", "test accuracy", "lr", "images/s", "elapsed", "ETA"]) head.appendChild(el("th", {}, title));
@@ -125,6 +134,10 @@ function ticks(low, high, count) {
 // One chart: `series` are {run, color, cls, dashed, points: [[x, y]]}.
 function chart(id, title, series, xLabel) {
   const figure = $(id), width = Math.max(figure.clientWidth || 0, 320), height = 230;
+  // Unchanged since the last drawing (the accuracy curve between tests): keep it.
+  const signature = JSON.stringify([width, xLabel, series.map((s) => [s.run, s.color, s.points.length, s.points[s.points.length - 1]])]);
+  if (drawn[id] === signature) return;
+  drawn[id] = signature;
   const margin = { left: 56, right: 12, top: 22, bottom: 34 };
   const svg = svgEl("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "chart" });
   const all = series.flatMap((s) => s.points).filter((p) => isFinite(p[0]) && isFinite(p[1]));
@@ -204,9 +217,12 @@ function renderDetail() {
   banner.className = "banner " + run.state;
   banner.textContent = texts[run.state] || run.state;
   document.body.dataset.state = run.state;
-  renderPictures(run);
-  renderConfusion(run);
-  renderLayers(run);
+  // Pictures, confusion and layers change at tests and displayed iterations, not with each
+  // second's status: they are rebuilt only when theirs changed (decoding pictures again every
+  // second would take a browser's share of the cores from training).
+  const changed = (key, value) => { const same = drawn[key] === value; drawn[key] = value; return !same; };
+  if (changed("test", run.test)) { renderPictures(run); renderConfusion(run); }
+  if (changed("layers", run.layers)) renderLayers(run);
   const graph = $("graph-image"), source = run.start ? `/runs/${run.id}/graph.svg?t=${run.start.time}` : "";
   if (source && graph.getAttribute("src") !== source) graph.setAttribute("src", source);
   graph.hidden = !source;
