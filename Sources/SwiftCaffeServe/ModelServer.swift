@@ -28,7 +28,7 @@ public final class ModelServer: Sendable {
     let repository: ModelRepository
     let options: ServerOptions
     let metrics: ServerMetrics
-    private let group = LockedBox<ServiceGroup?>(nil)
+    private let http: HTTPServing
 
     /// Loads every model of `repository` (`log` hears how each went).
     public init(repository path: String, options: ServerOptions, log: (String) -> Void = { _ in }) throws {
@@ -37,6 +37,7 @@ public final class ModelServer: Sendable {
         guard (1...4096).contains(options.policy.maxBatch) else { throw SwiftCaffeError("--max-batch must be between 1 and 4096") }
         guard options.policy.queueLimit >= 1 else { throw SwiftCaffeError("--max-queue must be at least 1") }
         self.options = options
+        http = HTTPServing(host: options.host, port: options.port)
         metrics = ServerMetrics()
         repository = try ModelRepository(path: path, policy: options.policy, threads: options.threads, metrics: metrics, log: log)
     }
@@ -55,43 +56,22 @@ public final class ModelServer: Sendable {
     /// answers the requests it has, and returns. `listening` hears the port once it is bound
     /// (the one the system chose for port 0). A port that cannot be bound is a SwiftCaffeError.
     public func run(listening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
-        var logger = Logger(label: "swiftcaffe.serve")
-        logger.logLevel = .error
         let router = Router()
         router.middlewares.add(JSONErrors())
         routes(router)
-        var configuration = ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "swiftcaffe")
-        configuration.reuseAddress = true
-        let app = Application(router: router, configuration: configuration,
-                              onServerRunning: { channel in listening(channel.localAddress?.port ?? 0) }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        self.group.set(group)
         defer { repository.stop() }
-        do {
-            try await group.run()
-        } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            throw SwiftCaffeError("port \(options.port) on \(options.host) is in use", hint: "choose another --port, or stop the program that holds it")
-        } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL || error.errnoCode == EACCES {
-            throw SwiftCaffeError("cannot listen on \(options.host):\(options.port): \(error)", hint: "give an address of this machine (--host), and a port above 1023 unless you are root")
-        }
+        try await http.run(router, label: "swiftcaffe.serve", listening: listening)
     }
 
     /// `run`, for a program without async code (a command line): blocks the calling thread
     /// until the server has stopped, then rethrows what `run` threw.
     public func runBlocking(listening: @escaping @Sendable (Int) -> Void = { _ in }) throws {
-        let outcome = LockedBox<(any Error)?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            do { try await run(listening: listening) } catch { outcome.set(error) }
-            done.signal()
-        }
-        done.wait()
-        if let error = outcome.get() { throw error }
+        try HTTPServing.blocking { try await self.run(listening: listening) }
     }
 
     /// Starts the graceful shutdown that SIGTERM starts.
     public func shutdown() async {
-        await group.get()?.triggerGracefulShutdown()
+        await http.shutdown()
     }
 
     // MARK: Routes

@@ -25,17 +25,14 @@ public enum BoardFollowing: Sendable {
 /// The board only reads files, in a process of its own: a page that misbehaves, or a
 /// board that stops, cannot disturb training.
 public final class TrainingBoard: Sendable {
-    let host: String
-    let port: Int
     let following: BoardFollowing
     private let state: BoardState
-    private let group = LockedBox<ServiceGroup?>(nil)
+    private let http: HTTPServing
 
     /// Finds the runs in `paths`: folders (searched two levels down for `*_log.csv` and
     /// `*_events.jsonl`), log or record files, or run prefixes (`runs/lenet`).
     public init(paths: [String], host: String = "127.0.0.1", port: Int = 6006, following: BoardFollowing = .polling(interval: 0.5)) throws {
-        self.host = host
-        self.port = port
+        http = HTTPServing(host: host, port: port)
         self.following = following
         var found: [(prefix: String, name: String)] = []
         for path in paths {
@@ -113,42 +110,21 @@ public final class TrainingBoard: Sendable {
     /// Serves until SIGINT or SIGTERM (or, attached, until the run's trainer has gone);
     /// `listening` gets the port once it listens.
     public func run(listening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
-        var logger = Logger(label: "swiftcaffe.board")
-        logger.logLevel = .error
         let router = Router()
         router.middlewares.add(JSONErrors())
         routes(router)
-        var configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: "swiftcaffe")
-        configuration.reuseAddress = true
-        let app = Application(router: router, configuration: configuration,
-                              onServerRunning: { channel in listening(channel.localAddress?.port ?? 0) }, logger: logger)
-        let watcher = BoardWatcher(board: self)
-        let group = ServiceGroup(configuration: .init(services: [app, watcher], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        self.group.set(group)
-        do {
-            try await group.run()
-        } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            throw SwiftCaffeError("port \(port) on \(host) is in use", hint: "choose another port, or stop the program that holds it")
-        } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL || error.errnoCode == EACCES {
-            throw SwiftCaffeError("cannot listen on \(host):\(port): \(error)", hint: "give an address of this machine, and a port above 1023 unless you are root")
-        }
+        // The watcher stops first: it ends the pages' streams, which would keep the server waiting.
+        try await http.run(router, alongside: [BoardWatcher(board: self)], label: "swiftcaffe.board", listening: listening)
     }
 
     /// `run` from a program that is not async.
     public func runBlocking(listening: @escaping @Sendable (Int) -> Void = { _ in }) throws {
-        let outcome = LockedBox<(any Error)?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            do { try await run(listening: listening) } catch { outcome.set(error) }
-            done.signal()
-        }
-        done.wait()
-        if let error = outcome.get() { throw error }
+        try HTTPServing.blocking { try await self.run(listening: listening) }
     }
 
     public func shutdown() async {
         state.closeStreams()
-        await group.get()?.triggerGracefulShutdown()
+        await http.shutdown()
     }
 
     /// Reads what the runs appended and sends it to every page.

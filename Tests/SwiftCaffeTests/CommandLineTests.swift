@@ -25,8 +25,8 @@ import Testing
         let second = run(["train", Self.iris, "--max-iter", "10", "--output", folder])
         #expect(second.0 == .ran && second.1.contains("this run writes \(folder)/iris_mlp-2_*"), "\(second)")
         #expect(try String(contentsOfFile: folder + "/iris_mlp_log.csv", encoding: .utf8) == log, "the first run's log changed")
-        #expect(files(folder) == ["iris_mlp-2_iter_10.safetensors", "iris_mlp-2_iter_10.solverstate", "iris_mlp-2_log.csv",
-                                  "iris_mlp_iter_20.safetensors", "iris_mlp_iter_20.solverstate", "iris_mlp_log.csv"])
+        #expect(files(folder) == ["iris_mlp-2_events.jsonl", "iris_mlp-2_iter_10.safetensors", "iris_mlp-2_iter_10.solverstate", "iris_mlp-2_log.csv",
+                                  "iris_mlp_events.jsonl", "iris_mlp_iter_20.safetensors", "iris_mlp_iter_20.solverstate", "iris_mlp_log.csv"])
         // --resume continues beside its state, whatever the default prefix is.
         let resumed = run(["train", Self.iris, "--max-iter", "15", "--resume", folder + "/iris_mlp-2_iter_10.solverstate"])
         #expect(resumed.0 == .ran && resumed.1.contains("weights saved to \(folder)/iris_mlp-2_iter_15.safetensors"), "\(resumed)")
@@ -36,7 +36,7 @@ import Testing
         // --force replaces the earlier run's files, and only them.
         let forced = run(["train", Self.iris, "--max-iter", "5", "-o", folder, "--force"])
         #expect(forced.0 == .ran, "\(forced)")
-        #expect(files(folder).filter { $0.hasPrefix("iris_mlp_") } == ["iris_mlp_iter_5.safetensors", "iris_mlp_iter_5.solverstate", "iris_mlp_log.csv"])
+        #expect(files(folder).filter { $0.hasPrefix("iris_mlp_") } == ["iris_mlp_events.jsonl", "iris_mlp_iter_5.safetensors", "iris_mlp_iter_5.solverstate", "iris_mlp_log.csv"])
         #expect(files(folder).contains("iris_mlp-2_iter_15.safetensors"))
     }
 
@@ -76,7 +76,7 @@ import Testing
         let (outcome, output) = run(["draw", folder + "/net.yaml", "-o", folder + "/net.dot"])
         #expect(outcome == .ran && output.contains("drawn without blob shapes") && output.contains("missing/train.csv"), "\(output)")
         let dot = try String(contentsOfFile: folder + "/net.dot", encoding: .utf8)
-        #expect(dot.contains("L1 -> L2 [label=\"hidden\"]") && dot.contains("iris\\nCSVData"), "\(dot)")
+        #expect(dot.contains("N1 -> N2 [label=\"hidden\"]") && dot.contains("iris\\nCSVData"), "\(dot)")
         // summary lists the layers and what they read and write, and says what it cannot give.
         let summary = run(["summary", folder + "/net.yaml"])
         #expect(summary.0 == .ran && summary.1.contains("without shapes, parameters and FLOPs") && summary.1.contains("missing/train.csv"), "\(summary)")

@@ -59,7 +59,8 @@ import Testing
         for (entry, parameter) in zip(norms, trainer.trainNet.parameters) {
             #expect(entry["layer"] as? String == parameter.layer && entry["index"] as? Int == parameter.index)
             let weight = sqrt(parameter.blob.dataArray.reduce(0.0) { $0 + Double($1) * Double($1) })
-            #expect(abs((entry["weight_norm"] as! Double) - weight) <= 1e-9 * max(weight, 1))
+            // Summed in Float by OpenBLAS (`TrainingObservations.norm`): to Float's precision.
+            #expect(abs((entry["weight_norm"] as! Double) - weight) <= 1e-5 * weight)
             // Plain SGD: update = 0.1 × gradient, element by element, so their norms too.
             let gradient = entry["gradient_norm"] as! Double, update = entry["update_norm"] as! Double
             #expect(gradient > 0 && abs(update - 0.1 * gradient) <= 1e-4 * update, "\(entry)")

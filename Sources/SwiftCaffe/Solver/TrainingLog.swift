@@ -7,18 +7,16 @@ import SwiftCaffeIO
 ///
 ///     iteration,epoch,seconds,lr,train_loss,test_loss,test_accuracy
 ///
-/// Cells that do not apply to a row are empty. Each row goes to the file in one `write`, so
-/// the log survives a crash; a row that does not fit (a full disk) is cut back off the file
-/// and reported as an error, so the log never ends in half a row. A resumed run keeps the
-/// rows up to its iteration and appends.
+/// Cells that do not apply to a row are empty. Rows are appended whole (`AppendedLines`), so
+/// the log survives a crash and never ends in half a row. A resumed run keeps the rows up to
+/// its iteration and appends.
 public final class TrainingLog {
     public static let header = "iteration,epoch,seconds,lr,train_loss,test_loss,test_accuracy"
-    public let path: String
-    private let descriptor: Int32
+    public var path: String { file.path }
+    private let file: AppendedLines
 
     /// Starts a log at `path`, or continues one from `resumingAt` (dropping later rows).
     public init(path: String, resumingAt iteration: Int? = nil) throws {
-        self.path = path
         var kept = [Self.header]
         if let iteration, (try? FileChecks.requireRegularFile(path)) != nil, let existing = try? String(contentsOfFile: path, encoding: .utf8) {
             kept += existing.split(separator: "\n").dropFirst().filter { line in
@@ -27,31 +25,14 @@ public final class TrainingLog {
                 return cells.count == 7 && (Int(cells[0]) ?? .max) <= iteration
             }.map(String.init)
         }
-        try AtomicFile.write(Array((kept.joined(separator: "\n") + "\n").utf8), to: path)
-        descriptor = open(path, O_WRONLY | O_APPEND)
-        guard descriptor >= 0 else { throw SwiftCaffeError("cannot write the log '\(path)': \(String(cString: strerror(errno)))") }
+        file = try AppendedLines(path: path, startingWith: kept, what: "the log")
     }
-
-    deinit { close(descriptor) }
 
     public func append(iteration: Int, epoch: Double, seconds: Double, learningRate: Float? = nil,
                        trainLoss: Float? = nil, testLoss: Float? = nil, testAccuracy: Float? = nil) throws {
         func cell(_ value: Float?) -> String { value.map { "\($0)" } ?? "" }
-        let row = "\(iteration),\(String(format: "%.4f", epoch)),\(String(format: "%.2f", seconds)),\(cell(learningRate)),"
-            + "\(cell(trainLoss)),\(cell(testLoss)),\(cell(testAccuracy))\n"
-        let size = lseek(descriptor, 0, SEEK_END)
-        let bytes = Array(row.utf8)
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress! + written, bytes.count - written) }
-            if result < 0 && errno == EINTR { continue }
-            guard result > 0 else {
-                let reason = result < 0 ? String(cString: strerror(errno)) : "nothing written"
-                if size >= 0 { _ = ftruncate(descriptor, size) }
-                throw SwiftCaffeError("cannot append to the log '\(path)': \(reason)", hint: "free some disk space; the last snapshot is intact")
-            }
-            written += result
-        }
+        try file.append("\(iteration),\(String(format: "%.4f", epoch)),\(String(format: "%.2f", seconds)),\(cell(learningRate)),"
+            + "\(cell(trainLoss)),\(cell(testLoss)),\(cell(testAccuracy))")
     }
 }
 

@@ -38,12 +38,13 @@ final class TrainingObservations {
                 before.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: w, count: count) }
                 return
             }
-            var update = 0.0
-            before.withUnsafeBufferPointer { old in
-                for i in 0..<count { let d = Double(w[i]) - Double(old[i]); update += d * d }
+            let update: Double = before.withUnsafeMutableBufferPointer { old in
+                let d = old.baseAddress!
+                for i in 0..<count { d[i] = w[i] - d[i] }
+                return Self.norm(d, count)
             }
-            norms.append(["layer": parameter.layer, "index": parameter.index, "shape": parameter.blob.shape,
-                          "weight_norm": Self.norm(w, count), "gradient_norm": gradient, "update_norm": update.squareRoot()])
+            norms.append(["layer": parameter.layer, "index": parameter.index, "shape": parameter.blob.shape, "learned": parameter.lrMult > 0,
+                          "weight_norm": Self.norm(w, count), "gradient_norm": gradient, "update_norm": update])
         }
     }
 
@@ -60,10 +61,11 @@ final class TrainingObservations {
         }
     }
 
+    /// The L2 norm, summed in Float by OpenBLAS's vector kernels: for what a page shows, a
+    /// relative error near 1e-6 is nothing, and a scalar sum in Double took 2 ms a displayed
+    /// iteration on LeNet's 431 K parameters (measured: `display: 1` trained 20 % slower).
     static func norm(_ values: UnsafeMutablePointer<Float>, _ count: Int) -> Double {
-        var sum = 0.0
-        for i in 0..<count { sum += Double(values[i]) * Double(values[i]) }
-        return sum.squareRoot()
+        Double(BLAS.dot(values, values, count: count)).squareRoot()
     }
 
     // MARK: Tests

@@ -17,49 +17,32 @@ import SwiftCaffeIO
 ///   layer's output maps.
 /// - `snapshot`, and `end` with the outcome (`finished`, `interrupted` or `failed` and why).
 ///
-/// Lines are appended whole, each in one `write`, as the CSV log's rows; a resumed run keeps
-/// the lines up to its iteration. Non-finite numbers are written as null.
+/// Lines are appended whole (`AppendedLines`), as the CSV log's rows; a resumed run keeps the
+/// lines up to its iteration. Non-finite numbers are written as null.
 public final class TrainingRecord {
-    public let path: String
-    private let descriptor: Int32
+    public var path: String { file.path }
+    private let file: AppendedLines
     /// Called after each line is appended.
     public var appended: () -> Void = {}
 
     /// Starts a record at `path`, or continues one from `resumingAt` (dropping later lines).
     public init(path: String, resumingAt iteration: Int? = nil) throws {
-        self.path = path
-        var kept: [Substring] = []
+        var kept: [String] = []
         if let iteration, (try? FileChecks.requireRegularFile(path)) != nil, let existing = try? String(contentsOfFile: path, encoding: .utf8) {
             kept = existing.split(separator: "\n").filter { line in
                 guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { return false }
                 return (object["iteration"] as? Int).map { $0 <= iteration } ?? true
-            }
+            }.map(String.init)
         }
-        try AtomicFile.write(Array(kept.map { $0 + "\n" }.joined().utf8), to: path)
-        descriptor = open(path, O_WRONLY | O_APPEND)
-        guard descriptor >= 0 else { throw SwiftCaffeError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
+        file = try AppendedLines(path: path, startingWith: kept, what: "the record")
     }
-
-    deinit { close(descriptor) }
 
     /// Appends `fields` with `"event": event` as one line.
     public func append(_ event: String, _ fields: [String: Any]) throws {
         var object = fields
         object["event"] = event
         let data = try JSONSerialization.data(withJSONObject: Self.finite(object), options: [.sortedKeys])
-        let bytes = Array(data) + [10]
-        let size = lseek(descriptor, 0, SEEK_END)
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress! + written, bytes.count - written) }
-            if result < 0 && errno == EINTR { continue }
-            guard result > 0 else {
-                let reason = result < 0 ? String(cString: strerror(errno)) : "nothing written"
-                if size >= 0 { _ = ftruncate(descriptor, size) }
-                throw SwiftCaffeError("cannot append to '\(path)': \(reason)", hint: "free some disk space; the last snapshot is intact")
-            }
-            written += result
-        }
+        try file.append(String(decoding: data, as: UTF8.self))
         appended()
     }
 

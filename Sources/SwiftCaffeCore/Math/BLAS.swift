@@ -30,6 +30,12 @@ public enum BLAS {
         cblas_sgemv(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
     }
 
+    /// Σ x[i]·y[i] over `count` elements, summed in Float by OpenBLAS's vector kernels.
+    @inlinable @inline(__always)
+    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+        cblas_sdot(Int32(count), x, 1, y, 1)
+    }
+
     /// The number of threads OpenBLAS uses for one call.
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }

@@ -300,12 +300,15 @@ function renderLayers(run) {
     }
     if (p) {
       const ratio = p.weight_norm > 0 ? p.update_norm / p.weight_norm : NaN;
-      // Biases start near zero, so their ratio says little: weights only.
-      const flag = !(p.gradient_norm > 0) ? "dead" : p.index > 0 ? "" : ratio > 1e-2 ? "fast" : ratio < 1e-5 ? "slow" : "";
+      // Biases start near zero, so their ratio says little: weights only. Blobs the solver does
+      // not learn (lr_mult 0, such as BatchNorm's statistics) are not flagged.
+      const learned = p.learned !== false;
+      const flag = !learned ? "" : !(p.gradient_norm > 0) ? "dead" : p.index > 0 ? "" : ratio > 1e-2 ? "fast" : ratio < 1e-5 ? "slow" : "";
       row.appendChild(el("td", {}, `${p.index} [${p.shape.join("×")}]`));
       row.appendChild(el("td", { class: "number" }, fmt(p.weight_norm)));
-      row.appendChild(el("td", { class: "number " + (flag === "dead" ? "dead" : "") }, fmt(p.gradient_norm)));
-      row.appendChild(el("td", { class: "number " + flag, title: { dead: "no gradient reaches it", fast: "the update is large against the weights: it may diverge", slow: "it barely changes" }[flag] || "" }, fmt(ratio, 3)));
+      row.appendChild(el("td", { class: "number " + (flag === "dead" ? "dead" : "") }, learned ? fmt(p.gradient_norm) : "–"));
+      row.appendChild(el("td", { class: "number " + flag, title: { dead: "no gradient reaches it", fast: "the update is large against the weights: it may diverge", slow: "it barely changes" }[flag] || "" },
+                         learned ? fmt(ratio, 3) : "not learned"));
     } else {
       for (let i = 0; i < 4; i++) row.appendChild(el("td"));
     }
