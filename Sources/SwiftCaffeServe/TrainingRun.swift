@@ -120,8 +120,11 @@ final class TrainingRun {
 
     /// Whether the process a start names is still there: only knowable on the same machine.
     private func isProcessAlive(_ start: [String: Any]) -> Bool {
-        guard let pid = start["pid"] as? Int, start["host"] as? String == ProcessInfo.processInfo.hostName else { return true }
-        return kill(pid_t(pid), 0) == 0 || errno == EPERM
+        // A record is a file anyone can write: a pid that is not one is "unknown", not a trap
+        // (pid_t is 32 bits) nor a process group (a negative pid).
+        guard let pid = (start["pid"] as? Int).flatMap(pid_t.init(exactly:)), pid > 0,
+              start["host"] as? String == ProcessInfo.processInfo.hostName else { return true }
+        return kill(pid, 0) == 0 || errno == EPERM
     }
 
     /// A log row as the page takes it; nil for the header and anything malformed.
@@ -138,8 +141,12 @@ final class TrainingRun {
 
 /// Reads the whole lines appended to a file since the last read. A file that was replaced
 /// (another inode: the trainer rewrites its log and record atomically when it resumes, or
-/// `--force` starts over) or that shrank is reported as reset.
+/// `--force` starts over) or that shrank is reported as reset. It reads at most `chunk` bytes
+/// a call, and drops a line longer than `longest`: a huge or hand-made file costs time, not
+/// all of the board's memory.
 struct LineReader {
+    static let chunk: UInt64 = 16 << 20
+    static let longest = 64 << 20
     private var offset: UInt64 = 0
     private var partial = Data()
     private var inode: UInt64?
@@ -150,12 +157,16 @@ struct LineReader {
         let size = UInt64(info.st_size)
         if let inode, inode != UInt64(info.st_ino) || size < offset { return ([], true) }
         inode = UInt64(info.st_ino)
-        guard size > offset, let handle = FileHandle(forReadingAtPath: path) else { return ([], false) }
+        // Only regular files are read: opening a FIFO named like a log would wait for a writer.
+        guard size > offset, (info.st_mode & S_IFMT) == S_IFREG, let handle = FileHandle(forReadingAtPath: path) else { return ([], false) }
         defer { try? handle.close() }
-        guard (try? handle.seek(toOffset: offset)) != nil, let data = try? handle.read(upToCount: Int(size - offset)) else { return ([], false) }
+        guard (try? handle.seek(toOffset: offset)) != nil, let data = try? handle.read(upToCount: Int(min(size - offset, Self.chunk))) else { return ([], false) }
         offset += UInt64(data.count)
         partial.append(data)
-        guard let last = partial.lastIndex(of: 10) else { return ([], false) }
+        guard let last = partial.lastIndex(of: 10) else {
+            if partial.count > Self.longest { partial = Data() }
+            return ([], false)
+        }
         let whole = partial[partial.startIndex...last]
         partial = Data(partial[(last + 1)...])
         return (whole.split(separator: 10).compactMap { String(data: Data($0), encoding: .utf8) }, false)

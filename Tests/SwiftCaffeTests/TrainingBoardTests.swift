@@ -285,6 +285,23 @@ import Testing
         }
     }
 
+    /// Files anyone could have written: a FIFO named like a log (opening it would wait for a
+    /// writer), a pid that fits no pid_t, a negative one, lines that are not JSON.
+    @Test func handMadeRunFilesAreShownNotTrusted() async throws {
+        let folder = try temporaryFolder()
+        #expect(mkfifo(folder + "/fifo_log.csv", 0o600) == 0)
+        try "{\"event\":\"start\",\"pid\":10000000000000,\"host\":\"\(ProcessInfo.processInfo.hostName)\"}\nnot json\n{\"event\":\n"
+            .write(toFile: folder + "/huge_events.jsonl", atomically: true, encoding: .utf8)
+        try "{\"event\":\"start\",\"pid\":-1,\"host\":\"\(ProcessInfo.processInfo.hostName)\"}\n"
+            .write(toFile: folder + "/negative_events.jsonl", atomically: true, encoding: .utf8)
+        try await Self.serving([folder]) { port in
+            let runs = try #require(try JSONSerialization.jsonObject(with: Data(try await Self.get(port, "/runs").body.utf8)) as? [[String: Any]])
+            #expect(runs.map { "\($0["name"]!): \($0["state"]!)" } == ["\(URL(fileURLWithPath: folder).lastPathComponent)/fifo: unknown",
+                                                                     "\(URL(fileURLWithPath: folder).lastPathComponent)/huge: running",
+                                                                     "\(URL(fileURLWithPath: folder).lastPathComponent)/negative: running"])
+        }
+    }
+
     @Test func badPathsAndABusyPortAreClearErrors() async throws {
         #expect { _ = try TrainingBoard(paths: ["/no/such/runs"]) } throws: { "\($0)".contains("'/no/such/runs' does not exist") }
         let empty = try temporaryFolder()
