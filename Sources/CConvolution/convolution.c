@@ -148,9 +148,10 @@ static int create(swiftcaffe_convolution *c, char *error, size_t error_size) {
     dnnl_primitive_attr_t attributes;
     CHECK(dnnl_primitive_attr_create(&attributes));
     dnnl_post_ops_t post_ops = NULL;
-    if (s->relu) {
+    if (s->accumulate || s->relu) {
         CHECK(dnnl_post_ops_create(&post_ops));
-        CHECK(dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu, s->relu_slope, 0.0f));
+        if (s->accumulate) CHECK(dnnl_post_ops_append_sum(post_ops, 1.0f));
+        if (s->relu) CHECK(dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu, s->relu_slope, 0.0f));
         CHECK(dnnl_primitive_attr_set_post_ops(attributes, post_ops));
     }
     dnnl_convolution_desc_t forward;
@@ -171,7 +172,7 @@ static int create(swiftcaffe_convolution *c, char *error, size_t error_size) {
     const dnnl_memory_desc_t *dst_inner = dnnl_primitive_desc_query_md(c->forward_pd, dnnl_query_dst_md, 0);
     if (stage(c, &c->src, &src_user, src_inner, 1, 0, error, error_size)) return -1;
     if (stage(c, &c->weights, &weights_user, weights_inner, 1, 0, error, error_size)) return -1;
-    if (stage(c, &c->dst, &dst_user, dst_inner, 0, 1, error, error_size)) return -1;
+    if (stage(c, &c->dst, &dst_user, dst_inner, s->accumulate, 1, error, error_size)) return -1;
     CHECK(dnnl_memory_create(&c->bias, &bias_md, c->engine, DNNL_MEMORY_ALLOCATE));
     if (!s->training) return 0;
 
@@ -260,7 +261,12 @@ int swiftcaffe_convolution_set_weights(swiftcaffe_convolution *c, const float *w
 int swiftcaffe_convolution_forward(swiftcaffe_convolution *c, const float *input, float *output, int threads, char *error, size_t error_size) {
     set_threads(threads);
     if (bring_in(c, &c->src, input, error, error_size)) return -1;
-    CHECK(dnnl_memory_set_data_handle(c->dst.user, output));
+    if (c->shape.accumulate) {
+        // The sum post-op reads what the output holds, in the engine's layout.
+        if (bring_in(c, &c->dst, output, error, error_size)) return -1;
+    } else {
+        CHECK(dnnl_memory_set_data_handle(c->dst.user, output));
+    }
     dnnl_exec_arg_t arguments[4] = {{DNNL_ARG_SRC, c->src.inner}, {DNNL_ARG_WEIGHTS, c->weights.inner},
                                     {DNNL_ARG_BIAS, c->bias}, {DNNL_ARG_DST, c->dst.inner}};
     if (run(c, c->forward, 4, arguments, error, error_size)) return -1;

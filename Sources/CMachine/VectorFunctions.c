@@ -55,12 +55,7 @@ typedef void (*vector_loop)(const float *, float *, long);
 
 static vector_loop pick(vector_loop base, vector_loop avx2, vector_loop avx512) {
 #if defined(__x86_64__)
-    static int cached = -1;  // threads may race to fill it; they store the same value
-    int level = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (level < 0) {
-        level = swiftcaffe_vector_level();
-        __atomic_store_n(&cached, level, __ATOMIC_RELAXED);
-    }
+    int level = swiftcaffe_vector_level();
     return level >= 2 ? avx512 : level == 1 ? avx2 : base;
 #else
     (void)avx2; (void)avx512;

@@ -20,6 +20,9 @@ typedef struct {
     int output_h, output_w;
     /// 1 when backward will be asked for (forward then keeps what backward needs).
     int training;
+    /// 1 to add the convolution to what the output holds (a residual sum folded in), before
+    /// the ReLU.
+    int accumulate;
     /// 1 to apply max(x, 0) + slope·min(x, 0) to the output as it is written.
     int relu;
     float relu_slope;
@@ -43,7 +46,8 @@ const char *swiftcaffe_convolution_kernel(const swiftcaffe_convolution *convolut
 int swiftcaffe_convolution_set_weights(swiftcaffe_convolution *convolution, const float *weights, const float *bias,
                                        char *error, size_t error_size);
 
-/// output = input ∗ weights + bias (then the ReLU), with the last weights set.
+/// output = input ∗ weights + bias (+ output, when made to accumulate; then the ReLU), with
+/// the last weights set.
 int swiftcaffe_convolution_forward(swiftcaffe_convolution *convolution, const float *input, float *output, int threads,
                                    char *error, size_t error_size);
 

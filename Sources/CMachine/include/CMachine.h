@@ -9,7 +9,7 @@ void swiftcaffe_flush_denormals_to_zero(void);
 
 /// The widest x86 vector instruction set this CPU runs and the operating system enables:
 /// 2 for AVX-512 (F, CD, BW, DQ and VL, the set OpenBLAS's SkylakeX kernels use), 1 for AVX2
-/// with FMA (its Haswell kernels), 0 for less or for another processor.
+/// with FMA (its Haswell kernels), 0 for less or for another processor. Measured once.
 int swiftcaffe_vector_level(void);
 
 /// y = sigmoid(x), tanh(x), x·sigmoid(x) over `count` floats; `y` may be `x`. The
@@ -19,5 +19,15 @@ void swiftcaffe_tanh(const float *x, float *y, long count);
 void swiftcaffe_silu(const float *x, float *y, long count);
 /// y = e^x within 2 ulp, saturating outside [−87.3, 88.4].
 void swiftcaffe_exp(const float *x, float *y, long count);
+
+/// Caffe's LRN across channels over `positions` positions of an N×H×W×C blob:
+/// y = x·(k + α/n·Σ x²)^−β, the sum over the `size` channels centred on each (zeros past
+/// the ends), summed in channel order. `scratch` holds 2·channels + size − 1 floats.
+void swiftcaffe_lrn_channels_last(const float *x, float *y, long positions, long channels, long size, float k,
+                                  float alpha_over_n, float beta, float *scratch);
+/// target = max(source, target) (the source where it is larger, as `a > b ? a : b`), and
+/// target += source, over `count` floats: a pooling window's rows in N×H×W×C blobs.
+void swiftcaffe_max_into(float *target, const float *source, long count);
+void swiftcaffe_add_into(float *target, const float *source, long count);
 
 #endif

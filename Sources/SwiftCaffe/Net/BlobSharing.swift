@@ -9,18 +9,14 @@ import SwiftCaffeCore
 /// buffer is freed only after the layer that reads it last has written its own tops, so no
 /// layer ever reads and writes one buffer through two names.
 ///
-/// Kept whole to the end, since someone reads them after forward: the net's outputs, its
-/// classifier's scores and labels (which `test` counts), the tops of layers without bottoms
-/// (an `Input` is written by the caller, not by its forward), and the blobs named in `keeping`.
+/// Kept whole to the end, since someone reads them after forward: `blobsReadOutside`.
 enum BlobSharing {
     static func groups(_ net: NetPlan, keeping: Set<String>) -> [[Blob]] {
         var lastUse: [ObjectIdentifier: Int] = [:]
         for index in net.layers.indices {
             for blob in net.bottoms[index] + net.tops[index] { lastUse[ObjectIdentifier(blob)] = index }
         }
-        var kept = Set(net.outputNames).union(keeping)
-        if let classifier = net.classifier { kept.formUnion([classifier.scores.name, classifier.labels.name]) }
-        for index in net.layers.indices where net.bottoms[index].isEmpty { kept.formUnion(net.tops[index].map(\.name)) }
+        let kept = net.blobsReadOutside(keeping: keeping)
         var groups: [[Blob]] = [], sizes: [Int] = [], free: [Int] = [], seen: Set<ObjectIdentifier> = []
         var groupOf: [ObjectIdentifier: Int] = [:]
         for index in net.layers.indices {

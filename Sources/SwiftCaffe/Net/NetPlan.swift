@@ -90,6 +90,7 @@ public struct NetPlan {
         InPlaceFolding.fold(&self, for: options.purpose)
         if options.purpose == .inference {
             inferenceOnly = true
+            ResidualFolding.fold(&self, keeping: options.keeping)
             sharing = BlobSharing.groups(self, keeping: options.keeping)
             ChannelsLastLayout.assign(self, keeping: options.keeping)
         }
@@ -258,6 +259,13 @@ public struct NetPlan {
         tops.remove(at: index)
         runsBackward.remove(at: index)
         indexChecks.remove(at: index)
+    }
+
+    /// Makes the layer at `index` write `target` in place of its only top, which it forgets
+    /// (`ResidualFolding`: a convolution adding into a shortcut's blob).
+    mutating func redirectTop(of index: Int, to target: Blob) {
+        blobs[tops[index][0].name] = nil
+        tops[index] = [target]
     }
 
     /// Makes every layer that reads one of `copies` read `source` instead, and forgets the

@@ -56,6 +56,17 @@ extension NetPlan {
                                classCount: consumer.classCount, ignoreLabel: consumer.ignoreLabel)
     }
 
+    /// The names of the blobs someone reads after forward, which the inference passes leave
+    /// whole and N×C×H×W: the outputs, the classifier's scores and labels (which `test`
+    /// counts), the tops of layers without bottoms (an `Input` is written by the caller, not
+    /// by its forward), and the blobs named in `keeping`.
+    func blobsReadOutside(keeping: Set<String>) -> Set<String> {
+        var kept = Set(outputNames).union(keeping)
+        if let classifier { kept.formUnion([classifier.scores.name, classifier.labels.name]) }
+        for index in layers.indices where bottoms[index].isEmpty { kept.formUnion(tops[index].map(\.name)) }
+        return kept
+    }
+
     /// The first layer that cannot push tangents (data layers aside, which need not), if any.
     public var firstLayerWithoutForwardMode: (any Layer)? {
         layers.indices.first { !bottoms[$0].isEmpty && !(layers[$0] is any TangentLayer) }.map { layers[$0] }

@@ -26,6 +26,9 @@ public final class ConvolutionEngine {
         public var reluSlope: Float?
         /// Whether the input (output) blob is laid out N×H×W×C (see `ChannelsLastLayout`).
         public var inputChannelsLast = false, outputChannelsLast = false
+        /// Whether forward adds the convolution to what the output holds, before the ReLU (a
+        /// residual sum folded in: oneDNN's `sum` post-op).
+        public var accumulates = false
         public var threads: Int
 
         public init(batch: Int, channels: Int, height: Int, width: Int, outputs: Int, groups: Int,
@@ -67,6 +70,7 @@ public final class ConvolutionEngine {
         (c.dilation_h, c.dilation_w, c.output_h, c.output_w) = (Int32(shape.dilationH), Int32(shape.dilationW), Int32(shape.outputH), Int32(shape.outputW))
         (c.training, c.relu, c.relu_slope, c.threads) = (shape.training ? 1 : 0, shape.reluSlope == nil ? 0 : 1, shape.reluSlope ?? 0, Int32(shape.threads))
         (c.input_channels_last, c.output_channels_last) = (shape.inputChannelsLast ? 1 : 0, shape.outputChannelsLast ? 1 : 0)
+        c.accumulate = shape.accumulates ? 1 : 0
         var handle: OpaquePointer?
         try Self.check { error, size in
             handle = swiftcaffe_convolution_create(&c, error, size)

@@ -4,7 +4,7 @@ import SwiftCaffeSpec
 /// Combines bottoms of one shape element by element (Caffe's `Eltwise`): `operation` SUM
 /// (weighted by `coeff`, default all 1), PROD or MAX (the gradient goes to the largest).
 public final class EltwiseLayer: Layer, TangentLayer, ReLUFusing, ChannelsLastCapable {
-    package var isElementwise: Bool { true }
+    package var channelsLastRule: ChannelsLastRule { .elementwise }
     public enum Operation: String, CaseIterable { case sum = "SUM", prod = "PROD", max = "MAX" }
 
     public let spec: LayerSpec
@@ -39,7 +39,11 @@ public final class EltwiseLayer: Layer, TangentLayer, ReLUFusing, ChannelsLastCa
     private func coefficient(_ index: Int) -> Float { coefficients.isEmpty ? 1 : coefficients[index] }
 
     /// A ReLU folded in for inference (the net's `InPlaceFolding` pass): ResNet's sum → relu.
-    private var fusedReLU: ReLUFunction?
+    package private(set) var fusedReLU: ReLUFunction?
+
+    /// Whether it is `bottom[0] + bottom[1]` (then its ReLU): a residual sum that the
+    /// convolution writing one summand can take over (`ConvolutionLayer.fuseResidualSum`).
+    package var isPlainSumOfTwo: Bool { operation == .sum && coefficients.allSatisfy { $0 == 1 } && spec.bottoms.count == 2 }
 
     /// Only for inference: backward would need the ReLU's mask.
     package func fuse(_ relu: ReLUFunction, training: Bool) -> Bool {

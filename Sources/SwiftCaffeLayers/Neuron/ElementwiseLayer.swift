@@ -74,5 +74,5 @@ public final class ElementwiseLayer<Function: ElementwiseFunction>: Layer, Tange
 
 extension ElementwiseLayer {
     /// Every value alike: a ReLU6 or sigmoid between channels-last convolutions keeps them so.
-    package var isElementwise: Bool { true }
+    package var channelsLastRule: ChannelsLastRule { .elementwise }
 }

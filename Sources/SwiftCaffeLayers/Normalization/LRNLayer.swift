@@ -1,3 +1,4 @@
+import CMachine
 import Foundation
 import SwiftCaffeCore
 import SwiftCaffeSpec
@@ -9,7 +10,7 @@ import SwiftCaffeSpec
 /// Keys `alpha` (1), `beta` (0.75), `k` (1). Within a channel the shift is always 1 and `k` is
 /// ignored, as in Caffe (which builds that mode from a Power layer with shift 1), so a Caffe
 /// net that states `k` there computes what it computes in Caffe.
-public final class LRNLayer: Layer, TangentLayer {
+public final class LRNLayer: Layer, TangentLayer, ChannelsLastCapable {
     public enum Region: String, CaseIterable { case across = "ACROSS_CHANNELS", within = "WITHIN_CHANNEL" }
 
     public let spec: LayerSpec
@@ -133,6 +134,10 @@ public final class LRNLayer: Layer, TangentLayer {
     }
 
     public func forward(bottom: [Blob], top: [Blob]) {
+        if channelsLast {
+            forwardChannelsLast(bottom[0].data, top[0].data)
+            return
+        }
         let x = bottom[0].data, y = top[0].data, s = scale.data, squares = ratio.data, count = bottom[0].count
         forEachRange(count) { range in for i in range { squares[i] = x[i] * x[i] } }
         windowSums(of: squares, into: s)
@@ -170,6 +175,31 @@ public final class LRNLayer: Layer, TangentLayer {
         let factor = 2 * alpha * beta / divisor
         forEachRange(count) { range in
             for i in range { dy[i] = dx[i] * inversePower(s[i]) - factor * y[i] / s[i] * accumulated[i] }
+        }
+    }
+
+    // MARK: Channels last
+
+    /// Whether the blobs are laid out N×H×W×C (`ChannelsLastLayout`, inference only: forward
+    /// then keeps no scale for backward).
+    private(set) var channelsLast = false
+    package var channelsLastRule: ChannelsLastRule { .alike }
+    package var canUseChannelsLast: Bool { region == .across }
+    package func useChannelsLast(bottom: Bool, top: Bool) { channelsLast = bottom }
+
+    /// Forward over N×H×W×C blobs, one position at a time (`swiftcaffe_lrn_channels_last`):
+    /// the position's channels are side by side, so its squares, their window sums and the
+    /// outputs are short vector loops in L1, in one pass over memory. Each window is summed
+    /// directly, in channel order, where the planar path slides one sum along the channels; the
+    /// two round differently (by about 1e-7 of the value), and this one cannot drift below zero.
+    private func forwardChannelsLast(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let channels = shape[1], positions = shape[0] * shape[2] * shape[3], size = size
+        let factor = alpha / divisor, k = k, beta = beta
+        Parallel.forChunks(of: positions, minimumPerChunk: 16) { _, range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * channels + size - 1) { scratch in
+                swiftcaffe_lrn_channels_last(x + range.lowerBound * channels, y + range.lowerBound * channels, range.count, channels,
+                                             size, k, factor, beta, scratch.baseAddress!)
+            }
         }
     }
 }

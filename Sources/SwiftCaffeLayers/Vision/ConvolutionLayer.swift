@@ -97,45 +97,60 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
             try engine.forward(bottom[0].data, into: top[0].data)
             return
         }
-        guard inputChannelsLast || outputChannelsLast else {
-            convolve(bottom[0].data, weights: params[0].data, bias: keys.biasTerm ? params[1].data : nil, into: top[0].data, adding: false,
-                     relu: fusedReLU, normalization: fusedNormalization)
+        guard foldsResidualSum else {
+            convolveWithoutEngine(bottom[0], into: top[0].data)
             return
         }
-        // The engine has no kernel for this shape after all, but the net planned for one.
-        var input = bottom[0].dataArray, output = [Float](repeating: 0, count: top[0].count)
-        if inputChannelsLast { Self.reorder(bottom[0].data, into: &input, shape: bottom[0].shape, toChannelsLast: false) }
-        convolve(&input, weights: params[0].data, bias: keys.biasTerm ? params[1].data : nil, into: &output, adding: false,
-                 relu: fusedReLU, normalization: fusedNormalization)
-        if outputChannelsLast {
-            output.withUnsafeBufferPointer { computed in
-                var reordered = [Float](repeating: 0, count: computed.count)
-                Self.reorder(computed.baseAddress!, into: &reordered, shape: top[0].shape, toChannelsLast: true)
-                top[0].data.update(from: reordered, count: reordered.count)
-            }
-        } else {
-            top[0].data.update(from: output, count: output.count)
+        // What the engine's sum post-op does: the top holds the other summand.
+        var sum = [Float](repeating: 0, count: top[0].count)
+        convolveWithoutEngine(bottom[0], into: &sum)
+        let output = top[0].data
+        for i in sum.indices {
+            let value = output[i] + sum[i]
+            output[i] = residualReLU?.value(value) ?? value
         }
     }
 
-    /// N×C×H×W values into N×H×W×C order, or back.
-    private static func reorder(_ source: UnsafePointer<Float>, into target: inout [Float], shape: [Int], toChannelsLast: Bool) {
-        let (n, c, area) = (shape[0], shape[1], shape[2] * shape[3])
-        for image in 0..<n {
-            for channel in 0..<c {
-                for i in 0..<area {
-                    let planar = (image * c + channel) * area + i, interleaved = (image * area + i) * c + channel
-                    if toChannelsLast { target[interleaved] = source[planar] } else { target[planar] = source[interleaved] }
-                }
-            }
+    /// Forward by im2col + GEMM, into a buffer in the top's layout.
+    private func convolveWithoutEngine(_ bottom: Blob, into output: UnsafeMutablePointer<Float>) {
+        let bias = keys.biasTerm ? params[1].data : nil
+        guard inputChannelsLast || outputChannelsLast else {
+            convolve(bottom.data, weights: params[0].data, bias: bias, into: output, adding: false, relu: fusedReLU, normalization: fusedNormalization)
+            return
         }
+        // The engine has no kernel for this shape after all, but the net planned for one.
+        var input = bottom.dataArray, planar = [Float](repeating: 0, count: batch * keys.numOutput * outputArea)
+        if inputChannelsLast { ChannelsLastCopy.reorder(bottom.data, into: &input, shape: bottom.shape, toChannelsLast: false) }
+        convolve(&input, weights: params[0].data, bias: bias, into: &planar, adding: false, relu: fusedReLU, normalization: fusedNormalization)
+        if outputChannelsLast {
+            ChannelsLastCopy.reorder(planar, into: output, shape: [batch, keys.numOutput, geometry.outputH, geometry.outputW], toChannelsLast: true)
+        } else {
+            output.update(from: planar, count: planar.count)
+        }
+    }
+
+    // MARK: A residual sum folded in
+
+    /// Set by the net's `InPlaceFolding` pass for inference: the top is the other summand of a
+    /// residual sum (ResNet's shortcut), which forward adds to, then applies the sum's ReLU.
+    private(set) var foldsResidualSum = false
+    private var residualReLU: ReLUFunction?
+
+    /// Takes over a residual sum `top = other + this layer's output` (then `relu`), with the
+    /// top now the other summand's blob. Only when nothing of its own comes after the
+    /// convolution: a ReLU folded in would have to run before the sum.
+    package func fuseResidualSum(relu: ReLUFunction?) -> Bool {
+        guard context.inference, !foldsResidualSum, fusedReLU == nil, fusedNormalization?.channelTransform(0).relu == nil else { return false }
+        (foldsResidualSum, residualReLU) = (true, relu)
+        engine = nil
+        return true
     }
 
     // MARK: Layout
 
     /// Whether the first bottom (top) is laid out N×H×W×C (`ChannelsLastLayout`, inference only).
     private var inputChannelsLast = false, outputChannelsLast = false
-    package var isElementwise: Bool { false }
+    package var channelsLastRule: ChannelsLastRule { .eachEnd }
     package var canUseChannelsLast: Bool { engineAllowed && engineSuitsChannels }
     package func useChannelsLast(bottom: Bool, top: Bool) { (inputChannelsLast, outputChannelsLast) = (bottom, top) }
 
@@ -158,13 +173,14 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
     private var engineShape: ConvolutionEngine.Shape {
         let g = geometry
         // A ReLU folded in directly, or through the BatchNorm folded in.
-        let relu = fusedReLU ?? fusedNormalization.flatMap { $0.channelTransform(0).relu }
+        let relu = foldsResidualSum ? residualReLU : fusedReLU ?? fusedNormalization.flatMap { $0.channelTransform(0).relu }
         var shape = ConvolutionEngine.Shape(batch: batch, channels: g.channels, height: g.height, width: g.width, outputs: keys.numOutput,
                                             groups: groups, kernelH: g.kernelH, kernelW: g.kernelW, strideH: g.strideH, strideW: g.strideW,
                                             padH: g.padH, padW: g.padW, dilationH: g.dilationH, dilationW: g.dilationW,
                                             outputH: g.outputH, outputW: g.outputW, training: !context.inference,
                                             reluSlope: relu.map { $0.slope }, threads: Parallel.threads)
         (shape.inputChannelsLast, shape.outputChannelsLast) = (inputChannelsLast, outputChannelsLast)
+        shape.accumulates = foldsResidualSum
         return shape
     }
 

@@ -10,7 +10,7 @@ import SwiftCaffeSpec
 /// is padding, so a stride larger than the kernel (kernel 2, stride 9 on 8×8) leaves it a last
 /// window with no input at all (−FLT_MAX for MAX, a division by zero for AVE). Here every
 /// window starts inside the input, padding or not.
-public final class PoolingLayer: Layer, TangentLayer {
+public final class PoolingLayer: Layer, TangentLayer, ChannelsLastCapable {
     public enum Method: String, CaseIterable { case max = "MAX", ave = "AVE" }
 
     public let spec: LayerSpec
@@ -94,6 +94,10 @@ public final class PoolingLayer: Layer, TangentLayer {
         let width = geometry.width, inArea = geometry.height * width, outArea = pooledH * pooledW
         let input = bottom[0].data, output = top[0].data
         let pooledW = pooledW, pooledH = pooledH
+        if channelsLast {
+            ChannelsLastPooling(geometry: geometry, batch: batch, pooledH: pooledH, pooledW: pooledW, average: method == .ave).forward(input, output)
+            return
+        }
         if method == .max {
             if tilesEvenly2x2 {
                 maxPool2x2(input, output, winners: valuesOnly ? nil : argmax)
@@ -236,6 +240,13 @@ public final class PoolingLayer: Layer, TangentLayer {
             }
         }
     }
+
+    /// Whether the blobs are laid out N×H×W×C (`ChannelsLastLayout`; inference only, since
+    /// backward and forward mode read the winners' planar positions).
+    private(set) var channelsLast = false
+    package var channelsLastRule: ChannelsLastRule { .alike }
+    package var canUseChannelsLast: Bool { valuesOnly || method == .ave }
+    package func useChannelsLast(bottom: Bool, top: Bool) { channelsLast = bottom }
 
     /// Set by the net's `InPlaceFolding` pass for inference: no backward or tangent will ask where the maxima were.
     private var valuesOnly = false
