@@ -11,11 +11,13 @@
 #include <string.h>
 
 /// A memory in the engine's layout, with the reorders between it and the user's plain one.
-/// When both layouts agree the engine reads and writes the user's memory directly.
+/// When both layouts agree the engine reads and writes the user's memory directly. Forward's
+/// input and output live in the caller's scratch (`borrowed`) during the call; the others
+/// keep memory of their own.
 typedef struct {
     dnnl_memory_t user, inner;
     dnnl_primitive_t to_inner, to_user;
-    int same;
+    int same, borrowed;
     size_t bytes;
 } staged_memory;
 
@@ -33,6 +35,9 @@ struct swiftcaffe_convolution {
     staged_memory data_dst_diff, data_src_diff, data_weights;
     staged_memory weights_src, weights_dst_diff, weights_diff;
     dnnl_memory_t bias_diff;
+    // oneDNN's scratchpads, in the caller's scratch too (after forward's input and output).
+    dnnl_memory_t forward_scratchpad, data_scratchpad, weights_scratchpad;
+    size_t forward_scratchpad_bytes, data_scratchpad_bytes, weights_scratchpad_bytes;
     float *plain_weights_diff, *plain_bias_diff;
     char kernel[64];
 };
@@ -65,15 +70,16 @@ static void set_threads(int threads) {
 }
 
 static int stage(swiftcaffe_convolution *c, staged_memory *memory, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *inner,
-                 int to_inner, int to_user, char *error, size_t error_size) {
+                 int to_inner, int to_user, int borrowed, char *error, size_t error_size) {
     memory->same = dnnl_memory_desc_equal(user, inner);
     memory->bytes = memory->same ? 0 : dnnl_memory_desc_get_size(inner);
+    memory->borrowed = borrowed;
     CHECK(dnnl_memory_create(&memory->user, user, c->engine, DNNL_MEMORY_NONE));
     if (memory->same) {
         memory->inner = memory->user;
         return 0;
     }
-    CHECK(dnnl_memory_create(&memory->inner, inner, c->engine, DNNL_MEMORY_ALLOCATE));
+    CHECK(dnnl_memory_create(&memory->inner, inner, c->engine, borrowed ? DNNL_MEMORY_NONE : DNNL_MEMORY_ALLOCATE));
     dnnl_primitive_desc_t pd;
     if (to_inner) {
         CHECK(dnnl_reorder_primitive_desc_create(&pd, user, c->engine, inner, c->engine, NULL));
@@ -94,6 +100,17 @@ static void release(staged_memory *memory) {
     if (memory->inner && !memory->same) dnnl_memory_destroy(memory->inner);
     if (memory->user) dnnl_memory_destroy(memory->user);
 }
+
+/// A memory for a primitive's scratchpad in user mode (its handle set at each call), and its size.
+static int scratchpad(swiftcaffe_convolution *c, dnnl_primitive_desc_t pd, dnnl_memory_t *memory, size_t *bytes,
+                      char *error, size_t error_size) {
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    *bytes = md ? dnnl_memory_desc_get_size(md) : 0;
+    if (*bytes) CHECK(dnnl_memory_create(memory, md, c->engine, DNNL_MEMORY_NONE));
+    return 0;
+}
+
+static size_t aligned(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 static int run(swiftcaffe_convolution *c, dnnl_primitive_t primitive, int count, const dnnl_exec_arg_t *arguments,
                char *error, size_t error_size) {
@@ -147,6 +164,7 @@ static int create(swiftcaffe_convolution *c, char *error, size_t error_size) {
 
     dnnl_primitive_attr_t attributes;
     CHECK(dnnl_primitive_attr_create(&attributes));
+    CHECK(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user));
     dnnl_post_ops_t post_ops = NULL;
     if (s->accumulate || s->relu) {
         CHECK(dnnl_post_ops_create(&post_ops));
@@ -154,14 +172,20 @@ static int create(swiftcaffe_convolution *c, char *error, size_t error_size) {
         if (s->relu) CHECK(dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu, s->relu_slope, 0.0f));
         CHECK(dnnl_primitive_attr_set_post_ops(attributes, post_ops));
     }
-    dnnl_convolution_desc_t forward;
-    CHECK(dnnl_dilated_convolution_forward_desc_init(&forward, s->training ? dnnl_forward_training : dnnl_forward_inference,
-                                                     dnnl_convolution_direct, &src_any, &weights_any, &bias_md, &dst_any,
-                                                     strides, dilates, pad_l, pad_r));
-    dnnl_status_t status = dnnl_primitive_desc_create(&c->forward_pd, &forward, attributes, c->engine, NULL);
-    dnnl_primitive_attr_destroy(attributes);
+    // Winograd first when asked for; oneDNN has it for fewer shapes and post-ops than direct.
+    dnnl_status_t status = dnnl_unimplemented;
+    for (int winograd = s->winograd; winograd >= 0 && status != dnnl_success; winograd--) {
+        dnnl_convolution_desc_t forward;
+        CHECK(dnnl_dilated_convolution_forward_desc_init(&forward, s->training ? dnnl_forward_training : dnnl_forward_inference,
+                                                         winograd ? dnnl_convolution_winograd : dnnl_convolution_direct, &src_any,
+                                                         &weights_any, &bias_md, &dst_any, strides, dilates, pad_l, pad_r));
+        status = dnnl_primitive_desc_create(&c->forward_pd, &forward, attributes, c->engine, NULL);
+    }
     if (post_ops) dnnl_post_ops_destroy(post_ops);
-    if (status != dnnl_success) return fail(error, error_size, "oneDNN has no convolution for this shape (status %d)", (int)status);
+    if (status != dnnl_success) {
+        dnnl_primitive_attr_destroy(attributes);
+        return fail(error, error_size, "oneDNN has no convolution for this shape (status %d)", (int)status);
+    }
     CHECK(dnnl_primitive_create(&c->forward, c->forward_pd));
     const char *kernel = "";
     dnnl_primitive_desc_query(c->forward_pd, dnnl_query_impl_info_str, 0, &kernel);
@@ -170,27 +194,34 @@ static int create(swiftcaffe_convolution *c, char *error, size_t error_size) {
     const dnnl_memory_desc_t *src_inner = dnnl_primitive_desc_query_md(c->forward_pd, dnnl_query_src_md, 0);
     const dnnl_memory_desc_t *weights_inner = dnnl_primitive_desc_query_md(c->forward_pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *dst_inner = dnnl_primitive_desc_query_md(c->forward_pd, dnnl_query_dst_md, 0);
-    if (stage(c, &c->src, &src_user, src_inner, 1, 0, error, error_size)) return -1;
-    if (stage(c, &c->weights, &weights_user, weights_inner, 1, 0, error, error_size)) return -1;
-    if (stage(c, &c->dst, &dst_user, dst_inner, s->accumulate, 1, error, error_size)) return -1;
+    if (stage(c, &c->src, &src_user, src_inner, 1, 0, 1, error, error_size)) return -1;
+    if (stage(c, &c->weights, &weights_user, weights_inner, 1, 0, 0, error, error_size)) return -1;
+    if (stage(c, &c->dst, &dst_user, dst_inner, s->accumulate, 1, 1, error, error_size)) return -1;
+    if (scratchpad(c, c->forward_pd, &c->forward_scratchpad, &c->forward_scratchpad_bytes, error, error_size)) return -1;
     CHECK(dnnl_memory_create(&c->bias, &bias_md, c->engine, DNNL_MEMORY_ALLOCATE));
-    if (!s->training) return 0;
+    if (!s->training) {
+        dnnl_primitive_attr_destroy(attributes);
+        return 0;
+    }
 
     dnnl_convolution_desc_t data, weights;
     CHECK(dnnl_dilated_convolution_backward_data_desc_init(&data, dnnl_convolution_direct, &src_any, &weights_any, &dst_any,
                                                            strides, dilates, pad_l, pad_r));
-    CHECK(dnnl_primitive_desc_create(&c->data_pd, &data, NULL, c->engine, c->forward_pd));
+    CHECK(dnnl_primitive_desc_create(&c->data_pd, &data, attributes, c->engine, c->forward_pd));
     CHECK(dnnl_primitive_create(&c->backward_data, c->data_pd));
     CHECK(dnnl_dilated_convolution_backward_weights_desc_init(&weights, dnnl_convolution_direct, &src_any, &weights_any, &bias_md,
                                                               &dst_any, strides, dilates, pad_l, pad_r));
-    CHECK(dnnl_primitive_desc_create(&c->weights_pd, &weights, NULL, c->engine, c->forward_pd));
+    CHECK(dnnl_primitive_desc_create(&c->weights_pd, &weights, attributes, c->engine, c->forward_pd));
+    dnnl_primitive_attr_destroy(attributes);
+    if (scratchpad(c, c->data_pd, &c->data_scratchpad, &c->data_scratchpad_bytes, error, error_size)) return -1;
+    if (scratchpad(c, c->weights_pd, &c->weights_scratchpad, &c->weights_scratchpad_bytes, error, error_size)) return -1;
     CHECK(dnnl_primitive_create(&c->backward_weights, c->weights_pd));
-    if (stage(c, &c->data_dst_diff, &dst_user, dnnl_primitive_desc_query_md(c->data_pd, dnnl_query_diff_dst_md, 0), 1, 0, error, error_size)) return -1;
-    if (stage(c, &c->data_src_diff, &src_user, dnnl_primitive_desc_query_md(c->data_pd, dnnl_query_diff_src_md, 0), 0, 1, error, error_size)) return -1;
-    if (stage(c, &c->data_weights, &weights_user, dnnl_primitive_desc_query_md(c->data_pd, dnnl_query_weights_md, 0), 1, 0, error, error_size)) return -1;
-    if (stage(c, &c->weights_src, &src_user, dnnl_primitive_desc_query_md(c->weights_pd, dnnl_query_src_md, 0), 1, 0, error, error_size)) return -1;
-    if (stage(c, &c->weights_dst_diff, &dst_user, dnnl_primitive_desc_query_md(c->weights_pd, dnnl_query_diff_dst_md, 0), 1, 0, error, error_size)) return -1;
-    if (stage(c, &c->weights_diff, &weights_user, dnnl_primitive_desc_query_md(c->weights_pd, dnnl_query_diff_weights_md, 0), 0, 1, error, error_size)) return -1;
+    if (stage(c, &c->data_dst_diff, &dst_user, dnnl_primitive_desc_query_md(c->data_pd, dnnl_query_diff_dst_md, 0), 1, 0, 0, error, error_size)) return -1;
+    if (stage(c, &c->data_src_diff, &src_user, dnnl_primitive_desc_query_md(c->data_pd, dnnl_query_diff_src_md, 0), 0, 1, 0, error, error_size)) return -1;
+    if (stage(c, &c->data_weights, &weights_user, dnnl_primitive_desc_query_md(c->data_pd, dnnl_query_weights_md, 0), 1, 0, 0, error, error_size)) return -1;
+    if (stage(c, &c->weights_src, &src_user, dnnl_primitive_desc_query_md(c->weights_pd, dnnl_query_src_md, 0), 1, 0, 0, error, error_size)) return -1;
+    if (stage(c, &c->weights_dst_diff, &dst_user, dnnl_primitive_desc_query_md(c->weights_pd, dnnl_query_diff_dst_md, 0), 1, 0, 0, error, error_size)) return -1;
+    if (stage(c, &c->weights_diff, &weights_user, dnnl_primitive_desc_query_md(c->weights_pd, dnnl_query_diff_weights_md, 0), 0, 1, 0, error, error_size)) return -1;
     CHECK(dnnl_memory_create(&c->bias_diff, &bias_md, c->engine, DNNL_MEMORY_ALLOCATE));
     size_t weight_count = (size_t)s->outputs * (s->channels / s->groups) * s->kernel_h * s->kernel_w;
     c->plain_weights_diff = malloc(weight_count * sizeof(float));
@@ -220,6 +251,9 @@ void swiftcaffe_convolution_destroy(swiftcaffe_convolution *c) {
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) release(all[i]);
     if (c->bias) dnnl_memory_destroy(c->bias);
     if (c->bias_diff) dnnl_memory_destroy(c->bias_diff);
+    dnnl_memory_t scratchpads[] = {c->forward_scratchpad, c->data_scratchpad, c->weights_scratchpad};
+    for (size_t i = 0; i < 3; i++)
+        if (scratchpads[i]) dnnl_memory_destroy(scratchpads[i]);
     dnnl_primitive_t primitives[] = {c->forward, c->backward_data, c->backward_weights};
     for (size_t i = 0; i < 3; i++)
         if (primitives[i]) dnnl_primitive_destroy(primitives[i]);
@@ -234,15 +268,14 @@ void swiftcaffe_convolution_destroy(swiftcaffe_convolution *c) {
 }
 
 size_t swiftcaffe_convolution_bytes(const swiftcaffe_convolution *c) {
-    size_t bytes = c->src.bytes + c->weights.bytes + c->dst.bytes + c->data_dst_diff.bytes + c->data_src_diff.bytes +
-                   c->data_weights.bytes + c->weights_src.bytes + c->weights_dst_diff.bytes + c->weights_diff.bytes;
-    const dnnl_primitive_desc_t descriptors[] = {c->forward_pd, c->data_pd, c->weights_pd};
-    for (size_t i = 0; i < 3; i++) {
-        if (!descriptors[i]) continue;
-        const dnnl_memory_desc_t *scratch = dnnl_primitive_desc_query_md(descriptors[i], dnnl_query_scratchpad_md, 0);
-        if (scratch) bytes += dnnl_memory_desc_get_size(scratch);
-    }
-    return bytes;
+    return c->weights.bytes + c->data_dst_diff.bytes + c->data_src_diff.bytes + c->data_weights.bytes + c->weights_src.bytes +
+           c->weights_dst_diff.bytes + c->weights_diff.bytes;
+}
+
+size_t swiftcaffe_convolution_scratch_bytes(const swiftcaffe_convolution *c) {
+    size_t forward = aligned(c->src.bytes) + aligned(c->dst.bytes) + c->forward_scratchpad_bytes;
+    size_t backward = c->data_scratchpad_bytes > c->weights_scratchpad_bytes ? c->data_scratchpad_bytes : c->weights_scratchpad_bytes;
+    return forward > backward ? forward : backward;
 }
 
 const char *swiftcaffe_convolution_kernel(const swiftcaffe_convolution *c) { return c->kernel; }
@@ -258,8 +291,17 @@ int swiftcaffe_convolution_set_weights(swiftcaffe_convolution *c, const float *w
     return 0;
 }
 
-int swiftcaffe_convolution_forward(swiftcaffe_convolution *c, const float *input, float *output, int threads, char *error, size_t error_size) {
+int swiftcaffe_convolution_forward(swiftcaffe_convolution *c, const float *input, float *output, void *scratch, int threads,
+                                   char *error, size_t error_size) {
     set_threads(threads);
+    char *next = scratch;
+    staged_memory *borrowed[2] = {&c->src, &c->dst};
+    for (int i = 0; i < 2; i++) {
+        if (borrowed[i]->same) continue;
+        CHECK(dnnl_memory_set_data_handle(borrowed[i]->inner, next));
+        next += aligned(borrowed[i]->bytes);
+    }
+    if (c->forward_scratchpad) CHECK(dnnl_memory_set_data_handle(c->forward_scratchpad, next));
     if (bring_in(c, &c->src, input, error, error_size)) return -1;
     if (c->shape.accumulate) {
         // The sum post-op reads what the output holds, in the engine's layout.
@@ -267,34 +309,37 @@ int swiftcaffe_convolution_forward(swiftcaffe_convolution *c, const float *input
     } else {
         CHECK(dnnl_memory_set_data_handle(c->dst.user, output));
     }
-    dnnl_exec_arg_t arguments[4] = {{DNNL_ARG_SRC, c->src.inner}, {DNNL_ARG_WEIGHTS, c->weights.inner},
-                                    {DNNL_ARG_BIAS, c->bias}, {DNNL_ARG_DST, c->dst.inner}};
-    if (run(c, c->forward, 4, arguments, error, error_size)) return -1;
+    dnnl_exec_arg_t arguments[5] = {{DNNL_ARG_SRC, c->src.inner}, {DNNL_ARG_WEIGHTS, c->weights.inner}, {DNNL_ARG_BIAS, c->bias},
+                                    {DNNL_ARG_DST, c->dst.inner}, {DNNL_ARG_SCRATCHPAD, c->forward_scratchpad}};
+    if (run(c, c->forward, c->forward_scratchpad ? 5 : 4, arguments, error, error_size)) return -1;
     return bring_out(c, &c->dst, output, error, error_size);
 }
 
-int swiftcaffe_convolution_backward_data(swiftcaffe_convolution *c, const float *output_diff, float *input_diff, int threads,
-                                         char *error, size_t error_size) {
+int swiftcaffe_convolution_backward_data(swiftcaffe_convolution *c, const float *output_diff, float *input_diff, void *scratch,
+                                         int threads, char *error, size_t error_size) {
     if (!c->backward_data) return fail(error, error_size, "the convolution was not created for training");
     set_threads(threads);
     if (bring_in(c, &c->data_dst_diff, output_diff, error, error_size)) return -1;
     CHECK(dnnl_memory_set_data_handle(c->data_src_diff.user, input_diff));
-    dnnl_exec_arg_t arguments[3] = {{DNNL_ARG_DIFF_DST, c->data_dst_diff.inner}, {DNNL_ARG_WEIGHTS, c->data_weights.inner},
-                                    {DNNL_ARG_DIFF_SRC, c->data_src_diff.inner}};
-    if (run(c, c->backward_data, 3, arguments, error, error_size)) return -1;
+    if (c->data_scratchpad) CHECK(dnnl_memory_set_data_handle(c->data_scratchpad, scratch));
+    dnnl_exec_arg_t arguments[4] = {{DNNL_ARG_DIFF_DST, c->data_dst_diff.inner}, {DNNL_ARG_WEIGHTS, c->data_weights.inner},
+                                    {DNNL_ARG_DIFF_SRC, c->data_src_diff.inner}, {DNNL_ARG_SCRATCHPAD, c->data_scratchpad}};
+    if (run(c, c->backward_data, c->data_scratchpad ? 4 : 3, arguments, error, error_size)) return -1;
     return bring_out(c, &c->data_src_diff, input_diff, error, error_size);
 }
 
 int swiftcaffe_convolution_backward_weights(swiftcaffe_convolution *c, const float *input, const float *output_diff, float *weights_diff,
-                                            float *bias_diff, int threads, char *error, size_t error_size) {
+                                            float *bias_diff, void *scratch, int threads, char *error, size_t error_size) {
     if (!c->backward_weights) return fail(error, error_size, "the convolution was not created for training");
     set_threads(threads);
     if (bring_in(c, &c->weights_src, input, error, error_size)) return -1;
     if (bring_in(c, &c->weights_dst_diff, output_diff, error, error_size)) return -1;
     CHECK(dnnl_memory_set_data_handle(c->weights_diff.user, c->plain_weights_diff));
-    dnnl_exec_arg_t arguments[4] = {{DNNL_ARG_SRC, c->weights_src.inner}, {DNNL_ARG_DIFF_DST, c->weights_dst_diff.inner},
-                                    {DNNL_ARG_DIFF_WEIGHTS, c->weights_diff.inner}, {DNNL_ARG_DIFF_BIAS, c->bias_diff}};
-    if (run(c, c->backward_weights, 4, arguments, error, error_size)) return -1;
+    if (c->weights_scratchpad) CHECK(dnnl_memory_set_data_handle(c->weights_scratchpad, scratch));
+    dnnl_exec_arg_t arguments[5] = {{DNNL_ARG_SRC, c->weights_src.inner}, {DNNL_ARG_DIFF_DST, c->weights_dst_diff.inner},
+                                    {DNNL_ARG_DIFF_WEIGHTS, c->weights_diff.inner}, {DNNL_ARG_DIFF_BIAS, c->bias_diff},
+                                    {DNNL_ARG_SCRATCHPAD, c->weights_scratchpad}};
+    if (run(c, c->backward_weights, c->weights_scratchpad ? 5 : 4, arguments, error, error_size)) return -1;
     if (bring_out(c, &c->weights_diff, c->plain_weights_diff, error, error_size)) return -1;
     // The layer contract adds parameter gradients (iter_size, shared weights).
     size_t count = (size_t)c->shape.outputs * (c->shape.channels / c->shape.groups) * c->shape.kernel_h * c->shape.kernel_w;

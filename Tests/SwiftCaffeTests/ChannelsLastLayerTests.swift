@@ -105,4 +105,23 @@ import Testing
         // The 1×1 convolutions too: with both sides channels-last nothing is reordered.
         for name in ["stem", "a1", "a3", "ap1", "b1", "b3"] { #expect((plan.layer(named: name) as! ConvolutionLayer).ranInEngine, "\(name)") }
     }
+
+    /// A net's last blob written again in place (a ReLU after the last convolution) is still
+    /// its output: it stays N×C×H×W and whole, where it had counted as read by the ReLU and
+    /// came back channels-last.
+    @Test func anOutputWrittenInPlaceStaysPlanar() throws {
+        let spec = try NetSpec.parse("""
+            layers:
+              - {name: in, type: Input, top: data, shape: [2, 16, 9, 9]}
+              - {name: conv, type: Convolution, bottom: data, top: conv, num_output: 16, kernel_size: 3, pad: 1, weight_filler: msra}
+              - {name: relu, type: ReLU, bottom: conv, top: conv}
+            """)
+        func values(_ purpose: NetPurpose) throws -> [Float] {
+            let net = try Net(spec: spec, options: NetOptions(phase: .test, seed: 4, purpose: purpose))
+            #expect(net.plan.outputNames == ["conv"])
+            try net.forward(replacing: ["data": ConvolutionEngineTests.input(2 * 16 * 9 * 9)])
+            return net.blobs["conv"]!.dataArray
+        }
+        ConvolutionEngineTests.expectClose(try values(.inference), try values(.asWritten), "conv")
+    }
 }

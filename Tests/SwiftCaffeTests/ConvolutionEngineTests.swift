@@ -89,6 +89,35 @@ import Testing
         Self.expectClose(withoutEngine.fc, reference.fc, "fc without the engine")
     }
 
+    /// An inference net's 3×3 convolutions over enough positions run by Winograd, to within
+    /// the bound of the direct kernels; `SWIFTCAFFE_CONVOLUTION=direct` (`allowsWinograd`) and
+    /// training keep them direct.
+    @Test func winogradAgreesWithIm2col() throws {
+        let spec = try NetSpec.parse("""
+            layers:
+              - {name: in, type: Input, top: data, shape: [2, 32, 28, 28]}
+              - {name: conv, type: Convolution, bottom: data, top: conv, num_output: 48, kernel_size: 3, pad: 1, weight_filler: msra, bias_filler: {type: gaussian, std: 0.1}}
+              - {name: relu, type: ReLU, bottom: conv, top: conv}
+            """)
+        func run(engine: Bool, winograd: Bool, purpose: NetPurpose) throws -> (values: [Float], kernel: String?) {
+            try ConvolutionEngine.$isEnabled.withValue(engine) {
+                try ConvolutionEngine.$allowsWinograd.withValue(winograd) {
+                    let net = try Net(spec: spec, options: NetOptions(phase: .test, seed: 3, purpose: purpose))
+                    try net.forward(replacing: ["data": Self.input(2 * 32 * 28 * 28)])
+                    return (net.blobs["conv"]!.dataArray, (net.plan.layer(named: "conv") as! ConvolutionLayer).engineKernel)
+                }
+            }
+        }
+        let reference = try run(engine: false, winograd: false, purpose: .asWritten)
+        let winograd = try run(engine: true, winograd: true, purpose: .inference)
+        #expect(winograd.kernel?.contains("wino") == true, "\(winograd.kernel ?? "no engine")")
+        Self.expectClose(winograd.values, reference.values, "Winograd")
+        let direct = try run(engine: true, winograd: false, purpose: .inference)
+        #expect(direct.kernel?.contains("wino") == false, "\(direct.kernel ?? "no engine")")
+        Self.expectClose(direct.values, reference.values, "direct")
+        #expect(try run(engine: true, winograd: true, purpose: .training).kernel?.contains("wino") == false)
+    }
+
     /// An inference net keeps the engine's copy of its weights; loading weights, and the
     /// call after writing them yourself, must replace it.
     @Test func newWeightsReachAnInferenceNet() throws {

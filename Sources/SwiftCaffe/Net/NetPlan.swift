@@ -238,8 +238,10 @@ public struct NetPlan {
         }
     }
 
+    /// The tops no layer reads, in order. A layer working in place (a ReLU on the last blob)
+    /// reads what it writes, which leaves the blob an output: reading it must not count.
     private mutating func collectOutputs(_ schedule: [ScheduledLayer]) {
-        let read = Set(schedule.flatMap(\.bottoms))
+        let read = Set(schedule.flatMap { step in step.bottoms.filter { !step.tops.contains($0) } })
         var seen: Set<String> = []
         for step in schedule { for top in step.tops where !read.contains(top) && seen.insert(top).inserted { outputNames.append(top) } }
     }

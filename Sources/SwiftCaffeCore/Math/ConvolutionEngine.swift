@@ -14,6 +14,7 @@ import Foundation
 ///
 /// `SWIFTCAFFE_CONVOLUTION=gemm` in the environment turns the engine off (every layer then runs
 /// its im2col path): for comparing the two, and as the way out should oneDNN misbehave on a CPU.
+/// `SWIFTCAFFE_CONVOLUTION=direct` keeps the engine but not its Winograd kernels.
 public final class ConvolutionEngine {
     /// Everything the primitives are made for; a layer whose shape changes makes a new engine.
     public struct Shape: Equatable, Sendable {
@@ -29,6 +30,10 @@ public final class ConvolutionEngine {
         /// Whether forward adds the convolution to what the output holds, before the ReLU (a
         /// residual sum folded in: oneDNN's `sum` post-op).
         public var accumulates = false
+        /// Whether forward runs by Winograd's F(m, 3) where oneDNN has a kernel for the shape
+        /// (inference only): about half the multiplies of a 3×3 convolution, at about twice the
+        /// rounding error (1e-6 of the largest output, against 5e-7; docs/performance.md).
+        public var winograd = false
         public var threads: Int
 
         public init(batch: Int, channels: Int, height: Int, width: Int, outputs: Int, groups: Int,
@@ -40,21 +45,28 @@ public final class ConvolutionEngine {
             (self.outputH, self.outputW, self.training, self.reluSlope, self.threads) = (outputH, outputW, training, reluSlope, threads)
         }
 
-        /// Floats the engine may hold besides the blobs, an upper bound for the memory check
-        /// before it exists: input and output with channels padded to 16, twice each when
-        /// training (the gradients), and the weights once, or four times when training.
+        /// Floats the engine may hold or borrow besides the blobs, an upper bound for the memory
+        /// check before it exists: input and output with channels padded to 16, twice each when
+        /// training (the gradients), and the weights once, or four times when training. Winograd
+        /// transforms each 3×3 kernel into 6×6 values, and each 4×4 tile of input and output
+        /// into 6×6 in its scratchpad.
         public var boundFloats: Double {
             func padded(_ channels: Int) -> Double { Double((channels + 15) / 16 * 16) }
             let input = Double(batch) * padded(channels) * Double(height * width)
             let output = Double(batch) * padded(outputs) * Double(outputH * outputW)
-            let weights = padded(outputs) * padded(channels) * Double(kernelH * kernelW)
-            return training ? 2 * (input + output) + 4 * weights : input + output + weights
+            let weights = padded(outputs) * padded(channels) * Double(winograd ? 36 : kernelH * kernelW)
+            let transformed = winograd ? 2.25 * (input + output) : 0
+            return training ? 2 * (input + output) + 4 * weights : input + output + weights + transformed
         }
     }
 
     /// Whether layers built from now on may use the engine (`SWIFTCAFFE_CONVOLUTION=gemm` says
     /// no). A task-local, so that a test can compare both paths side by side.
     @TaskLocal public static var isEnabled = ProcessInfo.processInfo.environment["SWIFTCAFFE_CONVOLUTION"]?.lowercased() != "gemm"
+
+    /// Whether inference layers built from now on may run by Winograd (`Shape.winograd`);
+    /// `SWIFTCAFFE_CONVOLUTION=direct` says no, for the direct kernels' rounding.
+    @TaskLocal public static var allowsWinograd = ProcessInfo.processInfo.environment["SWIFTCAFFE_CONVOLUTION"]?.lowercased() != "direct"
 
     public let shape: Shape
     private let handle: OpaquePointer
@@ -70,7 +82,7 @@ public final class ConvolutionEngine {
         (c.dilation_h, c.dilation_w, c.output_h, c.output_w) = (Int32(shape.dilationH), Int32(shape.dilationW), Int32(shape.outputH), Int32(shape.outputW))
         (c.training, c.relu, c.relu_slope, c.threads) = (shape.training ? 1 : 0, shape.reluSlope == nil ? 0 : 1, shape.reluSlope ?? 0, Int32(shape.threads))
         (c.input_channels_last, c.output_channels_last) = (shape.inputChannelsLast ? 1 : 0, shape.outputChannelsLast ? 1 : 0)
-        c.accumulate = shape.accumulates ? 1 : 0
+        (c.accumulate, c.winograd) = (shape.accumulates ? 1 : 0, shape.winograd ? 1 : 0)
         var handle: OpaquePointer?
         try Self.check { error, size in
             handle = swiftcaffe_convolution_create(&c, error, size)
@@ -81,8 +93,15 @@ public final class ConvolutionEngine {
 
     deinit { swiftcaffe_convolution_destroy(handle) }
 
-    /// Bytes held besides the blobs (reordered copies and oneDNN's scratch).
+    /// Bytes held besides the blobs (the reordered weights; for training also backward's copies).
     public var bytes: Int { swiftcaffe_convolution_bytes(handle) }
+
+    /// Bytes of scratch each call borrows (64-byte aligned): the input and output in the
+    /// engine's layout where it differs from the blobs', and oneDNN's scratchpads. A net's
+    /// engines borrow one buffer in turn (its `ScratchArena`), so that scratch costs what the
+    /// largest layer needs, not the sum: ResNet-50's Winograd layers at batch 16 each held
+    /// hundreds of megabytes of it (docs/performance.md).
+    public var scratchBytes: Int { swiftcaffe_convolution_scratch_bytes(handle) }
 
     /// The kernels oneDNN chose for forward, e.g. "brgconv:avx512_core".
     public var kernel: String { String(cString: swiftcaffe_convolution_kernel(handle)) }
@@ -92,19 +111,22 @@ public final class ConvolutionEngine {
         try Self.check { swiftcaffe_convolution_set_weights(handle, weights, bias, $0, $1) }
     }
 
-    public func forward(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) throws {
-        try Self.check { swiftcaffe_convolution_forward(handle, input, output, Int32(shape.threads), $0, $1) }
+    /// Each call borrows `scratch`, at least `scratchBytes` 64-byte-aligned bytes, for the call.
+    public func forward(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) throws {
+        try Self.check { swiftcaffe_convolution_forward(handle, input, output, scratch, Int32(shape.threads), $0, $1) }
     }
 
     /// Writes the input's gradient (overwrites it, as a layer's backward does).
-    public func backwardData(_ outputDiff: UnsafePointer<Float>, into inputDiff: UnsafeMutablePointer<Float>) throws {
-        try Self.check { swiftcaffe_convolution_backward_data(handle, outputDiff, inputDiff, Int32(shape.threads), $0, $1) }
+    public func backwardData(_ outputDiff: UnsafePointer<Float>, into inputDiff: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) throws {
+        try Self.check { swiftcaffe_convolution_backward_data(handle, outputDiff, inputDiff, scratch, Int32(shape.threads), $0, $1) }
     }
 
     /// Adds the gradients of the weights and bias (nil: none) into the given buffers.
-    public func backwardWeights(input: UnsafePointer<Float>, outputDiff: UnsafePointer<Float>,
-                                addingInto weightsDiff: UnsafeMutablePointer<Float>, biasDiff: UnsafeMutablePointer<Float>?) throws {
-        try Self.check { swiftcaffe_convolution_backward_weights(handle, input, outputDiff, weightsDiff, biasDiff, Int32(shape.threads), $0, $1) }
+    public func backwardWeights(input: UnsafePointer<Float>, outputDiff: UnsafePointer<Float>, addingInto weightsDiff: UnsafeMutablePointer<Float>,
+                                biasDiff: UnsafeMutablePointer<Float>?, scratch: UnsafeMutableRawPointer) throws {
+        try Self.check {
+            swiftcaffe_convolution_backward_weights(handle, input, outputDiff, weightsDiff, biasDiff, scratch, Int32(shape.threads), $0, $1)
+        }
     }
 
     private static func check(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws {

@@ -19,10 +19,12 @@ public final class LRNLayer: Layer, TangentLayer, ChannelsLastCapable {
     let alpha, beta, k: Float
     let region: Region
     private var shape: [Int] = []
-    private var scale = Blob()
+    /// Deferred, like the two below: they take memory when first used, which a channels-last
+    /// forward (an inference net's) never does.
+    private var scale = Blob(deferred: "")
     /// Per-element terms and their window sums: x² in forward, dy·y/s in backward, x·ẋ in
     /// forward mode.
-    private var ratio = Blob(), accumulated = Blob(deferred: "")  // only backward and forward mode use `accumulated`
+    private var ratio = Blob(deferred: ""), accumulated = Blob(deferred: "")  // only backward and forward mode use `accumulated`
 
     public init(spec: LayerSpec, context: LayerContext) throws {
         self.spec = spec
