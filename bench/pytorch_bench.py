@@ -9,13 +9,18 @@ state into Linear(128, 10), uniform ±0.08 weights and zero biases, Adam at 0.00
 has two bias vectors where Caffe's has one: 512 more additions a step, nothing to time.) Data is Fashion-MNIST from
 Debian's dataset-fashion-mnist, kept as bytes and converted per batch like SwiftCaffe does.
 
-Prints one JSON line: training and inference images/s and the process's peak RSS.
+Prints one JSON line: training and inference images/s and the process's peak RSS. With
+--epoch it trains one epoch with no warm-up and no test, as bench/whole_process.py times the
+whole process, and prints the seconds each part took instead.
 """
+import time
+
+STARTED = time.perf_counter()  # before the imports, which are part of a whole process's cost
+
 import argparse
 import gzip
 import json
 import resource
-import time
 
 import numpy as np
 import torch
@@ -91,12 +96,15 @@ def main():
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--epoch", action="store_true", help="one epoch, no warm-up, no test; print each part's seconds")
     args = parser.parse_args()
+    imported = time.perf_counter()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
     train_x, train_y = load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
-    test_x, test_y = load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+    if not args.epoch:
+        test_x, test_y = load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
     if args.net == "lstm_rows":
         model = LSTMRows()
         caffe_xavier(model.classify)
@@ -112,6 +120,7 @@ def main():
                                     lr=base_lr, momentum=0.9, weight_decay=0.0005)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: (1 + 0.0001 * it) ** -0.75)
 
+    loaded = time.perf_counter()
     batch = 64
     order = torch.randperm(len(train_x))
     position = 0
@@ -132,6 +141,17 @@ def main():
         return loss
 
     model.train()
+    if args.epoch:
+        iterations = -(-len(train_x) // batch)
+        step()
+        first = time.perf_counter()
+        for _ in range(iterations - 1):
+            step()
+        done = time.perf_counter()
+        print(json.dumps({"iterations": iterations, "imports_s": imported - STARTED, "data_s": loaded - imported,
+                          "first_iteration_s": first - loaded, "training_s": done - first, "in_process_s": done - STARTED,
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        return
     for _ in range(20):  # warm-up, not timed
         step()
     start = time.perf_counter()
