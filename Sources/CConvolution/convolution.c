@@ -166,10 +166,11 @@ static int create(swiftcaffe_convolution *c, char *error, size_t error_size) {
     CHECK(dnnl_primitive_attr_create(&attributes));
     CHECK(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user));
     dnnl_post_ops_t post_ops = NULL;
-    if (s->accumulate || s->relu) {
+    if (s->accumulate || s->relu || s->clip) {
         CHECK(dnnl_post_ops_create(&post_ops));
         if (s->accumulate) CHECK(dnnl_post_ops_append_sum(post_ops, 1.0f));
         if (s->relu) CHECK(dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu, s->relu_slope, 0.0f));
+        if (s->clip) CHECK(dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_clip, s->clip_low, s->clip_high));
         CHECK(dnnl_primitive_attr_set_post_ops(attributes, post_ops));
     }
     // Winograd first when asked for; oneDNN has it for fewer shapes and post-ops than direct.

@@ -118,6 +118,36 @@ import Testing
         #expect(try run(engine: true, winograd: true, purpose: .training).kernel?.contains("wino") == false)
     }
 
+    /// A Clip after a convolution (ReLU6) folds into it at inference: oneDNN's `clip` post-op in
+    /// the engine, the last step of the epilogue in the im2col path; the values are the
+    /// Clip layer's. A Clip after a ReLU folded into the same convolution clips after it.
+    @Test(arguments: [false, true])
+    func aClipFoldsIntoTheConvolution(relu: Bool) throws {
+        let spec = try NetSpec.parse("""
+            layers:
+              - {name: in, type: Input, top: data, shape: [2, 32, 9, 9]}
+              - {name: conv, type: Convolution, bottom: data, top: conv, num_output: 32, kernel_size: 3, pad: 1, weight_filler: msra, bias_filler: {type: gaussian, std: 0.3}}
+            \(relu ? "  - {name: relu, type: ReLU, bottom: conv, top: conv}" : "")
+              - {name: clip, type: Clip, bottom: conv, top: conv, min: -0.25, max: 0.5}
+              - {name: pool, type: Pooling, bottom: conv, top: pool, pool: AVE, global_pooling: true}
+            """)
+        func run(engine: Bool, purpose: NetPurpose) throws -> (values: [Float], folded: [String]) {
+            try ConvolutionEngine.$isEnabled.withValue(engine) {
+                let net = try Net(spec: spec, options: NetOptions(phase: .test, seed: 5, purpose: purpose, keeping: ["conv"]))
+                try net.forward(replacing: ["data": Self.input(2 * 32 * 9 * 9)])
+                #expect((net.plan.layer(named: "conv") as! ConvolutionLayer).ranInEngine == engine)
+                return (net.blobs["conv"]!.dataArray, net.plan.folded.map(\.layer.name))
+            }
+        }
+        let reference = try run(engine: false, purpose: .asWritten)
+        #expect(reference.values.contains(0.5) && reference.values.contains(relu ? 0 : -0.25), "the bounds were never reached")
+        for engine in [false, true] {
+            let folded = try run(engine: engine, purpose: .inference)
+            #expect(folded.folded.contains("clip"))
+            Self.expectClose(folded.values, reference.values, engine ? "engine" : "im2col")
+        }
+    }
+
     /// An inference net keeps the engine's copy of its weights; loading weights, and the
     /// call after writing them yourself, must replace it.
     @Test func newWeightsReachAnInferenceNet() throws {

@@ -26,6 +26,9 @@ typedef struct {
     /// 1 to apply max(x, 0) + slope·min(x, 0) to the output as it is written.
     int relu;
     float relu_slope;
+    /// 1 to clip the output to [clip_low, clip_high] after that (a ReLU6).
+    int clip;
+    float clip_low, clip_high;
     /// 1 to run forward by Winograd's F(m, 3) where oneDNN has a kernel for it (inference, 3×3
     /// at stride 1), direct otherwise.
     int winograd;

@@ -12,6 +12,7 @@ enum InPlaceFolding {
     /// a BatchNorm that trains must use batch statistics (see `BatchNormLayer.fuse`). For
     /// inference only:
     /// - then a BatchNorm with global statistics (and what it folded) after a Convolution;
+    /// - then a Clip (a ReLU6) after a Convolution (`foldClips`);
     /// - every Split, whose readers then read its bottom (pairs `(split, blob)`);
     /// - and max pooling stops recording where each maximum was.
     ///
@@ -56,6 +57,7 @@ enum InPlaceFolding {
             }
             plan.removeLayer(at: index, foldedInto: convolution.name)
         }
+        foldClips(&plan)
 
         // A Split only copies its bottom for readers whose gradients backward sums: without
         // backward they can read the bottom itself, and the copies' memory goes.
@@ -65,5 +67,28 @@ enum InPlaceFolding {
             plan.removeLayer(at: index, foldedInto: source.name)
         }
         for case let pooling as PoolingLayer in plan.layers { pooling.keepOnlyValues() }
+    }
+
+    /// Folds a Clip (MobileNetV2's ReLU6) into the Convolution that writes its bottom, which
+    /// then writes the Clip's top itself. A Clip is never in place here: its backward needs its
+    /// input, so the schedule gives it a bottom of its own (`NetSchedule`). The fold needs what
+    /// working in place would: the Clip alone reads that bottom, no one outside the net reads
+    /// it, and no layer before the Clip writes its top.
+    private static func foldClips(_ plan: inout NetPlan) {
+        let outside = plan.blobsReadOutside(keeping: plan.options.keeping)
+        var index = 0
+        while index < plan.layers.count {
+            guard let clip = plan.layers[index] as? ElementwiseLayer<ClipFunction>, let source = plan.bottoms[index].first,
+                  let top = plan.tops[index].first, source !== top, !outside.contains(source.name),
+                  plan.layers.indices.filter({ plan.bottoms[$0].contains { $0 === source } }) == [index],
+                  !(0..<index).contains(where: { plan.tops[$0].contains { $0 === top } }),
+                  let writer = (0..<index).last(where: { plan.tops[$0].contains { $0 === source } }), plan.tops[writer].count == 1,
+                  let convolution = plan.layers[writer] as? ConvolutionLayer, convolution.fuse(clip.function) else {
+                index += 1
+                continue
+            }
+            plan.redirectTop(of: writer, to: top)
+            plan.removeLayer(at: index, foldedInto: convolution.name)
+        }
     }
 }

@@ -30,6 +30,9 @@ public final class ConvolutionEngine {
         /// Whether forward adds the convolution to what the output holds, before the ReLU (a
         /// residual sum folded in: oneDNN's `sum` post-op).
         public var accumulates = false
+        /// Bounds the output is clipped to after the ReLU, or nil (a ReLU6 folded in: oneDNN's
+        /// `clip` post-op).
+        public var clip: ClosedRange<Float>?
         /// Whether forward runs by Winograd's F(m, 3) where oneDNN has a kernel for the shape
         /// (inference only): about half the multiplies of a 3×3 convolution, at about twice the
         /// rounding error (1e-6 of the largest output, against 5e-7; docs/performance.md).
@@ -83,6 +86,7 @@ public final class ConvolutionEngine {
         (c.training, c.relu, c.relu_slope, c.threads) = (shape.training ? 1 : 0, shape.reluSlope == nil ? 0 : 1, shape.reluSlope ?? 0, Int32(shape.threads))
         (c.input_channels_last, c.output_channels_last) = (shape.inputChannelsLast ? 1 : 0, shape.outputChannelsLast ? 1 : 0)
         (c.accumulate, c.winograd) = (shape.accumulates ? 1 : 0, shape.winograd ? 1 : 0)
+        (c.clip, c.clip_low, c.clip_high) = (shape.clip == nil ? 0 : 1, shape.clip?.lowerBound ?? 0, shape.clip?.upperBound ?? 0)
         var handle: OpaquePointer?
         try Self.check { error, size in
             handle = swiftcaffe_convolution_create(&c, error, size)

@@ -121,7 +121,7 @@ public struct ThresholdFunction: ElementwiseFunction {
 
 /// Clip: x limited to [min, max]; y′ = 1 inside, 0 outside.
 public struct ClipFunction: ElementwiseFunction {
-    let low, high: Float
+    package let low, high: Float
     public init(spec: LayerSpec) throws {
         low = try spec.float("min")
         high = try spec.float("max")

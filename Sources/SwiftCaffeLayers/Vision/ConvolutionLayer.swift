@@ -115,13 +115,13 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
     private func convolveWithoutEngine(_ bottom: Blob, into output: UnsafeMutablePointer<Float>) {
         let bias = keys.biasTerm ? params[1].data : nil
         guard inputChannelsLast || outputChannelsLast else {
-            convolve(bottom.data, weights: params[0].data, bias: bias, into: output, adding: false, relu: fusedReLU, normalization: fusedNormalization)
+            convolve(bottom.data, weights: params[0].data, bias: bias, into: output, adding: false, relu: fusedReLU, normalization: fusedNormalization, clip: fusedClip)
             return
         }
         // The engine has no kernel for this shape after all, but the net planned for one.
         var input = bottom.dataArray, planar = [Float](repeating: 0, count: batch * keys.numOutput * outputArea)
         if inputChannelsLast { ChannelsLastCopy.reorder(bottom.data, into: &input, shape: bottom.shape, toChannelsLast: false) }
-        convolve(&input, weights: params[0].data, bias: bias, into: &planar, adding: false, relu: fusedReLU, normalization: fusedNormalization)
+        convolve(&input, weights: params[0].data, bias: bias, into: &planar, adding: false, relu: fusedReLU, normalization: fusedNormalization, clip: fusedClip)
         if outputChannelsLast {
             ChannelsLastCopy.reorder(planar, into: output, shape: [batch, keys.numOutput, geometry.outputH, geometry.outputW], toChannelsLast: true)
         } else {
@@ -140,7 +140,9 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
     /// top now the other summand's blob. Only when nothing of its own comes after the
     /// convolution: a ReLU folded in would have to run before the sum.
     package func fuseResidualSum(relu: ReLUFunction?) -> Bool {
-        guard context.inference, !foldsResidualSum, fusedReLU == nil, fusedNormalization?.channelTransform(0).relu == nil else { return false }
+        guard context.inference, !foldsResidualSum, fusedReLU == nil, fusedClip == nil, fusedNormalization?.channelTransform(0).relu == nil else {
+            return false
+        }
         (foldsResidualSum, residualReLU) = (true, relu)
         engine = nil
         return true
@@ -184,6 +186,7 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
         (shape.inputChannelsLast, shape.outputChannelsLast) = (inputChannelsLast, outputChannelsLast)
         shape.accumulates = foldsResidualSum
         shape.winograd = suitsWinograd
+        shape.clip = fusedClip.map { $0.low...$0.high }
         return shape
     }
 
@@ -304,14 +307,24 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
 
     /// Only for inference: backward would need the ReLU's mask.
     package func fuse(_ relu: ReLUFunction, training: Bool) -> Bool {
-        guard !training, fusedReLU == nil else { return false }
+        guard !training, fusedReLU == nil, fusedClip == nil else { return false }
         fusedReLU = relu
+        return true
+    }
+
+    /// A Clip folded in for inference (MobileNetV2's ReLU6), applied after everything else.
+    private var fusedClip: ClipFunction?
+
+    /// Folds the in-place Clip that follows (inference only); returns whether it did.
+    package func fuse(_ clip: ClipFunction) -> Bool {
+        guard context.inference, fusedClip == nil, !foldsResidualSum else { return false }
+        fusedClip = clip
         return true
     }
 
     /// Folds the in-place BatchNorm (global statistics) that follows; returns whether it did.
     package func fuse(_ normalization: BatchNormLayer) -> Bool {
-        guard fusedReLU == nil, fusedNormalization == nil, normalization.foldsIntoConvolution else { return false }
+        guard fusedReLU == nil, fusedClip == nil, fusedNormalization == nil, normalization.foldsIntoConvolution else { return false }
         fusedNormalization = normalization
         return true
     }
@@ -320,7 +333,7 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
     /// runs it once; forward mode twice, since ẏ = ẋ ∗ W + x ∗ Ẇ + ḃ.
     private func convolve(_ input: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
                           into output: UnsafeMutablePointer<Float>, adding: Bool, relu: ReLUFunction? = nil,
-                          normalization: BatchNormLayer? = nil) {
+                          normalization: BatchNormLayer? = nil, clip: ClipFunction? = nil) {
         let g = geometry, area = outputArea, outputs = keys.numOutput
         let inputSize = g.channels * g.height * g.width
         let groups = groups, perGroup = outputs / groups, groupVolume = groupVolume
@@ -363,6 +376,7 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
                     } else {
                         for i in 0..<area { target[i] = source[i] + b }
                     }
+                    if let clip { for i in 0..<area { target[i] = clip.value(target[i]) } }
                 }
             }
         }
