@@ -51,7 +51,8 @@ import Testing
 
     /// LRN sums each window directly where the planar path slides one sum, so the two agree to
     /// rounding; with β other than 0.75 it takes the general power.
-    @Test(arguments: ["local_size: 5, alpha: 0.0001, beta: 0.75", "local_size: 3, alpha: 2, beta: 0.6, k: 2"])
+    @Test(arguments: ["local_size: 5, alpha: 0.0001, beta: 0.75", "local_size: 3, alpha: 2, beta: 0.6, k: 2",
+                      "local_size: 2147483647, alpha: 1e9, beta: 0.75"])  // a window past every channel, at once
     func lrnAgreesToRounding(_ keys: String) throws {
         let bottom = randomBlob([2, 21, 5, 7], seed: 8, range: -4...4)
         let (planar, channelsLast) = try Self.bothLayouts("{name: n, type: LRN, \(keys)}", [bottom])

@@ -195,7 +195,9 @@ public final class LRNLayer: Layer, TangentLayer, ChannelsLastCapable {
     /// directly, in channel order, where the planar path slides one sum along the channels; the
     /// two round differently (by about 1e-7 of the value), and this one cannot drift below zero.
     private func forwardChannelsLast(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        let channels = shape[1], positions = shape[0] * shape[2] * shape[3], size = size
+        // A window reaching past every channel sums them all: no need to walk its zeros
+        // (`local_size` may be up to 2³¹ − 1).
+        let channels = shape[1], positions = shape[0] * shape[2] * shape[3], size = 2 * min(size / 2, channels - 1) + 1
         let factor = alpha / divisor, k = k, beta = beta
         Parallel.forChunks(of: positions, minimumPerChunk: 16) { _, range in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * channels + size - 1) { scratch in
