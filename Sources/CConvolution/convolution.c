@@ -17,7 +17,7 @@
 typedef struct {
     dnnl_memory_t user, inner;
     dnnl_primitive_t to_inner, to_user;
-    int same, borrowed;
+    int same;
     size_t bytes;
 } staged_memory;
 
@@ -25,6 +25,7 @@ struct swiftcaffe_convolution {
     swiftcaffe_convolution_shape shape;
     dnnl_engine_t engine;
     dnnl_stream_t stream;
+    dnnl_primitive_attr_t attributes;
     dnnl_primitive_desc_t forward_pd, data_pd, weights_pd;
     dnnl_primitive_t forward, backward_data, backward_weights;
     // Forward: input, weights (forward's layout), bias, output.
@@ -73,7 +74,6 @@ static int stage(swiftcaffe_convolution *c, staged_memory *memory, const dnnl_me
                  int to_inner, int to_user, int borrowed, char *error, size_t error_size) {
     memory->same = dnnl_memory_desc_equal(user, inner);
     memory->bytes = memory->same ? 0 : dnnl_memory_desc_get_size(inner);
-    memory->borrowed = borrowed;
     CHECK(dnnl_memory_create(&memory->user, user, c->engine, DNNL_MEMORY_NONE));
     if (memory->same) {
         memory->inner = memory->user;
@@ -162,16 +162,20 @@ static int create(swiftcaffe_convolution *c, char *error, size_t error_size) {
     CHECK(dnnl_memory_desc_init_by_tag(&dst_any, 4, dst_dims, dnnl_f32, dnnl_format_tag_any));
     CHECK(dnnl_memory_desc_init_by_tag(&weights_any, weight_axes, weight_shape, dnnl_f32, dnnl_format_tag_any));
 
-    dnnl_primitive_attr_t attributes;
-    CHECK(dnnl_primitive_attr_create(&attributes));
+    CHECK(dnnl_primitive_attr_create(&c->attributes));
+    dnnl_primitive_attr_t attributes = c->attributes;
     CHECK(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user));
-    dnnl_post_ops_t post_ops = NULL;
     if (s->accumulate || s->relu || s->clip) {
+        // The attributes keep a copy of the post-ops.
+        dnnl_post_ops_t post_ops;
         CHECK(dnnl_post_ops_create(&post_ops));
-        if (s->accumulate) CHECK(dnnl_post_ops_append_sum(post_ops, 1.0f));
-        if (s->relu) CHECK(dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu, s->relu_slope, 0.0f));
-        if (s->clip) CHECK(dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_clip, s->clip_low, s->clip_high));
-        CHECK(dnnl_primitive_attr_set_post_ops(attributes, post_ops));
+        dnnl_status_t built = dnnl_success;
+        if (s->accumulate && built == dnnl_success) built = dnnl_post_ops_append_sum(post_ops, 1.0f);
+        if (s->relu && built == dnnl_success) built = dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu, s->relu_slope, 0.0f);
+        if (s->clip && built == dnnl_success) built = dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_clip, s->clip_low, s->clip_high);
+        if (built == dnnl_success) built = dnnl_primitive_attr_set_post_ops(attributes, post_ops);
+        dnnl_post_ops_destroy(post_ops);
+        if (built != dnnl_success) return fail(error, error_size, "oneDNN: the post-ops failed with status %d", (int)built);
     }
     // Winograd first when asked for; oneDNN has it for fewer shapes and post-ops than direct.
     dnnl_status_t status = dnnl_unimplemented;
@@ -182,11 +186,7 @@ static int create(swiftcaffe_convolution *c, char *error, size_t error_size) {
                                                          &weights_any, &bias_md, &dst_any, strides, dilates, pad_l, pad_r));
         status = dnnl_primitive_desc_create(&c->forward_pd, &forward, attributes, c->engine, NULL);
     }
-    if (post_ops) dnnl_post_ops_destroy(post_ops);
-    if (status != dnnl_success) {
-        dnnl_primitive_attr_destroy(attributes);
-        return fail(error, error_size, "oneDNN has no convolution for this shape (status %d)", (int)status);
-    }
+    if (status != dnnl_success) return fail(error, error_size, "oneDNN has no convolution for this shape (status %d)", (int)status);
     CHECK(dnnl_primitive_create(&c->forward, c->forward_pd));
     const char *kernel = "";
     dnnl_primitive_desc_query(c->forward_pd, dnnl_query_impl_info_str, 0, &kernel);
@@ -200,10 +200,7 @@ static int create(swiftcaffe_convolution *c, char *error, size_t error_size) {
     if (stage(c, &c->dst, &dst_user, dst_inner, s->accumulate, 1, 1, error, error_size)) return -1;
     if (scratchpad(c, c->forward_pd, &c->forward_scratchpad, &c->forward_scratchpad_bytes, error, error_size)) return -1;
     CHECK(dnnl_memory_create(&c->bias, &bias_md, c->engine, DNNL_MEMORY_ALLOCATE));
-    if (!s->training) {
-        dnnl_primitive_attr_destroy(attributes);
-        return 0;
-    }
+    if (!s->training) return 0;
 
     dnnl_convolution_desc_t data, weights;
     CHECK(dnnl_dilated_convolution_backward_data_desc_init(&data, dnnl_convolution_direct, &src_any, &weights_any, &dst_any,
@@ -213,7 +210,6 @@ static int create(swiftcaffe_convolution *c, char *error, size_t error_size) {
     CHECK(dnnl_dilated_convolution_backward_weights_desc_init(&weights, dnnl_convolution_direct, &src_any, &weights_any, &bias_md,
                                                               &dst_any, strides, dilates, pad_l, pad_r));
     CHECK(dnnl_primitive_desc_create(&c->weights_pd, &weights, attributes, c->engine, c->forward_pd));
-    dnnl_primitive_attr_destroy(attributes);
     if (scratchpad(c, c->data_pd, &c->data_scratchpad, &c->data_scratchpad_bytes, error, error_size)) return -1;
     if (scratchpad(c, c->weights_pd, &c->weights_scratchpad, &c->weights_scratchpad_bytes, error, error_size)) return -1;
     CHECK(dnnl_primitive_create(&c->backward_weights, c->weights_pd));
@@ -261,6 +257,7 @@ void swiftcaffe_convolution_destroy(swiftcaffe_convolution *c) {
     dnnl_primitive_desc_t descriptors[] = {c->forward_pd, c->data_pd, c->weights_pd};
     for (size_t i = 0; i < 3; i++)
         if (descriptors[i]) dnnl_primitive_desc_destroy(descriptors[i]);
+    if (c->attributes) dnnl_primitive_attr_destroy(c->attributes);
     if (c->stream) dnnl_stream_destroy(c->stream);
     if (c->engine) dnnl_engine_destroy(c->engine);
     free(c->plain_weights_diff);
