@@ -11,7 +11,8 @@ import SwiftCaffeLayers
 /// reader of the shortcut runs before the convolution, the convolution does not read it, and
 /// no one outside the net reads the shortcut, the branch or the sum (`blobsReadOutside`). The
 /// branch must be read by the sum alone. The sum's readers then read the shortcut's blob.
-/// Values are the same bits: the sum adds the same two floats, and its ReLU follows it.
+/// Without the engine the values are the same bits (the same two floats added, then the
+/// ReLU); oneDNN adds inside its kernel, and tests hold it to the unfused net's values.
 enum ResidualFolding {
     static func fold(_ plan: inout NetPlan, keeping: Set<String>) {
         let outside = plan.blobsReadOutside(keeping: keeping)
@@ -34,8 +35,8 @@ enum ResidualFolding {
 
     /// The convolution (its index) that can add into the other summand (returned), if any.
     private static func foldable(_ plan: NetPlan, sum: Int, outside: Set<String>) -> (Int, Blob)? {
-        let summands = plan.bottoms[sum]
-        guard summands[0] !== summands[1] else { return nil }
+        let summands = plan.bottoms[sum], total = plan.tops[sum][0]
+        guard summands[0] !== summands[1], !summands.contains(where: { $0 === total }) else { return nil }
         for (branch, shortcut) in [(summands[1], summands[0]), (summands[0], summands[1])] {
             let writers = plan.layers.indices.filter { plan.tops[$0].contains { $0 === branch } }
             let readers = plan.layers.indices.filter { plan.bottoms[$0].contains { $0 === branch } }

@@ -197,8 +197,9 @@ public final class LRNLayer: Layer, TangentLayer, ChannelsLastCapable {
     private func forwardChannelsLast(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         // A window reaching past every channel sums them all: no need to walk its zeros
         // (`local_size` may be up to 2³¹ − 1).
-        let channels = shape[1], positions = shape[0] * shape[2] * shape[3], size = 2 * min(size / 2, channels - 1) + 1
-        let factor = alpha / divisor, k = k, beta = beta
+        let channels = shape[1], positions = shape[0] * shape[2] * shape[3]
+        guard channels > 0, positions > 0 else { return }
+        let size = 2 * min(size / 2, channels - 1) + 1, factor = alpha / divisor, k = k, beta = beta
         Parallel.forChunks(of: positions, minimumPerChunk: 16) { _, range in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * channels + size - 1) { scratch in
                 swiftcaffe_lrn_channels_last(x + range.lowerBound * channels, y + range.lowerBound * channels, range.count, channels,
