@@ -11,22 +11,20 @@ import SwiftCaffeCore
 /// reorders its data once where it starts and once where it ends, not twice per convolution.
 /// Everything a user can read (outputs, kept blobs) stays N×C×H×W.
 package protocol ChannelsLastCapable: Layer {
-    /// How the layer's blobs may be laid out (see `ChannelsLastRule`).
+    /// How the layer's blobs may be laid out (`.alike` unless it says otherwise).
     var channelsLastRule: ChannelsLastRule { get }
     /// Whether it can now (a convolution only when its engine is on).
     var canUseChannelsLast: Bool { get }
     /// Tells the layer the layouts of its first bottom and first top (for `.alike`, of all
-    /// its blobs; an `.elementwise` layer is not told).
+    /// its blobs). A layer that treats every value alike (a sum, a copy, a ReLU) works in
+    /// either and need not listen.
     func useChannelsLast(bottom: Bool, top: Bool)
 }
 
 /// Which layouts a `ChannelsLastCapable` layer's blobs may take together.
 package enum ChannelsLastRule: Sendable {
-    /// It treats every value alike (a sum, a copy, a ReLU): any layout, as long as its
-    /// bottoms and tops share one. It is never told which.
-    case elementwise
-    /// It reads and writes either layout, as long as all its blobs share one, and is told
-    /// which (pooling, LRN, concatenation along channels).
+    /// It reads and writes either layout, as long as all its blobs share one (a sum,
+    /// pooling, LRN, concatenation along channels).
     case alike
     /// Its first bottom and first top each take either layout (a convolution, whose engine
     /// reorders as it reads and writes).
@@ -34,6 +32,7 @@ package enum ChannelsLastRule: Sendable {
 }
 
 extension ChannelsLastCapable {
+    package var channelsLastRule: ChannelsLastRule { .alike }
     package var canUseChannelsLast: Bool { true }
     package func useChannelsLast(bottom: Bool, top: Bool) {}
 }

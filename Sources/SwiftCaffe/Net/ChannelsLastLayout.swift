@@ -8,7 +8,7 @@ import SwiftCaffeLayers
 ///
 /// A 4-D blob is channels-last when its writers and all its readers can work on it, and no
 /// one outside the net reads it (`blobsReadOutside`, the ones `BlobSharing` keeps). A layer of
-/// rule `.elementwise` or `.alike` (a residual sum, a pooling, a concatenation) needs its
+/// rule `.alike` (a residual sum, a pooling, a concatenation) needs its
 /// bottoms and tops in one layout, so the pass starts from every candidate and drops blobs
 /// until those rules hold (each drop can only cause more, so it ends).
 ///
@@ -62,7 +62,6 @@ enum ChannelsLastLayout {
         for index in net.layers.indices {
             guard let layer = capable(index), let bottom = net.bottoms[index].first, let top = net.tops[index].first else { continue }
             switch layer.channelsLastRule {
-            case .elementwise: continue
             case .alike:
                 let alike = !cleared.contains(index)
                 layer.useChannelsLast(bottom: alike, top: alike)

@@ -4,8 +4,7 @@ import SwiftCaffeLayers
 /// summands: ResNet's `sum = shortcut + branch` (then its ReLU) becomes the branch's last
 /// convolution adding its output to the shortcut's blob in place, as oneDNN's `sum` post-op
 /// does while it writes (`ConvolutionLayer.fuseResidualSum`). That saves reading both
-/// summands again and writing the sum: about a twelfth of ResNet-50's time at batch 16 went
-/// to its Eltwise layers (docs/performance.md).
+/// summands again and writing the sum (docs/performance.md has what it took in ResNet-50).
 ///
 /// The shortcut's blob is overwritten, so the fold needs what in-place work needs: every other
 /// reader of the shortcut runs before the convolution, the convolution does not read it, and

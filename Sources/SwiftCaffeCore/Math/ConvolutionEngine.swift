@@ -103,8 +103,7 @@ public final class ConvolutionEngine {
     /// Bytes of scratch each call borrows (64-byte aligned): the input and output in the
     /// engine's layout where it differs from the blobs', and oneDNN's scratchpads. A net's
     /// engines borrow one buffer in turn (its `ScratchArena`), so that scratch costs what the
-    /// largest layer needs, not the sum: ResNet-50's Winograd layers at batch 16 each held
-    /// hundreds of megabytes of it (docs/performance.md).
+    /// largest layer needs, not the sum (docs/performance.md, "Winograd for 3×3 convolutions").
     public var scratchBytes: Int { swiftcaffe_convolution_scratch_bytes(handle) }
 
     /// The kernels oneDNN chose for forward, e.g. "brgconv:avx512_core".

@@ -67,7 +67,6 @@ public final class ConcatLayer: Layer, TangentLayer, ChannelsLastCapable {
 
     /// Whether the blobs are laid out N×H×W×C (`ChannelsLastLayout`, inference only).
     private(set) var channelsLast = false
-    package var channelsLastRule: ChannelsLastRule { .alike }
     package var canUseChannelsLast: Bool { axis == 1 && rank == 4 }
     package func useChannelsLast(bottom: Bool, top: Bool) { channelsLast = bottom }
 

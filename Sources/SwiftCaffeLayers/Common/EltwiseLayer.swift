@@ -4,7 +4,6 @@ import SwiftCaffeSpec
 /// Combines bottoms of one shape element by element (Caffe's `Eltwise`): `operation` SUM
 /// (weighted by `coeff`, default all 1), PROD or MAX (the gradient goes to the largest).
 public final class EltwiseLayer: Layer, TangentLayer, ReLUFusing, ChannelsLastCapable {
-    package var channelsLastRule: ChannelsLastRule { .elementwise }
     public enum Operation: String, CaseIterable { case sum = "SUM", prod = "PROD", max = "MAX" }
 
     public let spec: LayerSpec

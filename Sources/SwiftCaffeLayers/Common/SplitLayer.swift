@@ -5,7 +5,6 @@ import SwiftCaffeSpec
 /// wherever one blob feeds several layers, which is how gradients from every consumer of a
 /// blob are added up (layers overwrite bottom diffs, so each consumer needs its own copy).
 public final class SplitLayer: Layer, TangentLayer, ChannelsLastCapable {
-    package var channelsLastRule: ChannelsLastRule { .elementwise }
     public let spec: LayerSpec
     public var params: [Blob] = []
     public static var topCount: ClosedRange<Int> { 1...Int.max }

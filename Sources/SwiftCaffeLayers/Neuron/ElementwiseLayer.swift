@@ -74,5 +74,4 @@ public final class ElementwiseLayer<Function: ElementwiseFunction>: Layer, Tange
 
 extension ElementwiseLayer {
     /// Every value alike: a ReLU6 or sigmoid between channels-last convolutions keeps them so.
-    package var channelsLastRule: ChannelsLastRule { .elementwise }
 }

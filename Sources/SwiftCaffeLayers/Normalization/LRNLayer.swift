@@ -185,7 +185,6 @@ public final class LRNLayer: Layer, TangentLayer, ChannelsLastCapable {
     /// Whether the blobs are laid out N×H×W×C (`ChannelsLastLayout`, inference only: forward
     /// then keeps no scale for backward).
     private(set) var channelsLast = false
-    package var channelsLastRule: ChannelsLastRule { .alike }
     package var canUseChannelsLast: Bool { region == .across }
     package func useChannelsLast(bottom: Bool, top: Bool) { channelsLast = bottom }
 

@@ -192,14 +192,10 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
 
     /// Whether forward runs by Winograd (`ConvolutionEngine.Shape.winograd`): an inference
     /// net's dense 3×3 convolutions at stride 1, of at least 16 channels, over at least 784
-    /// output positions a call (a 28×28 plane), whose transformed input and output take at
-    /// most 16 M floats (64 MB) of scratch. Measured layer by layer on ResNet-50 and GoogLeNet
-    /// (docs/performance.md, "Winograd"): 1.4-2.3 times faster over that many positions, but
-    /// 0.35-0.6 times as fast on GoogLeNet's 14×14 and 7×7 planes at batch 1. The scratch
-    /// bound keeps a net's peak memory near its direct one: GoogLeNet's conv2 at batch 16
-    /// alone would borrow 170 MB. Tried: also taking layers of 256 channels or more over fewer
-    /// positions (ResNet-50's res4 and res5 at batch 1) saved 11 % of those layers' time, 3 %
-    /// of the net's, for 108 MB more at its peak (284 → 393 MB); not worth it.
+    /// output positions a call (a 28×28 plane; over fewer, GoogLeNet's layers ran slower than
+    /// direct), whose transformed input and output take at most 16 M floats (64 MB) of scratch
+    /// (which keeps a net's peak memory near its direct one). docs/performance.md, "Winograd
+    /// for 3×3 convolutions", has the measurements, and the alternative that was tried.
     private let winogradAllowed = ConvolutionEngine.allowsWinograd
     private var suitsWinograd: Bool {
         let g = geometry

@@ -244,7 +244,6 @@ public final class PoolingLayer: Layer, TangentLayer, ChannelsLastCapable {
     /// Whether the blobs are laid out N×H×W×C (`ChannelsLastLayout`; inference only, since
     /// backward and forward mode read the winners' planar positions).
     private(set) var channelsLast = false
-    package var channelsLastRule: ChannelsLastRule { .alike }
     package var canUseChannelsLast: Bool { valuesOnly || method == .ave }
     package func useChannelsLast(bottom: Bool, top: Bool) { channelsLast = bottom }
 
