@@ -6,10 +6,31 @@ import SwiftCaffeCore
 /// layers use them: each dataset an N×... array, read as float whatever number type the file
 /// stores (HDF5 converts), written as 32-bit floats.
 public enum HDF5File {
-    private static let quiet: Void = swiftcaffe_h5_quiet()
-    /// Debian's libhdf5 is built without thread safety, so one call at a time in the process
-    /// (tests, and nets built side by side, may read or write from several threads).
+    /// Switches HDF5's own error printing off. Debian's libhdf5 is built thread-safe, and in
+    /// that build the switch holds for the calling thread only: so every entry point calls it.
+    private static var quiet: Void { swiftcaffe_h5_quiet() }
+    /// One call at a time in the process (tests, and nets built side by side, read and write
+    /// from several threads): the library's own lock would serialise them anyway, and ours
+    /// also keeps a file's open-read-close together.
     private static let lock = NSLock()
+
+    /// Opens `path` read-only, or returns -1. The signature is checked first: after HDF5
+    /// 1.10's H5Fopen failed on a file that is not HDF5, the library reported "infinite loop
+    /// closing library" at exit (something stayed open); its signature check leaves nothing open.
+    ///
+    /// Without file locks: HDF5 1.10 takes a shared flock on every file it reads, which fails
+    /// (EAGAIN, "not readable") while any process holds an exclusive one, and on file systems
+    /// without flock (many NFS and Lustre mounts). A writer's lock also outlives the writer
+    /// when a process forked meanwhile inherits its descriptor (Foundation's `Process` closes
+    /// only the descriptors open when it starts counting), which is how one test once failed.
+    /// Reading never changes the file, and a file changed under the reader is caught by the
+    /// same shape and chunk checks that catch a damaged one.
+    private static func openForReading(_ path: String) -> hid_t {
+        guard H5Fis_hdf5(path) > 0 else { return -1 }
+        let access = swiftcaffe_h5_unlocked_access()
+        defer { H5Pclose(access) }
+        return H5Fopen(path, swiftcaffe_h5_read_only(), access)
+    }
 
     /// The datasets `names` of the file at `path`.
     public static func read(path: String, datasets names: [String]) throws -> [String: Safetensors.Tensor] {
@@ -64,10 +85,7 @@ public enum HDF5File {
     private static func withDatasets(path: String, _ names: [String], _ body: (String, hid_t) throws -> [Int]) throws -> [String: [Int]] {
         _ = quiet
         try FileChecks.requireRegularFile(path, what: "the HDF5 file")
-        // After HDF5 1.10's H5Fopen failed on a file that is not HDF5, the library reported
-        // "infinite loop closing library" when `swift test` (hdf5RoundTrip) exited: something
-        // stayed open. Its signature check, first, leaves nothing open.
-        let file = H5Fis_hdf5(path) > 0 ? H5Fopen(path, swiftcaffe_h5_read_only(), hid_t(H5P_DEFAULT)) : -1
+        let file = openForReading(path)
         guard file >= 0 else { throw SwiftCaffeError("'\(path)' is not an HDF5 file (or not readable)") }
         defer { H5Fclose(file) }
         var result: [String: [Int]] = [:]
@@ -129,8 +147,7 @@ public enum HDF5File {
         try FileChecks.requireRegularFile(path, what: "the HDF5 file")  // HDF5 would wait on a pipe forever
         return try lock.withLock {
             _ = quiet
-            // The signature first, as `withDatasets` does: a failed H5Fopen leaves HDF5 unable to close.
-            let file = H5Fis_hdf5(path) > 0 ? H5Fopen(path, swiftcaffe_h5_read_only(), hid_t(H5P_DEFAULT)) : -1
+            let file = openForReading(path)
             guard file >= 0 else { throw SwiftCaffeError("'\(path)' is not an HDF5 file (or not readable)", hint: "pass Caffe's HDF5 weights, a .caffemodel or a .safetensors file") }
             defer { H5Fclose(file) }
             final class Names { var list: [String] = [] }

@@ -137,6 +137,20 @@ import Testing
         #expect { try HDF5File.read(path: folder + "/list.txt", datasets: ["data"]) } throws: { "\($0)".contains("not an HDF5 file") }
     }
 
+    /// A writer's exclusive flock (here taken through a second descriptor of our own, which
+    /// conflicts like another process's) once made HDF5 1.10 refuse to read the file at all.
+    @Test func anHDF5FileLockedByAWriterStillReads() throws {
+        let folder = try temporaryFolder(), path = folder + "/locked.h5"
+        let tensor = Safetensors.Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
+        try HDF5File.write([("data", tensor)], to: path)
+        let descriptor = open(path, O_RDONLY)
+        #expect(descriptor >= 0)
+        defer { close(descriptor) }
+        #expect(flock(descriptor, LOCK_EX | LOCK_NB) == 0)
+        #expect(try HDF5File.read(path: path, datasets: ["data"])["data"] == tensor)
+        #expect(try HDF5File.datasetNames(path: path) == ["data"])
+    }
+
     // MARK: DummyData and fillers
 
     /// DummyData shapes its tops (Input's form or Caffe's num/channels/height/width), fills
