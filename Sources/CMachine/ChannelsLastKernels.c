@@ -1,4 +1,4 @@
-#include "CMachine.h"
+#include "Dispatch.h"
 
 // Loops over N×H×W×C blobs, where a position's channels lie side by side: each one runs
 // along the channels, in vectors as wide as the CPU has (the same three builds and choice
@@ -39,17 +39,6 @@ CHANNELS_LAST_LOOPS(base, )
 #if defined(__x86_64__)
 CHANNELS_LAST_LOOPS(avx2, __attribute__((target("avx2,fma"))))
 CHANNELS_LAST_LOOPS(avx512, __attribute__((target("avx512f,avx2,fma"))))
-#endif
-
-#if defined(__x86_64__)
-#define DISPATCH(name, ...)                         \
-    switch (swiftcaffe_vector_level()) {                              \
-    case 2: name##_avx512(__VA_ARGS__); return;     \
-    case 1: name##_avx2(__VA_ARGS__); return;       \
-    default: name##_base(__VA_ARGS__); return;      \
-    }
-#else
-#define DISPATCH(name, ...) name##_base(__VA_ARGS__)
 #endif
 
 void swiftcaffe_lrn_channels_last(const float *x, float *y, long positions, long channels, long size, float k,

@@ -39,6 +39,18 @@ import Testing
         try expectGradientsMatch(layer, bottom: [randomBlob([2, 2, 5, 6])])
     }
 
+    /// Rows of at least 8 outputs over few channels: the direct kernels (`ConvolutionLayer.runsDirect`),
+    /// for the weights' gradient alone (a first layer) and with the input's (from im2col).
+    @Test(arguments: ["kernel_size: 3", "kernel_size: 3, pad: 1", "kernel_h: 2, kernel_w: 3, pad_h: 0, pad_w: 2", "kernel_size: 3, bias_term: false"],
+          [false, true])
+    func directConvolution(_ keys: String, inputGradient: Bool) throws {
+        let layer = try makeLayer("{name: conv, type: Convolution, num_output: 5, \(keys), weight_filler: gaussian, bias_filler: gaussian}")
+        let bottom = randomBlob([2, 2, 4, 11])
+        bottom.needsGradient = inputGradient
+        try expectGradientsMatch(layer, bottom: [bottom])
+        #expect((layer as! ConvolutionLayer).ranDirect)
+    }
+
     @Test(arguments: [
         "pool: MAX, kernel_size: 2, stride: 2",
         "pool: MAX, kernel_size: 3, stride: 2",

@@ -30,4 +30,27 @@ void swiftcaffe_lrn_channels_last(const float *x, float *y, long positions, long
 void swiftcaffe_max_into(float *target, const float *source, long count);
 void swiftcaffe_add_into(float *target, const float *source, long count);
 
+/// Convolution at stride 1 without dilation, one image at a time, run directly rather than by
+/// im2col + GEMM: for inputs of few channels (DirectConvolution.c says why). Both kernels read
+/// the image padded by `swiftcaffe_direct_convolution_pad` into channels × (height + 2·padH)
+/// rows of `swiftcaffe_direct_convolution_padded_width(outW, kw)` floats, in a buffer of
+/// `swiftcaffe_direct_convolution_padded_count` floats. outW must be ≥ 8.
+long swiftcaffe_direct_convolution_padded_width(long outW, long kw);
+long swiftcaffe_direct_convolution_padded_count(long channels, long height, long padH, long outW, long kw);
+/// Floats of the gradient's `diffScratch`.
+long swiftcaffe_direct_convolution_diff_count(long outputs, long outH, long outW, long kw);
+void swiftcaffe_direct_convolution_pad(const float *image, long channels, long height, long width, long padH, long padW,
+                                       long kw, long outW, float *padded);
+/// output (outputs × outH × outW) = bias + weights (outputs × channels × kh × kw) ∗ padded; bias may be NULL.
+void swiftcaffe_direct_convolution(const float *padded, long channels, long paddedH, const float *weights, const float *bias,
+                                   long outputs, long kh, long kw, float *output, long outH, long outW);
+/// Adds the weights' gradient to `gradient`, stored transposed (tap × outputs, tap = (c·kh + ki)·kw + kj),
+/// and the bias's to `biasGradient` (may be NULL), each entry as 8 partial sums (`swiftcaffe_sum_lanes`
+/// adds them up). `offsets` holds channels·kh·kw longs.
+void swiftcaffe_direct_convolution_weight_gradient(const float *padded, long channels, long paddedH, const float *outputDiff,
+                                                   long outputs, long kh, long kw, long outH, long outW, float *diffScratch,
+                                                   long *offsets, float *gradient, float *biasGradient);
+/// sums[i] += the 8 floats of lanes[8·i ..< 8·i + 8], for i < count.
+void swiftcaffe_sum_lanes(const float *lanes, long count, float *sums);
+
 #endif

@@ -1,8 +1,10 @@
+import CMachine
 import SwiftCaffeCore
 import SwiftCaffeSpec
 
 /// 2-D convolution over N×C×H×W bottoms, run by oneDNN (`ConvolutionEngine`) where it can,
-/// else by im2col + GEMM, as Caffe does.
+/// by direct kernels of our own over few input channels (`runsDirect`), else by im2col + GEMM,
+/// as Caffe does.
 ///
 /// Like Caffe's (and every framework's) "convolution" it computes a cross-correlation: the
 /// kernel is not flipped. Weights are num_output × (C / group) × kernel_h × kernel_w, bias
@@ -71,6 +73,7 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
         try MemoryBudget.require(floats: Double(Parallel.chunkCount(for: batch)) * (volume * width + outputs * width + volume * outputs + outputs),
                                  for: "its per-thread scratch")
         if engineAllowed { try MemoryBudget.require(floats: engineShape.boundFloats, for: "its convolution engine") }
+        if runsDirect { try MemoryBudget.require(floats: Double(Parallel.chunkCount(for: batch) * directScratchFloats.reduce(0, +)), for: "its per-thread scratch") }
     }
 
     /// Scratch for `chunks` threads: columns, product, gradients.
@@ -111,8 +114,12 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
         }
     }
 
-    /// Forward by im2col + GEMM, into a buffer in the top's layout.
+    /// Forward by the direct kernels or im2col + GEMM, into a buffer in the top's layout.
     private func convolveWithoutEngine(_ bottom: Blob, into output: UnsafeMutablePointer<Float>) {
+        if runsDirect {
+            convolveDirectly(bottom.data, into: output)
+            return
+        }
         let bias = keys.biasTerm ? params[1].data : nil
         guard inputChannelsLast || outputChannelsLast else {
             convolve(bottom.data, weights: params[0].data, bias: bias, into: output, adding: false, relu: fusedReLU, normalization: fusedNormalization, clip: fusedClip)
@@ -127,6 +134,74 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
         } else {
             output.update(from: planar, count: planar.count)
         }
+    }
+
+    // MARK: Direct kernels for few input channels
+
+    /// Whether this layer runs the direct kernels (CMachine's `swiftcaffe_direct_convolution`)
+    /// instead of im2col + GEMM, for forward and, when its bottom takes no gradient (a net's
+    /// first layer), for backward: one group, stride 1, no dilation, at most 75 multiply-adds
+    /// an output (channels·kh·kw: LeNet's conv1 has 25, a colour picture's 5×5 layer 75), output rows of at least 8, planar, and
+    /// the engine allowed (`SWIFTCAFFE_CONVOLUTION=gemm` turns these off too). What inference
+    /// folds in (a ReLU, BatchNorm or Clip, a residual sum) is applied after, as on im2col's
+    /// path, so a net gives the same bits with its layers folded or not. Over so short an inner dimension OpenBLAS spends more on packing than on
+    /// multiplying: docs/performance.md ("Direct kernels for few input channels") has the
+    /// measurements and where the 75 comes from.
+    private var runsDirect: Bool {
+        let g = geometry
+        return engineAllowed && engine == nil && groups == 1 && g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 && g.dilationW == 1
+            && kernelVolume <= 75 && g.outputW >= 8 && !inputChannelsLast && !outputChannelsLast
+    }
+
+    /// Whether forward runs the direct kernels (for tests).
+    package var ranDirect: Bool { runsDirect }
+
+    /// Per thread: the padded image, the output gradient in the kernel's rows, the weights' and
+    /// bias's gradients in 8 lanes, the taps' offsets (longs, in a float buffer of twice as
+    /// many), and the gradients summed.
+    private var directScratchFloats: [Int] {
+        let g = geometry
+        return [swiftcaffe_direct_convolution_padded_count(g.channels, g.height, g.padH, g.outputW, g.kernelW),
+                swiftcaffe_direct_convolution_diff_count(keys.numOutput, g.outputH, g.outputW, g.kernelW),
+                8 * (kernelVolume * keys.numOutput + keys.numOutput), 2 * kernelVolume, kernelVolume * keys.numOutput + keys.numOutput]
+    }
+
+    private func convolveDirectly(_ input: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        let g = geometry, outputs = keys.numOutput, inputSize = g.channels * g.height * g.width, outputSize = outputs * outputArea
+        let weights = params[0].data, bias = keys.biasTerm ? params[1].data : nil, area = outputArea
+        let epilogue = FoldedEpilogue(relu: fusedReLU, normalization: fusedNormalization, clip: fusedClip, outputs: outputs)
+        let buffers = context.scratch.buffers(chunks: Parallel.chunkCount(for: batch), counts: directScratchFloats)
+        Parallel.forChunks(of: batch) { chunk, images in
+            let padded = buffers[chunk][0]
+            for n in images {
+                swiftcaffe_direct_convolution_pad(input + n * inputSize, g.channels, g.height, g.width, g.padH, g.padW, g.kernelW, g.outputW, padded)
+                swiftcaffe_direct_convolution(padded, g.channels, g.height + 2 * g.padH, weights, bias, outputs, g.kernelH, g.kernelW,
+                                              output + n * outputSize, g.outputH, g.outputW)
+                if let epilogue { for o in 0..<outputs { epilogue.apply(output + n * outputSize + o * area, channel: o, count: area) } }
+            }
+        }
+    }
+
+    /// Adds the weights' and bias's gradients; each thread sums its images into its own buffer.
+    private func directWeightGradient(input: UnsafeMutablePointer<Float>, outputDiff: UnsafeMutablePointer<Float>) {
+        let g = geometry, outputs = keys.numOutput, inputSize = g.channels * g.height * g.width, outputSize = outputs * outputArea
+        let volume = kernelVolume, chunks = Parallel.chunkCount(for: batch)
+        let buffers = context.scratch.buffers(chunks: chunks, counts: directScratchFloats)
+        for buffer in buffers { buffer[2].update(repeating: 0, count: 8 * (volume * outputs + outputs)) }
+        Parallel.forChunks(of: batch) { chunk, images in
+            let (padded, diff, partial) = (buffers[chunk][0], buffers[chunk][1], buffers[chunk][2])
+            let offsets = UnsafeMutableRawPointer(buffers[chunk][3]).bindMemory(to: Int.self, capacity: volume)
+            for n in images {
+                swiftcaffe_direct_convolution_pad(input + n * inputSize, g.channels, g.height, g.width, g.padH, g.padW, g.kernelW, g.outputW, padded)
+                swiftcaffe_direct_convolution_weight_gradient(padded, g.channels, g.height + 2 * g.padH, outputDiff + n * outputSize, outputs,
+                                                              g.kernelH, g.kernelW, g.outputH, g.outputW, diff, offsets, partial, partial + 8 * volume * outputs)
+            }
+        }
+        for buffer in buffers {
+            buffer[4].update(repeating: 0, count: volume * outputs + outputs)
+            swiftcaffe_sum_lanes(buffer[2], volume * outputs + outputs, buffer[4])
+        }
+        addPartialGradients(buffers.map { $0[4] })
     }
 
     // MARK: A residual sum folded in
@@ -340,9 +415,7 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
         // Images are the work split across threads; with fewer images than threads (a deploy
         // net at batch 1) each GEMM is split over its output channels or columns instead.
         let splitGEMM = chunks == 1 && Parallel.threads > 1
-        // Per channel, once per call: reading the BatchNorm's parameters per image and channel
-        // cost an exclusivity check each (the net, another module, may replace them).
-        let transforms = normalization.map { normalization in (0..<outputs).map(normalization.channelTransform) }
+        let epilogue = FoldedEpilogue(relu: relu, normalization: normalization, clip: clip, outputs: outputs)
         forEachBlock { chunk, images in
             let (columns, product) = buffers[chunk]
             let width = images.count * area
@@ -361,20 +434,10 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
                     let b = bias?[o] ?? 0
                     if adding {
                         for i in 0..<area { target[i] += source[i] + b }
-                    } else if let transforms {
-                        // What the BatchNorm (and its Scale and ReLU) would do to what this writes.
-                        let t = transforms[o]
-                        for i in 0..<area {
-                            var value = ((source[i] + b) - t.mu) * t.inverse
-                            if t.scales { value = value * t.factor + t.shift }
-                            target[i] = t.relu?.value(value) ?? value
-                        }
-                    } else if let relu {
-                        for i in 0..<area { target[i] = relu.value(source[i] + b) }
                     } else {
                         for i in 0..<area { target[i] = source[i] + b }
+                        epilogue?.apply(target, channel: o, count: area)
                     }
-                    if let clip { for i in 0..<area { target[i] = clip.value(target[i]) } }
                 }
             }
         }
@@ -390,6 +453,10 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
 
     public func backward(topDiff top: [Blob], bottomDiff bottom: [Blob]) {
         if engineBackward(top: top, bottom: bottom) { return }
+        if runsDirect && !bottom[0].needsGradient {
+            directWeightGradient(input: bottom[0].data, outputDiff: top[0].diff)
+            return
+        }
         let g = geometry, area = outputArea, outputs = keys.numOutput
         let input = bottom[0].data, topDiff = top[0].diff, weights = params[0].data
         let groups = groups, perGroup = outputs / groups, groupVolume = groupVolume
@@ -426,13 +493,51 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
             }
             for (slot, n) in images.enumerated() { col2im(columns + slot * area, g, inputDiff + n * inputSize, rowStride: width) }
         }
+        addPartialGradients(buffers.prefix(chunks).map { $0.2 })
+    }
+
+    /// Adds each thread's gradients, the weights' transposed ((C·kh·kw/g) × O) then the bias's.
+    private func addPartialGradients(_ partials: [UnsafeMutablePointer<Float>]) {
+        let outputs = keys.numOutput, groupVolume = groupVolume
         let weightDiff = params[0].diff, biasDiff = keys.biasTerm ? params[1].diff : nil
-        for (_, _, partial) in buffers.prefix(chunks) {
+        for partial in partials {
             for o in 0..<outputs {
                 let row = weightDiff + o * groupVolume
                 for k in 0..<groupVolume { row[k] += partial[k * outputs + o] }
             }
             if let biasDiff { for o in 0..<outputs { biasDiff[o] += partial[outputs * groupVolume + o] } }
         }
+    }
+}
+
+/// What inference folds into a convolution's output (`InPlaceFolding`), applied to each output
+/// channel in place after the bias: the BatchNorm (with its Scale and ReLU), else the ReLU,
+/// then the Clip; the very operations of the layers it stands for, so folding keeps the bits.
+struct FoldedEpilogue {
+    let relu: ReLUFunction?
+    let clip: ClipFunction?
+    /// Per channel, once per call: reading the BatchNorm's parameters per image and channel
+    /// cost an exclusivity check each (the net, another module, may replace them).
+    let transforms: [(mu: Float, inverse: Float, factor: Float, shift: Float, scales: Bool, relu: ReLUFunction?)]?
+
+    /// Nil when nothing is folded.
+    init?(relu: ReLUFunction?, normalization: BatchNormLayer?, clip: ClipFunction?, outputs: Int) {
+        guard relu != nil || normalization != nil || clip != nil else { return nil }
+        (self.relu, self.clip) = (relu, clip)
+        transforms = normalization.map { normalization in (0..<outputs).map(normalization.channelTransform) }
+    }
+
+    func apply(_ values: UnsafeMutablePointer<Float>, channel: Int, count: Int) {
+        if let transforms {
+            let t = transforms[channel]
+            for i in 0..<count {
+                var value = (values[i] - t.mu) * t.inverse
+                if t.scales { value = value * t.factor + t.shift }
+                values[i] = t.relu?.value(value) ?? value
+            }
+        } else if let relu {
+            for i in 0..<count { values[i] = relu.value(values[i]) }
+        }
+        if let clip { for i in 0..<count { values[i] = clip.value(values[i]) } }
     }
 }
