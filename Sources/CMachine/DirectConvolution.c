@@ -96,12 +96,14 @@ ALWAYS void direct_forward(const float *padded, long channels, long paddedH, con
         forward_rows(padded, channels, paddedH, paddedW, weights + o * volume, volume, bias ? bias + o : 0, kh, kw, output + o * outArea, outH, outW, 1);
 }
 
-
 // The gradient runs over each plane as one flat line: the output gradient is copied into rows
 // as long as the padded image's (zeros past each row's outW), so that position i of the
 // gradient and i + offset of the image are the pair a tap multiplies, with offset
 // c·plane + ki·paddedW + kj. The zeros cost (paddedW − outW)/paddedW more multiply-adds; the
-// loop (84 vectors long for LeNet) replaces rows of 3. Sums stay in 8 lanes per gradient
+// loop (84 vectors long for LeNet) replaces rows of 3. Those zeros meet image values (the
+// next row's first columns, the next plane's first rows): an infinite input there turns a
+// tap's gradient to NaN (0·∞) where im2col's would stay finite, but the outputs that read it
+// are infinite already, and training stops at the loss. Sums stay in 8 lanes per gradient
 // entry, added image after image; swiftcaffe_sum_lanes adds the lanes once per batch (per
 // image, the horizontal sums took a fifth of the time).
 

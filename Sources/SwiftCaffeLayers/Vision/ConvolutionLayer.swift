@@ -139,14 +139,15 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
     // MARK: Direct kernels for few input channels
 
     /// Whether this layer runs the direct kernels (CMachine's `swiftcaffe_direct_convolution`)
-    /// instead of im2col + GEMM, for forward and, when its bottom takes no gradient (a net's
-    /// first layer), for backward: one group, stride 1, no dilation, at most 75 multiply-adds
-    /// an output (channels·kh·kw: LeNet's conv1 has 25, a colour picture's 5×5 layer 75), output rows of at least 8, planar, and
-    /// the engine allowed (`SWIFTCAFFE_CONVOLUTION=gemm` turns these off too). What inference
-    /// folds in (a ReLU, BatchNorm or Clip, a residual sum) is applied after, as on im2col's
-    /// path, so a net gives the same bits with its layers folded or not. Over so short an inner dimension OpenBLAS spends more on packing than on
-    /// multiplying: docs/performance.md ("Direct kernels for few input channels") has the
-    /// measurements and where the 75 comes from.
+    /// instead of im2col + GEMM: over so short an inner dimension OpenBLAS spends more on
+    /// packing than on multiplying. Forward, and backward when the bottom takes no gradient
+    /// (a net's first layer), for one group, stride 1, no dilation, at most 75 multiply-adds an
+    /// output (channels·kh·kw: 25 for LeNet's conv1, 75 for a colour picture's 5×5), rows of at
+    /// least 8 outputs, planar blobs, and the engine allowed (`SWIFTCAFFE_CONVOLUTION=gemm`
+    /// turns these off too). What inference folds in (a ReLU, BatchNorm or Clip, a residual
+    /// sum) is applied after, as on im2col's path, so folding keeps the bits.
+    /// docs/performance.md ("Direct kernels for few input channels") has the measurements and
+    /// where the 75 comes from.
     private var runsDirect: Bool {
         let g = geometry
         return engineAllowed && engine == nil && groups == 1 && g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 && g.dilationW == 1
@@ -190,11 +191,12 @@ public final class ConvolutionLayer: Layer, TangentLayer, ReLUFusing, ParameterC
         for buffer in buffers { buffer[2].update(repeating: 0, count: 8 * (volume * outputs + outputs)) }
         Parallel.forChunks(of: batch) { chunk, images in
             let (padded, diff, partial) = (buffers[chunk][0], buffers[chunk][1], buffers[chunk][2])
-            let offsets = UnsafeMutableRawPointer(buffers[chunk][3]).bindMemory(to: Int.self, capacity: volume)
-            for n in images {
-                swiftcaffe_direct_convolution_pad(input + n * inputSize, g.channels, g.height, g.width, g.padH, g.padW, g.kernelW, g.outputW, padded)
-                swiftcaffe_direct_convolution_weight_gradient(padded, g.channels, g.height + 2 * g.padH, outputDiff + n * outputSize, outputs,
-                                                              g.kernelH, g.kernelW, g.outputH, g.outputW, diff, offsets, partial, partial + 8 * volume * outputs)
+            buffers[chunk][3].withMemoryRebound(to: Int.self, capacity: volume) { offsets in
+                for n in images {
+                    swiftcaffe_direct_convolution_pad(input + n * inputSize, g.channels, g.height, g.width, g.padH, g.padW, g.kernelW, g.outputW, padded)
+                    swiftcaffe_direct_convolution_weight_gradient(padded, g.channels, g.height + 2 * g.padH, outputDiff + n * outputSize, outputs, g.kernelH,
+                                                                  g.kernelW, g.outputH, g.outputW, diff, offsets, partial, keys.biasTerm ? partial + 8 * volume * outputs : nil)
+                }
             }
         }
         for buffer in buffers {
