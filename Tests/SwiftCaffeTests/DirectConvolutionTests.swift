@@ -40,14 +40,17 @@ import Testing
         }
     }
 
-    /// Rows under 8 outputs, strides, dilation and groups stay on im2col.
-    @Test(arguments: ["kernel_size: 3, stride: 2", "kernel_size: 3, dilation: 2", "kernel_size: 3, group: 2", "kernel_size: 5"])
+    /// Strides, dilation, groups, more than 75 multiply-adds an output and rows under 8 outputs
+    /// stay on im2col.
+    @Test(arguments: ["kernel_size: 3, stride: 2", "kernel_size: 3, dilation: 2", "kernel_size: 3, group: 2", "kernel_size: 5",
+                      "kernel_h: 1, kernel_w: 6"])
     func otherShapesStayOnIm2col(_ keys: String) throws {
         let layer = try makeLayer("{name: conv, type: Convolution, num_output: 4, \(keys), weight_filler: gaussian}")
         let bottom = randomBlob([1, 4, 12, 12]), top = Blob(name: "top")
         try layer.setUp(bottom: [bottom], top: [top])
         let runs = (layer as! ConvolutionLayer).ranDirect
-        // 12 − 5 + 1 = 8 outputs a row would qualify; 4·5·5 = 100 multiply-adds an output do not.
+        // 12 − 5 + 1 = 8 outputs a row would qualify, 4·5·5 = 100 multiply-adds an output do not;
+        // 4·1·6 = 24 would, 12 − 6 + 1 = 7 outputs a row do not.
         #expect(!runs, "\(keys)")
     }
 }
