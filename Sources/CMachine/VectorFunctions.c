@@ -1,4 +1,4 @@
-#include "CMachine.h"
+#include "Dispatch.h"
 #include <stdint.h>
 #include <string.h>
 
@@ -51,25 +51,7 @@ VECTOR_LOOPS(avx2, __attribute__((target("avx2,fma"))))
 VECTOR_LOOPS(avx512, __attribute__((target("avx512f,avx2,fma"))))
 #endif
 
-typedef void (*vector_loop)(const float *, float *, long);
-
-static vector_loop pick(vector_loop base, vector_loop avx2, vector_loop avx512) {
-#if defined(__x86_64__)
-    int level = swiftcaffe_vector_level();
-    return level >= 2 ? avx512 : level == 1 ? avx2 : base;
-#else
-    (void)avx2; (void)avx512;
-    return base;
-#endif
-}
-
-#if defined(__x86_64__)
-#define PICK(name) pick(name##_base, name##_avx2, name##_avx512)
-#else
-#define PICK(name) pick(name##_base, name##_base, name##_base)
-#endif
-
-void swiftcaffe_sigmoid(const float *x, float *y, long count) { PICK(sigmoid)(x, y, count); }
-void swiftcaffe_tanh(const float *x, float *y, long count) { PICK(tanh)(x, y, count); }
-void swiftcaffe_silu(const float *x, float *y, long count) { PICK(silu)(x, y, count); }
-void swiftcaffe_exp(const float *x, float *y, long count) { PICK(exp)(x, y, count); }
+void swiftcaffe_sigmoid(const float *x, float *y, long count) { DISPATCH(sigmoid, x, y, count) }
+void swiftcaffe_tanh(const float *x, float *y, long count) { DISPATCH(tanh, x, y, count) }
+void swiftcaffe_silu(const float *x, float *y, long count) { DISPATCH(silu, x, y, count) }
+void swiftcaffe_exp(const float *x, float *y, long count) { DISPATCH(exp, x, y, count) }
